@@ -1,0 +1,60 @@
+#pragma once
+
+// The plugin's command layer. Each command file registers one subcommand tree on the root app
+// and, when chosen, stores the action to run; main() parses, then runs the action once and maps
+// its Status to the exit code (0 ok, 1 failed, 2 usage). Actions validate everything before the
+// first write.
+
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+#include "base/env.h"
+#include "base/status.h"
+
+namespace CLI {
+class App;
+}
+
+namespace kdr::plugin {
+
+// kubectl's global flags, as the user gave them.
+struct GlobalOptions {
+  std::string kubeconfig;
+  std::string context;
+  std::string namespace_name;
+  std::string output;  // table|wide|json|yaml|name; "" = the command's default
+  int verbosity = 0;
+  std::string request_timeout = "0";  // kubectl's form: "0", "30s", "1m"
+  double qps = 50;
+  int burst = 100;
+};
+
+// Injected streams (stern): tests read what a command printed.
+struct Streams {
+  std::istream* in;
+  std::ostream* out;  // results only, so -o json | jq works
+  std::ostream* err;  // progress, warnings, errors
+};
+
+struct CommandContext {
+  GlobalOptions globals;
+  Streams streams;
+  Env env;
+};
+
+using Action = std::function<Status()>;
+
+struct Registrar {
+  CLI::App* root;
+  CommandContext* context;
+  Action* action;  // a command's callback sets it
+};
+
+void RegisterVersion(const Registrar& r);
+
+// Builds the app, parses argv, runs the chosen command. Returns the exit code. Used by main() and
+// by tests, which pass their own streams and Env.
+int RunPlugin(int argc, const char* const* argv, CommandContext* context);
+
+}  // namespace kdr::plugin

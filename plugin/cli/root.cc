@@ -1,0 +1,77 @@
+#include <CLI/CLI.hpp>
+#include <ostream>
+
+#include "base/log.h"
+#include "cli/cli.h"
+
+namespace kdr::plugin {
+namespace {
+
+constexpr std::string_view kDescription =
+    "kubectl dr moves Kubernetes workloads between a primary cluster and a DR-site cluster:\n"
+    "failover, failback and DR drills, with an admission webhook that keeps them safe.\n\n"
+    " Find more information at: https://kubectl-dr.dev/docs";
+
+void AddGlobalFlags(CLI::App& app, GlobalOptions* g) {
+  app.add_option("--kubeconfig", g->kubeconfig, "Path to the kubeconfig file to use for CLI requests.")
+      ->type_name("PATH");
+  app.add_option("--context", g->context, "The name of the kubeconfig context to use")
+      ->type_name("NAME");
+  app.add_option("-n,--namespace", g->namespace_name,
+                 "If present, the namespace scope for this CLI request")
+      ->type_name("NS");
+  app.add_option("-o,--output", g->output,
+                 "Output format. One of: (table, wide, json, yaml, name).")
+      ->type_name("FORMAT");
+  app.add_option("-v,--v", g->verbosity, "number for the log level verbosity")->type_name("N");
+  app.add_option("--request-timeout", g->request_timeout,
+                 "The length of time to wait before giving up on a single server request. Non-zero "
+                 "values should contain a corresponding time unit (e.g. 1s, 2m, 3h). A value of zero "
+                 "means don't timeout requests.")
+      ->type_name("DURATION");
+  app.add_option("--qps", g->qps, "Client-side requests per second to the API server (default 50)")
+      ->type_name("QPS");
+  app.add_option("--burst", g->burst, "Client-side burst of requests above --qps (default 100)")
+      ->type_name("N");
+}
+
+}  // namespace
+
+int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
+  CLI::App app(std::string(kDescription), "kubectl dr");
+  app.set_help_flag("-h,--help", "Print help and exit");
+  app.require_subcommand(0, 1);
+  app.fallthrough();
+  AddGlobalFlags(app, &ctx->globals);
+
+  Action action;
+  Registrar r{&app, ctx, &action};
+  RegisterVersion(r);
+
+  std::ostream& out = *ctx->streams.out;
+  std::ostream& err = *ctx->streams.err;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    out << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp& e) {
+    out << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    err << "error: " << e.what() << "\nSee 'kubectl dr --help' for usage.\n";
+    return 2;
+  }
+  if (!action) {
+    out << app.help();
+    return 0;
+  }
+  if (ctx->env.logger != nullptr) ctx->env.logger->set_verbosity(VerbosityFromFlag(ctx->globals.verbosity));
+  Status s = action();
+  if (!s.ok()) {
+    err << "error: " << s.message() << "\n";
+  }
+  return s.ExitCode();
+}
+
+}  // namespace kdr::plugin

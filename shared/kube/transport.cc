@@ -1,0 +1,15 @@
+#include "kube/transport.h"
+
+#include "base/strings.h"
+
+namespace kdr::kube {
+
+std::string_view HeaderValue(const Headers& headers, std::string_view name) {
+  std::string want = ToLower(name);
+  for (const auto& [k, v] : headers) {
+    if (ToLower(k) == want) return v;
+  }
+  return {};
+}
+
+}  // namespace kdr::kube

@@ -1,0 +1,139 @@
+#include "testutil/testutil.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "base/strings.h"
+
+namespace kdr::testutil {
+
+std::string DataPath(const std::string& relative) {
+  return std::string(KDR_TEST_DATA_DIR) + "/" + relative;
+}
+
+std::string BinaryDir() { return KDR_BINARY_DIR; }
+
+std::string ReadData(const std::string& relative) {
+  PosixFileSystem fs;
+  auto r = fs.ReadFile(DataPath(relative));
+  if (!r.ok()) {
+    ADD_FAILURE() << "missing fixture " << relative << ": " << r.status().message();
+    return "";
+  }
+  return *r;
+}
+
+TempDir::TempDir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/kdr-test-XXXXXX";
+  char* p = ::mkdtemp(tmpl.data());
+  if (p == nullptr) std::abort();
+  path_ = p;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string TempDir::Write(const std::string& name, const std::string& content, int mode) const {
+  std::string path = path_ + "/" + name;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  PosixFileSystem fs;
+  Status s = fs.WriteFile(path, content, mode);
+  if (!s.ok()) ADD_FAILURE() << s.message();
+  ::chmod(path.c_str(), static_cast<mode_t>(mode));
+  return path;
+}
+
+FakeClock::FakeClock() {
+  ParseRfc3339("2026-01-01T00:00:00Z", &wall_start_);
+}
+
+Clock::WallTime FakeClock::Now() const {
+  std::lock_guard l(mu_);
+  return wall_start_ + std::chrono::duration_cast<std::chrono::system_clock::duration>(offset_);
+}
+
+Clock::MonoTime FakeClock::Monotonic() const {
+  std::lock_guard l(mu_);
+  return MonoTime(std::chrono::duration_cast<std::chrono::steady_clock::duration>(offset_));
+}
+
+bool FakeClock::SleepFor(std::chrono::nanoseconds d, std::stop_token stop) {
+  if (stop.stop_requested()) return false;
+  std::lock_guard l(mu_);
+  offset_ += d;
+  slept_ += d;
+  return true;
+}
+
+void FakeClock::Advance(std::chrono::nanoseconds d) {
+  std::lock_guard l(mu_);
+  offset_ += d;
+}
+
+std::chrono::nanoseconds FakeClock::slept() const {
+  std::lock_guard l(mu_);
+  return slept_;
+}
+
+Result<std::string> MemFileSystem::ReadFile(const std::string& path) const {
+  std::lock_guard l(mu_);
+  auto it = files_.find(path);
+  if (it == files_.end()) return Status::NotFound("cannot read " + path + ": No such file or directory");
+  return it->second;
+}
+
+Status MemFileSystem::WriteFile(const std::string& path, std::string_view data, int) {
+  std::lock_guard l(mu_);
+  files_[path] = std::string(data);
+  ++generation_[path];
+  return Status::Ok();
+}
+
+Result<FileInfo> MemFileSystem::Stat(const std::string& path) const {
+  std::lock_guard l(mu_);
+  FileInfo info;
+  auto it = files_.find(path);
+  if (it != files_.end()) {
+    info.size = it->second.size();
+    info.change_key = std::to_string(generation_.at(path));
+    return info;
+  }
+  std::string prefix = path.empty() || path.back() == '/' ? path : path + "/";
+  for (const auto& [p, _] : files_) {
+    if (StartsWith(p, prefix)) {
+      info.is_dir = true;
+      return info;
+    }
+  }
+  return Status::NotFound("cannot stat " + path + ": No such file or directory");
+}
+
+Result<std::vector<std::string>> MemFileSystem::ListDir(const std::string& path) const {
+  std::lock_guard l(mu_);
+  std::string prefix = path.empty() || path.back() == '/' ? path : path + "/";
+  std::vector<std::string> names;
+  for (const auto& [p, _] : files_) {
+    if (!StartsWith(p, prefix)) continue;
+    std::string rest = p.substr(prefix.size());
+    std::string name = rest.substr(0, rest.find('/'));
+    if (names.empty() || names.back() != name) names.push_back(name);
+  }
+  if (names.empty()) return Status::NotFound("cannot list " + path + ": No such file or directory");
+  return names;
+}
+
+Status MemFileSystem::MakeDirs(const std::string&, int) { return Status::Ok(); }
+
+Status MemFileSystem::Remove(const std::string& path) {
+  std::lock_guard l(mu_);
+  if (files_.erase(path) == 0) return Status::NotFound("cannot remove " + path + ": No such file or directory");
+  return Status::Ok();
+}
+
+}  // namespace kdr::testutil
