@@ -13,15 +13,15 @@
 namespace kdr {
 namespace {
 
-struct Run {
+struct ShellResult {
   int exit_code;
   std::string output;
 };
 
-Run Shell(const std::string& command) {
+ShellResult Shell(const std::string& command) {
   std::string full = command + " 2>&1";
   FILE* p = ::popen(full.c_str(), "r");
-  Run r{-1, ""};
+  ShellResult r{-1, ""};
   if (p == nullptr) return r;
   std::array<char, 4096> buf;
   size_t n;
@@ -44,18 +44,18 @@ class KubectlPluginTest : public ::testing::Test {
 };
 
 TEST_F(KubectlPluginTest, KubectlRunsPluginVersionClient) {
-  Run r = Shell(env_ + "kubectl dr version --client");
+  ShellResult r = Shell(env_ + "kubectl dr version --client");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Client Version: v"), std::string::npos) << r.output;
 }
 
 TEST_F(KubectlPluginTest, KubectlListsPlugin) {
-  Run r = Shell(env_ + "kubectl plugin list");
+  ShellResult r = Shell(env_ + "kubectl plugin list");
   EXPECT_NE(r.output.find(testutil::BinaryDir() + "/kubectl-dr"), std::string::npos) << r.output;
 }
 
 TEST_F(KubectlPluginTest, HelpReadsLikeKubectl) {
-  Run r = Shell(env_ + "kubectl dr --help");
+  ShellResult r = Shell(env_ + "kubectl dr --help");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Usage: kubectl dr"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--kubeconfig"), std::string::npos);
@@ -64,7 +64,7 @@ TEST_F(KubectlPluginTest, HelpReadsLikeKubectl) {
 }
 
 TEST_F(KubectlPluginTest, UnknownCommandExitsTwoWithUsageHint) {
-  Run r = Shell(env_ + "kubectl dr frobnicate");
+  ShellResult r = Shell(env_ + "kubectl dr frobnicate");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("kubectl dr --help"), std::string::npos) << r.output;
 }
