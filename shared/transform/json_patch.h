@@ -1,0 +1,58 @@
+#pragma once
+
+// RFC 6902 JSON Patch and RFC 6901 JSON Pointer, used by the transform engine (Velero `patches`),
+// by kubesim (PATCH application/json-patch+json) and anywhere an object is edited by path.
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace kdr::transform {
+
+// "/a/b~1c/0" -> {"a", "b/c", "0"}; "" -> {} (the whole document). InvalidArgument when the
+// pointer does not start with '/' or has a bad escape ("~2").
+Result<std::vector<std::string>> ParseJsonPointer(std::string_view pointer);
+
+// The value at pointer, or nullptr when any part of the path is missing (never an error).
+const nlohmann::json* ResolvePointer(const nlohmann::json& doc, const std::vector<std::string>& tokens);
+
+enum class JsonPatchOp { kAdd, kRemove, kReplace, kMove, kCopy, kTest };
+
+// A patch parsed and checked once (ops known, pointers parsed, required members present) and then
+// applied to many documents without re-parsing.
+class JsonPatch {
+ public:
+  struct Operation {
+    JsonPatchOp op;
+    std::string path;   // as written, for messages
+    std::vector<std::string> path_tokens;
+    std::string from;   // move/copy
+    std::vector<std::string> from_tokens;
+    // add/replace/test: the value, held as serialized JSON so this header needs no json.hpp.
+    std::string value_json;
+  };
+
+  // ops: a JSON array of operation objects. InvalidArgument naming the operation index and what
+  // is wrong ("operation 1: unknown op \"rename\"", "operation 0: missing path").
+  static Result<JsonPatch> Compile(const nlohmann::json& ops);
+
+  // Applies every operation, or none: on any error *doc is left exactly as it was.
+  // Errors: InvalidArgument "operation 2 (remove /spec/x): path not found" for a missing target
+  // of remove/replace/move/copy, a bad array index, or an add under a missing parent;
+  // FailedPrecondition "operation 0 (test /spec/replicas): value differs" for a failed test
+  // (Velero then skips the whole rule).
+  Status Apply(nlohmann::json* doc) const;
+
+  const std::vector<Operation>& operations() const { return ops_; }
+
+ private:
+  std::vector<Operation> ops_;
+};
+
+// One-shot: Compile then Apply.
+Status ApplyJsonPatch(nlohmann::json* doc, const nlohmann::json& ops);
+
+}  // namespace kdr::transform
