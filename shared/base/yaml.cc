@@ -1,0 +1,324 @@
+#include "base/yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "base/strings.h"
+
+namespace kdr {
+namespace {
+
+using nlohmann::json;
+
+bool IsOneOf(std::string_view s, std::initializer_list<std::string_view> options) {
+  for (auto o : options) {
+    if (s == o) return true;
+  }
+  return false;
+}
+
+// Parses an integer in YAML 1.1 notation (sign, 0x, 0o, leading-0 octal, '_' separators).
+bool ParseInt(std::string s, json* out) {
+  if (s.empty()) return false;
+  s.erase(std::remove(s.begin(), s.end(), '_'), s.end());
+  bool neg = false;
+  size_t i = 0;
+  if (s[0] == '+' || s[0] == '-') {
+    neg = s[0] == '-';
+    i = 1;
+  }
+  if (i >= s.size()) return false;
+  int base = 10;
+  if (s.size() - i > 2 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+    base = 16;
+    i += 2;
+  } else if (s.size() - i > 2 && s[i] == '0' && s[i + 1] == 'o') {
+    base = 8;
+    i += 2;
+  } else if (s.size() - i > 1 && s[i] == '0') {
+    base = 8;
+    i += 1;
+  }
+  std::string digits = s.substr(i);
+  if (digits.empty()) return false;
+  for (char c : digits) {
+    bool ok = base == 16 ? std::isxdigit(static_cast<unsigned char>(c))
+              : base == 8 ? (c >= '0' && c <= '7')
+                          : std::isdigit(static_cast<unsigned char>(c));
+    if (!ok) return false;
+  }
+  errno = 0;
+  char* end = nullptr;
+  unsigned long long v = std::strtoull(digits.c_str(), &end, base);
+  if (errno == ERANGE || *end != '\0') return false;
+  if (neg) {
+    if (v > static_cast<unsigned long long>(std::numeric_limits<long long>::max()) + 1ULL) return false;
+    *out = static_cast<long long>(0 - v);
+  } else if (v <= static_cast<unsigned long long>(std::numeric_limits<long long>::max())) {
+    *out = static_cast<long long>(v);
+  } else {
+    *out = v;
+  }
+  return true;
+}
+
+bool ParseFloat(const std::string& s, json* out) {
+  if (IsOneOf(s, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})) {
+    *out = std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (IsOneOf(s, {"-.inf", "-.Inf", "-.INF"})) {
+    *out = -std::numeric_limits<double>::infinity();
+    return true;
+  }
+  if (IsOneOf(s, {".nan", ".NaN", ".NAN"})) {
+    *out = std::numeric_limits<double>::quiet_NaN();
+    return true;
+  }
+  // [-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?
+  size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+  bool digits = false, dot = false;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '_' || s[i] == '.')) {
+    if (s[i] == '.') {
+      if (dot) return false;
+      dot = true;
+    } else if (s[i] != '_') {
+      digits = true;
+    }
+    ++i;
+  }
+  if (!digits) return false;
+  bool exp = false;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    exp = true;
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t start = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    if (i == start) return false;
+  }
+  if (i != s.size() || (!dot && !exp)) return false;
+  std::string clean = s;
+  clean.erase(std::remove(clean.begin(), clean.end(), '_'), clean.end());
+  *out = std::strtod(clean.c_str(), nullptr);
+  return true;
+}
+
+json PlainScalar(const std::string& s) {
+  if (IsOneOf(s, {"", "~", "null", "Null", "NULL"})) return nullptr;
+  if (IsOneOf(s, {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"})) return true;
+  if (IsOneOf(s, {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"})) {
+    return false;
+  }
+  json number;
+  if (ParseInt(s, &number)) return number;
+  if (ParseFloat(s, &number)) return number;
+  return s;
+}
+
+std::string Where(const YAML::Mark& mark) {
+  return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
+}
+
+Result<json> Convert(const YAML::Node& node, std::string_view what, int depth) {
+  if (depth > 200) return Status::InvalidArgument(std::string(what) + ": nesting too deep");
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      return json(nullptr);
+    case YAML::NodeType::Scalar: {
+      // yaml-cpp tags plain scalars "?" and quoted or literal ones "!".
+      if (node.Tag() == "!") return json(node.Scalar());
+      if (node.Tag() == "!!str" || node.Tag() == "tag:yaml.org,2002:str") return json(node.Scalar());
+      return PlainScalar(node.Scalar());
+    }
+    case YAML::NodeType::Sequence: {
+      json arr = json::array();
+      for (const auto& item : node) {
+        KDR_ASSIGN_OR_RETURN(json v, Convert(item, what, depth + 1));
+        arr.push_back(std::move(v));
+      }
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      json obj = json::object();
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) {
+          return Status::InvalidArgument(std::string(what) + ": " + Where(kv.first.Mark()) +
+                                         ": mapping keys must be scalars");
+        }
+        const std::string& key = kv.first.Scalar();
+        if (obj.contains(key)) {
+          return Status::InvalidArgument(std::string(what) + ": " + Where(kv.first.Mark()) +
+                                         ": duplicate key \"" + key + "\"");
+        }
+        KDR_ASSIGN_OR_RETURN(json v, Convert(kv.second, what, depth + 1));
+        obj[key] = std::move(v);
+      }
+      return obj;
+    }
+  }
+  return json(nullptr);
+}
+
+bool NeedsQuotes(const std::string& s) {
+  if (s.empty()) return true;
+  json typed = PlainScalar(s);
+  if (!typed.is_string()) return true;
+  if (std::isspace(static_cast<unsigned char>(s.front())) ||
+      std::isspace(static_cast<unsigned char>(s.back()))) {
+    return true;
+  }
+  static constexpr std::string_view kIndicators = "-?:,[]{}#&*!|>'\"%@`";
+  if (kIndicators.find(s.front()) != std::string_view::npos) {
+    // "-x" and "?x" and ":x" are plain-safe only when followed by non-space; keep it simple.
+    return true;
+  }
+  if (s.find(": ") != std::string::npos || s.find(" #") != std::string::npos ||
+      s.find('\n') != std::string::npos || s.back() == ':') {
+    return true;
+  }
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+std::string QuoteScalar(const std::string& s) {
+  return json(s).dump();  // a JSON string is a valid YAML double-quoted scalar
+}
+
+std::string ScalarText(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    return NeedsQuotes(s) ? QuoteScalar(s) : s;
+  }
+  if (v.is_number_float()) {
+    double d = v.get<double>();
+    if (std::isnan(d)) return ".nan";
+    if (std::isinf(d)) return d > 0 ? ".inf" : "-.inf";
+  }
+  return v.dump();
+}
+
+void Emit(const json& v, int indent, std::string* out);
+
+void EmitBlockString(const std::string& s, int indent, std::string* out) {
+  // Multi-line strings as literal blocks, like kubectl.
+  *out += s.back() == '\n' ? "|\n" : "|-\n";
+  size_t start = 0;
+  while (start < s.size()) {
+    size_t nl = s.find('\n', start);
+    std::string line = s.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+    if (!line.empty()) *out += std::string(indent, ' ') + line;
+    *out += '\n';
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+}
+
+bool IsMultiline(const json& v) {
+  if (!v.is_string()) return false;
+  const auto& s = v.get_ref<const std::string&>();
+  if (s.find('\n') == std::string::npos) return false;
+  // Literal blocks cannot carry trailing spaces on lines or leading spaces reliably; quote those.
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\n' && i > 0 && s[i - 1] == ' ') return false;
+    if (static_cast<unsigned char>(s[i]) < 0x20 && s[i] != '\n') return false;
+  }
+  return s[0] != ' ';
+}
+
+void EmitValueAfterKey(const json& v, int indent, std::string* out) {
+  if (v.is_object() && !v.empty()) {
+    *out += '\n';
+    Emit(v, indent + 2, out);
+  } else if (v.is_array() && !v.empty()) {
+    *out += '\n';
+    Emit(v, indent, out);  // kubectl style: list items at the key's indentation
+  } else if (v.is_object()) {
+    *out += " {}\n";
+  } else if (v.is_array()) {
+    *out += " []\n";
+  } else if (IsMultiline(v)) {
+    *out += ' ';
+    EmitBlockString(v.get_ref<const std::string&>(), indent + 2, out);
+  } else {
+    *out += ' ' + ScalarText(v) + '\n';
+  }
+}
+
+void Emit(const json& v, int indent, std::string* out) {
+  std::string pad(indent, ' ');
+  if (v.is_object()) {
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      *out += pad;
+      *out += NeedsQuotes(it.key()) ? QuoteScalar(it.key()) : it.key();
+      *out += ':';
+      EmitValueAfterKey(it.value(), indent, out);
+    }
+  } else if (v.is_array()) {
+    for (const auto& item : v) {
+      *out += pad + "-";
+      if (item.is_object() && !item.empty()) {
+        // First key on the dash line, the rest indented under it.
+        std::string nested;
+        Emit(item, indent + 2, &nested);
+        *out += ' ';
+        *out += nested.substr(static_cast<size_t>(indent + 2));
+      } else if (item.is_array() && !item.empty()) {
+        *out += '\n';
+        Emit(item, indent + 2, out);
+      } else {
+        EmitValueAfterKey(item, indent, out);
+      }
+    }
+  } else {
+    *out += pad + ScalarText(v) + '\n';
+  }
+}
+
+}  // namespace
+
+Result<json> YamlToJson(std::string_view text, std::string_view what) {
+  KDR_ASSIGN_OR_RETURN(auto docs, YamlDocumentsToJson(text, what));
+  if (docs.empty()) return json(nullptr);
+  if (docs.size() > 1) {
+    return Status::InvalidArgument(std::string(what) + ": expected one YAML document, found " +
+                                   std::to_string(docs.size()));
+  }
+  return std::move(docs[0]);
+}
+
+Result<std::vector<json>> YamlDocumentsToJson(std::string_view text, std::string_view what) {
+  std::vector<json> out;
+  try {
+    std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
+    for (const auto& node : nodes) {
+      if (node.IsNull() || !node.IsDefined()) continue;
+      KDR_ASSIGN_OR_RETURN(json v, Convert(node, what, 0));
+      out.push_back(std::move(v));
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string(what) + ": invalid YAML at " + Where(e.mark) + ": " +
+                                   e.msg);
+  }
+  return out;
+}
+
+std::string JsonToYaml(const json& value) {
+  std::string out;
+  if (value.is_object() && value.empty()) return "{}\n";
+  if (value.is_array() && value.empty()) return "[]\n";
+  Emit(value, 0, &out);
+  return out;
+}
+
+}  // namespace kdr
