@@ -4,6 +4,7 @@
 // by kubesim (PATCH application/json-patch+json) and anywhere an object is edited by path.
 
 #include <nlohmann/json_fwd.hpp>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,11 +13,14 @@
 
 namespace kdr::transform {
 
-// "/a/b~1c/0" -> {"a", "b/c", "0"}; "" -> {} (the whole document). InvalidArgument when the
-// pointer does not start with '/' or has a bad escape ("~2").
+// "/a/b~1c/0" -> {"a", "b/c", "0"}; "" -> {} (the whole document); "/" -> {""} (the member named
+// ""). InvalidArgument when the pointer does not start with '/' or has a bad escape ("~2", a
+// trailing "~").
 Result<std::vector<std::string>> ParseJsonPointer(std::string_view pointer);
 
-// The value at pointer, or nullptr when any part of the path is missing (never an error).
+// The value at pointer, or nullptr when any part of the path is missing (never an error). Array
+// tokens must be RFC 6901 indexes: digits without a leading zero, below the size ("-" names no
+// element, so it resolves to nullptr).
 const nlohmann::json* ResolvePointer(const nlohmann::json& doc, const std::vector<std::string>& tokens);
 
 enum class JsonPatchOp { kAdd, kRemove, kReplace, kMove, kCopy, kTest };
@@ -33,17 +37,26 @@ class JsonPatch {
     std::vector<std::string> from_tokens;
     // add/replace/test: the value, held as serialized JSON so this header needs no json.hpp.
     std::string value_json;
+    // The same value parsed once at Compile (null for remove/move/copy), so Apply never
+    // re-parses. Shared and immutable: copies of a JsonPatch share it.
+    std::shared_ptr<const nlohmann::json> value;
   };
 
   // ops: a JSON array of operation objects. InvalidArgument naming the operation index and what
-  // is wrong ("operation 1: unknown op \"rename\"", "operation 0: missing path").
+  // is wrong ("operation 1: unknown op \"rename\"", "operation 0: missing path"): not an array,
+  // an operation that is not an object, an unknown or missing op, a missing or non-string
+  // path/from, a missing value (add, replace, test; an explicit null is a value), a bad pointer,
+  // a move whose from is a proper prefix of its path. Members other than op/path/from/value are
+  // ignored, as RFC 6902 requires.
   static Result<JsonPatch> Compile(const nlohmann::json& ops);
 
-  // Applies every operation, or none: on any error *doc is left exactly as it was.
+  // Applies every operation, or none: on any error *doc is left exactly as it was (an undo log
+  // restores it; the document is not copied). Thread-safe: a compiled patch is immutable and may
+  // be applied to different documents from several threads at once.
   // Errors: InvalidArgument "operation 2 (remove /spec/x): path not found" for a missing target
   // of remove/replace/move/copy, a bad array index, or an add under a missing parent;
   // FailedPrecondition "operation 0 (test /spec/replicas): value differs" for a failed test
-  // (Velero then skips the whole rule).
+  // (Velero then skips the whole rule), also when the tested path does not exist.
   Status Apply(nlohmann::json* doc) const;
 
   const std::vector<Operation>& operations() const { return ops_; }
