@@ -14,6 +14,10 @@ std::string DataPath(const std::string& relative) {
   return std::string(KDR_TEST_DATA_DIR) + "/" + relative;
 }
 
+std::string SourcePath(const std::string& relative) {
+  return std::string(KDR_TEST_DATA_DIR) + "/../../" + relative;
+}
+
 std::string BinaryDir() { return KDR_BINARY_DIR; }
 
 std::string ReadData(const std::string& relative) {

@@ -17,6 +17,8 @@ namespace kdr::testutil {
 std::string ReadData(const std::string& relative);
 // Absolute path of tests/data/<relative>.
 std::string DataPath(const std::string& relative);
+// Absolute path of <repo>/<relative> (manifests, scripts).
+std::string SourcePath(const std::string& relative);
 // The CMake build directory (where kubectl-dr, kubesim... are built).
 std::string BinaryDir();
 
