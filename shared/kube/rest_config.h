@@ -22,6 +22,9 @@ struct ExecConfig {
   std::string install_hint;
   bool provide_cluster_info = false;
   std::string interactive_mode;  // Never | IfAvailable | Always
+  // The cluster's extensions[client.authentication.k8s.io/exec] as JSON text ("" = none): sent
+  // as spec.cluster.config when provide_cluster_info.
+  std::string cluster_config_json;
 };
 
 struct RestConfig {
@@ -31,6 +34,7 @@ struct RestConfig {
   std::string ca_pem;
   bool insecure_skip_tls_verify = false;
   std::string tls_server_name;  // SNI and the name verified in the server certificate
+  std::string proxy_url;        // the cluster's proxy-url ("" = none); passed to exec plugins
   std::string client_cert_pem;
   std::string client_key_pem;
 
