@@ -22,6 +22,13 @@ std::string SourcePath(const std::string& relative);
 // The CMake build directory (where kubectl-dr, kubesim... are built).
 std::string BinaryDir();
 
+// Runs `command` with /bin/sh, stdout and stderr together.
+struct CommandResult {
+  int exit_code = -1;  // -1 when it did not exit normally
+  std::string output;
+};
+CommandResult RunCommand(const std::string& command);
+
 // A fresh directory removed (recursively) when the object dies.
 class TempDir {
  public:

@@ -2,10 +2,6 @@
 // cert-manager overlay must work offline and carry the properties the design promises.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -18,14 +14,9 @@ namespace {
 using nlohmann::json;
 
 std::vector<json> Kustomize(const std::string& dir) {
-  std::string cmd = "kubectl kustomize " + testutil::SourcePath(dir) + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = ::pclose(p);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  testutil::CommandResult r = testutil::RunCommand("kubectl kustomize " + testutil::SourcePath(dir));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const std::string& out = r.output;
   auto docs = YamlDocumentsToJson(out, dir);
   EXPECT_TRUE(docs.ok()) << docs.status().message();
   return docs.ok() ? *docs : std::vector<json>{};

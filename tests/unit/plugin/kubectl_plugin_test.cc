@@ -1,11 +1,6 @@
 // The plugin as users meet it: real kubectl finds kubectl-dr on PATH and runs it.
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-
-#include <array>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "testutil/testutil.h"
@@ -13,23 +8,8 @@
 namespace kdr {
 namespace {
 
-struct ShellResult {
-  int exit_code;
-  std::string output;
-};
-
-ShellResult Shell(const std::string& command) {
-  std::string full = command + " 2>&1";
-  FILE* p = ::popen(full.c_str(), "r");
-  ShellResult r{-1, ""};
-  if (p == nullptr) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testutil::CommandResult;
+constexpr auto Shell = testutil::RunCommand;
 
 class KubectlPluginTest : public ::testing::Test {
  protected:
@@ -44,18 +24,18 @@ class KubectlPluginTest : public ::testing::Test {
 };
 
 TEST_F(KubectlPluginTest, KubectlRunsPluginVersionClient) {
-  ShellResult r = Shell(env_ + "kubectl dr version --client");
+  CommandResult r = Shell(env_ + "kubectl dr version --client");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Client Version: v"), std::string::npos) << r.output;
 }
 
 TEST_F(KubectlPluginTest, KubectlListsPlugin) {
-  ShellResult r = Shell(env_ + "kubectl plugin list");
+  CommandResult r = Shell(env_ + "kubectl plugin list");
   EXPECT_NE(r.output.find(testutil::BinaryDir() + "/kubectl-dr"), std::string::npos) << r.output;
 }
 
 TEST_F(KubectlPluginTest, HelpReadsLikeKubectl) {
-  ShellResult r = Shell(env_ + "kubectl dr --help");
+  CommandResult r = Shell(env_ + "kubectl dr --help");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("Usage: kubectl dr"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--kubeconfig"), std::string::npos);
@@ -64,7 +44,7 @@ TEST_F(KubectlPluginTest, HelpReadsLikeKubectl) {
 }
 
 TEST_F(KubectlPluginTest, UnknownCommandExitsTwoWithUsageHint) {
-  ShellResult r = Shell(env_ + "kubectl dr frobnicate");
+  CommandResult r = Shell(env_ + "kubectl dr frobnicate");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("kubectl dr --help"), std::string::npos) << r.output;
 }
