@@ -51,14 +51,14 @@ bool IsExecutableFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
 }
 
-// stderr as one line for a message: lines joined with "; ", trimmed, capped.
-std::string OneLine(std::string_view text) {
+// Text as one line for a message: non-empty lines trimmed and joined with sep, capped.
+std::string OneLine(std::string_view text, std::string_view sep = "; ") {
   std::vector<std::string> lines;
   for (const std::string& l : Split(text, '\n')) {
     std::string_view t = TrimSpace(l);
     if (!t.empty()) lines.emplace_back(t);
   }
-  std::string s = Join(lines, "; ");
+  std::string s = Join(lines, sep);
   if (s.size() > kMaxStderrInMessage) s = s.substr(0, kMaxStderrInMessage) + "...";
   return s;
 }
@@ -86,6 +86,7 @@ class ExecProvider final : public CredentialProvider {
     if (running_) {
       // Share the run under way: its result is as fresh as one we would start now.
       const uint64_t gen = generation_;
+      if (options_.on_share_run) options_.on_share_run();
       cv_.wait(lock, [&] { return generation_ != gen; });
       return *last_;
     }
@@ -119,7 +120,7 @@ class ExecProvider final : public CredentialProvider {
     auto path = LookPath(exec.command, EnvValue(options_.environment, "PATH"));
     if (!path.ok()) {
       std::string m = what_ + " not found: " + path.status().message();
-      if (!exec.install_hint.empty()) m += "; " + OneLine(exec.install_hint);
+      if (!exec.install_hint.empty()) m += "; " + OneLine(exec.install_hint, " ");
       return Status::NotFound(std::move(m));
     }
     std::vector<std::string> environment;

@@ -17,6 +17,7 @@
 //                     malformed expirationTimestamp; interactiveMode Always (we never prompt)
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +35,9 @@ struct ExecRunOptions {
   // where a bare command is looked up.
   std::vector<std::string> environment;
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  // Called (under the provider's lock) each time a Get joins a run already under way instead of
+  // starting one: lets tests prove concurrent callers share a run. Unset in production.
+  std::function<void()> on_share_run;
 
   // The process environment and the default timeout. For MakeCredentialProvider (production).
   static ExecRunOptions FromProcess();

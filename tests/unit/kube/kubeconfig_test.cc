@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "base/fs.h"
+#include "kube/credentials.h"
 #include "testutil/testutil.h"
 
 namespace kdr::kube {
@@ -393,6 +394,22 @@ TEST_F(InClusterTest, UsesServiceAccountWhenNoKubeconfig) {
   EXPECT_EQ(rc->token_file, sa_.path() + "/token");
   EXPECT_EQ(rc->ca_pem, ReadData("kubeconfig/certs/ca.crt"));
   EXPECT_EQ(rc->namespace_name, "shop");
+}
+
+TEST_F(InClusterTest, ServiceAccountTokenIsRereadWhenTheKubeletRotatesIt) {
+  WriteServiceAccount();
+  auto rc = LoadRestConfig({}, env_, PodPaths());
+  ASSERT_TRUE(rc.ok()) << rc.status().ToString();
+  auto provider = MakeCredentialProvider(*rc, env_);
+  auto c = provider->Get(false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->bearer_token, "sa-token-1");
+  EXPECT_EQ(provider->Get(false)->bearer_token, "sa-token-1");
+
+  sa_.Write("token", "sa-token-2-longer\n");  // replaced by rename, as the kubelet does
+  c = provider->Get(false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->bearer_token, "sa-token-2-longer");
 }
 
 TEST_F(InClusterTest, NamespaceFlagWinsAndMissingNamespaceFileMeansDefault) {
