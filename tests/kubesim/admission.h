@@ -123,7 +123,9 @@ struct AdmissionResult {
   bool allowed = true;
   // When !allowed: what to send the client.
   int code = 200;            // HTTP status: 403, 400, 500, or the webhook's status.code
-  std::string reason;        // metav1 StatusReason ("Forbidden", "InternalError", "BadRequest")
+  // metav1 StatusReason: "InternalError", "BadRequest", "NotFound", or for a denial whatever the
+  // webhook's response.status.reason said (often "", as in kube-apiserver).
+  std::string reason;
   std::string message;       // "admission webhook \"x\" denied the request: ..."
   std::string status_body;   // the full metav1.Status JSON body kube-apiserver would send
   // Always: warnings from the webhooks called, in call order (raw text, not yet a header value).
@@ -168,6 +170,16 @@ class Admission {
 // InvalidArgument naming the value and the expected form when malformed.
 Status ParseServiceEndpoint(std::string_view flag_value,
                             std::map<std::string, std::string>* endpoints);
+
+// Checks a MutatingWebhookConfiguration (kMutating) or ValidatingWebhookConfiguration as
+// kube-apiserver's validation does (v1: webhook names present and unique, clientConfig exactly one
+// of https url or service, sideEffects None/NoneOnDryRun, admissionReviewVersions, failurePolicy,
+// matchPolicy, timeoutSeconds 1-30, rule operations and scope, selector operators).
+// InvalidArgument listing the field errors as kube-apiserver words them
+// ("webhooks[0].sideEffects: Unsupported value: \"Some\": supported values: \"None\",
+// \"NoneOnDryRun\""); the server then answers 422 Invalid with
+// KIND.admissionregistration.k8s.io "NAME" is invalid: <message>.
+Status ValidateConfiguration(WebhookKind kind, const nlohmann::json& configuration);
 
 // A Warning header value as kube-apiserver writes it: 299 - "text" (quotes and backslashes
 // escaped).
