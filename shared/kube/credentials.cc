@@ -79,7 +79,7 @@ class TokenFileProvider final : public CredentialProvider {
 
 std::unique_ptr<CredentialProvider> MakeCredentialProvider(const RestConfig& config, const Env& env) {
   if (config.exec) {
-    return MakeExecCredentialProvider(config, env.clock, ExecRunOptions::FromProcess());
+    return MakeExecCredentialProvider(config, env.clock, ExecRunOptions::FromProcess(env.logger));
   }
   if (!config.token_file.empty()) return std::make_unique<TokenFileProvider>(config, env.fs);
   return std::make_unique<StaticProvider>(config);

@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/strings.h"
 
 extern char** environ;  // NOLINT: POSIX
@@ -91,9 +92,10 @@ class ExecProvider final : public CredentialProvider {
       return *last_;
     }
     if (!force_refresh && cached_ && !Expired(*cached_)) return *cached_;
+    const char* why = force_refresh ? "refresh requested" : cached_ ? "credential expired" : "first use";
     running_ = true;
     lock.unlock();
-    Result<Credentials> r = RunPlugin();
+    Result<Credentials> r = RunPlugin(why);
     lock.lock();
     running_ = false;
     ++generation_;
@@ -110,7 +112,7 @@ class ExecProvider final : public CredentialProvider {
  private:
   bool Expired(const Credentials& c) const { return c.expires && clock_->Now() >= *c.expires; }
 
-  Result<Credentials> RunPlugin() const {
+  Result<Credentials> RunPlugin(const char* why) const {
     const ExecConfig& exec = *config_.exec;
     if (exec.interactive_mode == "Always") {
       return Status::InvalidArgument(what_ + " requires interactive mode (interactiveMode: Always), "
@@ -133,6 +135,10 @@ class ExecProvider final : public CredentialProvider {
     for (const auto& [n, v] : exec.env) environment.push_back(n + "=" + v);
     environment.push_back("KUBERNETES_EXEC_INFO=" + ExecCredentialRequestJson(config_));
 
+    if (options_.logger != nullptr) {
+      options_.logger->Debug("running exec credential plugin",
+                             {{"command", *path}, {"user", config_.user_name}, {"reason", why}});
+    }
     auto run = RunProcess(*path, exec.args, environment, options_.timeout);
     if (!run.ok()) return run.status().WithContext(what_);
     if (run->exit_code != 0) {
@@ -142,6 +148,9 @@ class ExecProvider final : public CredentialProvider {
                                      (err.empty() ? " and no stderr" : ": " + err));
     }
     KDR_ASSIGN_OR_RETURN(Credentials c, ParseExecCredential(run->out, exec, what_));
+    if (options_.logger != nullptr && !OneLine(run->err).empty()) {
+      options_.logger->Warning(what_ + ": " + OneLine(run->err));
+    }
     if (c.client_cert_pem.empty()) {
       c.client_cert_pem = config_.client_cert_pem;
       c.client_key_pem = config_.client_key_pem;
@@ -164,8 +173,9 @@ class ExecProvider final : public CredentialProvider {
 
 }  // namespace
 
-ExecRunOptions ExecRunOptions::FromProcess() {
+ExecRunOptions ExecRunOptions::FromProcess(Logger* logger) {
   ExecRunOptions o;
+  o.logger = logger;
   for (char** e = environ; e != nullptr && *e != nullptr; ++e) o.environment.emplace_back(*e);
   return o;
 }
@@ -315,7 +325,8 @@ std::string ExecCredentialRequestJson(const RestConfig& config) {
     if (!config.ca_pem.empty()) cluster["certificate-authority-data"] = Base64Encode(config.ca_pem);
     if (!config.proxy_url.empty()) cluster["proxy-url"] = config.proxy_url;
     if (!exec.cluster_config_json.empty()) {
-      cluster["config"] = json::parse(exec.cluster_config_json, nullptr, /*allow_exceptions=*/false);
+      json extension = json::parse(exec.cluster_config_json, nullptr, /*allow_exceptions=*/false);
+      if (!extension.is_discarded()) cluster["config"] = std::move(extension);
     }
     spec["cluster"] = std::move(cluster);
   }

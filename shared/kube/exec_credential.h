@@ -28,19 +28,27 @@
 #include "kube/credentials.h"
 #include "kube/rest_config.h"
 
+namespace kdr {
+class Logger;
+}  // namespace kdr
+
 namespace kdr::kube {
 
 struct ExecRunOptions {
   // The child's base environment ("NAME=value"), exec.env entries override it; PATH from it is
   // where a bare command is looked up.
   std::vector<std::string> environment;
-  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  // Generous, because a plugin may open a browser for single sign-on; a hung plugin still ends.
+  std::chrono::milliseconds timeout{std::chrono::minutes(2)};
+  // Where a plugin's stderr goes when it succeeds (kubectl shows it; plugins print warnings and
+  // login prompts there) and why it ran (debug). May be null.
+  Logger* logger = nullptr;
   // Called (under the provider's lock) each time a Get joins a run already under way instead of
   // starting one: lets tests prove concurrent callers share a run. Unset in production.
   std::function<void()> on_share_run;
 
-  // The process environment and the default timeout. For MakeCredentialProvider (production).
-  static ExecRunOptions FromProcess();
+  // The process environment, the default timeout and `logger`. For MakeCredentialProvider.
+  static ExecRunOptions FromProcess(Logger* logger);
 };
 
 struct ProcessOutput {

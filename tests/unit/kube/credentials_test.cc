@@ -3,12 +3,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "base/fs.h"
+#include "base/log.h"
 #include "base/strings.h"
 #include "kube/exec_credential.h"
+#include "kube/kubeconfig.h"
 #include "testutil/testutil.h"
 
 namespace kdr::kube {
@@ -312,6 +315,66 @@ TEST_F(ExecCredentialTest, MakeCredentialProviderRunsExecWithTheProcessEnvironme
   auto c = p->Get(false);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->bearer_token, "token-1");
+}
+
+TEST_F(ExecCredentialTest, KubeconfigExecEntryRunsRelativeToTheKubeconfigsDirectory) {
+  testutil::TempDir conf;
+  conf.Write("bin/plugin.sh",
+             "#!/bin/sh\nprintf '%s' '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\","
+             "\"kind\":\"ExecCredential\",\"status\":{\"token\":\"from-kubeconfig-plugin\"}}'\n",
+             0755);
+  std::string path = conf.Write("config", R"(
+apiVersion: v1
+kind: Config
+current-context: sso
+clusters:
+- name: c
+  cluster: {server: "https://127.0.0.1:6443", insecure-skip-tls-verify: true}
+users:
+- name: sso
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: ./bin/plugin.sh}
+contexts:
+- {name: sso, context: {cluster: c, user: sso}}
+)");
+  ConfigOverrides o;
+  o.kubeconfig = path;
+  auto rc = LoadRestConfig(o, env_, ConfigPaths{});
+  ASSERT_TRUE(rc.ok()) << rc.status().ToString();
+  auto c = MakeCredentialProvider(*rc, env_)->Get(false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->bearer_token, "from-kubeconfig-plugin");
+}
+
+// Keeps every line a Logger writes.
+class CaptureSink final : public LogSink {
+ public:
+  explicit CaptureSink(std::ostringstream* out) : out_(out) {}
+  void Write(LogLevel level, std::string_view message, const LogFields& fields) override {
+    *out_ << LogLevelName(level) << " " << message;
+    for (const auto& [k, v] : fields) *out_ << " " << k << "=" << v;
+    *out_ << "\n";
+  }
+
+ private:
+  std::ostringstream* out_;
+};
+
+TEST_F(ExecCredentialTest, SuccessfulPluginsStderrIsLoggedRedacted) {
+  std::ostringstream logged;
+  Logger logger(std::make_unique<CaptureSink>(&logged), LogLevel::kDebug);
+  RestConfig rc = Config(WritePlugin("chatty.sh",
+                                     "echo 'warning: cached login expires soon' >&2\n"
+                                     "echo 'Authorization: Bearer abc.def.ghi' >&2\n"
+                                     "printf '%s' '{\"apiVersion\":\"" + std::string(kV1) +
+                                         "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"abc.def.ghi\"}}'\n"));
+  ExecRunOptions o = Options();
+  o.logger = &logger;
+  auto c = MakeExecCredentialProvider(rc, &clock_, o)->Get(false);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_NE(logged.str().find("warning: cached login expires soon"), std::string::npos) << logged.str();
+  EXPECT_NE(logged.str().find("reason=first use"), std::string::npos) << logged.str();
+  EXPECT_EQ(logged.str().find("abc.def.ghi"), std::string::npos) << logged.str();
 }
 
 struct ExecErrorCase {
