@@ -1,0 +1,85 @@
+// kubesim: the in-memory Kubernetes API server as a process, for the demo and for tests that
+// run it out of process.
+//
+//   kubesim --listen 127.0.0.1:0 --kubeconfig-out /tmp/src.kubeconfig [--data-dir DIR]
+//           [--context-name NAME] [--service-endpoint ns/name:port=127.0.0.1:port]...
+//
+// Prints "kubesim ready at https://127.0.0.1:PORT" on stdout once serving, then serves until
+// SIGTERM or SIGINT.
+
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "admission.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "server.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"kubesim: an in-memory Kubernetes API server for kubectl-dr's tests and demo"};
+  std::string listen = "127.0.0.1:0";
+  std::string kubeconfig_out;
+  std::string data_dir;
+  std::string context_name = "kubesim";
+  std::vector<std::string> endpoints;
+  int verbosity = 0;
+  size_t threads = 128;
+  bool no_admission = false;
+  app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free port)");
+  app.add_option("--kubeconfig-out", kubeconfig_out, "write an admin kubeconfig for this server here");
+  app.add_option("--data-dir", data_dir, "keep state here across restarts (default: in memory)");
+  app.add_option("--context-name", context_name, "context, cluster and user name in the kubeconfig");
+  app.add_option("--service-endpoint", endpoints,
+                 "NS/NAME:PORT=HOST:PORT: where admission reaches a webhook service");
+  app.add_option("--threads", threads, "HTTP worker threads (each open watch holds one)");
+  app.add_flag("--no-admission", no_admission, "do not call admission webhooks");
+  app.add_option("-v", verbosity, "log verbosity (1+: one line per request)");
+  CLI11_PARSE(app, argc, argv);
+
+  kdr::kubesim::Server::Options options;
+  options.listen = listen;
+  options.data_dir = data_dir;
+  options.threads = threads;
+  options.admission = !no_admission;
+  for (const auto& e : endpoints) {
+    kdr::Status s = kdr::kubesim::ParseServiceEndpoint(e, &options.service_endpoints);
+    if (!s.ok()) {
+      std::cerr << "kubesim: --service-endpoint: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  kdr::RealClock clock;
+  auto logger = std::make_unique<kdr::Logger>(std::make_unique<kdr::TextLogSink>(&std::cerr, &clock),
+                                              kdr::VerbosityFromFlag(verbosity));
+  options.logger = logger.get();
+
+  // Block the signals before any thread starts, then wait for them here.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto server = kdr::kubesim::Server::Start(options);
+  if (!server.ok()) {
+    std::cerr << "kubesim: " << server.status().message() << "\n";
+    return 1;
+  }
+  if (!kubeconfig_out.empty()) {
+    kdr::Status s = (*server)->WriteKubeconfig(kubeconfig_out, context_name);
+    if (!s.ok()) {
+      std::cerr << "kubesim: " << s.message() << "\n";
+      return 1;
+    }
+  }
+  std::cout << "kubesim ready at " << (*server)->url() << std::endl;
+  int sig = 0;
+  sigwait(&set, &sig);
+  (*server)->Stop();
+  return 0;
+}
