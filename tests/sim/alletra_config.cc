@@ -162,6 +162,7 @@ PairSpec DefaultPairSpec() {
 
 Result<PairSpec> ParsePairSpec(std::string_view text, std::string_view what) {
   KDR_ASSIGN_OR_RETURN(json doc, YamlToJson(text, what));
+  if (doc.is_null()) return DefaultPairSpec();  // an empty file: the default pair
   Reader r(what);
   KDR_RETURN_IF_ERROR(r.CheckKeys(doc, "",
                                   {"user", "password", "sessionIdleTimeoutSeconds", "arrays",

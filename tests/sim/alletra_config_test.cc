@@ -41,6 +41,12 @@ TEST(AlletraConfigTest, ParsesJsonWithInitialStateAndTimeout) {
   EXPECT_EQ(state->roles[0], Role::kPrimaryRev);  // "prod" failed over
 }
 
+TEST(AlletraConfigTest, EmptyDocumentIsTheDefaultPair) {
+  auto spec = ParsePairSpec("# nothing here\n", "empty.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  EXPECT_EQ(spec->arrays[1].name, "array-b");
+}
+
 TEST(AlletraConfigTest, DefaultPairHasTwoArraysAndNoGroups) {
   PairSpec spec = DefaultPairSpec();
   EXPECT_EQ(spec.arrays[0].name, "array-a");

@@ -411,8 +411,12 @@ Result<std::unique_ptr<AlletraSim>> AlletraSim::Start(AlletraSimOptions options)
 }
 
 AlletraSim::~AlletraSim() {
+  // The admin listener first and without the lock: its handlers take the lock (SetDown/SetUp),
+  // and stopping it waits for them. Only Start and the destructor touch listeners_[2].
+  StopListener(2);
   std::lock_guard lock(mu_);
-  for (int which = 0; which < 3; ++which) StopListener(which);
+  StopListener(0);
+  StopListener(1);
 }
 
 Status AlletraSim::StartListener(int which, int port) {

@@ -11,7 +11,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
+#include <thread>
+#include <vector>
 
 #include "base/fs.h"
 #include "testutil/testutil.h"
@@ -624,6 +627,26 @@ TEST_F(AlletraSimTest, SetDownAndUpAreIdempotentAndNameTheArray) {
   Status s = sim_->SetDown("array-z");
   EXPECT_EQ(s.code(), StatusCode::kNotFound);
   EXPECT_NE(s.message().find("array-z"), std::string::npos) << s.message();
+}
+
+TEST_F(AlletraSimTest, ConcurrentClientsWhileThePeerGoesDownAndUp) {
+  const std::string ka = a_->Login();
+  std::atomic<int> ok{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 4; ++t) {
+    readers.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        if (a_->Call("GET", "/api/v1/remotecopygroups/shop-data", "", ka).status == 200) ++ok;
+      }
+    });
+  }
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(sim_->SetDown("array-b").ok());
+    EXPECT_TRUE(sim_->SetUp("array-b").ok());
+  }
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(ok.load(), 40);
+  EXPECT_EQ(b_->Call("GET", "/api").status, 200);
 }
 
 TEST_F(AlletraSimTest, ClientNotTrustingTheSimulatorsCaIsRefused) {
