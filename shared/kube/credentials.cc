@@ -77,7 +77,8 @@ class TokenFileProvider final : public CredentialProvider {
 
 }  // namespace
 
-std::unique_ptr<CredentialProvider> MakeCredentialProvider(const RestConfig& config, const Env& env) {
+std::unique_ptr<CredentialProvider> MakeCredentialProvider(const RestConfig& config,
+                                                           const Env& env) {
   if (config.exec) {
     return MakeExecCredentialProvider(config, env.clock, ExecRunOptions::FromProcess(env.logger));
   }

@@ -92,7 +92,9 @@ class ExecProvider final : public CredentialProvider {
       return *last_;
     }
     if (!force_refresh && cached_ && !Expired(*cached_)) return *cached_;
-    const char* why = force_refresh ? "refresh requested" : cached_ ? "credential expired" : "first use";
+    const char* why = force_refresh ? "refresh requested"
+                      : cached_     ? "credential expired"
+                                    : "first use";
     running_ = true;
     lock.unlock();
     Result<Credentials> r = RunPlugin(why);
@@ -115,7 +117,8 @@ class ExecProvider final : public CredentialProvider {
   Result<Credentials> RunPlugin(const char* why) const {
     const ExecConfig& exec = *config_.exec;
     if (exec.interactive_mode == "Always") {
-      return Status::InvalidArgument(what_ + " requires interactive mode (interactiveMode: Always), "
+      return Status::InvalidArgument(what_ +
+                                     " requires interactive mode (interactiveMode: Always), "
                                      "which kubectl-dr never offers; log in with the plugin first "
                                      "or set interactiveMode: IfAvailable");
     }
@@ -219,8 +222,8 @@ Result<ProcessOutput> RunProcess(const std::string& path, const std::vector<std:
   sigemptyset(&empty);
   sigemptyset(&defaults);
   sigaddset(&defaults, SIGPIPE);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setsigmask(&attr, &empty);
@@ -256,8 +259,8 @@ Result<ProcessOutput> RunProcess(const std::string& path, const std::vector<std:
     std::string* buf;
   } streams[2] = {{&out_r, &result.out}, {&err_r, &result.err}};
   while (out_r.get() >= 0 || err_r.get() >= 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                      std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       timed_out = true;
       break;
@@ -270,7 +273,8 @@ Result<ProcessOutput> RunProcess(const std::string& path, const std::vector<std:
       pfds[n] = {s.fd->get(), POLLIN, 0};
       which[n++] = &s;
     }
-    int pr = ::poll(pfds, static_cast<nfds_t>(n), static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    int pr = ::poll(pfds, static_cast<nfds_t>(n),
+                    static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (pr < 0 && errno != EINTR) break;
     for (int i = 0; i < n && pr > 0; ++i) {
       if (pfds[i].revents == 0) continue;
@@ -339,13 +343,15 @@ Result<Credentials> ParseExecCredential(std::string_view out, const ExecConfig& 
   json doc = json::parse(out, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object()) {
     std::string head = OneLine(out.substr(0, 80));
-    return Status::InvalidArgument(what + " printed invalid JSON on stdout (want an ExecCredential)" +
+    return Status::InvalidArgument(what +
+                                   " printed invalid JSON on stdout (want an ExecCredential)" +
                                    (head.empty() ? ": empty output" : ": " + Quote(head)));
   }
   std::string api_version = doc.value("apiVersion", json("")).is_string()
-                                ? doc.value("apiVersion", std::string()) : std::string();
-  std::string kind = doc.value("kind", json("")).is_string() ? doc.value("kind", std::string())
-                                                             : std::string();
+                                ? doc.value("apiVersion", std::string())
+                                : std::string();
+  std::string kind =
+      doc.value("kind", json("")).is_string() ? doc.value("kind", std::string()) : std::string();
   if (kind != "ExecCredential") {
     return Status::InvalidArgument(what + " returned kind " + Quote(kind) +
                                    ", expected \"ExecCredential\"");
@@ -376,18 +382,20 @@ Result<Credentials> ParseExecCredential(std::string_view out, const ExecConfig& 
   KDR_RETURN_IF_ERROR(str("expirationTimestamp", &expiry));
   if (c.client_cert_pem.empty() != c.client_key_pem.empty()) {
     return Status::InvalidArgument(what + " returned " +
-                                   (c.client_cert_pem.empty() ? "status.clientKeyData without clientCertificateData"
-                                                              : "status.clientCertificateData without clientKeyData"));
+                                   (c.client_cert_pem.empty()
+                                        ? "status.clientKeyData without clientCertificateData"
+                                        : "status.clientCertificateData without clientKeyData"));
   }
   if (c.bearer_token.empty() && c.client_cert_pem.empty()) {
-    return Status::InvalidArgument(what + " returned neither status.token nor "
-                                          "status.clientCertificateData and clientKeyData");
+    return Status::InvalidArgument(what +
+                                   " returned neither status.token nor "
+                                   "status.clientCertificateData and clientKeyData");
   }
   if (!expiry.empty()) {
     Clock::WallTime t;
     if (!ParseRfc3339(expiry, &t)) {
-      return Status::InvalidArgument(what + " returned status.expirationTimestamp " + Quote(expiry) +
-                                     " that is not RFC 3339");
+      return Status::InvalidArgument(what + " returned status.expirationTimestamp " +
+                                     Quote(expiry) + " that is not RFC 3339");
     }
     c.expires = t;
   }
@@ -395,7 +403,8 @@ Result<Credentials> ParseExecCredential(std::string_view out, const ExecConfig& 
 }
 
 std::unique_ptr<CredentialProvider> MakeExecCredentialProvider(const RestConfig& config,
-                                                               Clock* clock, ExecRunOptions options) {
+                                                               Clock* clock,
+                                                               ExecRunOptions options) {
   return std::make_unique<ExecProvider>(config, clock, std::move(options));
 }
 

@@ -85,6 +85,7 @@ Result<Credentials> ParseExecCredential(std::string_view out, const ExecConfig& 
 // config are returned when the plugin gives only a token. REQUIRES: config.exec; clock outlives
 // the provider.
 std::unique_ptr<CredentialProvider> MakeExecCredentialProvider(const RestConfig& config,
-                                                               Clock* clock, ExecRunOptions options);
+                                                               Clock* clock,
+                                                               ExecRunOptions options);
 
 }  // namespace kdr::kube

@@ -70,11 +70,11 @@ Status ForEachNamed(const json& doc, const char* list_key, const char* body_key,
     KDR_RETURN_IF_ERROR(GetString(entry, "name", where, &name));
     if (name.empty()) return Status::InvalidArgument(where + " has no name");
     if (!seen.insert(name).second) {
-      return Status::InvalidArgument("kubeconfig " + file + ": " + list_key + " has two entries named " +
-                                     Quote(name));
+      return Status::InvalidArgument("kubeconfig " + file + ": " + list_key +
+                                     " has two entries named " + Quote(name));
     }
-    where = "kubeconfig " + file + ": " + std::string(list_key).substr(0, std::strlen(list_key) - 1) +
-            " " + Quote(name);
+    where = "kubeconfig " + file + ": " +
+            std::string(list_key).substr(0, std::strlen(list_key) - 1) + " " + Quote(name);
     json body = json::object();
     auto b = entry.find(body_key);
     if (b != entry.end() && !b->is_null()) {
@@ -122,7 +122,8 @@ std::string ParseExec(const json& e, const std::string& file, ExecConfig* x) {
     *out = it->get<std::string>();
     return "";
   };
-  for (auto [key, out] : {std::pair{"apiVersion", &x->api_version}, {"command", &x->command},
+  for (auto [key, out] : {std::pair{"apiVersion", &x->api_version},
+                          {"command", &x->command},
                           {"installHint", &x->install_hint},
                           {"interactiveMode", &x->interactive_mode}}) {
     if (std::string err = str(key, out); !err.empty()) return err;
@@ -156,7 +157,8 @@ std::string ParseExec(const json& e, const std::string& file, ExecConfig* x) {
   }
   if (x->interactive_mode.empty()) {
     // v1 requires the field; v1beta1 defaulted it to IfAvailable.
-    if (x->api_version == kExecApiV1) return "exec.interactiveMode is required for " + x->api_version;
+    if (x->api_version == kExecApiV1)
+      return "exec.interactiveMode is required for " + x->api_version;
     x->interactive_mode = "IfAvailable";
   }
   if (x->interactive_mode != "Never" && x->interactive_mode != "IfAvailable" &&
@@ -169,7 +171,8 @@ std::string ParseExec(const json& e, const std::string& file, ExecConfig* x) {
 
 Status ParseUser(const json& body, const std::string& where, KubeconfigUser* u) {
   KDR_RETURN_IF_ERROR(GetString(body, "client-certificate", where, &u->client_certificate));
-  KDR_RETURN_IF_ERROR(GetString(body, "client-certificate-data", where, &u->client_certificate_data));
+  KDR_RETURN_IF_ERROR(
+      GetString(body, "client-certificate-data", where, &u->client_certificate_data));
   KDR_RETURN_IF_ERROR(GetString(body, "client-key", where, &u->client_key));
   KDR_RETURN_IF_ERROR(GetString(body, "client-key-data", where, &u->client_key_data));
   KDR_RETURN_IF_ERROR(GetString(body, "token", where, &u->token));
@@ -203,7 +206,8 @@ void Merge(Kubeconfig from, Kubeconfig* into) {
 }
 
 // Reads a file, rewording the FileSystem's error to name what it is.
-Result<std::string> ReadNamed(const FileSystem& fs, const std::string& path, const std::string& what) {
+Result<std::string> ReadNamed(const FileSystem& fs, const std::string& path,
+                              const std::string& what) {
   auto r = fs.ReadFile(path);
   if (r.ok()) return r;
   std::string reason = r.status().message();
@@ -219,7 +223,9 @@ Result<Kubeconfig> LoadFile(const FileSystem& fs, const std::string& path) {
   return ParseKubeconfig(text, path);
 }
 
-bool LooksLikePem(std::string_view data) { return data.find("-----BEGIN ") != std::string_view::npos; }
+bool LooksLikePem(std::string_view data) {
+  return data.find("-----BEGIN ") != std::string_view::npos;
+}
 
 // PEM from `data` (base64) or else from the file `path`. what: "certificate-authority", role: the
 // entry ("cluster \"prod\" in /x/config").
@@ -291,41 +297,45 @@ Result<Kubeconfig> ParseKubeconfig(std::string_view yaml, const std::string& pat
   kc.files.push_back(path);
   if (doc.is_null()) return kc;
   if (!doc.is_object()) {
-    return Status::InvalidArgument("kubeconfig " + path + " must be a mapping (apiVersion: v1, kind: Config), not " +
+    return Status::InvalidArgument("kubeconfig " + path +
+                                   " must be a mapping (apiVersion: v1, kind: Config), not " +
                                    doc.type_name());
   }
   try {
     std::string where = "kubeconfig " + path;
     KDR_RETURN_IF_ERROR(GetString(doc, "current-context", where, &kc.current_context));
-    KDR_RETURN_IF_ERROR(ForEachNamed(doc, "clusters", "cluster", path,
-                                     [&](const std::string& name, const json& body, const std::string& w) {
-                                       KubeconfigCluster c;
-                                       c.name = name;
-                                       c.source = path;
-                                       KDR_RETURN_IF_ERROR(ParseCluster(body, w, &c));
-                                       kc.clusters.emplace(name, std::move(c));
-                                       return Status::Ok();
-                                     }));
-    KDR_RETURN_IF_ERROR(ForEachNamed(doc, "users", "user", path,
-                                     [&](const std::string& name, const json& body, const std::string& w) {
-                                       KubeconfigUser u;
-                                       u.name = name;
-                                       u.source = path;
-                                       KDR_RETURN_IF_ERROR(ParseUser(body, w, &u));
-                                       kc.users.emplace(name, std::move(u));
-                                       return Status::Ok();
-                                     }));
-    KDR_RETURN_IF_ERROR(ForEachNamed(doc, "contexts", "context", path,
-                                     [&](const std::string& name, const json& body, const std::string& w) {
-                                       KubeconfigContext c;
-                                       c.name = name;
-                                       c.source = path;
-                                       KDR_RETURN_IF_ERROR(GetString(body, "cluster", w, &c.cluster));
-                                       KDR_RETURN_IF_ERROR(GetString(body, "user", w, &c.user));
-                                       KDR_RETURN_IF_ERROR(GetString(body, "namespace", w, &c.namespace_name));
-                                       kc.contexts.emplace(name, std::move(c));
-                                       return Status::Ok();
-                                     }));
+    KDR_RETURN_IF_ERROR(
+        ForEachNamed(doc, "clusters", "cluster", path,
+                     [&](const std::string& name, const json& body, const std::string& w) {
+                       KubeconfigCluster c;
+                       c.name = name;
+                       c.source = path;
+                       KDR_RETURN_IF_ERROR(ParseCluster(body, w, &c));
+                       kc.clusters.emplace(name, std::move(c));
+                       return Status::Ok();
+                     }));
+    KDR_RETURN_IF_ERROR(
+        ForEachNamed(doc, "users", "user", path,
+                     [&](const std::string& name, const json& body, const std::string& w) {
+                       KubeconfigUser u;
+                       u.name = name;
+                       u.source = path;
+                       KDR_RETURN_IF_ERROR(ParseUser(body, w, &u));
+                       kc.users.emplace(name, std::move(u));
+                       return Status::Ok();
+                     }));
+    KDR_RETURN_IF_ERROR(
+        ForEachNamed(doc, "contexts", "context", path,
+                     [&](const std::string& name, const json& body, const std::string& w) {
+                       KubeconfigContext c;
+                       c.name = name;
+                       c.source = path;
+                       KDR_RETURN_IF_ERROR(GetString(body, "cluster", w, &c.cluster));
+                       KDR_RETURN_IF_ERROR(GetString(body, "user", w, &c.user));
+                       KDR_RETURN_IF_ERROR(GetString(body, "namespace", w, &c.namespace_name));
+                       kc.contexts.emplace(name, std::move(c));
+                       return Status::Ok();
+                     }));
   } catch (const json::exception& e) {
     return Status::InvalidArgument("kubeconfig " + path + ": " + e.what());
   }
@@ -369,8 +379,7 @@ Result<RestConfig> ResolveRestConfig(const Kubeconfig& config, const ConfigOverr
   std::string context_name = overrides.context.empty() ? config.current_context : overrides.context;
   if (context_name.empty()) {
     std::vector<std::string> names = config.ContextNames();
-    std::string known = names.empty() ? "it defines no context"
-                                      : "contexts: " + Join(names, ", ");
+    std::string known = names.empty() ? "it defines no context" : "contexts: " + Join(names, ", ");
     return Status::InvalidArgument("no current context in kubeconfig " + files + " (" + known +
                                    "); pass --context NAME or run kubectl config use-context NAME");
   }
@@ -414,13 +423,14 @@ Result<RestConfig> ResolveRestConfig(const Kubeconfig& config, const ConfigOverr
   rc.insecure_skip_tls_verify = cluster.insecure_skip_tls_verify;
   rc.tls_server_name = cluster.tls_server_name;
   rc.proxy_url = cluster.proxy_url;
-  KDR_ASSIGN_OR_RETURN(rc.ca_pem, LoadPem(fs, cluster.certificate_authority_data,
-                                          cluster.certificate_authority, "certificate-authority",
-                                          cl_role));
+  KDR_ASSIGN_OR_RETURN(
+      rc.ca_pem, LoadPem(fs, cluster.certificate_authority_data, cluster.certificate_authority,
+                         "certificate-authority", cl_role));
   if (rc.insecure_skip_tls_verify && !rc.ca_pem.empty()) {
-    return Status::InvalidArgument(cl_role +
-                                   " sets both insecure-skip-tls-verify and a certificate authority, "
-                                   "which kubectl refuses too; remove one of them");
+    return Status::InvalidArgument(
+        cl_role +
+        " sets both insecure-skip-tls-verify and a certificate authority, "
+        "which kubectl refuses too; remove one of them");
   }
 
   if (ctx.user.empty()) return rc;  // no credentials: anonymous
@@ -437,25 +447,28 @@ Result<RestConfig> ResolveRestConfig(const Kubeconfig& config, const ConfigOverr
 
   if (user.has_basic_auth) {
     return Status::InvalidArgument(
-        u_role + " uses basic auth (username/password), which Kubernetes removed and kubectl-dr "
-                 "does not support; use a token, a client certificate or an exec credential plugin");
+        u_role +
+        " uses basic auth (username/password), which Kubernetes removed and kubectl-dr "
+        "does not support; use a token, a client certificate or an exec credential plugin");
   }
   if (!user.auth_provider.empty()) {
-    return Status::InvalidArgument(u_role + " uses auth-provider " + Quote(user.auth_provider) +
-                                   ", which kubectl removed in 1.26 and kubectl-dr does not support; " +
-                                   UnsupportedAuthProviderAdvice(user.auth_provider));
+    return Status::InvalidArgument(
+        u_role + " uses auth-provider " + Quote(user.auth_provider) +
+        ", which kubectl removed in 1.26 and kubectl-dr does not support; " +
+        UnsupportedAuthProviderAdvice(user.auth_provider));
   }
   if (!user.exec_error.empty()) return Status::InvalidArgument(u_role + ": " + user.exec_error);
 
   KDR_ASSIGN_OR_RETURN(rc.client_cert_pem,
                        LoadPem(fs, user.client_certificate_data, user.client_certificate,
                                "client-certificate", u_role));
-  KDR_ASSIGN_OR_RETURN(rc.client_key_pem, LoadPem(fs, user.client_key_data, user.client_key,
-                                                  "client-key", u_role));
+  KDR_ASSIGN_OR_RETURN(rc.client_key_pem,
+                       LoadPem(fs, user.client_key_data, user.client_key, "client-key", u_role));
   if (rc.client_cert_pem.empty() != rc.client_key_pem.empty()) {
     return Status::InvalidArgument(u_role + " has a client " +
-                                   (rc.client_key_pem.empty() ? "certificate without its key; set client-key"
-                                                              : "key without its certificate; set client-certificate") +
+                                   (rc.client_key_pem.empty()
+                                        ? "certificate without its key; set client-key"
+                                        : "key without its certificate; set client-certificate") +
                                    " (or the -data form)");
   }
   rc.bearer_token = user.token;
@@ -486,7 +499,8 @@ Result<RestConfig> InClusterRestConfig(const ConfigOverrides& overrides, const E
                                        const ConfigPaths& paths) {
   if (paths.service_host.empty() || paths.service_port.empty()) {
     return Status::NotFound(
-        "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set");
+        "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not "
+        "set");
   }
   const FileSystem& fs = *env.fs;
   RestConfig rc;
@@ -505,7 +519,8 @@ Result<RestConfig> InClusterRestConfig(const ConfigOverrides& overrides, const E
   auto ca = ReadNamed(fs, ca_path, "service-account CA");
   if (!ca.ok()) return ca.status().WithContext("in-cluster config");
   if (!LooksLikePem(*ca)) {
-    return Status::InvalidArgument("in-cluster config: service-account CA " + ca_path + " is not PEM");
+    return Status::InvalidArgument("in-cluster config: service-account CA " + ca_path +
+                                   " is not PEM");
   }
   rc.ca_pem = std::move(*ca);
   rc.namespace_name = overrides.namespace_name;
@@ -524,12 +539,14 @@ Result<RestConfig> LoadRestConfig(const ConfigOverrides& overrides, const Env& e
   if (kc.empty() && kc.current_context.empty() && overrides.context.empty()) {
     if (InClusterPossible(env, paths)) return InClusterRestConfig(overrides, env, paths);
     if (kc.files.empty()) {
-      std::string tried = paths.kubeconfig_env && !paths.kubeconfig_env->empty()
-                              ? "KUBECONFIG=" + *paths.kubeconfig_env + " names no existing file"
-                              : (paths.home.empty() ? "HOME is not set"
-                                                    : JoinPath(paths.home, ".kube/config") + " does not exist");
-      return Status::NotFound("no kubeconfig found: " + tried +
-                              ", and not running in a cluster; pass --kubeconfig FILE or set KUBECONFIG");
+      std::string tried =
+          paths.kubeconfig_env && !paths.kubeconfig_env->empty()
+              ? "KUBECONFIG=" + *paths.kubeconfig_env + " names no existing file"
+              : (paths.home.empty() ? "HOME is not set"
+                                    : JoinPath(paths.home, ".kube/config") + " does not exist");
+      return Status::NotFound(
+          "no kubeconfig found: " + tried +
+          ", and not running in a cluster; pass --kubeconfig FILE or set KUBECONFIG");
     }
   }
   return ResolveRestConfig(kc, overrides, env);

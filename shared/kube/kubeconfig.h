@@ -52,13 +52,14 @@ struct ConfigOverrides {
 
 // The environment the loader consults, injectable so tests never read the real one.
 struct ConfigPaths {
-  static constexpr const char* kDefaultInClusterDir = "/var/run/secrets/kubernetes.io/serviceaccount";
+  static constexpr const char* kDefaultInClusterDir =
+      "/var/run/secrets/kubernetes.io/serviceaccount";
 
-  std::optional<std::string> kubeconfig_env;  // KUBECONFIG; nullopt or "" = unset
-  std::string home;                           // HOME; "" = no ~/.kube/config
+  std::optional<std::string> kubeconfig_env;          // KUBECONFIG; nullopt or "" = unset
+  std::string home;                                   // HOME; "" = no ~/.kube/config
   std::string in_cluster_dir = kDefaultInClusterDir;  // token, ca.crt, namespace
-  std::string service_host;                   // KUBERNETES_SERVICE_HOST
-  std::string service_port;                   // KUBERNETES_SERVICE_PORT
+  std::string service_host;                           // KUBERNETES_SERVICE_HOST
+  std::string service_port;                           // KUBERNETES_SERVICE_PORT
 
   // Reads KUBECONFIG, HOME, KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT from the process
   // environment. For main() only; tests build their own.
@@ -92,9 +93,9 @@ struct KubeconfigUser {
   std::string token;
   std::string token_file;
   std::optional<ExecConfig> exec;
-  bool has_basic_auth = false;     // username/password: unsupported, reported on resolution
-  std::string auth_provider;       // auth-provider.name: unsupported, reported on resolution
-  std::string exec_error;          // a malformed exec entry, reported on resolution
+  bool has_basic_auth = false;  // username/password: unsupported, reported on resolution
+  std::string auth_provider;    // auth-provider.name: unsupported, reported on resolution
+  std::string exec_error;       // a malformed exec entry, reported on resolution
   std::string source;
 };
 

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "base/fs.h"
@@ -107,8 +107,8 @@ class ExecCredentialTest : public ::testing::Test {
   // A plugin script in the temp dir; `body` runs under /bin/sh with $DIR set to the temp dir. Each
   // run appends a line to $DIR/count.
   std::string WritePlugin(const std::string& name, const std::string& body) {
-    return tmp_.Write(name, "#!/bin/sh\nDIR='" + tmp_.path() + "'\necho run >> \"$DIR/count\"\n" + body,
-                      0755);
+    return tmp_.Write(
+        name, "#!/bin/sh\nDIR='" + tmp_.path() + "'\necho run >> \"$DIR/count\"\n" + body, 0755);
   }
   // A plugin printing an ExecCredential whose token is "token-<run number>".
   std::string WriteTokenPlugin(const std::string& api_version, const std::string& expiry = "") {
@@ -116,9 +116,10 @@ class ExecCredentialTest : public ::testing::Test {
     if (!expiry.empty()) extra = ",\"expirationTimestamp\":\"" + expiry + "\"";
     return WritePlugin("plugin.sh",
                        "n=$(wc -l < \"$DIR/count\" | tr -d ' ')\n"
-                       "printf '{\"apiVersion\":\"" + api_version +
-                           "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"token-%s\"" + extra +
-                           "}}' \"$n\"\n");
+                       "printf '{\"apiVersion\":\"" +
+                           api_version +
+                           "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"token-%s\"" +
+                           extra + "}}' \"$n\"\n");
   }
   int Runs() const {
     auto r = fs_.ReadFile(tmp_.path() + "/count");
@@ -199,10 +200,12 @@ TEST_F(ExecCredentialTest, ConcurrentCallersShareOneRun) {
   // The plugin blocks until the test opens the gate, which it does only once every other caller
   // is waiting on the run under way.
   std::string gate = tmp_.path() + "/gate";
-  RestConfig rc = Config(WritePlugin("slow.sh",
-                                     "while [ ! -f '" + gate + "' ]; do sleep 0.01; done\n"
-                                     "echo '{\"apiVersion\":\"" + std::string(kV1) +
-                                         "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"shared\"}}'\n"));
+  RestConfig rc = Config(WritePlugin(
+      "slow.sh", "while [ ! -f '" + gate +
+                     "' ]; do sleep 0.01; done\n"
+                     "echo '{\"apiVersion\":\"" +
+                     std::string(kV1) +
+                     "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"shared\"}}'\n"));
   std::atomic<int> shared{0};
   ExecRunOptions o = Options();
   o.on_share_run = [&] { ++shared; };
@@ -226,8 +229,10 @@ TEST_F(ExecCredentialTest, ConcurrentCallersShareOneRun) {
 TEST_F(ExecCredentialTest, PassesArgsEnvAndExecInfoWithClusterWhenAsked) {
   RestConfig rc = Config(WritePlugin("info.sh",
                                      "printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$DIR/info.json\"\n"
-                                     "echo '{\"apiVersion\":\"" + std::string(kV1) +
-                                         "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"'\"$1-$2-$REGION-$HOME\"'\"}}'\n"));
+                                     "echo '{\"apiVersion\":\"" +
+                                         std::string(kV1) +
+                                         "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"'"
+                                         "\"$1-$2-$REGION-$HOME\"'\"}}'\n"));
   rc.exec->args = {"--profile", "prod"};
   rc.exec->env = {{"REGION", "eu"}, {"HOME", "/override"}};
   rc.exec->provide_cluster_info = true;
@@ -251,11 +256,13 @@ TEST_F(ExecCredentialTest, PassesArgsEnvAndExecInfoWithClusterWhenAsked) {
 }
 
 TEST_F(ExecCredentialTest, ExecInfoHasNoClusterWithoutProvideClusterInfo) {
-  RestConfig rc = Config(WritePlugin("info.sh",
-                                     "printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$DIR/info.json\"\n"
-                                     "echo '{\"apiVersion\":\"" + std::string(kV1beta1) +
-                                         "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'\n"),
-                         kV1beta1);
+  RestConfig rc =
+      Config(WritePlugin("info.sh",
+                         "printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$DIR/info.json\"\n"
+                         "echo '{\"apiVersion\":\"" +
+                             std::string(kV1beta1) +
+                             "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'\n"),
+             kV1beta1);
   ASSERT_TRUE(Provider(rc)->Get(false).ok());
   auto info = nlohmann::json::parse(*fs_.ReadFile(tmp_.path() + "/info.json"));
   EXPECT_EQ(info, nlohmann::json::parse(R"({"apiVersion":"client.authentication.k8s.io/v1beta1",
@@ -270,10 +277,12 @@ TEST_F(ExecCredentialTest, BareCommandIsFoundOnPath) {
 }
 
 TEST_F(ExecCredentialTest, ClientCertificateFromPluginReplacesTheConfigs) {
-  RestConfig rc = Config(WritePlugin("cert.sh",
-                                     "printf '%s' '{\"apiVersion\":\"" + std::string(kV1) +
-                                         "\",\"kind\":\"ExecCredential\",\"status\":{"
-                                         "\"clientCertificateData\":\"-----BEGIN CERTIFICATE-----\\nX\",\"clientKeyData\":\"-----BEGIN PRIVATE KEY-----\\nY\"}}'\n"));
+  RestConfig rc = Config(WritePlugin(
+      "cert.sh",
+      "printf '%s' '{\"apiVersion\":\"" + std::string(kV1) +
+          "\",\"kind\":\"ExecCredential\",\"status\":{"
+          "\"clientCertificateData\":\"-----BEGIN "
+          "CERTIFICATE-----\\nX\",\"clientKeyData\":\"-----BEGIN PRIVATE KEY-----\\nY\"}}'\n"));
   rc.client_cert_pem = "CONFIG CERT";
   rc.client_key_pem = "CONFIG KEY";
   auto c = Provider(rc)->Get(false);
@@ -294,10 +303,11 @@ TEST_F(ExecCredentialTest, TokenOnlyPluginKeepsTheConfigClientCertificate) {
 }
 
 TEST_F(ExecCredentialTest, FailedRunIsNotCached) {
-  auto p = Provider(Config(WritePlugin("flaky.sh",
-                                       "if [ \"$(wc -l < \"$DIR/count\")\" -lt 2 ]; then echo 'idp down' >&2; exit 1; fi\n"
-                                       "echo '{\"apiVersion\":\"" + std::string(kV1) +
-                                           "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"ok\"}}'\n")));
+  auto p = Provider(Config(WritePlugin(
+      "flaky.sh",
+      "if [ \"$(wc -l < \"$DIR/count\")\" -lt 2 ]; then echo 'idp down' >&2; exit 1; fi\n"
+      "echo '{\"apiVersion\":\"" +
+          std::string(kV1) + "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"ok\"}}'\n")));
   auto c = p->Get(false);
   ASSERT_FALSE(c.ok());
   EXPECT_NE(c.status().message().find("idp down"), std::string::npos);
@@ -309,7 +319,7 @@ TEST_F(ExecCredentialTest, FailedRunIsNotCached) {
 
 TEST_F(ExecCredentialTest, MakeCredentialProviderRunsExecWithTheProcessEnvironment) {
   RestConfig rc = Config(WriteTokenPlugin(kV1));  // absolute path: no dependence on PATH
-  rc.token_file = "/ignored";                      // exec wins over the other sources
+  rc.token_file = "/ignored";                     // exec wins over the other sources
   rc.bearer_token = "ignored";
   auto p = MakeCredentialProvider(rc, env_);
   auto c = p->Get(false);
@@ -363,16 +373,19 @@ class CaptureSink final : public LogSink {
 TEST_F(ExecCredentialTest, SuccessfulPluginsStderrIsLoggedRedacted) {
   std::ostringstream logged;
   Logger logger(std::make_unique<CaptureSink>(&logged), LogLevel::kDebug);
-  RestConfig rc = Config(WritePlugin("chatty.sh",
-                                     "echo 'warning: cached login expires soon' >&2\n"
-                                     "echo 'Authorization: Bearer abc.def.ghi' >&2\n"
-                                     "printf '%s' '{\"apiVersion\":\"" + std::string(kV1) +
-                                         "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"abc.def.ghi\"}}'\n"));
+  RestConfig rc = Config(
+      WritePlugin("chatty.sh",
+                  "echo 'warning: cached login expires soon' >&2\n"
+                  "echo 'Authorization: Bearer abc.def.ghi' >&2\n"
+                  "printf '%s' '{\"apiVersion\":\"" +
+                      std::string(kV1) +
+                      "\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"abc.def.ghi\"}}'\n"));
   ExecRunOptions o = Options();
   o.logger = &logger;
   auto c = MakeExecCredentialProvider(rc, &clock_, o)->Get(false);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
-  EXPECT_NE(logged.str().find("warning: cached login expires soon"), std::string::npos) << logged.str();
+  EXPECT_NE(logged.str().find("warning: cached login expires soon"), std::string::npos)
+      << logged.str();
   EXPECT_NE(logged.str().find("reason=first use"), std::string::npos) << logged.str();
   EXPECT_EQ(logged.str().find("abc.def.ghi"), std::string::npos) << logged.str();
 }
@@ -391,34 +404,69 @@ TEST_F(ExecCredentialTest, FailingPluginsGiveOneLineErrorsNamingThePlugin) {
            (status.empty() ? "" : ",\"status\":" + status) + "}'\n";
   };
   const ExecErrorCase cases[] = {
-      {"not on PATH", "", "kdr-test-no-such-plugin", StatusCode::kNotFound,
+      {"not on PATH",
+       "",
+       "kdr-test-no-such-plugin",
+       StatusCode::kNotFound,
        {"exec credential plugin \"kdr-test-no-such-plugin\"", "user \"sso\"", "not found", "PATH",
         "install with: gcloud components install gke-gcloud-auth-plugin"}},
-      {"absolute path missing", "", "/nonexistent/bin/aws", StatusCode::kNotFound,
+      {"absolute path missing",
+       "",
+       "/nonexistent/bin/aws",
+       StatusCode::kNotFound,
        {"/nonexistent/bin/aws", "not found"}},
-      {"exits non-zero", "echo 'error: token expired,' >&2\necho 'run: sso login' >&2\nexit 3\n",
-       "p.sh", StatusCode::kUnauthenticated,
+      {"exits non-zero",
+       "echo 'error: token expired,' >&2\necho 'run: sso login' >&2\nexit 3\n",
+       "p.sh",
+       StatusCode::kUnauthenticated,
        {"\"p.sh\"", "exit code 3", "error: token expired,; run: sso login"}},
-      {"killed by a signal", "kill -9 $$\n", "p.sh", StatusCode::kUnauthenticated,
+      {"killed by a signal",
+       "kill -9 $$\n",
+       "p.sh",
+       StatusCode::kUnauthenticated,
        {"exit code 137"}},
-      {"invalid json", "echo 'Please log in at https://sso.example.com'\n", "p.sh",
-       StatusCode::kInvalidArgument, {"\"p.sh\"", "invalid JSON", "Please log in"}},
-      {"empty output", "true\n", "p.sh", StatusCode::kInvalidArgument, {"empty output"}},
-      {"wrong apiVersion", cred(kV1beta1, "ExecCredential", R"({"token":"t"})"), "p.sh",
+      {"invalid json",
+       "echo 'Please log in at https://sso.example.com'\n",
+       "p.sh",
        StatusCode::kInvalidArgument,
-       {"apiVersion \"client.authentication.k8s.io/v1beta1\"", "expected \"client.authentication.k8s.io/v1\""}},
-      {"wrong kind", cred(kV1, "Status", R"({"token":"t"})"), "p.sh", StatusCode::kInvalidArgument,
+       {"\"p.sh\"", "invalid JSON", "Please log in"}},
+      {"empty output", "true\n", "p.sh", StatusCode::kInvalidArgument, {"empty output"}},
+      {"wrong apiVersion",
+       cred(kV1beta1, "ExecCredential", R"({"token":"t"})"),
+       "p.sh",
+       StatusCode::kInvalidArgument,
+       {"apiVersion \"client.authentication.k8s.io/v1beta1\"",
+        "expected \"client.authentication.k8s.io/v1\""}},
+      {"wrong kind",
+       cred(kV1, "Status", R"({"token":"t"})"),
+       "p.sh",
+       StatusCode::kInvalidArgument,
        {"kind \"Status\"", "ExecCredential"}},
-      {"no status", cred(kV1, "ExecCredential", ""), "p.sh", StatusCode::kInvalidArgument,
+      {"no status",
+       cred(kV1, "ExecCredential", ""),
+       "p.sh",
+       StatusCode::kInvalidArgument,
        {"without status"}},
-      {"no credential", cred(kV1, "ExecCredential", "{}"), "p.sh", StatusCode::kInvalidArgument,
+      {"no credential",
+       cred(kV1, "ExecCredential", "{}"),
+       "p.sh",
+       StatusCode::kInvalidArgument,
        {"neither status.token nor"}},
-      {"cert without key", cred(kV1, "ExecCredential", R"({"clientCertificateData":"C"})"), "p.sh",
-       StatusCode::kInvalidArgument, {"clientCertificateData without clientKeyData"}},
-      {"bad expiry", cred(kV1, "ExecCredential", R"({"token":"t","expirationTimestamp":"tomorrow"})"),
-       "p.sh", StatusCode::kInvalidArgument, {"expirationTimestamp \"tomorrow\"", "RFC 3339"}},
-      {"token of the wrong type", cred(kV1, "ExecCredential", R"({"token":42})"), "p.sh",
-       StatusCode::kInvalidArgument, {"status.token", "not a string"}},
+      {"cert without key",
+       cred(kV1, "ExecCredential", R"({"clientCertificateData":"C"})"),
+       "p.sh",
+       StatusCode::kInvalidArgument,
+       {"clientCertificateData without clientKeyData"}},
+      {"bad expiry",
+       cred(kV1, "ExecCredential", R"({"token":"t","expirationTimestamp":"tomorrow"})"),
+       "p.sh",
+       StatusCode::kInvalidArgument,
+       {"expirationTimestamp \"tomorrow\"", "RFC 3339"}},
+      {"token of the wrong type",
+       cred(kV1, "ExecCredential", R"({"token":42})"),
+       "p.sh",
+       StatusCode::kInvalidArgument,
+       {"status.token", "not a string"}},
   };
   for (const ExecErrorCase& c : cases) {
     SCOPED_TRACE(c.name);
@@ -473,7 +521,8 @@ TEST(ExecLookPathTest, FindsFirstExecutableAndSkipsOthers) {
 }
 
 TEST(ExecRunProcessTest, CapturesStdoutStderrAndExitCode) {
-  auto r = RunProcess("/bin/sh", {"-c", "echo out; echo err >&2; exit 7"}, {}, std::chrono::seconds(30));
+  auto r =
+      RunProcess("/bin/sh", {"-c", "echo out; echo err >&2; exit 7"}, {}, std::chrono::seconds(30));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->out, "out\n");
   EXPECT_EQ(r->err, "err\n");
