@@ -1,0 +1,150 @@
+#pragma once
+
+// StateCache: what the policies know about the cluster, held in memory and fed by list+watch
+// (or directly by tests). Policies read it on every admission request; nothing on the request
+// path calls the API server.
+//
+// Holds DRPlans and DRRecoveries (parsed), fenced PVCs (only PVCs carrying the failed-over label
+// are kept: an upsert of an unlabelled PVC forgets it), and ConfigMaps (the modifier files), plus
+// compiled modifiers cached per ConfigMap resourceVersion.
+//
+// Thread-safe: readers share a lock, writers take it alone. Readers get shared_ptrs to immutable
+// values, so an entry replaced by a watch event stays valid for the request holding it.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json_fwd.hpp>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "dr/types.h"
+
+namespace kdr::admission {
+
+struct PvcInfo {
+  std::string namespace_name;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+};
+
+struct ConfigMapInfo {
+  std::string namespace_name;
+  std::string name;
+  std::string resource_version;
+  std::map<std::string, std::string> data;
+};
+
+// The kinds the cache holds; each must be marked synced (its first list applied) before the
+// cache is Synced().
+enum class CacheKind { kPlans, kRecoveries, kPvcs, kConfigMaps };
+inline constexpr CacheKind kAllCacheKinds[] = {CacheKind::kPlans, CacheKind::kRecoveries,
+                                               CacheKind::kPvcs, CacheKind::kConfigMaps};
+std::string_view CacheKindName(CacheKind kind);  // "drplans", "drrecoveries", ...
+
+// A PVC as watched, parsed from its JSON (metadata only). InvalidArgument when the name is missing.
+Result<PvcInfo> PvcInfoFromJson(const nlohmann::json& object);
+Result<ConfigMapInfo> ConfigMapInfoFromJson(const nlohmann::json& object);
+
+class StateCache {
+ public:
+  StateCache() = default;
+  StateCache(const StateCache&) = delete;
+  StateCache& operator=(const StateCache&) = delete;
+
+  // ---- writers (the populator; tests) ----
+  void UpsertPlan(dr::DRPlan plan);
+  void DeletePlan(std::string_view ns, std::string_view name);
+  void UpsertRecovery(dr::DRRecovery recovery);
+  void DeleteRecovery(std::string_view ns, std::string_view name);
+  // Keeps the PVC when it carries dr::kFailedOverLabel, forgets it otherwise.
+  void UpsertPvc(PvcInfo pvc);
+  void DeletePvc(std::string_view ns, std::string_view name);
+  void UpsertConfigMap(ConfigMapInfo config_map);
+  void DeleteConfigMap(std::string_view ns, std::string_view name);
+  // A relist: replaces every entry of the kind at once (entries absent from the list are gone).
+  void ReplacePlans(std::vector<dr::DRPlan> plans);
+  void ReplaceRecoveries(std::vector<dr::DRRecovery> recoveries);
+  void ReplacePvcs(std::vector<PvcInfo> pvcs);
+  void ReplaceConfigMaps(std::vector<ConfigMapInfo> config_maps);
+  void MarkSynced(CacheKind kind);
+
+  // ---- readers ----
+  // True once every kind in kAllCacheKinds has been marked synced.
+  bool Synced() const;
+  std::shared_ptr<const dr::DRPlan> Plan(std::string_view ns, std::string_view name) const;
+  std::shared_ptr<const dr::DRRecovery> Recovery(std::string_view ns,
+                                                 std::string_view name) const;
+  // True when some recovery in `ns` satisfies pred.
+  bool AnyRecovery(std::string_view ns,
+                   const std::function<bool(const dr::DRRecovery&)>& pred) const;
+  std::shared_ptr<const PvcInfo> FencedPvc(std::string_view ns, std::string_view name) const;
+  // Names of the fenced PVCs of a namespace, sorted. Cheap when there are none.
+  std::vector<std::string> FencedPvcNames(std::string_view ns) const;
+  bool AnyFencedPvcIn(std::string_view ns) const;
+  std::shared_ptr<const ConfigMapInfo> ConfigMap(std::string_view ns,
+                                                 std::string_view name) const;
+
+  // The value compiled from `cm` at its resourceVersion: computed by compile() once per
+  // resourceVersion (a failure is remembered too, so a broken ConfigMap is not recompiled on
+  // every request), shared after. Logically const: a memo. compile runs without the lock held; two racing first calls may
+  // both compile, one result is kept.
+  template <typename T>
+  Result<std::shared_ptr<const T>> Compiled(
+      const ConfigMapInfo& cm, const std::function<Result<T>(const ConfigMapInfo&)>& compile) const {
+    const std::string key = cm.namespace_name + "/" + cm.name;
+    if (auto hit = FindCompiled(key, cm.resource_version)) {
+      if (!hit->error.ok()) return hit->error;
+      return std::static_pointer_cast<const T>(hit->value);
+    }
+    Result<T> r = compile(cm);
+    auto entry = std::make_shared<CompiledEntry>();
+    entry->resource_version = cm.resource_version;
+    if (r.ok()) {
+      entry->value = std::make_shared<const T>(std::move(r).value());
+    } else {
+      entry->error = r.status();
+    }
+    StoreCompiled(key, entry);
+    if (!entry->error.ok()) return entry->error;
+    return std::static_pointer_cast<const T>(entry->value);
+  }
+
+  struct Sizes {
+    size_t plans = 0;
+    size_t recoveries = 0;
+    size_t fenced_pvcs = 0;
+    size_t config_maps = 0;
+    size_t compiled_modifiers = 0;
+  };
+  Sizes sizes() const;
+
+ private:
+  struct CompiledEntry {
+    std::string resource_version;
+    std::shared_ptr<const void> value;
+    Status error;
+  };
+  std::shared_ptr<const CompiledEntry> FindCompiled(const std::string& key,
+                                                    const std::string& rv) const;
+  void StoreCompiled(const std::string& key, std::shared_ptr<const CompiledEntry> entry) const;
+
+  template <typename T>
+  using Map = std::map<std::string, std::shared_ptr<const T>, std::less<>>;
+
+  mutable std::shared_mutex mu_;
+  Map<dr::DRPlan> plans_;             // "ns/name"
+  Map<dr::DRRecovery> recoveries_;    // "ns/name"
+  Map<PvcInfo> fenced_pvcs_;          // "ns/name"
+  std::map<std::string, size_t, std::less<>> fenced_per_namespace_;
+  Map<ConfigMapInfo> config_maps_;    // "ns/name"
+  mutable Map<CompiledEntry> compiled_;  // "ns/name" of the ConfigMap; a memo, hence mutable
+  unsigned synced_ = 0;               // bit per CacheKind
+};
+
+}  // namespace kdr::admission

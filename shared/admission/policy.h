@@ -1,0 +1,95 @@
+#pragma once
+
+// Policy: the one-method handler every admission decision goes through, a chain that composes
+// policies, and the product's policies (their rules are documented at each factory).
+//
+// Contract for every Handle: decides from the request and the in-memory StateCache only (never an
+// API call), is thread-safe (called from many server threads at once), and should not throw;
+// the Webhook still guards each call and turns an exception into Errored(500) with the uid.
+// A policy answers requests outside its scope with Allowed() and an empty `policy`.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admission/response.h"
+
+namespace kdr::admission {
+
+struct Request;
+class StateCache;
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual Response Handle(const Request& request) const = 0;
+};
+
+// Runs policies in order. The first response that is not allowed, or that carries a patch, is the
+// answer; otherwise the answer is allowed, attributed to the first policy that claimed the request,
+// with every policy's warnings gathered. Does not own the policies.
+class PolicyChain final : public Policy {
+ public:
+  explicit PolicyChain(std::vector<const Policy*> policies) : policies_(std::move(policies)) {}
+  Response Handle(const Request& request) const override;
+
+ private:
+  const std::vector<const Policy*> policies_;
+};
+
+// The DR service account "system:serviceaccount:<dr_namespace>:kubectl-dr".
+std::string DrServiceAccount(std::string_view dr_namespace);
+
+// Fenced inventory PVCs ("fenced-pvc"). A PVC is fenced when it carries the label
+// dr.kubectl-dr.dev/failed-over (any value). Rules:
+//  - UPDATE of a fenced PVC (PATCH arrives as UPDATE) that changes spec: denied.
+//  - UPDATE that removes the failed-over label or changes its value: denied, except by the DR
+//    service account while a Failback DRRecovery is Running in the DR namespace (failback is
+//    what unfences). Other metadata (annotations, other labels, finalizers) may change.
+//  - DELETE of a fenced PVC: denied unless it is annotated kAllowDeleteAnnotation: "true".
+//  - CREATE/UPDATE of a Pod, or of a workload whose pod template would run pods (Deployment,
+//    StatefulSet, ReplicaSet, ReplicationController with replicas > 0; DaemonSet; Job and
+//    CronJob not suspended), that mounts a fenced PVC of its namespace writable: denied.
+//    A mount is read-only when the pod volume says persistentVolumeClaim.readOnly: true (the
+//    kubelet then attaches and mounts it read-only for every container), or when every
+//    container, init container and ephemeral container mounting that volume sets
+//    volumeMounts[].readOnly: true; a raw block device (volumeDevices) is always writable. A
+//    StatefulSet whose volumeClaimTemplates would claim a fenced PVC ("<tpl>-<sts>-<n>") is
+//    denied too. A Pod UPDATE is denied only when it adds such a mount (pod volumes are
+//    immutable; refusing metadata updates of a running pod would protect nothing).
+// Looks fenced PVCs up in the cache; a DELETE/UPDATE reads the PVC from oldObject.
+inline constexpr std::string_view kAllowDeleteAnnotation = "dr.kubectl-dr.dev/allow-delete";
+std::unique_ptr<Policy> NewFencedPvcPolicy(const StateCache* cache, std::string dr_namespace);
+
+// Spent plans ("spent-plan"). Rules:
+//  - CREATE of a DRRecovery whose plan (spec.planRef.name, same namespace) is Spent: denied.
+//  - UPDATE of such a DRRecovery (main resource or status) changing spec or status: denied,
+//    unless it is the recovery that spent the plan (status.spentBy), whose journal goes on.
+//    Metadata-only updates (labels, finalizers) stay allowed so it can be cleaned up.
+//  - UPDATE of a finished DRRecovery (phase Succeeded or Failed) that resets its status to a
+//    non-finished phase: denied (re-running a finished recovery).
+//  - UPDATE of a Spent DRPlan changing spec: denied; changing status.phase away from Spent, or
+//    spentBy/spentAt, through the main resource or drplans/status: denied.
+// A DRRecovery whose plan is not in the cache is allowed with a warning.
+std::unique_ptr<Policy> NewSpentPlanPolicy(const StateCache* cache);
+
+}  // namespace kdr::admission
+
+namespace kdr::admission {
+
+class TransformEngine;
+
+// Transforms on restore ("transforms", mutating). Rules: a CREATE of an object carrying the
+// label dr.kubectl-dr.dev/recovery=<name> gets the transforms of DRRecovery <name> in the DR
+// namespace: its resource modifiers (spec.transforms.resourceModifiers.configMapRef, a ConfigMap
+// in the DR namespace, compiled once per resourceVersion) and VM options (spec.transforms.vm),
+// answered as a JSONPatch from the object to its transformed form. Denied, saying which, when the
+// recovery or the ConfigMap does not exist, when the modifier file is invalid, or when a rule
+// fails (naming the rule and why). Anything else (no label, not a CREATE): allowed, untouched.
+// `engine` may be null (a build without the transform engine): a labelled object whose recovery
+// asks for transforms is then refused with a 500 saying so, never silently left untransformed.
+std::unique_ptr<Policy> NewTransformsPolicy(const StateCache* cache, const TransformEngine* engine,
+                                            std::string dr_namespace);
+
+}  // namespace kdr::admission

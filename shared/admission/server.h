@@ -1,0 +1,103 @@
+#pragma once
+
+// Server: the webhook's HTTPS front (kubectl-dr-webhook's main() is a thin wrapper around it).
+//
+// Routes on the TLS listener: POST /validate and /mutate (Webhooks), GET /healthz (always ok
+// while serving), /readyz (ok once the readiness check passes — the caches synced — and never
+// again after BeginShutdown), /metrics (Prometheus text). /metrics is also served in plain HTTP on
+// metrics_listen when set (Prometheus scrapes without TLS; nothing else is served there).
+//
+// TLS: 1.2 and newer only; a plaintext or older-protocol client gets nothing but a failed
+// handshake. The certificate is picked per handshake from ServingCert, so a rotated pair is used
+// by new connections while established ones finish on the old one. With client_ca_file every
+// client must present a certificate signed by that CA (the API server's client certificate).
+//
+// Slow clients: each read and write times out after read_timeout/write_timeout and the connection
+// is closed; one connection holds one of `threads` workers, so up to threads-1 slow clients leave
+// the others unaffected. Idle keep-alive connections close after idle_timeout.
+//
+// Lifecycle: Start() binds and serves in background threads; BeginShutdown() flips /readyz to
+// failing; Stop() stops accepting, lets requests in flight finish, and joins. Not copyable.
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "base/env.h"
+#include "base/status.h"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
+
+namespace kdr::admission {
+
+class Metrics;
+class ServingCert;
+class Webhook;
+
+struct ServerOptions {
+  std::string listen = "0.0.0.0:8443";  // host:port; port 0 picks a free one (tests)
+  std::string metrics_listen;           // host:port for plain-HTTP /metrics; empty: none
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // empty: client certificates not required
+  size_t max_body_bytes = 7 << 20;
+  int threads = 32;
+  std::chrono::seconds read_timeout{10};
+  std::chrono::seconds write_timeout{10};
+  std::chrono::seconds idle_timeout{30};
+};
+
+class Server {
+ public:
+  // validate/mutate may be null (route not served). ready: the readiness check (caches synced);
+  // called from server threads, must be thread-safe. None owned; all must outlive the Server.
+  Server(ServerOptions options, Env env, const Webhook* validate, const Webhook* mutate,
+         Metrics* metrics, std::function<bool()> ready);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Loads the certificate (and client CA), binds, and starts serving. InvalidArgument for a bad
+  // listen address or unreadable/mismatched certificate files, Unavailable when a port cannot be
+  // bound. Registers the certificate gauges on `metrics`.
+  Status Start();
+  // The bound ports (after Start).
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  // /readyz fails from now on (SIGTERM: let the endpoints drop us before we stop).
+  void BeginShutdown() { shutting_down_ = true; }
+  bool Ready() const;
+  // Stops accepting, finishes requests in flight, joins. Idempotent.
+  void Stop();
+
+  ServingCert* serving_cert() { return cert_.get(); }
+
+ private:
+  Status Configure();
+
+  const ServerOptions options_;
+  const Env env_;
+  const Webhook* const validate_;
+  const Webhook* const mutate_;
+  Metrics* const metrics_;
+  const std::function<bool()> ready_;
+  std::unique_ptr<ServingCert> cert_;
+  std::unique_ptr<httplib::Server> https_;
+  std::unique_ptr<httplib::Server> http_metrics_;
+  std::thread https_thread_;
+  std::thread metrics_thread_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> started_{false};
+  int port_ = 0;
+  int metrics_port_ = 0;
+};
+
+// Splits "host:port" ("[::1]:8443" too). InvalidArgument naming the flag when malformed.
+Status ParseListen(const std::string& value, std::string_view flag, std::string* host, int* port);
+
+}  // namespace kdr::admission
