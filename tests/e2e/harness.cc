@@ -1,0 +1,165 @@
+#include "e2e/harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "base/fs.h"
+#include "base/strings.h"
+
+extern char** environ;
+
+namespace kdr::e2e {
+namespace {
+
+// A cluster given by the environment: nothing to start or stop.
+class ExternalCluster final : public Cluster {
+ public:
+  ExternalCluster(std::string kubeconfig, std::string context)
+      : kubeconfig_(std::move(kubeconfig)), context_(std::move(context)) {}
+  const std::string& kubeconfig() const override { return kubeconfig_; }
+  const std::string& context() const override { return context_; }
+  bool simulated() const override { return false; }
+  Status Restart() override { return Status::Unimplemented("cannot restart a real cluster's API server"); }
+  Status Stop() override { return Status::Unimplemented("cannot stop a real cluster's API server"); }
+
+ private:
+  const std::string kubeconfig_;
+  const std::string context_;
+};
+
+// A kubesim process. The first start picks a free port; restarts reuse it so kubeconfigs stay
+// valid.
+class KubesimCluster final : public Cluster {
+ public:
+  KubesimCluster(std::string binary, std::string dir, std::string context)
+      : binary_(std::move(binary)),
+        dir_(std::move(dir)),
+        context_(std::move(context)),
+        kubeconfig_(dir_ + "/kubeconfig") {}
+  ~KubesimCluster() override { (void)Stop(); }
+
+  const std::string& kubeconfig() const override { return kubeconfig_; }
+  const std::string& context() const override { return context_; }
+  bool simulated() const override { return true; }
+
+  Status Start() {
+    std::string listen = "127.0.0.1:" + std::to_string(port_);
+    std::vector<std::string> args = {binary_,          "--listen",     listen,
+                                      "--data-dir",     dir_ + "/data", "--kubeconfig-out",
+                                      kubeconfig_,      "--context-name", context_};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return Status::Internal("pipe failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    std::string log = dir_ + "/kubesim.log";
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int rc = posix_spawn(&pid_, binary_.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    if (rc != 0) {
+      ::close(out[0]);
+      return Status::FailedPrecondition("cannot start " + binary_ + ": " + std::to_string(rc));
+    }
+    // Wait (bounded) for "kubesim ready at https://127.0.0.1:PORT".
+    std::string line;
+    char c;
+    pollfd pfd{out[0], POLLIN, 0};
+    while (line.find('\n') == std::string::npos) {
+      if (::poll(&pfd, 1, 30000) <= 0 || ::read(out[0], &c, 1) != 1) break;
+      line += c;
+    }
+    ::close(out[0]);
+    size_t colon = line.rfind(':');
+    if (!StartsWith(line, "kubesim ready at ") || colon == std::string::npos) {
+      (void)Stop();
+      return Status::Unavailable("kubesim did not become ready (see " + log + "): " + line);
+    }
+    port_ = std::atoi(line.c_str() + colon + 1);
+    return Status::Ok();
+  }
+
+  Status Stop() override {
+    if (pid_ <= 0) return Status::Ok();
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return Status::Ok();
+  }
+
+  Status Restart() override {
+    KDR_RETURN_IF_ERROR(Stop());
+    return Start();
+  }
+
+ private:
+  const std::string binary_;
+  const std::string dir_;
+  const std::string context_;
+  const std::string kubeconfig_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+std::string EnvOr(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::string CurrentContext(const std::string& kubeconfig) {
+  auto r = testutil::RunCommand("kubectl --kubeconfig " + kubeconfig + " config current-context");
+  return std::string(TrimSpace(r.output));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ClusterPair>> ClusterPair::Create() {
+  auto pair = std::unique_ptr<ClusterPair>(new ClusterPair());
+  std::string src = EnvOr("KDR_E2E_SOURCE_KUBECONFIG");
+  std::string dst = EnvOr("KDR_E2E_TARGET_KUBECONFIG");
+  if (!src.empty() && !dst.empty()) {
+    pair->source_ = std::make_unique<ExternalCluster>(src, CurrentContext(src));
+    pair->target_ = std::make_unique<ExternalCluster>(dst, CurrentContext(dst));
+    pair->merged_ = src + ":" + dst;
+    return pair;
+  }
+  std::string binary = testutil::BinaryDir() + "/tests/kubesim";
+  PosixFileSystem fs;
+  if (!fs.Exists(binary)) {
+    return Status::FailedPrecondition("kubesim is not built at " + binary + "; build the kubesim target");
+  }
+  std::vector<std::unique_ptr<KubesimCluster>> clusters;
+  for (const char* name : {"source", "target"}) {
+    std::string dir = pair->dir_.path() + "/" + name;
+    KDR_RETURN_IF_ERROR(fs.MakeDirs(dir));
+    auto c = std::make_unique<KubesimCluster>(binary, dir, name);
+    KDR_RETURN_IF_ERROR(c->Start());
+    clusters.push_back(std::move(c));
+  }
+  pair->source_ = std::move(clusters[0]);
+  pair->target_ = std::move(clusters[1]);
+  pair->merged_ = pair->source_->kubeconfig() + ":" + pair->target_->kubeconfig();
+  return pair;
+}
+
+testutil::CommandResult ClusterPair::Kubectl(const Cluster& cluster, const std::string& args) const {
+  return testutil::RunCommand("kubectl --kubeconfig " + cluster.kubeconfig() + " " + args);
+}
+
+testutil::CommandResult ClusterPair::Shell(const std::string& command) const {
+  return testutil::RunCommand("PATH=" + testutil::BinaryDir() + ":$PATH KUBECONFIG=" + merged_ + " " +
+                              command);
+}
+
+}  // namespace kdr::e2e

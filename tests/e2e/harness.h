@@ -1,0 +1,64 @@
+#pragma once
+
+// The end-to-end harness: a source and a target cluster, driven with real kubectl.
+//
+// When KDR_E2E_SOURCE_KUBECONFIG and KDR_E2E_TARGET_KUBECONFIG are both set, the clusters are
+// those (a kind pair, a lab pair) and the tests run unchanged against them; Restart() is then
+// unsupported and tests that need it skip. Otherwise each cluster is a `kubesim` process started
+// from the build tree with its own data directory, so a test can restart a "cluster" in the
+// middle of a workflow and find its state intact.
+//
+// Tests reach clusters only through kubeconfigs (kubectl, the plugin, the client): nothing here
+// gives them a way into kubesim's internals that a real cluster could not give.
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "testutil/testutil.h"
+
+namespace kdr::e2e {
+
+class Cluster {
+ public:
+  virtual ~Cluster() = default;
+  // Path of a kubeconfig whose current context reaches this cluster.
+  virtual const std::string& kubeconfig() const = 0;
+  virtual const std::string& context() const = 0;
+  virtual bool simulated() const = 0;
+  // Stops and starts the cluster's API server, keeping its state and address. Unimplemented on
+  // real clusters.
+  virtual Status Restart() = 0;
+  // Stops the API server (the cluster becomes unreachable) until Restart().
+  virtual Status Stop() = 0;
+};
+
+class ClusterPair {
+ public:
+  // Starts (or connects to) both clusters. FailedPrecondition naming the binary when kubesim is
+  // not built.
+  static Result<std::unique_ptr<ClusterPair>> Create();
+
+  Cluster& source() const { return *source_; }
+  Cluster& target() const { return *target_; }
+  // A kubeconfig holding both contexts ("source" and "target" for kubesim), for commands that
+  // take --context.
+  const std::string& merged_kubeconfig() const { return merged_; }
+
+  // Runs kubectl with the given arguments against `cluster` (its kubeconfig), stdout and stderr
+  // together.
+  testutil::CommandResult Kubectl(const Cluster& cluster, const std::string& args) const;
+  // Runs a shell command with PATH starting at the build dir (kubectl dr finds our plugin) and
+  // KUBECONFIG set to the merged kubeconfig.
+  testutil::CommandResult Shell(const std::string& command) const;
+
+ private:
+  testutil::TempDir dir_;
+  std::unique_ptr<Cluster> source_;
+  std::unique_ptr<Cluster> target_;
+  std::string merged_;
+};
+
+}  // namespace kdr::e2e
