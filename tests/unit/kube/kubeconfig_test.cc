@@ -423,7 +423,8 @@ TEST_F(KubeconfigTest, BrokenFileInKubeconfigListIsAnErrorNamingIt) {
 }
 
 TEST_F(KubeconfigTest, UnreadableKubeconfigIsPermissionDenied) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root reads any file; the directory case covers unreadable";
+  if (::geteuid() == 0)
+    GTEST_SKIP() << "root reads any file; PermissionDeniedOnKubeconfig... covers it";
   std::string path = tmp_.Write("config", ReadData("kubeconfig/merge-first.yaml"), 0000);
   ConfigOverrides o;
   o.kubeconfig = path;
@@ -431,6 +432,75 @@ TEST_F(KubeconfigTest, UnreadableKubeconfigIsPermissionDenied) {
   ASSERT_FALSE(rc.ok());
   EXPECT_EQ(rc.status().code(), StatusCode::kPermissionDenied);
   EXPECT_NE(rc.status().message().find(path), std::string::npos);
+}
+
+// A FileSystem refusing to read one path, as a 0600 file of another user does (tests may run as
+// root, which reads anything).
+class DenyingFileSystem final : public FileSystem {
+ public:
+  explicit DenyingFileSystem(std::string denied) : denied_(std::move(denied)) {}
+  Result<std::string> ReadFile(const std::string& path) const override {
+    if (path == denied_)
+      return Status::PermissionDenied("cannot read " + path + ": Permission denied");
+    return real_.ReadFile(path);
+  }
+  Status WriteFile(const std::string& path, std::string_view data, int mode) override {
+    return real_.WriteFile(path, data, mode);
+  }
+  Result<FileInfo> Stat(const std::string& path) const override { return real_.Stat(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& path) const override {
+    return real_.ListDir(path);
+  }
+  Status MakeDirs(const std::string& path, int mode) override { return real_.MakeDirs(path, mode); }
+  Status Remove(const std::string& path) override { return real_.Remove(path); }
+
+ private:
+  PosixFileSystem real_;
+  std::string denied_;
+};
+
+TEST_F(KubeconfigTest, PermissionDeniedOnKubeconfigOrReferencedFileNamesTheFile) {
+  struct Case {
+    const char* name;
+    std::string denied;
+    std::string kubeconfig_env;  // KUBECONFIG list
+    std::string context;
+    std::vector<std::string> want;
+  };
+  const Case cases[] = {
+      {"kubeconfig in the list",
+       DataPath("kubeconfig/merge-second.yaml"),
+       DataPath("kubeconfig/merge-first.yaml") + ":" + DataPath("kubeconfig/merge-second.yaml"),
+       "",
+       {"cannot read kubeconfig", DataPath("kubeconfig/merge-second.yaml"), "Permission denied"}},
+      {"CA file",
+       DataPath("kubeconfig/certs/ca.crt"),
+       DataPath("kubeconfig/basic.yaml"),
+       "",
+       {"cluster \"prod-east\"", "cannot read certificate-authority",
+        DataPath("kubeconfig/certs/ca.crt"), "Permission denied"}},
+      {"client key file",
+       DataPath("kubeconfig/certs/client.key"),
+       DataPath("kubeconfig/basic.yaml"),
+       "",
+       {"user \"prod-admin\"", "cannot read client-key", "Permission denied"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    DenyingFileSystem fs(c.denied);
+    Env env{&clock_, &fs, nullptr};
+    ConfigPaths p = NoPaths();
+    p.kubeconfig_env = c.kubeconfig_env;
+    ConfigOverrides o;
+    o.context = c.context;
+    auto rc = LoadRestConfig(o, env, p);
+    ASSERT_FALSE(rc.ok());
+    EXPECT_EQ(rc.status().code(), StatusCode::kPermissionDenied) << rc.status().ToString();
+    for (const std::string& w : c.want) {
+      EXPECT_NE(rc.status().message().find(w), std::string::npos)
+          << "want \"" << w << "\" in: " << rc.status().message();
+    }
+  }
 }
 
 TEST_F(KubeconfigTest, NothingConfiguredIsNotFoundSayingWhatWasTried) {
@@ -516,6 +586,25 @@ TEST_F(InClusterTest, Ipv6ServiceHostIsBracketed) {
   auto rc = LoadRestConfig({}, env_, p);
   ASSERT_TRUE(rc.ok()) << rc.status().ToString();
   EXPECT_EQ(rc->server, "https://[fd00::1]:443");
+}
+
+TEST_F(InClusterTest, EmptyKubeconfigFallsBackToInCluster) {
+  WriteServiceAccount();
+  ConfigOverrides o;
+  o.kubeconfig = DataPath("kubeconfig/empty.yaml");
+  auto rc = LoadRestConfig(o, env_, PodPaths());
+  ASSERT_TRUE(rc.ok()) << rc.status().ToString();
+  EXPECT_EQ(rc->source, "in-cluster");
+}
+
+TEST_F(InClusterTest, ContextFlagIsNotSatisfiedByInCluster) {
+  WriteServiceAccount();
+  ConfigOverrides o;
+  o.context = "prod";
+  auto rc = LoadRestConfig(o, env_, PodPaths());
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(rc.status().message().find("context \"prod\" not found"), std::string::npos);
 }
 
 TEST_F(InClusterTest, KubeconfigWinsOverInCluster) {
