@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -33,6 +34,8 @@ struct HttpRequest {
   // collected in HttpResponse::body. Return false to stop reading (the call then succeeds with
   // what was read).
   std::function<bool(std::string_view chunk)> on_body;
+  // When stop is requested the call ends promptly with kCancelled (a watch waiting for events).
+  std::stop_token stop;
 };
 
 struct HttpResponse {

@@ -93,6 +93,7 @@ TlsServer::TlsServer(Options options) : options_(std::move(options)), impl_(std:
   int threads = options_.threads;
   srv.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   srv.set_keep_alive_max_count(100000);
+  srv.set_tcp_nodelay(true);
   srv.set_keep_alive_timeout(60);
   auto handle = [this](const httplib::Request& hreq, httplib::Response& hres) {
     ServerRequest req;
@@ -149,6 +150,9 @@ TlsServer::TlsServer(Options options) : options_(std::move(options)), impl_(std:
   }
   // bind_to_any_port already listens, so clients may connect before the loop starts.
   thread_ = std::thread([&srv] { srv.listen_after_bind(); });
+  // stop() is a no-op until the loop runs, so the destructor could not end a server not yet
+  // running: wait for it (start-up, not a timing assumption).
+  while (!srv.is_running()) std::this_thread::yield();
 }
 
 TlsServer::~TlsServer() {
