@@ -47,6 +47,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   Action action;
   Registrar r{&app, ctx, &action};
   RegisterVersion(r);
+  RegisterTransforms(r);
 
   std::ostream& out = *ctx->streams.out;
   std::ostream& err = *ctx->streams.err;

@@ -32,9 +32,9 @@ TEST(ResourceModifiersTest, ParsesAndCompilesTheDrSiteFile) {
   ASSERT_TRUE(r2.conditions.label_selector.has_value());
   EXPECT_EQ(r2.conditions.label_selector->requirements().size(), 2u);
   ASSERT_EQ(r2.patches.operations().size(), 2u);
-  // Velero types "1" as a number and "true" as a boolean.
+  // Velero types "1" as a number; an escaped "\"true\"" stays a string.
   EXPECT_EQ(*r2.patches.operations()[0].value, json(1));
-  EXPECT_EQ(*r2.patches.operations()[1].value, json(true));
+  EXPECT_EQ(*r2.patches.operations()[1].value, json("true"));
   EXPECT_TRUE(m->warnings().empty());
 }
 
