@@ -1,0 +1,503 @@
+// kubesim over HTTPS, as kube-apiserver answers: discovery, CRUD, Status bodies, concurrency,
+// authentication, subresources, selectors, paging, watch, finalizers and namespaces.
+
+#include <thread>
+
+#include "test_support.h"
+
+namespace kdr::kubesim {
+namespace {
+
+using testing::Client;
+using testing::ConfigMap;
+using testing::Deployment;
+using json = nlohmann::json;
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Server::Options o;
+    o.watch_history = 50;
+    o.bookmark_interval = std::chrono::milliseconds(50);
+    auto s = Server::Start(o);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(*s);
+    client_ = std::make_unique<Client>(*server_, server_->admin_token());
+  }
+  Client& c() { return *client_; }
+
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<Client> client_;
+};
+
+constexpr const char* kCms = "/api/v1/namespaces/default/configmaps";
+
+TEST_F(ServerTest, ServesVersionAndDiscovery) {
+  auto v = c().Get("/version");
+  EXPECT_EQ(v.status, 200);
+  EXPECT_EQ(v.body["major"], "1");
+  auto api = c().Get("/api");
+  EXPECT_EQ(api.body["versions"], json::array({"v1"}));
+  auto groups = c().Get("/apis");
+  bool apps = false;
+  for (const auto& g : groups.body["groups"]) apps = apps || g["name"] == "apps";
+  EXPECT_TRUE(apps);
+  auto core = c().Get("/api/v1");
+  bool pods = false;
+  for (const auto& r : core.body["resources"]) {
+    if (r["name"] == "pods") {
+      pods = true;
+      EXPECT_TRUE(r["namespaced"].get<bool>());
+      EXPECT_EQ(r["kind"], "Pod");
+    }
+  }
+  EXPECT_TRUE(pods);
+  auto apps_v1 = c().Get("/apis/apps/v1");
+  bool scale = false;
+  for (const auto& r : apps_v1.body["resources"]) scale = scale || r["name"] == "deployments/scale";
+  EXPECT_TRUE(scale);
+  EXPECT_EQ(c().Get("/apis/nope.example.com/v1").status, 404);
+}
+
+TEST_F(ServerTest, CreatesWithServerAssignedFields) {
+  auto r = c().Post(kCms, ConfigMap("a", {{"k", "v"}}));
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const json& m = r.body["metadata"];
+  EXPECT_EQ(m["namespace"], "default");
+  EXPECT_EQ(m["uid"].get<std::string>().size(), 36u);
+  EXPECT_FALSE(m["resourceVersion"].get<std::string>().empty());
+  EXPECT_FALSE(m["creationTimestamp"].get<std::string>().empty());
+  auto d = c().Post("/apis/apps/v1/namespaces/default/deployments", Deployment("web", 2));
+  ASSERT_EQ(d.status, 201) << d.raw;
+  EXPECT_EQ(d.body["metadata"]["generation"], 1);
+  json gen = ConfigMap("");
+  gen["metadata"] = {{"generateName", "job-"}};
+  auto g = c().Post(kCms, gen);
+  ASSERT_EQ(g.status, 201) << g.raw;
+  EXPECT_EQ(g.body["metadata"]["name"].get<std::string>().rfind("job-", 0), 0u);
+  EXPECT_EQ(g.body["metadata"]["name"].get<std::string>().size(), 9u);
+}
+
+TEST_F(ServerTest, ResourceVersionIsClusterWideAndIncreasing) {
+  auto a = c().Post(kCms, ConfigMap("a"));
+  auto b = c().Post("/api/v1/namespaces/kube-system/configmaps", ConfigMap("b"));
+  EXPECT_LT(std::stoull(a.body["metadata"]["resourceVersion"].get<std::string>()),
+            std::stoull(b.body["metadata"]["resourceVersion"].get<std::string>()));
+}
+
+struct ErrorCase {
+  const char* name;
+  const char* method;
+  std::string path;
+  std::string body;
+  const char* content_type;
+  int code;
+  const char* reason;
+  const char* message;
+};
+
+TEST_F(ServerTest, AnswersBadRequestsLikeKubeApiserver) {
+  ASSERT_EQ(c().Post(kCms, ConfigMap("taken")).status, 201);
+  const std::string cms = kCms;
+  const ErrorCase cases[] = {
+      {"get missing", "GET", cms + "/nope", "", "application/json", 404, "NotFound",
+       "configmaps \"nope\" not found"},
+      {"get missing grouped", "GET", "/apis/apps/v1/namespaces/default/deployments/web", "", "application/json", 404,
+       "NotFound", "deployments.apps \"web\" not found"},
+      {"unknown resource", "GET", "/api/v1/widgets", "", "application/json", 404, "NotFound",
+       "the server could not find the requested resource"},
+      {"create existing", "POST", cms, ConfigMap("taken").dump(), "application/json", 409, "AlreadyExists",
+       "configmaps \"taken\" already exists"},
+      {"invalid name", "POST", cms, ConfigMap("Bad_Name").dump(), "application/json", 422, "Invalid",
+       "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123"},
+      {"no name", "POST", cms, json({{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", json::object()}}).dump(),
+       "application/json", 422, "Invalid", "metadata.name: Required value: name or generateName is required"},
+      {"missing namespace", "POST", "/api/v1/namespaces/nope/configmaps", ConfigMap("x").dump(), "application/json",
+       404, "NotFound", "namespaces \"nope\" not found"},
+      {"namespace mismatch", "POST", cms,
+       json({{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "x"}, {"namespace", "other"}}}}).dump(),
+       "application/json", 400, "BadRequest", "does not match the namespace sent on the request"},
+      {"malformed json", "POST", cms, "{not json", "application/json", 400, "BadRequest", "json parse error"},
+      {"missing kind", "POST", cms, json({{"apiVersion", "v1"}, {"metadata", {{"name", "x"}}}}).dump(),
+       "application/json", 400, "BadRequest", "Object 'Kind' is missing"},
+      {"unsupported body type", "POST", cms, "x", "text/plain", 415, "UnsupportedMediaType", "unknown format"},
+      {"name mismatch on update", "PUT", cms + "/taken", ConfigMap("other").dump(), "application/json", 400,
+       "BadRequest", "the name of the object (other) does not match the name on the URL (taken)"},
+      {"update missing", "PUT", cms + "/ghost", ConfigMap("ghost").dump(), "application/json", 404, "NotFound",
+       "configmaps \"ghost\" not found"},
+      {"delete missing", "DELETE", cms + "/ghost", "", "application/json", 404, "NotFound",
+       "configmaps \"ghost\" not found"},
+      {"bad label selector", "GET", cms + "?labelSelector=a%20in%20x", "", "application/json", 400, "BadRequest",
+       "unable to parse requirement"},
+      {"unsupported field selector", "GET", cms + "?fieldSelector=spec.foo%3Dx", "", "application/json", 400,
+       "BadRequest", "field label not supported: spec.foo"},
+      {"bad merge patch", "PATCH", cms + "/taken", "{", "application/merge-patch+json", 400, "BadRequest", "decoding"},
+      {"bad json patch op", "PATCH", cms + "/taken", R"([{"op":"rename","path":"/data"}])",
+       "application/json-patch+json", 400, "BadRequest", "unknown op"},
+      {"json patch missing path", "PATCH", cms + "/taken", R"([{"op":"remove","path":"/data/nope"}])",
+       "application/json-patch+json", 422, "Invalid", "path not found"},
+      {"unsupported patch type", "PATCH", cms + "/taken", "{}", "application/xml", 415, "UnsupportedMediaType",
+       "accepted media types include"},
+      {"delete default namespace", "DELETE", "/api/v1/namespaces/default", "", "application/json", 403, "Forbidden",
+       "namespaces \"default\" is forbidden: this namespace may not be deleted"},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto r = c().Do(tc.method, tc.path, tc.body, tc.content_type);
+    EXPECT_EQ(r.status, tc.code) << r.raw;
+    EXPECT_EQ(r.body["kind"], "Status");
+    EXPECT_EQ(r.body["status"], "Failure");
+    EXPECT_EQ(r.body["code"], tc.code);
+    EXPECT_EQ(r.body["reason"], tc.reason);
+    EXPECT_NE(r.body.value("message", "").find(tc.message), std::string::npos) << r.body.value("message", "");
+  }
+}
+
+TEST_F(ServerTest, StaleUpdateConflicts) {
+  auto created = c().Post(kCms, ConfigMap("x", {{"a", "1"}}));
+  json first = created.body;
+  first["data"]["a"] = "2";
+  ASSERT_EQ(c().Put(std::string(kCms) + "/x", first).status, 200);
+  json stale = created.body;
+  stale["data"]["a"] = "3";
+  auto r = c().Put(std::string(kCms) + "/x", stale);
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body["reason"], "Conflict");
+  EXPECT_EQ(r.body["message"],
+            "Operation cannot be fulfilled on configmaps \"x\": the object has been modified; please apply your "
+            "changes to the latest version and try again");
+  EXPECT_EQ(r.body["details"]["name"], "x");
+  EXPECT_EQ(r.body["details"]["kind"], "configmaps");
+}
+
+TEST_F(ServerTest, GenerationFollowsSpecAndStatusSubresourceIsSeparate) {
+  const std::string path = "/apis/apps/v1/namespaces/default/deployments/web";
+  auto d = c().Post("/apis/apps/v1/namespaces/default/deployments", Deployment("web", 1));
+  json obj = d.body;
+  obj["metadata"]["labels"]["x"] = "y";
+  obj["status"] = {{"replicas", 7}};
+  auto u = c().Put(path, obj);
+  ASSERT_EQ(u.status, 200) << u.raw;
+  EXPECT_EQ(u.body["metadata"]["generation"], 1) << "metadata-only change";
+  EXPECT_FALSE(u.body["status"].contains("replicas")) << "main resource ignores status";
+  auto s = c().Patch(path + "/status", R"({"status":{"readyReplicas":1},"spec":{"replicas":9}})",
+                     "application/merge-patch+json");
+  ASSERT_EQ(s.status, 200) << s.raw;
+  EXPECT_EQ(s.body["status"]["readyReplicas"], 1);
+  EXPECT_EQ(s.body["spec"]["replicas"], 1) << "status subresource ignores spec";
+  auto p = c().Patch(path, R"({"spec":{"replicas":3}})", "application/merge-patch+json");
+  EXPECT_EQ(p.body["metadata"]["generation"], 2);
+  EXPECT_EQ(p.body["status"]["readyReplicas"], 1);
+}
+
+TEST_F(ServerTest, NoOpUpdateKeepsResourceVersion) {
+  auto created = c().Post(kCms, ConfigMap("x", {{"a", "1"}}));
+  auto again = c().Put(std::string(kCms) + "/x", created.body);
+  EXPECT_EQ(again.body["metadata"]["resourceVersion"], created.body["metadata"]["resourceVersion"]);
+}
+
+TEST_F(ServerTest, ScaleSubresource) {
+  c().Post("/apis/apps/v1/namespaces/default/deployments", Deployment("web", 2));
+  const std::string scale = "/apis/apps/v1/namespaces/default/deployments/web/scale";
+  auto s = c().Get(scale);
+  ASSERT_EQ(s.status, 200) << s.raw;
+  EXPECT_EQ(s.body["kind"], "Scale");
+  EXPECT_EQ(s.body["apiVersion"], "autoscaling/v1");
+  EXPECT_EQ(s.body["spec"]["replicas"], 2);
+  EXPECT_EQ(s.body["status"]["selector"], "app=web");
+  auto p = c().Patch(scale, R"({"spec":{"replicas":5}})", "application/merge-patch+json");
+  ASSERT_EQ(p.status, 200) << p.raw;
+  EXPECT_EQ(c().Get("/apis/apps/v1/namespaces/default/deployments/web").body["spec"]["replicas"], 5);
+  auto bad = c().Patch(scale, R"({"spec":{"replicas":-1}})", "application/merge-patch+json");
+  EXPECT_EQ(bad.status, 422);
+}
+
+TEST_F(ServerTest, PatchTypes) {
+  c().Post("/apis/apps/v1/namespaces/default/deployments", Deployment("web", 1));
+  const std::string path = "/apis/apps/v1/namespaces/default/deployments/web";
+  auto smp = c().Patch(path,
+                       R"({"spec":{"template":{"spec":{"containers":[{"name":"side","image":"busybox"}]}}}})",
+                       "application/strategic-merge-patch+json");
+  ASSERT_EQ(smp.status, 200) << smp.raw;
+  EXPECT_EQ(smp.body["spec"]["template"]["spec"]["containers"].size(), 2u) << "merged by name";
+  auto jp = c().Patch(path, R"([{"op":"replace","path":"/spec/replicas","value":4}])", "application/json-patch+json");
+  ASSERT_EQ(jp.status, 200) << jp.raw;
+  EXPECT_EQ(jp.body["spec"]["replicas"], 4);
+  auto stale = c().Patch(path, R"({"metadata":{"resourceVersion":"1"},"spec":{"replicas":2}})",
+                         "application/merge-patch+json");
+  EXPECT_EQ(stale.status, 409) << "a patch carrying a resourceVersion is a precondition";
+}
+
+TEST_F(ServerTest, DryRunStoresNothing) {
+  auto r = c().Do("POST", std::string(kCms) + "?dryRun=All", ConfigMap("dry").dump());
+  EXPECT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(c().Get(std::string(kCms) + "/dry").status, 404);
+  c().Post(kCms, ConfigMap("x"));
+  EXPECT_EQ(c().Do("DELETE", std::string(kCms) + "/x?dryRun=All").status, 200);
+  EXPECT_EQ(c().Get(std::string(kCms) + "/x").status, 200);
+}
+
+TEST_F(ServerTest, LabelAndFieldSelectorsAndPaging) {
+  for (int i = 0; i < 5; ++i) {
+    json cm = ConfigMap("cm" + std::to_string(i));
+    cm["metadata"]["labels"] = {{"app", i % 2 ? "odd" : "even"}};
+    ASSERT_EQ(c().Post(kCms, cm).status, 201);
+  }
+  EXPECT_EQ(c().Get(std::string(kCms) + "?labelSelector=app%3Deven").body["items"].size(), 3u);
+  EXPECT_EQ(c().Get(std::string(kCms) + "?labelSelector=app%20in%20(odd)").body["items"].size(), 2u);
+  EXPECT_EQ(c().Get(std::string(kCms) + "?labelSelector=app!%3Dodd").body["items"].size(), 3u);
+  EXPECT_EQ(c().Get(std::string(kCms) + "?fieldSelector=metadata.name%3Dcm3").body["items"].size(), 1u);
+  EXPECT_EQ(c().Get("/api/v1/configmaps?fieldSelector=metadata.namespace%3Ddefault").body["items"].size(), 5u);
+  std::vector<std::string> names;
+  std::string cont;
+  int pages = 0;
+  do {
+    auto page = c().Get(std::string(kCms) + "?limit=2" + (cont.empty() ? "" : "&continue=" + cont));
+    ASSERT_EQ(page.status, 200) << page.raw;
+    for (const auto& it : page.body["items"]) names.push_back(it["metadata"]["name"]);
+    cont = page.body["metadata"].value("continue", "");
+    ++pages;
+  } while (!cont.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(names, (std::vector<std::string>{"cm0", "cm1", "cm2", "cm3", "cm4"}));
+  EXPECT_EQ(c().Get(std::string(kCms) + "?limit=2&continue=%%%").status, 400);
+}
+
+TEST_F(ServerTest, BuiltinListItemsOmitTypeMeta) {
+  c().Post(kCms, ConfigMap("x"));
+  auto l = c().Get(kCms);
+  EXPECT_EQ(l.body["kind"], "ConfigMapList");
+  EXPECT_FALSE(l.body["items"][0].contains("kind"));
+}
+
+TEST_F(ServerTest, WatchResumesFromResourceVersion) {
+  auto a = c().Post(kCms, ConfigMap("a"));
+  const std::string rv = a.body["metadata"]["resourceVersion"];
+  c().Post(kCms, ConfigMap("b"));
+  json upd = c().Get(std::string(kCms) + "/b").body;
+  upd["data"] = {{"k", "v"}};
+  c().Put(std::string(kCms) + "/b", upd);
+  c().Delete(std::string(kCms) + "/a");
+  Client w(*server_, server_->admin_token());
+  auto events = w.Watch(std::string(kCms) + "?watch=true&resourceVersion=" + rv + "&timeoutSeconds=5",
+                        [](const std::vector<json>& e) { return e.size() >= 3; });
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0]["type"], "ADDED");
+  EXPECT_EQ(events[0]["object"]["metadata"]["name"], "b");
+  EXPECT_EQ(events[1]["type"], "MODIFIED");
+  EXPECT_EQ(events[2]["type"], "DELETED");
+  EXPECT_EQ(events[2]["object"]["metadata"]["name"], "a");
+}
+
+TEST_F(ServerTest, WatchWithoutVersionStartsWithCurrentStateThenLiveEvents) {
+  c().Post(kCms, ConfigMap("a"));
+  std::thread writer;
+  Client w(*server_, server_->admin_token());
+  auto events = w.Watch(std::string(kCms) + "?watch=1&timeoutSeconds=10", [&](const std::vector<json>& e) {
+    if (e.size() == 1) writer = std::thread([this] { Client(*server_, server_->admin_token()).Post(kCms, ConfigMap("live")); });
+    return e.size() >= 2;
+  });
+  writer.join();
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["object"]["metadata"]["name"], "a");
+  EXPECT_EQ(events[1]["type"], "ADDED");
+  EXPECT_EQ(events[1]["object"]["metadata"]["name"], "live");
+}
+
+TEST_F(ServerTest, WatchSelectorTransitionsBecomeAddedAndDeleted) {
+  auto a = c().Post(kCms, ConfigMap("a"));
+  const std::string rv = a.body["metadata"]["resourceVersion"];
+  c().Patch(std::string(kCms) + "/a", R"({"metadata":{"labels":{"app":"x"}}})", "application/merge-patch+json");
+  c().Patch(std::string(kCms) + "/a", R"({"metadata":{"labels":{"app":null}}})", "application/merge-patch+json");
+  Client w(*server_, server_->admin_token());
+  auto events = w.Watch(std::string(kCms) + "?watch=1&labelSelector=app%3Dx&resourceVersion=" + rv + "&timeoutSeconds=5",
+                        [](const std::vector<json>& e) { return e.size() >= 2; });
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0]["type"], "ADDED");
+  EXPECT_EQ(events[1]["type"], "DELETED");
+}
+
+TEST_F(ServerTest, WatchFromCompactedVersionIsGone) {
+  for (int i = 0; i < 60; ++i) c().Post(kCms, ConfigMap("cm" + std::to_string(i)));
+  Client w(*server_, server_->admin_token());
+  auto events = w.Watch(std::string(kCms) + "?watch=1&resourceVersion=2&timeoutSeconds=5",
+                        [](const std::vector<json>& e) { return !e.empty(); });
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0]["type"], "ERROR");
+  EXPECT_EQ(events[0]["object"]["code"], 410);
+  EXPECT_EQ(events[0]["object"]["reason"], "Expired");
+  EXPECT_NE(events[0]["object"]["message"].get<std::string>().find("too old resource version: 2"), std::string::npos);
+}
+
+TEST_F(ServerTest, WatchSendsBookmarksAndEndsAtTimeout) {
+  auto a = c().Post(kCms, ConfigMap("a"));
+  Client w(*server_, server_->admin_token());
+  auto events = w.Watch(std::string(kCms) + "?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" +
+                            a.body["metadata"]["resourceVersion"].get<std::string>(),
+                        [](const std::vector<json>&) { return false; });
+  ASSERT_FALSE(events.empty()) << "the stream ends by itself after timeoutSeconds";
+  EXPECT_EQ(events[0]["type"], "BOOKMARK");
+  EXPECT_EQ(events[0]["object"]["kind"], "ConfigMap");
+  EXPECT_EQ(events[0]["object"]["metadata"]["resourceVersion"], a.body["metadata"]["resourceVersion"]);
+}
+
+TEST_F(ServerTest, FinalizersDelayDeletion) {
+  json cm = ConfigMap("f");
+  cm["metadata"]["finalizers"] = json::array({"example.com/hold"});
+  c().Post(kCms, cm);
+  auto d = c().Delete(std::string(kCms) + "/f");
+  ASSERT_EQ(d.status, 200) << d.raw;
+  EXPECT_TRUE(d.body["metadata"].contains("deletionTimestamp"));
+  auto still = c().Get(std::string(kCms) + "/f");
+  ASSERT_EQ(still.status, 200);
+  auto p = c().Patch(std::string(kCms) + "/f", R"({"metadata":{"finalizers":null}})", "application/merge-patch+json");
+  EXPECT_EQ(p.status, 200) << p.raw;
+  EXPECT_EQ(c().Get(std::string(kCms) + "/f").status, 404);
+}
+
+TEST_F(ServerTest, DeleteReturnsSuccessStatusAndHonoursPreconditions) {
+  auto cm = c().Post(kCms, ConfigMap("x"));
+  auto bad = c().Delete(std::string(kCms) + "/x", {{"preconditions", {{"uid", "not-the-uid"}}}});
+  EXPECT_EQ(bad.status, 409);
+  EXPECT_NE(bad.body["message"].get<std::string>().find("Precondition failed: UID in precondition: not-the-uid"),
+            std::string::npos);
+  auto ok = c().Delete(std::string(kCms) + "/x", {{"preconditions", {{"uid", cm.body["metadata"]["uid"]}}}});
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(ok.body["kind"], "Status");
+  EXPECT_EQ(ok.body["status"], "Success");
+  EXPECT_EQ(ok.body["details"]["uid"], cm.body["metadata"]["uid"]);
+}
+
+TEST_F(ServerTest, NamespaceDeletionRemovesItsObjects) {
+  c().Post("/api/v1/namespaces", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "shop"}}}});
+  c().Post("/api/v1/namespaces/shop/configmaps", ConfigMap("a"));
+  json held = ConfigMap("held");
+  held["metadata"]["finalizers"] = json::array({"example.com/hold"});
+  c().Post("/api/v1/namespaces/shop/configmaps", held);
+  auto d = c().Delete("/api/v1/namespaces/shop");
+  ASSERT_EQ(d.status, 200);
+  auto ns = c().Get("/api/v1/namespaces/shop");
+  EXPECT_EQ(ns.body["status"]["phase"], "Terminating");
+  EXPECT_EQ(c().Get("/api/v1/namespaces/shop/configmaps/a").status, 404);
+  auto create = c().Post("/api/v1/namespaces/shop/configmaps", ConfigMap("late"));
+  EXPECT_EQ(create.status, 403);
+  EXPECT_NE(create.body["message"].get<std::string>().find("because it is being terminated"), std::string::npos);
+  c().Patch("/api/v1/namespaces/shop/configmaps/held", R"({"metadata":{"finalizers":[]}})",
+            "application/merge-patch+json");
+  EXPECT_EQ(c().Get("/api/v1/namespaces/shop").status, 404);
+}
+
+TEST_F(ServerTest, BackgroundDeletionRemovesDependentsAndOrphanKeepsThem) {
+  auto owner = c().Post(kCms, ConfigMap("owner"));
+  json dep = ConfigMap("dep");
+  dep["metadata"]["ownerReferences"] = json::array(
+      {{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"name", "owner"}, {"uid", owner.body["metadata"]["uid"]}}});
+  c().Post(kCms, dep);
+  c().Delete(std::string(kCms) + "/owner", {{"propagationPolicy", "Background"}});
+  EXPECT_EQ(c().Get(std::string(kCms) + "/dep").status, 404);
+
+  auto owner2 = c().Post(kCms, ConfigMap("owner2"));
+  dep["metadata"]["ownerReferences"][0]["uid"] = owner2.body["metadata"]["uid"];
+  dep["metadata"]["name"] = "dep2";
+  c().Post(kCms, dep);
+  c().Delete(std::string(kCms) + "/owner2", {{"propagationPolicy", "Orphan"}});
+  auto kept = c().Get(std::string(kCms) + "/dep2");
+  ASSERT_EQ(kept.status, 200);
+  EXPECT_FALSE(kept.body["metadata"].contains("ownerReferences"));
+}
+
+TEST_F(ServerTest, RejectsUnauthenticatedAndAcceptsClientCertsAndServiceAccountTokens) {
+  Client anon(*server_, "");
+  EXPECT_EQ(anon.Get("/version").status, 200);
+  auto r = anon.Get(kCms);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.body["reason"], "Unauthorized");
+  Client wrong(*server_, "not-a-token");
+  EXPECT_EQ(wrong.Get(kCms).status, 401);
+
+  c().Post("/api/v1/namespaces/default/serviceaccounts",
+           {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "bot"}}}});
+  auto tr = c().Post("/api/v1/namespaces/default/serviceaccounts/bot/token",
+                     {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "TokenRequest"}, {"spec", json::object()}});
+  ASSERT_EQ(tr.status, 201) << tr.raw;
+  Client bot(*server_, tr.body["status"]["token"]);
+  EXPECT_EQ(bot.Get(kCms).status, 200);
+  EXPECT_EQ(c().Post("/api/v1/namespaces/default/serviceaccounts/ghost/token", json::object()).status, 404);
+
+  // Client certificate: through kubectl, which uses the kubeconfig's admin certificate.
+  testutil::TempDir dir;
+  ASSERT_TRUE(server_->WriteKubeconfig(dir.path() + "/kc", "sim").ok());
+  auto out = testing::Run("HOME=" + dir.path() + " kubectl --kubeconfig " + dir.path() + "/kc get ns default -o name");
+  EXPECT_NE(out.output.find("namespace/default"), std::string::npos) << out.output;
+}
+
+TEST_F(ServerTest, CustomResourceDefinitionServesNewResource) {
+  json crd = {
+      {"apiVersion", "apiextensions.k8s.io/v1"},
+      {"kind", "CustomResourceDefinition"},
+      {"metadata", {{"name", "widgets.example.com"}}},
+      {"spec",
+       {{"group", "example.com"},
+        {"scope", "Namespaced"},
+        {"names", {{"plural", "widgets"}, {"singular", "widget"}, {"kind", "Widget"}, {"shortNames", {"wd"}}}},
+        {"versions",
+         json::array({{{"name", "v1"},
+                       {"served", true},
+                       {"storage", true},
+                       {"schema", {{"openAPIV3Schema", {{"type", "object"}}}}},
+                       {"subresources", {{"status", json::object()}}},
+                       {"additionalPrinterColumns",
+                        json::array({{{"name", "Phase"}, {"type", "string"}, {"jsonPath", ".status.phase"}}})}}})}}}};
+  auto r = c().Post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  bool established = false;
+  for (const auto& cond : r.body["status"]["conditions"]) established = established || cond["type"] == "Established";
+  EXPECT_TRUE(established);
+  auto disc = c().Get("/apis/example.com/v1");
+  ASSERT_EQ(disc.status, 200);
+  EXPECT_EQ(disc.body["resources"][0]["shortNames"], json::array({"wd"}));
+  json w = {{"apiVersion", "example.com/v1"}, {"kind", "Widget"}, {"metadata", {{"name", "w1"}}}, {"spec", {{"size", 1}}}};
+  auto cw = c().Post("/apis/example.com/v1/namespaces/default/widgets", w);
+  ASSERT_EQ(cw.status, 201) << cw.raw;
+  EXPECT_EQ(cw.body["metadata"]["generation"], 1);
+  auto smp = c().Patch("/apis/example.com/v1/namespaces/default/widgets/w1", "{}", "application/strategic-merge-patch+json");
+  EXPECT_EQ(smp.status, 415);
+  auto st = c().Patch("/apis/example.com/v1/namespaces/default/widgets/w1/status", R"({"status":{"phase":"Ready"}})",
+                      "application/merge-patch+json");
+  EXPECT_EQ(st.status, 200) << st.raw;
+  auto table = c().Do("GET", "/apis/example.com/v1/namespaces/default/widgets", "", "application/json",
+                      {{"Accept", "application/json;as=Table;v=v1;g=meta.k8s.io"}});
+  ASSERT_EQ(table.body["kind"], "Table") << table.raw;
+  EXPECT_EQ(table.body["columnDefinitions"][1]["name"], "Phase");
+  EXPECT_EQ(table.body["rows"][0]["cells"][1], "Ready");
+  auto list = c().Get("/apis/example.com/v1/widgets");
+  EXPECT_EQ(list.body["items"][0]["kind"], "Widget") << "custom resource lists keep type meta";
+  ASSERT_EQ(c().Delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com").status, 200);
+  EXPECT_EQ(c().Get("/apis/example.com/v1/namespaces/default/widgets/w1").status, 404);
+}
+
+TEST_F(ServerTest, InvalidCustomResourceDefinitionIsRejected) {
+  json crd = {{"apiVersion", "apiextensions.k8s.io/v1"},
+              {"kind", "CustomResourceDefinition"},
+              {"metadata", {{"name", "wrong.example.com"}}},
+              {"spec", {{"group", "example.com"}, {"scope", "Namespaced"}, {"names", {{"plural", "gadgets"}}}}}};
+  auto r = c().Post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
+  EXPECT_EQ(r.status, 422) << r.raw;
+  EXPECT_NE(r.body["message"].get<std::string>().find("spec.names.kind: Required value"), std::string::npos);
+}
+
+TEST_F(ServerTest, ServerSideApplyCreatesThenMerges) {
+  const std::string path = std::string(kCms) + "/applied?fieldManager=tester";
+  auto a = c().Patch(path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  a: '1'\n",
+                     "application/apply-patch+yaml");
+  ASSERT_EQ(a.status, 201) << a.raw;
+  EXPECT_EQ(a.body["metadata"]["managedFields"][0]["manager"], "tester");
+  EXPECT_EQ(a.body["metadata"]["managedFields"][0]["operation"], "Apply");
+  auto b = c().Patch(path, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: applied\ndata:\n  b: '2'\n",
+                     "application/apply-patch+yaml");
+  ASSERT_EQ(b.status, 200) << b.raw;
+  EXPECT_EQ(b.body["data"]["b"], "2");
+}
+
+}  // namespace
+}  // namespace kdr::kubesim
