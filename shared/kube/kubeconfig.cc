@@ -385,8 +385,12 @@ Result<RestConfig> ResolveRestConfig(const Kubeconfig& config, const ConfigOverr
   }
   auto ctx_it = config.contexts.find(context_name);
   if (ctx_it == config.contexts.end()) {
-    return Status::NotFound("context " + Quote(context_name) + " not found in kubeconfig " + files +
-                            DidYouMean(context_name, config.ContextNames()));
+    std::string hint = DidYouMean(context_name, config.ContextNames());
+    if (hint.empty() && overrides.context.empty()) {
+      hint = "; fix it with kubectl config use-context NAME";
+    }
+    return Status::NotFound((overrides.context.empty() ? "current-context " : "context ") +
+                            Quote(context_name) + " not found in kubeconfig " + files + hint);
   }
   const KubeconfigContext& ctx = ctx_it->second;
   const std::string ctx_role = "context " + Quote(ctx.name) + " in " + ctx.source;

@@ -403,13 +403,30 @@ TEST_F(KubeconfigTest, BrokenConfigsFailWithOneLineErrorsNamingTheCulprit) {
   }
 }
 
+TEST_F(KubeconfigTest, DanglingCurrentContextSaysHowToFixIt) {
+  auto kc = ParseKubeconfig("current-context: gone\ncontexts: []\n", "/x/config");
+  ASSERT_TRUE(kc.ok()) << kc.status().ToString();
+  auto rc = ResolveRestConfig(*kc, {}, env_);
+  ASSERT_FALSE(rc.ok());
+  EXPECT_EQ(rc.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(rc.status().message(),
+            "current-context \"gone\" not found in kubeconfig /x/config; fix it with kubectl config "
+            "use-context NAME");
+}
+
 TEST_F(KubeconfigTest, AGoodContextStillResolvesBesideBrokenOnes) {
   ConfigOverrides o;
   o.kubeconfig = DataPath("kubeconfig/errors.yaml");
-  o.context = "missing-user";
+  o.context = "fine";
   auto kc = LoadKubeconfig(o, env_, NoPaths());
   ASSERT_TRUE(kc.ok()) << kc.status().ToString();
-  EXPECT_EQ(kc->contexts.size(), 21u);
+  EXPECT_EQ(kc->contexts.size(), 22u);
+  // Unlike kubectl, which refuses the whole file over one bad base64 field, only the broken
+  // contexts fail: a DR tool must still reach the cluster that works.
+  auto rc = ResolveRestConfig(*kc, o, env_);
+  ASSERT_TRUE(rc.ok()) << rc.status().ToString();
+  EXPECT_EQ(rc->bearer_token, "ok-token");
+  EXPECT_EQ(rc->ca_pem, ReadData("kubeconfig/certs/ca.crt"));
 }
 
 TEST_F(KubeconfigTest, BrokenFileInKubeconfigListIsAnErrorNamingIt) {
