@@ -49,7 +49,8 @@ struct ServerOptions {
   int threads = 32;
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
-  std::chrono::seconds idle_timeout{30};
+  // Idle keep-alive connections close after this; it also bounds how long Stop() waits for them.
+  std::chrono::seconds idle_timeout{5};
 };
 
 class Server {
