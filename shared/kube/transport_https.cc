@@ -279,9 +279,10 @@ struct HttpsTransport::Impl {
                                      std::shared_ptr<SSL_CTX> ctx, long long gen);
   bool IsStale(Conn& c) const;
 
-  // One exchange on one connection. *response_started tells whether any response byte came.
+  // One exchange on one connection. *written tells whether the whole request went out,
+  // *response_started whether any response byte came.
   Status Exchange(Conn& c, const HttpRequest& req, const Deadline& deadline, HttpResponse* resp,
-                  bool* reusable, bool* response_started);
+                  bool* reusable, bool* written, bool* response_started);
 
   // Low-level I/O on a connection.
   Io ReadMore(Conn& c, const Deadline& d, const std::stop_token& stop, std::string* err);
@@ -610,8 +611,10 @@ Io HttpsTransport::Impl::WriteAll(Conn& c, std::string_view data, const Deadline
 }
 
 Status HttpsTransport::Impl::Exchange(Conn& c, const HttpRequest& req, const Deadline& deadline,
-                                      HttpResponse* resp, bool* reusable, bool* response_started) {
+                                      HttpResponse* resp, bool* reusable, bool* written,
+                                      bool* response_started) {
   *reusable = false;
+  *written = false;
   *response_started = false;
   std::chrono::milliseconds timeout = req.timeout.count() > 0 ? req.timeout : default_timeout;
   const std::stop_token& stop = req.stop;
@@ -642,6 +645,7 @@ Status HttpsTransport::Impl::Exchange(Conn& c, const HttpRequest& req, const Dea
     if (io == Io::kOk) io = WriteAll(c, req.body, deadline, stop, &err);
     if (io != Io::kOk) return IoStatus(io, req, "write failed: " + err, timeout);
   }
+  *written = true;
 
   // Reads one CRLF-terminated line (without the CRLF).
   auto read_line = [&](std::string* line) -> Status {
@@ -804,19 +808,23 @@ Result<HttpResponse> HttpsTransport::Send(const HttpRequest& request) {
   if (request.stop.stop_requested()) {
     return Status::Cancelled("request " + request.method + " " + im.base_url + request.path + " cancelled");
   }
-  // A kept-alive connection the server closed meanwhile fails before any response byte; the
-  // request was then never processed, so it is sent again once on a fresh connection.
+  // A kept-alive connection the server closed meanwhile fails before any response byte. The
+  // request is then sent again once on a fresh connection when that cannot repeat a side effect
+  // (Go's rule): it did not go out whole, or its method is safe.
   for (int attempt = 0;; ++attempt) {
     KDR_ASSIGN_OR_RETURN(std::unique_ptr<Conn> conn, im.Acquire(deadline, request.stop));
     HttpResponse resp;
     bool reusable = false;
+    bool written = false;
     bool started = false;
     bool was_reused = conn->reused;
-    Status s = im.Exchange(*conn, request, deadline, &resp, &reusable, &started);
+    Status s = im.Exchange(*conn, request, deadline, &resp, &reusable, &written, &started);
     im.Release(std::move(conn), s.ok() && reusable);
     if (s.ok()) return resp;
     bool stale = was_reused && !started && s.code() == StatusCode::kUnavailable;
-    if (stale && attempt == 0) continue;
+    bool replayable = !written || request.method == "GET" || request.method == "HEAD" ||
+                      request.method == "OPTIONS";
+    if (stale && replayable && attempt == 0) continue;
     return s;
   }
 }
