@@ -255,7 +255,7 @@ TEST_F(KubeconfigTest, BrokenConfigsFailWithOneLineErrorsNamingTheCulprit) {
        "malformed.yaml",
        "",
        StatusCode::kInvalidArgument,
-       {DataPath("kubeconfig/malformed.yaml"), "line 7"}},
+       {DataPath("kubeconfig/malformed.yaml"), "line 7, column 4"}},
       {"list of the wrong type",
        "wrong-type.yaml",
        "",
