@@ -174,7 +174,10 @@ Result<ApiResource> RestMapper::Resolve(std::string_view name) {
       &found);
   if (found || !r.status().IsNotFound()) return r;
   std::vector<std::string> names;
-  for (const auto& a : resources_) names.push_back(a.gvr.group.empty() ? a.gvr.resource : a.gvr.GroupResource());
+  for (const auto& a : resources_) {
+    names.push_back(a.gvr.resource);
+    if (!a.gvr.group.empty()) names.push_back(a.gvr.GroupResource());
+  }
   std::sort(names.begin(), names.end());
   names.erase(std::unique(names.begin(), names.end()), names.end());
   return Status::NotFound("the server " + client_->transport().base_url() +
