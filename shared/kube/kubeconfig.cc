@@ -458,10 +458,10 @@ Result<RestConfig> ResolveRestConfig(const Kubeconfig& config, const ConfigOverr
   if (!user.auth_provider.empty()) {
     // gcp and azure left kubectl in 1.26; oidc is still in kubectl but not in kubectl-dr.
     const bool removed = user.auth_provider == "gcp" || user.auth_provider == "azure";
-    return Status::InvalidArgument(
-        u_role + " uses auth-provider " + Quote(user.auth_provider) +
-        (removed ? ", which kubectl removed in 1.26 and" : ", which") +
-        " kubectl-dr does not support; " + UnsupportedAuthProviderAdvice(user.auth_provider));
+    return Status::InvalidArgument(u_role + " uses auth-provider " + Quote(user.auth_provider) +
+                                   (removed ? ", which kubectl removed in 1.26 and" : ", which") +
+                                   " kubectl-dr does not support; " +
+                                   UnsupportedAuthProviderAdvice(user.auth_provider));
   }
   if (!user.exec_error.empty()) return Status::InvalidArgument(u_role + ": " + user.exec_error);
 

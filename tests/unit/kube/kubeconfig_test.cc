@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
 #include "base/fs.h"
 #include "kube/credentials.h"
 #include "testutil/testutil.h"
@@ -409,9 +412,10 @@ TEST_F(KubeconfigTest, DanglingCurrentContextSaysHowToFixIt) {
   auto rc = ResolveRestConfig(*kc, {}, env_);
   ASSERT_FALSE(rc.ok());
   EXPECT_EQ(rc.status().code(), StatusCode::kNotFound);
-  EXPECT_EQ(rc.status().message(),
-            "current-context \"gone\" not found in kubeconfig /x/config; fix it with kubectl config "
-            "use-context NAME");
+  EXPECT_EQ(
+      rc.status().message(),
+      "current-context \"gone\" not found in kubeconfig /x/config; fix it with kubectl config "
+      "use-context NAME");
 }
 
 TEST_F(KubeconfigTest, AGoodContextStillResolvesBesideBrokenOnes) {
@@ -661,7 +665,67 @@ TEST_F(InClusterTest, MissingCaIsAnErrorNamingTheFile) {
       << rc.status().message();
 }
 
-TEST(ConfigPathsTest, FromEnvironmentReadsTheProcessEnvironment) {
+// Conformance: what real kubectl resolves (`kubectl config view --minify`) is what we resolve.
+TEST_F(KubeconfigTest, ResolvesTheSameContextClusterUserAndNamespaceAsRealKubectl) {
+  const std::string kubectl = "/usr/bin/kubectl";
+  if (!fs_.Exists(kubectl)) GTEST_SKIP() << "no kubectl at " << kubectl;
+  const std::string first = DataPath("kubeconfig/merge-first.yaml");
+  const std::string second = DataPath("kubeconfig/merge-second.yaml");
+  struct Case {
+    std::string explicit_path;
+    std::string kubeconfig_env;
+    std::string context;
+  };
+  const Case cases[] = {
+      {DataPath("kubeconfig/basic.yaml"), "", ""},
+      {DataPath("kubeconfig/basic.yaml"), "", "dr-west"},
+      {DataPath("kubeconfig/basic.yaml"), "", "lab"},
+      {"", first + ":" + second, ""},
+      {"", first + ":" + second, "west"},
+      {"", second + ":" + first, ""},
+      {"", second + ":" + first, "east"},
+      {"", tmp_.path() + "/missing:" + second, "east"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.explicit_path + " KUBECONFIG=" + c.kubeconfig_env + " --context=" + c.context);
+    std::string cmd = "env -i HOME=" + tmp_.path() + " KUBECONFIG=" + c.kubeconfig_env + " " +
+                      kubectl + " config view --minify --raw -o json";
+    if (!c.explicit_path.empty()) cmd += " --kubeconfig " + c.explicit_path;
+    if (!c.context.empty()) cmd += " --context " + c.context;
+    std::string out;
+    FILE* pipe = ::popen(cmd.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    char buf[4096];
+    while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+    ASSERT_EQ(::pclose(pipe), 0) << cmd;
+    nlohmann::json want = nlohmann::json::parse(out);
+
+    ConfigOverrides o;
+    o.kubeconfig = c.explicit_path;
+    o.context = c.context;
+    ConfigPaths p = NoPaths();
+    p.kubeconfig_env = c.kubeconfig_env;
+    auto rc = LoadRestConfig(o, env_, p);
+    ASSERT_TRUE(rc.ok()) << rc.status().ToString();
+
+    const nlohmann::json& ctx = want["contexts"][0];
+    const nlohmann::json& cluster = want["clusters"][0];
+    const nlohmann::json& user = want["users"][0];
+    EXPECT_EQ(rc->context, want["current-context"].get<std::string>());
+    EXPECT_EQ(rc->cluster_name, ctx["context"]["cluster"].get<std::string>());
+    EXPECT_EQ(rc->user_name, ctx["context"]["user"].get<std::string>());
+    EXPECT_EQ(rc->namespace_name, ctx["context"].value("namespace", "default"));
+    std::string server = cluster["cluster"]["server"];
+    if (server.back() == '/') server.pop_back();
+    EXPECT_EQ(rc->server, server);
+    EXPECT_EQ(rc->tls_server_name, cluster["cluster"].value("tls-server-name", ""));
+    EXPECT_EQ(rc->insecure_skip_tls_verify,
+              cluster["cluster"].value("insecure-skip-tls-verify", false));
+    EXPECT_EQ(rc->bearer_token, user["user"].value("token", ""));
+  }
+}
+
+TEST(KubeconfigPathsTest, FromEnvironmentReadsTheProcessEnvironment) {
   ConfigPaths p = ConfigPaths::FromEnvironment();
   const char* home = std::getenv("HOME");
   EXPECT_EQ(p.home, home ? home : "");
