@@ -18,7 +18,13 @@
 // Relative paths in a kubeconfig (certificate-authority, client-certificate, client-key,
 // tokenFile, and an exec command containing a '/') resolve against the directory of the file that
 // defined the entry. Files named by a kubeconfig are read when a context is resolved, through
-// Env::fs; *-data fields are base64 and decoded then too.
+// Env::fs; *-data fields are base64 and decoded then too. So, unlike kubectl (which refuses the
+// whole file over one bad base64 field), a broken entry only breaks the contexts that use it: in a
+// disaster the tool must still reach the cluster that works.
+//
+// Departures from kubectl, on purpose: insecure-skip-tls-verify with a CA is refused (as kubectl
+// does); in-cluster without a readable ca.crt is an error (client-go only logs it); basic auth and
+// auth-providers are refused with what to use instead.
 //
 // Errors are one line naming the file, context, cluster or user:
 //   NotFound          the explicit --kubeconfig file, or a CA/cert/key/token file, does not exist;
@@ -27,7 +33,8 @@
 //   InvalidArgument   malformed YAML (line and column) or a field of the wrong type; no current
 //                     context; a context naming a missing cluster or user; bad base64; a cert
 //                     without its key; basic auth or an auth-provider (with what to use instead);
-//                     an unsupported exec apiVersion; a cluster without a server
+//                     an unsupported exec apiVersion; a cluster without a server; a kubeconfig
+//                     path that is a directory
 //   PermissionDenied  a file that exists but cannot be read
 // Thread-compatible plain data and pure functions; nothing here runs an exec plugin (that happens
 // in the CredentialProvider, credentials.h, on first use).
