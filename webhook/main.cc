@@ -9,6 +9,7 @@
 #include "admission/cache.h"
 #include "admission/metrics.h"
 #include "admission/policy.h"
+#include "admission/populator.h"
 #include "admission/server.h"
 #include "admission/transform_engine.h"
 #include "admission/webhook.h"
@@ -17,6 +18,8 @@
 #include "base/log.h"
 #include "base/version.h"
 #include "dr/types.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
 
 namespace {
 
@@ -29,6 +32,8 @@ int Run(int argc, char** argv) {
                "kubectl-dr-webhook");
   ServerOptions opts;
   std::string dr_namespace(dr::kSystemNamespace);
+  std::string kubeconfig;
+  std::string objects_file;
   int verbosity = 0;
   int shutdown_delay_s = 5;
   bool version = false;
@@ -41,6 +46,13 @@ int Run(int argc, char** argv) {
                  "Require client certificates signed by this CA (the API server's)");
   app.add_option("--metrics-listen", opts.metrics_listen,
                  "Plain-HTTP address for /metrics, HOST:PORT (also served on --listen over TLS)");
+  app.add_option("--kubeconfig", kubeconfig,
+                 "Kubeconfig to watch the cluster with (default: in-cluster config, then "
+                 "KUBECONFIG and ~/.kube/config)");
+  app.add_option("--objects", objects_file,
+                 "Serve from the DRPlans, DRRecoveries, PVCs and ConfigMaps in this file "
+                 "(YAML or JSON) instead of watching a cluster: offline use, benchmarks")
+      ->excludes("--kubeconfig");
   app.add_option("--dr-namespace", dr_namespace, "The DR system namespace")
       ->capture_default_str();
   app.add_option("--max-body-bytes", opts.max_body_bytes, "Largest AdmissionReview accepted")
@@ -96,6 +108,39 @@ int Run(int argc, char** argv) {
   metrics.AddGauge("kdr_webhook_cache_synced", "1 once every cache has listed its kind.",
                    [&cache] { return Metrics::GaugeValues{{"", cache.Synced() ? 1.0 : 0.0}}; });
 
+  // The caches: from a file, or list+watch of the cluster.
+  std::unique_ptr<kube::Client> client;
+  std::unique_ptr<CachePopulator> populator;
+  if (!objects_file.empty()) {
+    Result<std::string> text = fs.ReadFile(objects_file);
+    Status st = text.ok() ? SeedCache(&cache, *text, objects_file) : text.status();
+    if (!st.ok()) {
+      std::cerr << "error: --objects: " << st.message() << "\n";
+      return 2;
+    }
+  } else {
+    kube::ConfigOverrides overrides;
+    overrides.kubeconfig = kubeconfig;
+    kube::ConfigPaths paths = kube::ConfigPaths::FromEnvironment();
+    // In a pod the service account is the identity; --kubeconfig (or no pod) falls back to
+    // kubectl's loading rules.
+    Result<kube::RestConfig> config =
+        kubeconfig.empty() && kube::InClusterPossible(env, paths)
+            ? kube::InClusterRestConfig(overrides, env, paths)
+            : kube::LoadRestConfig(overrides, env, paths);
+    if (!config.ok()) {
+      std::cerr << "error: cannot configure the API client: " << config.status().message() << "\n";
+      return 2;
+    }
+    Result<std::unique_ptr<kube::Client>> made = kube::Client::Create(*config, env);
+    if (!made.ok()) {
+      std::cerr << "error: " << made.status().message() << "\n";
+      return 2;
+    }
+    client = std::move(made).value();
+    populator = std::make_unique<CachePopulator>(client.get(), &cache, dr_namespace, &logger);
+  }
+
   Server server(opts, env, &validate, &mutate, &metrics, [&cache] { return cache.Synced(); });
   if (Status st = server.Start(); !st.ok()) {
     std::cerr << "error: " << st.message() << "\n";
@@ -103,8 +148,7 @@ int Run(int argc, char** argv) {
   }
   logger.Info("serving", {{"listen", opts.listen}, {"port", std::to_string(server.port())},
                           {"dr_namespace", dr_namespace}, {"version", std::string(Version())}});
-  // TODO(webhook): #4 feed the cache from list+watch once shared/kube/client.h lands; until then
-  // it stays empty and /readyz reports "caches not synced".
+  if (populator) populator->Start();
 
   int sig = 0;
   sigwait(&signals, &sig);
@@ -114,6 +158,7 @@ int Run(int argc, char** argv) {
                                 {"delay_s", std::to_string(shutdown_delay_s)}});
   clock.SleepFor(std::chrono::seconds(shutdown_delay_s));
   server.Stop();
+  if (populator) populator->Stop();
   logger.Info("stopped");
   return 0;
 }
