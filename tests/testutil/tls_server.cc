@@ -125,9 +125,14 @@ TlsServer::TlsServer(Options options) : options_(std::move(options)), impl_(std:
     if (!reply.chunks.empty() || reply.hold_open) {
       auto chunks = reply.chunks;
       bool hold = reply.hold_open;
-      hres.set_chunked_content_provider(reply.content_type, [this, chunks, hold](size_t, httplib::DataSink& sink) {
+      int drop_fd = reply.drop_after_chunks && hreq.ssl != nullptr ? SSL_get_fd(hreq.ssl) : -1;
+      hres.set_chunked_content_provider(reply.content_type, [this, chunks, hold, drop_fd](size_t, httplib::DataSink& sink) {
         for (const auto& c : chunks) {
           if (!sink.write(c.data(), c.size())) return false;
+        }
+        if (drop_fd >= 0) {
+          ::shutdown(drop_fd, SHUT_RDWR);
+          return false;
         }
         if (hold) Wait();
         sink.done();

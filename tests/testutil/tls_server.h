@@ -51,6 +51,7 @@ struct Reply {
   // stream stays open until Release() or the server stops.
   std::vector<std::string> chunks;
   bool hold_open = false;
+  bool drop_after_chunks = false;  // then cut the connection (a stream lost mid-way)
 
   // {"kind":"Status",...} as the API server writes it.
   static Reply KubeStatus(int code, const std::string& reason, const std::string& message);
