@@ -145,7 +145,19 @@ class Merger {
       ordered.push_back(*list_key);
     }
 
-    for (const auto& [raw_key, patch_value] : patch.items()) {
+    // Deletion lists go last. apimachinery ranges over a Go map, so when a patch both adds and
+    // deletes one item the outcome varies from run to run; deleting after merging is what it
+    // does most of the time (7 runs in 8 for kubectl 1.32) and lets the deletion win.
+    std::vector<json::const_iterator> keys;
+    for (auto it = patch.begin(); it != patch.end(); ++it) {
+      if (!StartsWith(it.key(), kDeleteFromPrimitiveList)) keys.push_back(it);
+    }
+    for (auto it = patch.begin(); it != patch.end(); ++it) {
+      if (StartsWith(it.key(), kDeleteFromPrimitiveList)) keys.push_back(it);
+    }
+    for (const json::const_iterator& entry : keys) {
+      const std::string& raw_key = entry.key();
+      const json& patch_value = entry.value();
       if (raw_key == kRetainKeys || StartsWith(raw_key, kSetElementOrder)) continue;
       std::string key = raw_key;
       bool delete_list = false;
@@ -235,10 +247,13 @@ class Merger {
     return Status::Ok();
   }
 
+  // alias, when given, receives the live list as apimachinery's $setElementOrder code sees it
+  // after the merge (see MergeSlice); it is left alone when the list is replaced.
   Status MergeSliceHandler(json* original, const json& patch, const FieldSchema* field,
-                           bool delete_list, const std::string& path) {
+                           bool delete_list, const std::string& path,
+                           std::vector<json>* alias = nullptr) {
     if ((field != nullptr && field->merge) || delete_list) {
-      return MergeSlice(original, patch, field, delete_list, path);
+      return MergeSlice(original, patch, field, delete_list, path, alias);
     }
     json taken = patch;
     Clean(&taken);
@@ -264,7 +279,7 @@ class Merger {
   }
 
   Status MergeSlice(json* original, const json& patch, const FieldSchema* field, bool delete_list,
-                    const std::string& path) {
+                    const std::string& path, std::vector<json>* alias) {
     if (original->empty() && patch.empty()) return Status::Ok();
     std::optional<Category> elem;
     KDR_RETURN_IF_ERROR(CheckElementTypes(*original, patch, path, &elem));
@@ -298,7 +313,13 @@ class Merger {
     if (merge_key.empty()) return Bad(path, "cannot merge a list of objects without a merge key");
 
     // Special elements first: {$patch: delete} removes by key, {$patch: replace} replaces.
-    std::vector<json> base(original->begin(), original->end());
+    //
+    // `live` mirrors the Go slice's backing array, because apimachinery's $setElementOrder code
+    // orders by that array after this merge has edited it in place: a deletion shifts the tail
+    // left (leaving a stale copy of the last element) and additions then fill the freed slots.
+    // Emulating it is what makes our order match kube-apiserver's.
+    std::vector<json> live(original->begin(), original->end());
+    size_t live_len = live.size();
     std::vector<json> patch_items;
     bool replace = false;
     for (size_t i = 0; i < patch.size(); ++i) {
@@ -314,10 +335,16 @@ class Merger {
           return Bad(path, "element " + std::to_string(i) + " of the patch has $patch: delete "
                            "but no merge key " + Quote(merge_key));
         }
-        std::erase_if(base, [&](const json& e) {
-          const json* k = MergeKeyOf(e, merge_key);
-          return k != nullptr && *k == *key;
-        });
+        for (size_t j = 0; j < live_len;) {
+          const json* k = MergeKeyOf(live[j], merge_key);
+          if (k != nullptr && *k == *key) {
+            // Copy, not move: the last slot keeps its old value, as in Go.
+            std::copy(live.begin() + j + 1, live.begin() + live_len, live.begin() + j);
+            --live_len;
+          } else {
+            ++j;
+          }
+        }
       } else if (*d == "replace") {
         replace = true;
       } else if (*d == "merge") {
@@ -327,6 +354,7 @@ class Merger {
         return Bad(path, "unknown $patch value " + d->dump() + " in a list (replace or delete)");
       }
     }
+    std::vector<json> base(live.begin(), live.begin() + live_len);
     if (replace) {
       base = std::move(patch_items);
       patch_items.clear();
@@ -352,9 +380,11 @@ class Merger {
       } else {
         json added = v;
         Clean(&added);
+        if (!replace && merged.size() < live.size()) live[merged.size()] = added;
         merged.push_back(std::move(added));
       }
     }
+    if (alias != nullptr) *alias = std::move(live);
     return Finish(original, std::move(merged), patch_items, server_order, merge_key, true, path);
   }
 
@@ -436,6 +466,12 @@ class Merger {
     const json& orig_list = found_original ? *orig_it : empty;
     const json& patch_list = found_patch ? *patch_it : empty;
 
+    if (!found_original && !found_patch) return Status::Ok();
+    if (orig_list.empty() && patch_list.empty()) {
+      // apimachinery cannot tell the element type of two empty lists and fails.
+      return Bad(path, "$setElementOrder/" + key + " orders an empty list (kube-apiserver: no "
+                       "elements in any of the given slices); drop the directive");
+    }
     std::optional<Category> elem;
     KDR_RETURN_IF_ERROR(CheckElementTypes(orig_list, patch_list, path, &elem));
     const bool maps = elem == Category::kObject;
@@ -457,13 +493,16 @@ class Merger {
       merged = patch_list;
       Clean(&merged);
     } else if (found_original && found_patch) {
-      merged = orig_list;
-      KDR_RETURN_IF_ERROR(MergeSliceHandler(&merged, patch_list, field, false, path));
+      merged = orig_list;  // merged below, once server_order exists
     } else {
       return Status::Ok();
     }
-    std::vector<json> order_list(order.begin(), order.end());
     std::vector<json> server_order(orig_list.begin(), orig_list.end());
+    if (found_original && found_patch) {
+      KDR_RETURN_IF_ERROR(
+          MergeSliceHandler(&merged, patch_list, field, false, path, &server_order));
+    }
+    std::vector<json> order_list(order.begin(), order.end());
     std::vector<json> items(merged.begin(), merged.end());
     json result;
     KDR_RETURN_IF_ERROR(
@@ -478,12 +517,18 @@ class Merger {
     if (patch_list.empty() || order.empty()) return Status::Ok();
     std::vector<const json*> items;
     for (const json& v : patch_list) {
-      if (maps && (v.contains(kPatchDirective))) continue;
+      if (maps && v.is_object() && v.value(kPatchDirective, json()) == "delete") continue;
       items.push_back(&v);
     }
+    // As apimachinery: other directive elements are skipped only while the order list lasts, so
+    // a trailing {$patch: replace} after the last ordered item is a mismatch.
     size_t pi = 0, oi = 0;
     while (pi < items.size() && oi < order.size()) {
       const json& p = *items[pi];
+      if (p.is_object() && p.contains(kPatchDirective)) {
+        ++pi;
+        continue;
+      }
       bool equal;
       if (maps) {
         const json* pk = MergeKeyOf(p, merge_key);
