@@ -22,9 +22,10 @@
 // whole file over one bad base64 field), a broken entry only breaks the contexts that use it: in a
 // disaster the tool must still reach the cluster that works.
 //
-// Departures from kubectl, on purpose: insecure-skip-tls-verify with a CA is refused (as kubectl
-// does); in-cluster without a readable ca.crt is an error (client-go only logs it); basic auth and
-// auth-providers are refused with what to use instead.
+// Other departures from kubectl, on purpose: in-cluster without a readable ca.crt is an error
+// (client-go only logs it); basic auth and auth-providers are refused with what to use instead; a
+// context naming a missing cluster is an error (kubectl falls back to localhost:8080). As kubectl,
+// insecure-skip-tls-verify together with a CA is refused.
 //
 // Errors are one line naming the file, context, cluster or user:
 //   NotFound          the explicit --kubeconfig file, or a CA/cert/key/token file, does not exist;
