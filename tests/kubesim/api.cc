@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/strings.h"
 #include "base/yaml.h"
+#include "protobuf.h"
 
 namespace kdr::kubesim {
 
@@ -22,7 +23,16 @@ std::string MediaType(const std::string& content_type) {
 // Decodes a JSON or YAML request body; an error response otherwise.
 std::optional<ApiResponse> DecodeBody(const ApiRequest& req, json* out) {
   const std::string mt = MediaType(req.content_type);
-  if (mt == "application/yaml") {
+  if (mt == "application/vnd.kubernetes.protobuf") {
+    auto r = DecodeKubeProtobuf(req.body);
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kUnimplemented) {
+        return StatusResponse(415, "UnsupportedMediaType", r.status().message());
+      }
+      return BadRequest(r.status().message());
+    }
+    *out = std::move(*r);
+  } else if (mt == "application/yaml") {
     auto r = YamlToJson(req.body, "request body");
     if (!r.ok()) return BadRequest(r.status().message());
     *out = std::move(*r);
@@ -412,8 +422,7 @@ ApiResponse Api::TokenRequest(const ApiRequest& req, const Target& t) const {
   if (!sa.ok()) return ErrorResponse(sa.status(), &t.type, t.name);
   json body = json::object();
   if (!TrimSpace(req.body).empty()) {
-    body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object()) return BadRequest("invalid TokenRequest body");
+    if (auto err = DecodeBody(req, &body)) return *err;
   }
   if (!options_.authenticator) return StatusResponse(500, "InternalError", "Internal error occurred: no token issuer");
   int64_t seconds = 3600;

@@ -50,7 +50,10 @@ ApiResponse Api::Watch(const ApiRequest& req, const Target& t) const {
 
   auto w = options_.store->Watch(wo);
   ApiResponse resp;
-  resp.content_type = table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json";
+  // kube-apiserver sends plain application/json; the parameter keeps httplib from gzipping the
+  // stream (its compressor would hold events back until a buffer fills). Clients parse the media
+  // type, so both read the same.
+  resp.content_type = table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json;stream=watch";
   if (!w.ok()) {
     if (w.status().code() != StatusCode::kFailedPrecondition) return BadRequest(w.status().message());
     json status = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"},

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <openssl/pem.h>
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -131,5 +133,56 @@ inline CommandResult Run(const std::string& command) {
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+}  // namespace kdr::kubesim::testing
+
+namespace kdr::kubesim::testing {
+
+// A child process whose stdout (and stderr) is read line by line; killed when destroyed.
+class Process {
+ public:
+  explicit Process(const std::string& command) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      dup2(fds[1], 2);
+      close(fds[0]);
+      close(fds[1]);
+      execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+  }
+  ~Process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (out_) fclose(out_);
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // Reads lines until one contains `needle` (true) or the output ends (false). Everything read
+  // is kept in output().
+  bool ReadUntil(const std::string& needle) {
+    if (!out_) return false;
+    char buf[4096];
+    while (fgets(buf, sizeof buf, out_)) {
+      output_ += buf;
+      if (std::string(buf).find(needle) != std::string::npos) return true;
+    }
+    return false;
+  }
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = -1;
+  FILE* out_ = nullptr;
+  std::string output_;
+};
 
 }  // namespace kdr::kubesim::testing
