@@ -1,6 +1,7 @@
 #include "transform/strategic.h"
 
 #include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -89,21 +90,17 @@ const json* MergeKeyOf(const json& v, std::string_view merge_key) {
   return it == v.end() ? nullptr : &*it;
 }
 
-// Position of item in list: by merge key value for maps, by value for primitives; -1 if absent.
-// A missing merge key compares as null, as the Go code's nil lookups do.
-long IndexOf(const std::vector<json>& list, const json& item, std::string_view merge_key,
-             bool maps) {
-  static const json kNull;  // constant, never mutated
-  auto key_of = [&](const json& v) -> const json& {
-    if (!maps) return v;
-    const json* k = MergeKeyOf(v, merge_key);
-    return k != nullptr ? *k : kNull;
-  };
-  const json& want = key_of(item);
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (key_of(list[i]) == want) return static_cast<long>(i);
-  }
-  return -1;
+// What apimachinery orders a list by: the merge key's value for maps (null when missing, as the
+// Go code's nil lookups give), the value itself for primitives.
+json IdentityOf(const json& v, std::string_view merge_key, bool maps) {
+  if (!maps) return v;
+  const json* k = MergeKeyOf(v, merge_key);
+  return k != nullptr ? *k : json();
+}
+
+long IndexOf(const std::vector<json>& ids, const json& id) {
+  auto it = std::find(ids.begin(), ids.end(), id);
+  return it == ids.end() ? -1 : static_cast<long>(it - ids.begin());
 }
 
 class Merger {
@@ -301,9 +298,9 @@ class Merger {
           if (std::find(merged.begin(), merged.end(), v) == merged.end()) merged.push_back(v);
         }
       }
-      std::vector<json> server_order(original->begin(), original->end());
-      std::vector<json> patch_order(patch.begin(), patch.end());
-      return Finish(original, std::move(merged), patch_order, server_order, {}, false, path);
+      std::vector<json> server_ids(original->begin(), original->end());
+      std::vector<json> patch_ids(patch.begin(), patch.end());
+      return Finish(original, std::move(merged), patch_ids, server_ids, {}, false, path);
     }
 
     if (delete_list) {
@@ -314,19 +311,24 @@ class Merger {
 
     // Special elements first: {$patch: delete} removes by key, {$patch: replace} replaces.
     //
-    // `live` mirrors the Go slice's backing array, because apimachinery's $setElementOrder code
-    // orders by that array after this merge has edited it in place: a deletion shifts the tail
-    // left (leaving a stale copy of the last element) and additions then fill the freed slots.
-    // Emulating it is what makes our order match kube-apiserver's.
-    std::vector<json> live(original->begin(), original->end());
+    // `live` mirrors (by identity) the Go slice's backing array, because apimachinery's
+    // $setElementOrder code orders by that array after this merge has edited it in place: a
+    // deletion shifts the tail left (leaving a stale copy of the last element) and additions then
+    // fill the freed slots. Emulating it is what makes our order match kube-apiserver's.
+    std::vector<json> live;
+    live.reserve(original->size());
+    for (const json& e : *original) live.push_back(IdentityOf(e, merge_key, true));
     size_t live_len = live.size();
-    std::vector<json> patch_items;
+    // *original is rebuilt below, so its elements can be moved out.
+    std::vector<json> base(std::make_move_iterator(original->begin()),
+                           std::make_move_iterator(original->end()));
+    std::vector<const json*> patch_items;
     bool replace = false;
     for (size_t i = 0; i < patch.size(); ++i) {
       const json& v = patch[i];
       auto d = v.find(kPatchDirective);
       if (d == v.end()) {
-        patch_items.push_back(v);
+        patch_items.push_back(&v);
         continue;
       }
       if (*d == "delete") {
@@ -335,9 +337,12 @@ class Merger {
           return Bad(path, "element " + std::to_string(i) + " of the patch has $patch: delete "
                            "but no merge key " + Quote(merge_key));
         }
+        std::erase_if(base, [&](const json& e) {
+          const json* k = MergeKeyOf(e, merge_key);
+          return k != nullptr && *k == *key;
+        });
         for (size_t j = 0; j < live_len;) {
-          const json* k = MergeKeyOf(live[j], merge_key);
-          if (k != nullptr && *k == *key) {
+          if (live[j] == *key) {
             // Copy, not move: the last slot keeps its old value, as in Go.
             std::copy(live.begin() + j + 1, live.begin() + live_len, live.begin() + j);
             --live_len;
@@ -354,22 +359,27 @@ class Merger {
         return Bad(path, "unknown $patch value " + d->dump() + " in a list (replace or delete)");
       }
     }
-    std::vector<json> base(live.begin(), live.begin() + live_len);
     if (replace) {
-      base = std::move(patch_items);
+      base.clear();
+      for (const json* v : patch_items) {
+        base.push_back(*v);
+        Clean(&base.back());
+      }
       patch_items.clear();
-      for (json& e : base) Clean(&e);
     }
-    const std::vector<json> server_order = base;
+    std::vector<json> server_ids;
+    for (const json& e : base) server_ids.push_back(IdentityOf(e, merge_key, true));
 
     std::vector<json> merged = std::move(base);
+    std::vector<json> patch_ids;
     for (size_t i = 0; i < patch_items.size(); ++i) {
-      const json& v = patch_items[i];
+      const json& v = *patch_items[i];
       const json* key = MergeKeyOf(v, merge_key);
       if (key == nullptr) {
         return Bad(path, "element " + std::to_string(i) + " of the patch has no merge key " +
                              Quote(merge_key));
       }
+      patch_ids.push_back(*key);
       auto found = std::find_if(merged.begin(), merged.end(), [&](const json& e) {
         const json* k = MergeKeyOf(e, merge_key);
         return k != nullptr && *k == *key;
@@ -378,42 +388,41 @@ class Merger {
         KDR_RETURN_IF_ERROR(MergeMap(&*found, v, field->type,
                                      ElementPath(path, merge_key, *key)));
       } else {
+        if (!replace && merged.size() < live.size()) live[merged.size()] = *key;
         json added = v;
         Clean(&added);
-        if (!replace && merged.size() < live.size()) live[merged.size()] = added;
         merged.push_back(std::move(added));
       }
     }
     if (alias != nullptr) *alias = std::move(live);
-    return Finish(original, std::move(merged), patch_items, server_order, merge_key, true, path);
+    return Finish(original, std::move(merged), patch_ids, server_ids, merge_key, true, path);
   }
 
   // apimachinery's ordering: items named by the patch (or by $setElementOrder) in that order,
   // the server-only items in their live order, interleaved where both orders know the items.
-  Status Finish(json* out, std::vector<json> merged, const std::vector<json>& patch_order,
-                const std::vector<json>& server_order, std::string_view merge_key, bool maps,
+  // patch_ids and server_ids hold identities (IdentityOf).
+  Status Finish(json* out, std::vector<json> merged, const std::vector<json>& patch_ids,
+                const std::vector<json>& server_ids, std::string_view merge_key, bool maps,
                 const std::string& path) {
-    std::vector<json> patch_items, server_only;
+    struct Item {
+      json value;
+      long patch_index;
+      long server_index;
+    };
+    std::vector<Item> patch_items, server_only;
     for (size_t i = 0; i < merged.size(); ++i) {
-      json& v = merged[i];
-      if (maps && MergeKeyOf(v, merge_key) == nullptr) {
+      if (maps && MergeKeyOf(merged[i], merge_key) == nullptr) {
         return Bad(path, "element " + std::to_string(i) + " has no merge key " + Quote(merge_key));
       }
-      if (IndexOf(patch_order, v, merge_key, maps) >= 0) {
-        patch_items.push_back(std::move(v));
-      } else {
-        server_only.push_back(std::move(v));
-      }
+      const json id = IdentityOf(merged[i], merge_key, maps);
+      Item item{std::move(merged[i]), IndexOf(patch_ids, id), IndexOf(server_ids, id)};
+      (item.patch_index >= 0 ? patch_items : server_only).push_back(std::move(item));
     }
-    if (maps) {
-      for (const json& v : patch_order) {
-        if (MergeKeyOf(v, merge_key) == nullptr) {
-          return Bad(path, "an element of the order has no merge key " + Quote(merge_key));
-        }
-      }
-    }
-    SortBy(&patch_items, patch_order, merge_key, maps);
-    SortBy(&server_only, server_order, merge_key, maps);
+    std::stable_sort(patch_items.begin(), patch_items.end(),
+                     [](const Item& a, const Item& b) { return a.patch_index < b.patch_index; });
+    std::stable_sort(server_only.begin(), server_only.end(), [](const Item& a, const Item& b) {
+      return a.server_index >= 0 && b.server_index >= 0 && a.server_index < b.server_index;
+    });
 
     json result = json::array();
     size_t i = 0, j = 0;
@@ -424,27 +433,18 @@ class Merger {
       } else if (i >= server_only.size()) {
         take_server = false;
       } else {
-        long li = IndexOf(server_order, server_only[i], merge_key, maps);
-        long ri = IndexOf(server_order, patch_items[j], merge_key, maps);
+        long li = server_only[i].server_index;
+        long ri = patch_items[j].server_index;
         take_server = li >= 0 && ri >= 0 && li < ri;
       }
       if (take_server) {
-        result.push_back(std::move(server_only[i++]));
+        result.push_back(std::move(server_only[i++].value));
       } else {
-        result.push_back(std::move(patch_items[j++]));
+        result.push_back(std::move(patch_items[j++].value));
       }
     }
     *out = std::move(result);
     return Status::Ok();
-  }
-
-  static void SortBy(std::vector<json>* items, const std::vector<json>& order,
-                     std::string_view merge_key, bool maps) {
-    std::stable_sort(items->begin(), items->end(), [&](const json& a, const json& b) {
-      long ia = IndexOf(order, a, merge_key, maps);
-      long ib = IndexOf(order, b, merge_key, maps);
-      return ia >= 0 && ib >= 0 && ia < ib;
-    });
   }
 
   // $setElementOrder/<key>: merge the list (if the patch has it) and order the result by the
@@ -493,20 +493,22 @@ class Merger {
       merged = patch_list;
       Clean(&merged);
     } else if (found_original && found_patch) {
-      merged = orig_list;  // merged below, once server_order exists
+      merged = orig_list;  // merged below, once server_ids exists
     } else {
       return Status::Ok();
     }
-    std::vector<json> server_order(orig_list.begin(), orig_list.end());
+    std::vector<json> server_ids;
+    for (const json& e : orig_list) server_ids.push_back(IdentityOf(e, merge_key, maps));
     if (found_original && found_patch) {
-      KDR_RETURN_IF_ERROR(
-          MergeSliceHandler(&merged, patch_list, field, false, path, &server_order));
+      KDR_RETURN_IF_ERROR(MergeSliceHandler(&merged, patch_list, field, false, path, &server_ids));
     }
-    std::vector<json> order_list(order.begin(), order.end());
-    std::vector<json> items(merged.begin(), merged.end());
+    std::vector<json> order_ids;
+    for (const json& o : order) order_ids.push_back(IdentityOf(o, merge_key, maps));
+    std::vector<json> items(std::make_move_iterator(merged.begin()),
+                            std::make_move_iterator(merged.end()));
     json result;
     KDR_RETURN_IF_ERROR(
-        Finish(&result, std::move(items), order_list, server_order, merge_key, maps, path));
+        Finish(&result, std::move(items), order_ids, server_ids, merge_key, maps, path));
     (*original)[key] = std::move(result);
     return Status::Ok();
   }
