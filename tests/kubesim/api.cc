@@ -111,6 +111,11 @@ ApiResponse Api::Handle(const ApiRequest& req) const {
     auto doc = OpenApiV3Doc(registry, path.substr(12));
     return doc ? JsonResponse(200, *doc) : NotFoundPath();
   }
+  if (req.method == "POST" && (path == "/apis/authentication.k8s.io/v1/selfsubjectreviews" ||
+                               path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" ||
+                               path == "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews")) {
+    return SelfReview(req, path);
+  }
   std::vector<std::string> seg;
   for (auto& s : Split(path, '/')) {
     if (!s.empty()) seg.push_back(s);
@@ -415,6 +420,35 @@ ApiResponse Api::DeleteCollection(const ApiRequest& req, const Target& t) const 
   return JsonResponse(200, {{"kind", t.type.list_kind}, {"apiVersion", t.type.GroupVersion(t.version)},
                             {"metadata", {{"resourceVersion", std::to_string(options_.store->resource_version())}}},
                             {"items", items}});
+}
+
+ApiResponse Api::SelfReview(const ApiRequest& req, const std::string& path) const {
+  // No authorization in kubesim: every authenticated user may do everything, so reviews answer
+  // with the caller's identity and "allowed". Bodies may be protobuf (typed clients); only
+  // JSON bodies are echoed back in spec.
+  json spec = json::object();
+  if (MediaType(req.content_type) == "application/json") {
+    json body = json::parse(req.body, nullptr, false);
+    if (body.is_object() && body.contains("spec")) spec = body["spec"];
+  }
+  json user = {{"username", req.user.username}, {"groups", req.user.groups}};
+  if (!req.user.uid.empty()) user["uid"] = req.user.uid;
+  if (path.find("selfsubjectreviews") != std::string::npos) {
+    return JsonResponse(201, {{"kind", "SelfSubjectReview"}, {"apiVersion", "authentication.k8s.io/v1"},
+                              {"metadata", {{"creationTimestamp", nullptr}}},
+                              {"status", {{"userInfo", user}}}});
+  }
+  if (path.find("selfsubjectrulesreviews") != std::string::npos) {
+    json rule = {{"verbs", {"*"}}, {"apiGroups", {"*"}}, {"resources", {"*"}}};
+    return JsonResponse(201, {{"kind", "SelfSubjectRulesReview"}, {"apiVersion", "authorization.k8s.io/v1"},
+                              {"metadata", {{"creationTimestamp", nullptr}}}, {"spec", spec},
+                              {"status", {{"resourceRules", json::array({rule})},
+                                          {"nonResourceRules", json::array({{{"verbs", {"*"}}, {"nonResourceURLs", {"*"}}}})},
+                                          {"incomplete", false}}}});
+  }
+  return JsonResponse(201, {{"kind", "SelfSubjectAccessReview"}, {"apiVersion", "authorization.k8s.io/v1"},
+                            {"metadata", {{"creationTimestamp", nullptr}}}, {"spec", spec},
+                            {"status", {{"allowed", true}, {"reason", "kubesim authorizes every authenticated user"}}}});
 }
 
 ApiResponse Api::TokenRequest(const ApiRequest& req, const Target& t) const {

@@ -84,6 +84,8 @@ class Api {
   ApiResponse DeleteCollection(const ApiRequest& req, const Target& t) const;
   ApiResponse Scale(const ApiRequest& req, const Target& t) const;
   ApiResponse TokenRequest(const ApiRequest& req, const Target& t) const;
+  // SelfSubjectReview, SelfSubjectAccessReview, SelfSubjectRulesReview.
+  ApiResponse SelfReview(const ApiRequest& req, const std::string& path) const;
   // Runs dynamic admission; a denial becomes the response.
   bool Admit(const ApiRequest& req, const Target& t, Operation op, nlohmann::json* object,
              const nlohmann::json* old_object, bool dry_run, ApiResponse* denied) const;

@@ -14,6 +14,18 @@ namespace {
 const std::vector<std::string> kVerbs = {"create", "delete", "deletecollection", "get",
                                          "list",   "patch",  "update",           "watch"};
 
+// Create-only review APIs served outside the registry (api.cc SelfReview).
+struct Review {
+  const char* group;
+  const char* resource;
+  const char* kind;
+};
+constexpr Review kReviews[] = {
+    {"authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview"},
+    {"authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview"},
+    {"authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview"},
+};
+
 // Groups in first-registration order, each with its versions (preferred first).
 std::vector<std::pair<std::string, std::vector<std::string>>> Groups(const Registry& registry) {
   std::vector<std::pair<std::string, std::vector<std::string>>> out;
@@ -26,6 +38,11 @@ std::vector<std::pair<std::string, std::vector<std::string>>> Groups(const Regis
     }
     for (const auto& v : t.versions) {
       if (std::find(it->second.begin(), it->second.end(), v) == it->second.end()) it->second.push_back(v);
+    }
+  }
+  for (const auto& r : kReviews) {
+    if (std::none_of(out.begin(), out.end(), [&](const auto& g) { return g.first == r.group; })) {
+      out.push_back({r.group, {"v1"}});
     }
   }
   return out;
@@ -68,6 +85,13 @@ std::optional<json> ApiResourceListDoc(const Registry& registry, std::string_vie
                                        std::string_view version) {
   json resources = json::array();
   bool found = false;
+  for (const auto& r : kReviews) {
+    if (group == r.group && version == "v1") {
+      found = true;
+      resources.push_back({{"name", r.resource}, {"singularName", ""}, {"namespaced", false},
+                           {"kind", r.kind}, {"verbs", json::array({"create"})}});
+    }
+  }
   for (const auto& t : registry.All()) {
     if (t.group != group || !t.Serves(version)) continue;
     found = true;

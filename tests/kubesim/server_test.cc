@@ -427,8 +427,11 @@ TEST_F(ServerTest, RejectsUnauthenticatedAndAcceptsClientCertsAndServiceAccountT
   // Client certificate: through kubectl, which uses the kubeconfig's admin certificate.
   testutil::TempDir dir;
   ASSERT_TRUE(server_->WriteKubeconfig(dir.path() + "/kc", "sim").ok());
-  auto out = testing::Run("HOME=" + dir.path() + " kubectl --kubeconfig " + dir.path() + "/kc get ns default -o name");
-  EXPECT_NE(out.output.find("namespace/default"), std::string::npos) << out.output;
+  auto out = testing::Run("HOME=" + dir.path() + " kubectl --kubeconfig " + dir.path() +
+                          "/kc auth whoami -o jsonpath='{.status.userInfo.username} {.status.userInfo.groups}'");
+  EXPECT_EQ(out.output, "kubernetes-admin [\"system:masters\",\"system:authenticated\"]");
+  auto can = testing::Run("HOME=" + dir.path() + " kubectl --kubeconfig " + dir.path() + "/kc auth can-i delete pods");
+  EXPECT_EQ(can.output, "yes\n");
 }
 
 TEST_F(ServerTest, CustomResourceDefinitionServesNewResource) {
