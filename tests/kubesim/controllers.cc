@@ -1,0 +1,114 @@
+#include "controllers.h"
+
+#include <chrono>
+#include <stop_token>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/log.h"
+#include "base/strings.h"
+#include "controllers_internal.h"
+#include "longhorn.h"
+
+namespace kdr::kubesim {
+namespace {
+
+// Drives one reconciler: a watch over every resource (starting with the current objects), events
+// batched until the queue is momentarily empty, then one Reconcile; a Resync on the interval.
+void Run(std::stop_token stop, Store* store, Reconciler* r, std::chrono::milliseconds resync,
+         Logger* logger) {
+  std::unique_ptr<Watcher> watcher;
+  auto next_resync = std::chrono::steady_clock::now() + resync;
+  while (!stop.stop_requested()) {
+    if (!watcher || watcher->closed()) {
+      auto w = store->Watch(WatchOptions{});
+      if (!w.ok()) {
+        if (logger) logger->Warning("controller watch failed", {{"controller", std::string(r->name())},
+                                                                {"error", w.status().message()}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      watcher = std::move(*w);
+      r->Resync();
+    }
+    auto now = std::chrono::steady_clock::now();
+    auto wait = std::min<std::chrono::milliseconds>(
+        std::chrono::milliseconds(50),
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::max(next_resync - now, std::chrono::steady_clock::duration::zero())));
+    bool any = false;
+    while (auto e = watcher->Next(any ? std::chrono::milliseconds(0) : wait)) {
+      any = true;
+      if (e->type != EventType::kBookmark) r->Observe(*e);
+    }
+    if (std::chrono::steady_clock::now() >= next_resync) {
+      r->Resync();
+      next_resync = std::chrono::steady_clock::now() + resync;
+      any = true;
+    }
+    if (any) r->Reconcile();
+  }
+}
+
+}  // namespace
+
+struct Controllers::Impl {
+  std::unique_ptr<Clock> own_clock;
+  std::vector<std::unique_ptr<Reconciler>> reconcilers;
+  std::vector<std::jthread> threads;
+};
+
+Status DisableControllers(std::string_view csv, ControllerOptions* options) {
+  const std::vector<std::string> known = {"pvc", "workloads", "longhorn", "all"};
+  for (const auto& raw : Split(csv, ',')) {
+    std::string name(TrimSpace(raw));
+    if (name.empty()) continue;
+    if (name == "pvc") {
+      options->pvc = false;
+    } else if (name == "workloads") {
+      options->workloads = false;
+    } else if (name == "longhorn") {
+      options->longhorn = false;
+    } else if (name == "all") {
+      options->pvc = options->workloads = options->longhorn = false;
+    } else {
+      return Status::InvalidArgument("--no-controllers: unknown controller " + Quote(name) +
+                                     DidYouMean(name, known) +
+                                     "; known: pvc, workloads, longhorn, all");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<Controllers>> Controllers::Start(Store* store, ControllerOptions options) {
+  std::unique_ptr<Controllers> c(new Controllers());
+  c->impl_ = std::make_unique<Impl>();
+  if (options.clock == nullptr) {
+    c->impl_->own_clock = std::make_unique<RealClock>();
+    options.clock = c->impl_->own_clock.get();
+  }
+  if (options.longhorn) {
+    KDR_RETURN_IF_ERROR(InstallLonghornCrds(store));
+    KDR_ASSIGN_OR_RETURN(auto lh, NewLonghornController(store, options));
+    c->impl_->reconcilers.push_back(std::move(lh));
+  }
+  if (options.pvc) c->impl_->reconcilers.push_back(NewPvcController(store, options));
+  if (options.workloads) c->impl_->reconcilers.push_back(NewWorkloadController(store, options));
+  for (auto& r : c->impl_->reconcilers) {
+    c->impl_->threads.emplace_back(Run, store, r.get(), options.resync_interval, options.logger);
+  }
+  return c;
+}
+
+Controllers::~Controllers() { Stop(); }
+
+void Controllers::Stop() {
+  if (!impl_) return;
+  for (auto& t : impl_->threads) t.request_stop();
+  for (auto& t : impl_->threads) {
+    if (t.joinable()) t.join();
+  }
+  impl_->threads.clear();
+}
+
+}  // namespace kdr::kubesim

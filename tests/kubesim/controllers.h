@@ -1,0 +1,101 @@
+#pragma once
+
+// kubesim's simulated controllers: what kube-controller-manager, a scheduler, kubelets, a CSI
+// provisioner and Longhorn would do on a real cluster, reduced to what kubectl-dr observes. Each
+// runs on its own thread, fed by a Store watch over every resource (plus a periodic resync), and
+// writes through the Store like a controller with an exempt service account (no admission).
+// Every write is idempotent: a controller seeing its own write again changes nothing.
+//
+//   pvc        PersistentVolumeClaim binding. A PVC naming spec.volumeName binds to that PV
+//              (when the PV exists, is not bound to another claim and, for a Longhorn CSI volume,
+//              the Longhorn volume is active); a PVC whose StorageClass is provisioned by kubesim
+//              (provisioner kubesim.kubectl-dr.dev/hostpath, or any class annotated
+//              kubesim.kubectl-dr.dev/provision: "true"; a PVC without a class uses the default
+//              class) gets a new PV "pvc-<uid>" (hostPath) and binds. A static PV whose claimRef
+//              names a pending PVC binds to it. Bound: PVC spec.volumeName, the
+//              pv.kubernetes.io/bind-completed annotation, status {phase Bound, accessModes,
+//              capacity}; PV claimRef (with the claim's uid) and status.phase Bound. A deleted
+//              claim releases its PV: reclaimPolicy Delete deletes it, Retain leaves it Released.
+//   workloads  Deployments own a ReplicaSet per pod template (label pod-template-hash), the
+//              newest scaled to spec.replicas and older ones to 0; ReplicaSets and StatefulSets
+//              own Pods (StatefulSets: NAME-0..N-1 and a PVC per volumeClaimTemplate, kept on
+//              scale-down as Kubernetes does); DaemonSets run one Pod (one node). A Pod runs
+//              (phase Running, Ready) once every PVC it mounts is Bound, else it stays Pending
+//              with PodScheduled False "pod has unbound immediate PersistentVolumeClaims".
+//              Workload status reports what its pods show: replicas, readyReplicas,
+//              availableReplicas, updatedReplicas, observedGeneration and (Deployments) the
+//              Available and Progressing conditions. Jobs start (active 1, startTime) and then
+//              complete (succeeded = completions, conditions SuccessCriteriaMet and Complete);
+//              annotate a Job kubesim.kubectl-dr.dev/job-outcome: "fail" to make it fail
+//              (BackoffLimitExceeded) or "hold" to keep it running until the annotation changes.
+//   longhorn   see longhorn.h.
+//
+// Thread-safe. The store must outlive the Controllers.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace kdr {
+class Clock;
+class FileSystem;
+class Logger;
+}
+
+namespace kdr::kubesim {
+
+class Store;
+
+// The provisioner kubesim provisions volumes for.
+inline constexpr std::string_view kHostpathProvisioner = "kubesim.kubectl-dr.dev/hostpath";
+// Annotation marking any StorageClass as provisioned by kubesim.
+inline constexpr std::string_view kProvisionAnnotation = "kubesim.kubectl-dr.dev/provision";
+// Job annotation steering its outcome: "fail" or "hold".
+inline constexpr std::string_view kJobOutcomeAnnotation = "kubesim.kubectl-dr.dev/job-outcome";
+
+struct ControllerOptions {
+  bool pvc = true;
+  bool workloads = true;
+  bool longhorn = true;
+  // Longhorn: the backup store directory (shared by a source and a target kubesim). "" disables
+  // backups (Backup objects then end in state Error naming the missing backup target).
+  std::string longhorn_backupstore;
+  // Longhorn: the namespace its objects live in.
+  std::string longhorn_namespace = "longhorn-system";
+  // How often standby volumes look for new backups in the backup store (Longhorn's
+  // backupstore-poll-interval; a BackupVolume's spec.syncRequestedAt forces a sync at once).
+  std::chrono::milliseconds longhorn_poll_interval{std::chrono::seconds(5)};
+  // Periodic resync of every controller (catches anything an event did not).
+  std::chrono::milliseconds resync_interval{std::chrono::seconds(2)};
+  FileSystem* fs = nullptr;  // the backup store's files; null: the real file system
+  Clock* clock = nullptr;    // timestamps (startTime, lastTransitionTime); null: the real clock
+  Logger* logger = nullptr;  // may be null
+};
+
+// Parses the --no-controllers value ("pvc,workloads,longhorn", "all", "") into `options`.
+// InvalidArgument naming an unknown controller, with the nearest known name.
+Status DisableControllers(std::string_view csv, ControllerOptions* options);
+
+class Controllers {
+ public:
+  // Starts the enabled controllers (Longhorn first installs its CRDs). Errors: whatever
+  // installing the CRDs returns.
+  static Result<std::unique_ptr<Controllers>> Start(Store* store, ControllerOptions options);
+  ~Controllers();  // Stop()
+  Controllers(const Controllers&) = delete;
+  Controllers& operator=(const Controllers&) = delete;
+
+  // Stops every controller thread; idempotent.
+  void Stop();
+
+ private:
+  Controllers() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kdr::kubesim

@@ -1,0 +1,242 @@
+// The persistent-volume binder and a hostPath provisioner, as kube-controller-manager and an
+// external provisioner would run them. Level-triggered: any change to claims, volumes, classes
+// or Longhorn volumes re-examines every claim that is not Bound.
+
+#include "base/log.h"
+#include "controllers_internal.h"
+#include "longhorn.h"
+
+namespace kdr::kubesim {
+namespace {
+
+using nlohmann::json;
+using namespace ctl;
+
+constexpr const char* kLonghornDriver = "driver.longhorn.io";
+
+class PvcController : public Reconciler {
+ public:
+  PvcController(Store* store, const ControllerOptions& options)
+      : store_(store), options_(options) {}
+
+  std::string_view name() const override { return "pvc"; }
+
+  void Observe(const WatchEvent& e) override {
+    if (e.gr == kPvcs && e.type == EventType::kDeleted && e.object) {
+      released_.push_back(*e.object);
+      dirty_ = true;
+    } else if (e.gr == kPvcs || e.gr == kPvs || e.gr == kStorageClasses ||
+               e.gr == kLonghornVolumes) {
+      dirty_ = true;
+    }
+  }
+
+  void Resync() override { dirty_ = true; }
+
+  void Reconcile() override {
+    for (const auto& claim : released_) Release(claim);
+    released_.clear();
+    if (!dirty_) return;
+    dirty_ = false;
+    for (const auto& pvc : ListAll(store_, kPvcs, "")) {
+      if (Deleting(pvc)) continue;
+      if (Str(pvc, "/status/phase"_json_pointer) == "Bound" &&
+          !Str(pvc, "/spec/volumeName"_json_pointer).empty()) {
+        continue;
+      }
+      Status s = Bind(pvc);
+      if (!s.ok() && options_.logger) {
+        options_.logger->Warning("pvc binding failed", {{"pvc", Ns(pvc) + "/" + Name(pvc)},
+                                                        {"error", s.message()}});
+      }
+    }
+  }
+
+ private:
+  // A Longhorn CSI volume is usable for a claim only once active (not a standby DR volume).
+  bool VolumeUsable(const json& pv) {
+    if (!options_.longhorn) return true;
+    if (Str(pv, "/spec/csi/driver"_json_pointer) != kLonghornDriver) return true;
+    auto vol = store_->Get(kLonghornVolumes, options_.longhorn_namespace,
+                           Str(pv, "/spec/csi/volumeHandle"_json_pointer));
+    return vol.ok() && LonghornVolumeActive(*vol);
+  }
+
+  // The PV's claimRef names this claim (and, when it has a uid, this very claim).
+  static bool ClaimRefMatches(const json& pv, const json& pvc) {
+    if (!pv.contains("spec") || !pv["spec"].contains("claimRef")) return false;
+    const json& ref = pv["spec"]["claimRef"];
+    if (ref.value("namespace", "") != Ns(pvc) || ref.value("name", "") != Name(pvc)) return false;
+    std::string uid = ref.value("uid", "");
+    return uid.empty() || uid == Uid(pvc);
+  }
+  static bool ClaimedByOther(const json& pv, const json& pvc) {
+    return pv.contains("spec") && pv["spec"].contains("claimRef") && !ClaimRefMatches(pv, pvc);
+  }
+
+  Status Bind(const json& pvc) {
+    std::string volume = Str(pvc, "/spec/volumeName"_json_pointer);
+    if (!volume.empty()) {
+      auto pv = store_->Get(kPvs, "", volume);
+      if (!pv.ok() || ClaimedByOther(*pv, pvc) || Deleting(*pv) || !VolumeUsable(*pv)) {
+        return Status::Ok();  // stays Pending until the volume appears or becomes usable
+      }
+      return BindTo(pvc, *pv, false);
+    }
+    // A volume pre-bound to this claim by its claimRef (a restored PV).
+    for (const auto& pv : ListAll(store_, kPvs, "")) {
+      if (ClaimRefMatches(pv, pvc) && !Deleting(pv) &&
+          Str(pv, "/status/phase"_json_pointer) != "Released") {
+        if (!VolumeUsable(pv)) return Status::Ok();
+        return BindTo(pvc, pv, true);
+      }
+    }
+    // Dynamic provisioning.
+    std::string class_name = Str(pvc, "/spec/storageClassName"_json_pointer);
+    std::optional<json> sc;
+    if (pvc.contains("spec") && pvc["spec"].contains("storageClassName") &&
+        pvc["spec"]["storageClassName"].is_string()) {
+      auto got = store_->Get(kStorageClasses, "", class_name);
+      if (got.ok()) sc = *got;
+    } else {
+      for (const auto& c : ListAll(store_, kStorageClasses, "")) {
+        if (Annotation(c, "storageclass.kubernetes.io/is-default-class") == "true") sc = c;
+      }
+    }
+    if (!sc) return Status::Ok();
+    std::string provisioner = sc->value("provisioner", "");
+    bool ours = provisioner == kHostpathProvisioner ||
+                Annotation(*sc, std::string(kProvisionAnnotation)) == "true";
+    bool longhorn = provisioner == kLonghornDriver && options_.longhorn;
+    if (!ours && !longhorn) return Status::Ok();
+    return Provision(pvc, *sc, longhorn);
+  }
+
+  Status Provision(const json& pvc, const json& sc, bool longhorn) {
+    std::string pv_name = "pvc-" + Uid(pvc);
+    std::string provisioner = sc.value("provisioner", "");
+    json storage = pvc.contains("/spec/resources/requests/storage"_json_pointer)
+                       ? pvc.at("/spec/resources/requests/storage"_json_pointer)
+                       : json("1Gi");
+    json pv = {{"apiVersion", "v1"},
+               {"kind", "PersistentVolume"},
+               {"metadata",
+                {{"name", pv_name},
+                 {"annotations", {{"pv.kubernetes.io/provisioned-by", provisioner}}}}},
+               {"spec",
+                {{"capacity", {{"storage", storage}}},
+                 {"accessModes", pvc["spec"].value("accessModes", json::array({"ReadWriteOnce"}))},
+                 {"persistentVolumeReclaimPolicy", sc.value("reclaimPolicy", "Delete")},
+                 {"storageClassName", Name(sc)},
+                 {"volumeMode", pvc["spec"].value("volumeMode", "Filesystem")},
+                 {"claimRef",
+                  {{"kind", "PersistentVolumeClaim"},
+                   {"apiVersion", "v1"},
+                   {"namespace", Ns(pvc)},
+                   {"name", Name(pvc)},
+                   {"uid", Uid(pvc)}}}}}};
+    if (longhorn) {
+      json params = sc.value("parameters", json::object());
+      KDR_RETURN_IF_ERROR(CreateLonghornVolume(store_, options_.longhorn_namespace, pv_name,
+                                               storage.is_string() ? storage.get<std::string>()
+                                                                   : "1Gi",
+                                               params));
+      pv["spec"]["csi"] = {{"driver", kLonghornDriver},
+                           {"volumeHandle", pv_name},
+                           {"fsType", params.value("fsType", "ext4")},
+                           {"volumeAttributes", params}};
+    } else {
+      pv["spec"]["hostPath"] = {{"path", "/var/lib/kubesim/volumes/" + pv_name},
+                                {"type", "DirectoryOrCreate"}};
+    }
+    auto created = store_->Create(kPvs, "", pv);
+    if (!created.ok() && !created.status().IsAlreadyExists()) return created.status();
+    auto stored = store_->Get(kPvs, "", pv_name);
+    if (!stored.ok()) return stored.status();
+    auto annotate = store_->Modify(kPvcs, Ns(pvc), Name(pvc), [&](json* obj) {
+      auto& a = (*obj)["metadata"]["annotations"];
+      if (!a.is_object()) a = json::object();
+      a["volume.kubernetes.io/storage-provisioner"] = provisioner;
+      a["volume.beta.kubernetes.io/storage-provisioner"] = provisioner;
+      if (!(*obj)["spec"].contains("storageClassName")) {
+        (*obj)["spec"]["storageClassName"] = Name(sc);
+      }
+      return Status::Ok();
+    });
+    if (!annotate.ok()) return annotate.status();
+    return BindTo(*annotate, *stored, true);
+  }
+
+  // Binds both ways, as the binder does: PV claimRef then PV status, PVC volumeName then status.
+  Status BindTo(const json& pvc, const json& pv, bool by_controller) {
+    std::string pv_name = Name(pv);
+    auto p = store_->Modify(kPvs, "", pv_name, [&](json* obj) {
+      json& spec = (*obj)["spec"];
+      if (!spec.contains("claimRef") || spec["claimRef"].value("uid", "") != Uid(pvc)) {
+        spec["claimRef"] = {{"kind", "PersistentVolumeClaim"},
+                            {"apiVersion", "v1"},
+                            {"namespace", Ns(pvc)},
+                            {"name", Name(pvc)},
+                            {"uid", Uid(pvc)},
+                            {"resourceVersion", Str(pvc, "/metadata/resourceVersion"_json_pointer)}};
+        (*obj)["metadata"]["annotations"]["pv.kubernetes.io/bound-by-controller"] = "yes";
+      }
+      return Status::Ok();
+    });
+    if (!p.ok()) return p.status();
+    json pv_status = p->value("status", json::object());
+    pv_status["phase"] = "Bound";
+    KDR_RETURN_IF_ERROR(WriteStatus(store_, kPvs, "", pv_name, pv_status));
+    auto c = store_->Modify(kPvcs, Ns(pvc), Name(pvc), [&](json* obj) {
+      (*obj)["spec"]["volumeName"] = pv_name;
+      auto& a = (*obj)["metadata"]["annotations"];
+      if (!a.is_object()) a = json::object();
+      a["pv.kubernetes.io/bind-completed"] = "yes";
+      if (by_controller) a["pv.kubernetes.io/bound-by-controller"] = "yes";
+      return Status::Ok();
+    });
+    if (!c.ok()) return c.status();
+    json status = c->value("status", json::object());
+    status["phase"] = "Bound";
+    status["accessModes"] = pv["spec"].value("accessModes", json::array({"ReadWriteOnce"}));
+    status["capacity"] = pv["spec"].value("capacity", json::object());
+    Status s = WriteStatus(store_, kPvcs, Ns(pvc), Name(pvc), status);
+    if (s.ok() && options_.logger) {
+      options_.logger->Info("pvc bound", {{"pvc", Ns(pvc) + "/" + Name(pvc)}, {"pv", pv_name}});
+    }
+    return s;
+  }
+
+  // A deleted claim releases its volume: Delete removes it (and its Longhorn volume), Retain
+  // leaves it Released with its claimRef, as Kubernetes does.
+  void Release(const json& claim) {
+    for (const auto& pv : ListAll(store_, kPvs, "")) {
+      if (Str(pv, "/spec/claimRef/uid"_json_pointer) != Uid(claim) || Uid(claim).empty()) continue;
+      std::string policy = Str(pv, "/spec/persistentVolumeReclaimPolicy"_json_pointer);
+      if (policy == "Delete") {
+        if (options_.longhorn && Str(pv, "/spec/csi/driver"_json_pointer) == kLonghornDriver) {
+          (void)store_->Delete(kLonghornVolumes, options_.longhorn_namespace,
+                               Str(pv, "/spec/csi/volumeHandle"_json_pointer));
+        }
+        (void)store_->Delete(kPvs, "", Name(pv));
+      } else {
+        json status = pv.value("status", json::object());
+        status["phase"] = "Released";
+        (void)WriteStatus(store_, kPvs, "", Name(pv), status);
+      }
+    }
+  }
+
+  Store* const store_;
+  const ControllerOptions options_;
+  bool dirty_ = true;
+  std::vector<json> released_;
+};
+
+}  // namespace
+
+std::unique_ptr<Reconciler> NewPvcController(Store* store, const ControllerOptions& options) {
+  return std::make_unique<PvcController>(store, options);
+}
+
+}  // namespace kdr::kubesim

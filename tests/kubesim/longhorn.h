@@ -1,0 +1,83 @@
+#pragma once
+
+// Longhorn, simulated: the longhorn.io/v1beta2 custom resources kubectl-dr's Longhorn driver uses
+// and a controller giving them Longhorn's documented behaviour, with a backup store that is a
+// plain directory shared by a source and a target kubesim (as an NFS backup target is shared by
+// two Longhorn clusters).
+//
+// Resources (namespace ControllerOptions::longhorn_namespace, "longhorn-system"):
+//   volumes.longhorn.io (lhv)        spec {size (bytes), numberOfReplicas, frontend ("blockdev"),
+//                                    fromBackup (a backup URL), standby}; status {state,
+//                                    robustness, isStandby, restoreRequired, restoreInitiated,
+//                                    lastBackup, lastBackupAt, frontendDisabled, conditions
+//                                    [Restore], kubernetesStatus}
+//   backups.longhorn.io (lhb)        label backup-volume: VOLUME; spec {snapshotName, labels};
+//                                    status {state New|InProgress|Completed|Error, url,
+//                                    volumeName, volumeSize, snapshotName, backupCreatedAt,
+//                                    snapshotCreatedAt, size, progress, error, lastSyncedAt}
+//   backupvolumes.longhorn.io (lhbv) one per volume in the backup store, named after the volume;
+//                                    spec.syncRequestedAt (set it to sync at once); status
+//                                    {lastBackupName, lastBackupAt, size, createdAt, lastSyncedAt}
+//   backuptargets.longhorn.io (lhbt) "default": spec.backupTargetURL "file://DIR",
+//                                    spec.syncRequestedAt; status.available
+//
+// Behaviour:
+//   - A Backup of an active volume is written to the backup store (DIR/volumes/VOL/backups/
+//     backup_NAME.cfg, then DIR/volumes/VOL/volume.cfg naming it the last backup) and turns
+//     Completed with status.url "file://DIR?backup=NAME&volume=VOL"; the volume's
+//     status.lastBackup names it. A volume's data is simulated by its annotation
+//     kubesim.kubectl-dr.dev/data, which a backup captures and a restore writes back.
+//   - Every poll interval (or when the spec.syncRequestedAt of a BackupVolume or of the
+//     BackupTarget changes) the backup
+//     store is read: BackupVolumes and Completed Backups appear for what other clusters wrote.
+//   - A volume with spec.fromBackup restores that backup. With spec.standby true it is a DR
+//     volume: status.isStandby true, restoreRequired true, frontendDisabled true, state attached,
+//     and it follows its backup volume, restoring each newer backup as polls find it
+//     (status.lastBackup = the last restored backup).
+//   - Activation (spec.standby true -> false) completes only once caught up: the backup store is
+//     read at once, the newest backup restored, and only then isStandby and restoreRequired turn
+//     false. It is one way: an active volume never becomes standby again (ignored by the
+//     controller, rejected by ValidateLonghornVolumeUpdate). A PV whose csi.driver is
+//     driver.longhorn.io binds only to an active volume (see controllers.h).
+//   - A PVC of a StorageClass with provisioner driver.longhorn.io gets a Longhorn volume
+//     "pvc-<uid>" and a CSI PV.
+// Not simulated: snapshots as objects (snapshotName is recorded as given or generated),
+// replicas, engines, backup deletion and the backup store's block layout.
+
+#include <nlohmann/json_fwd.hpp>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "controllers.h"
+
+namespace kdr::kubesim {
+
+class Reconciler;
+class Store;
+
+// Data annotation of a simulated volume.
+inline constexpr std::string_view kLonghornDataAnnotation = "kubesim.kubectl-dr.dev/data";
+
+// Creates the Longhorn CRDs (volumes, backups, backupvolumes, backuptargets) when missing.
+Status InstallLonghornCrds(Store* store);
+
+// True when the volume can back a PV: not standby (spec and status) and no restore pending.
+bool LonghornVolumeActive(const nlohmann::json& volume);
+
+// Creates volume `name` of `size` (a Kubernetes quantity, "2Gi") for dynamic provisioning.
+// parameters: the StorageClass parameters (numberOfReplicas, fromBackup...). Ok when it exists.
+Status CreateLonghornVolume(Store* store, const std::string& ns, const std::string& name,
+                            const std::string& size, const nlohmann::json& parameters);
+
+// Longhorn's own validating webhook rule for volume updates, for the server to apply as a
+// built-in admission check: InvalidArgument when an active volume would be made standby again.
+Status ValidateLonghornVolumeUpdate(const nlohmann::json& old_volume,
+                                    const nlohmann::json& new_volume);
+
+// The controller (started by Controllers). InvalidArgument when the backup store directory
+// cannot be created.
+Result<std::unique_ptr<Reconciler>> NewLonghornController(Store* store,
+                                                          const ControllerOptions& options);
+
+}  // namespace kdr::kubesim

@@ -1,0 +1,357 @@
+#include "kubesim/longhorn.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
+#include "base/fs.h"
+#include "kubesim/controllers.h"
+#include "kubesim/registry.h"
+#include "kubesim/store.h"
+#include "testutil/testutil.h"
+
+namespace kdr::kubesim {
+namespace {
+
+using nlohmann::json;
+
+const GroupResource kVolumes{"longhorn.io", "volumes"};
+const GroupResource kBackups{"longhorn.io", "backups"};
+const GroupResource kBackupVolumes{"longhorn.io", "backupvolumes"};
+const GroupResource kBackupTargets{"longhorn.io", "backuptargets"};
+const GroupResource kPvcs{"", "persistentvolumeclaims"};
+const GroupResource kPvs{"", "persistentvolumes"};
+const std::string kNs = "longhorn-system";
+
+// One simulated cluster: a store with every controller running.
+struct Cluster {
+  Registry registry;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Controllers> controllers;
+};
+
+class LonghornTest : public ::testing::Test {
+ protected:
+  // The backup store is shared by every cluster of the test. Polls are rare (an hour), so a
+  // cluster sees new backups only when asked to sync: what it shows is what it was told.
+  std::unique_ptr<Cluster> StartCluster(const std::string& backupstore) {
+    auto c = std::make_unique<Cluster>();
+    auto store = Store::Open(&c->registry, Store::Options{&clock_, 10000, ""});
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    c->store = std::move(*store);
+    ControllerOptions o;
+    o.clock = &clock_;
+    o.longhorn_backupstore = backupstore;
+    o.longhorn_poll_interval = std::chrono::hours(1);
+    o.resync_interval = std::chrono::milliseconds(200);
+    auto ctl = Controllers::Start(c->store.get(), o);
+    EXPECT_TRUE(ctl.ok()) << ctl.status().message();
+    c->controllers = std::move(*ctl);
+    EXPECT_TRUE(WaitFor(*c, kBackupTargets, kNs, "default", [](const json&) { return true; }));
+    return c;
+  }
+
+  ::testing::AssertionResult WaitFor(Cluster& c, const GroupResource& gr, const std::string& ns,
+                                     const std::string& name,
+                                     const std::function<bool(const json&)>& pred) {
+    WatchOptions wo;
+    wo.gr = gr;
+    auto w = c.store->Watch(wo);
+    if (!w.ok()) return ::testing::AssertionFailure() << w.status().message();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    json last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto obj = c.store->Get(gr, ns, name);
+      if (obj.ok()) {
+        last = *obj;
+        if (pred(*obj)) return ::testing::AssertionSuccess();
+      }
+      (void)(*w)->Next(std::chrono::milliseconds(200));
+    }
+    return ::testing::AssertionFailure() << "timed out waiting for " << gr.String() << " " << ns
+                                         << "/" << name << "; last: " << last.dump();
+  }
+
+  static std::function<bool(const json&)> Field(const std::string& pointer, json want) {
+    return [pointer, want](const json& o) {
+      json::json_pointer p(pointer);
+      return o.contains(p) && o.at(p) == want;
+    };
+  }
+
+  static json Volume(const std::string& name, const std::string& data, json spec_extra = {}) {
+    json v = {{"apiVersion", "longhorn.io/v1beta2"},
+              {"kind", "Volume"},
+              {"metadata",
+               {{"name", name},
+                {"namespace", kNs},
+                {"annotations", {{std::string(kLonghornDataAnnotation), data}}}}},
+              {"spec", {{"size", "1073741824"}, {"numberOfReplicas", 3}, {"frontend", "blockdev"}}}};
+    if (spec_extra.is_object()) v["spec"].merge_patch(spec_extra);
+    return v;
+  }
+
+  static json Backup(const std::string& name, const std::string& volume) {
+    json labels = json::object();
+    if (!volume.empty()) labels["backup-volume"] = volume;
+    return {{"apiVersion", "longhorn.io/v1beta2"},
+            {"kind", "Backup"},
+            {"metadata", {{"name", name}, {"namespace", kNs}, {"labels", labels}}},
+            {"spec", {{"snapshotName", "snap-" + name}}}};
+  }
+
+  // Writes data into the source volume and backs it up; returns the Completed backup.
+  json BackUp(Cluster& c, const std::string& volume, const std::string& data,
+              const std::string& backup) {
+    EXPECT_TRUE(c.store
+                    ->Modify(kVolumes, kNs, volume,
+                             [&](json* o) {
+                               (*o)["metadata"]["annotations"][std::string(kLonghornDataAnnotation)] =
+                                   data;
+                               return Status::Ok();
+                             })
+                    .ok());
+    EXPECT_TRUE(c.store->Create(kBackups, kNs, Backup(backup, volume)).ok());
+    EXPECT_TRUE(WaitFor(c, kBackups, kNs, backup, Field("/status/state", "Completed")));
+    return *c.store->Get(kBackups, kNs, backup);
+  }
+
+  // Asks a cluster to read the backup store now (as the Longhorn UI's refresh does).
+  void Sync(Cluster& c) {
+    std::string stamp = "2026-01-01T00:00:" + std::to_string(10 + sync_count_++) + "Z";
+    ASSERT_TRUE(c.store
+                    ->Modify(kBackupTargets, kNs, "default",
+                             [&](json* o) {
+                               (*o)["spec"]["syncRequestedAt"] = stamp;
+                               return Status::Ok();
+                             })
+                    .ok());
+  }
+
+  testutil::FakeClock clock_;
+  testutil::TempDir dir_;
+  int sync_count_ = 0;
+};
+
+TEST_F(LonghornTest, InstallsCrdsAndTheBackupTarget) {
+  auto c = StartCluster(dir_.path());
+  for (const char* r : {"volumes", "backups", "backupvolumes", "backuptargets"}) {
+    SCOPED_TRACE(r);
+    auto t = c->registry.Find({"longhorn.io", r});
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(t->version, "v1beta2");
+    EXPECT_TRUE(t->namespaced);
+    EXPECT_TRUE(t->status_subresource);
+  }
+  EXPECT_EQ(c->registry.Find({"longhorn.io", "volumes"})->short_names,
+            std::vector<std::string>{"lhv"});
+  ASSERT_TRUE(WaitFor(*c, kBackupTargets, kNs, "default", Field("/status/available", true)));
+  EXPECT_EQ(c->store->Get(kBackupTargets, kNs, "default")->at("spec")["backupTargetURL"],
+            "file://" + dir_.path());
+}
+
+TEST_F(LonghornTest, BackupWritesTheStoreAndCompletes) {
+  auto c = StartCluster(dir_.path());
+  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  ASSERT_TRUE(WaitFor(*c, kVolumes, kNs, "data", Field("/status/state", "detached")));
+  json b = BackUp(*c, "data", "v1", "backup-1");
+  EXPECT_EQ(b["status"]["url"], "file://" + dir_.path() + "?backup=backup-1&volume=data");
+  EXPECT_EQ(b["status"]["volumeName"], "data");
+  EXPECT_EQ(b["status"]["snapshotName"], "snap-backup-1");
+  EXPECT_EQ(b["status"]["progress"], 100);
+  PosixFileSystem fs;
+  EXPECT_TRUE(fs.Exists(dir_.path() + "/volumes/data/backups/backup_backup-1.cfg"));
+  auto cfg = fs.ReadFile(dir_.path() + "/volumes/data/volume.cfg");
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(json::parse(*cfg)["lastBackupName"], "backup-1");
+  ASSERT_TRUE(WaitFor(*c, kVolumes, kNs, "data", Field("/status/lastBackup", "backup-1")));
+}
+
+TEST_F(LonghornTest, BackupsThatCannotBeTakenEndInError) {
+  auto c = StartCluster(dir_.path());
+  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  struct Case {
+    std::string backup;
+    std::string volume;
+    std::string want;
+  };
+  const Case cases[] = {
+      {"no-label", "", "no backup-volume label"},
+      {"no-volume", "ghost", "volume \"ghost\" not found"},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.backup);
+    ASSERT_TRUE(c->store->Create(kBackups, kNs, Backup(k.backup, k.volume)).ok());
+    ASSERT_TRUE(WaitFor(*c, kBackups, kNs, k.backup, Field("/status/state", "Error")));
+    std::string error = c->store->Get(kBackups, kNs, k.backup)->at("status")["error"];
+    EXPECT_NE(error.find(k.want), std::string::npos) << error;
+  }
+  auto nostore = StartCluster("");
+  ASSERT_TRUE(nostore->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  ASSERT_TRUE(nostore->store->Create(kBackups, kNs, Backup("b", "data")).ok());
+  ASSERT_TRUE(WaitFor(*nostore, kBackups, kNs, "b", Field("/status/state", "Error")));
+  EXPECT_NE(nostore->store->Get(kBackups, kNs, "b")->at("status")["error"].get<std::string>().find(
+                "--longhorn-backupstore"),
+            std::string::npos);
+}
+
+// The DR flow across two clusters sharing a backup store: the DR volume follows the source's
+// backups, stays unusable for a PV while standby, and activates only once caught up.
+TEST_F(LonghornTest, DrVolumeFollowsBackupsAndActivatesOnlyOnceCaughtUp) {
+  auto source = StartCluster(dir_.path());
+  auto target = StartCluster(dir_.path());
+  ASSERT_TRUE(source->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  json b1 = BackUp(*source, "data", "v1", "backup-1");
+
+  Sync(*target);
+  ASSERT_TRUE(WaitFor(*target, kBackupVolumes, kNs, "data",
+                      Field("/status/lastBackupName", "backup-1")));
+  ASSERT_TRUE(WaitFor(*target, kBackups, kNs, "backup-1", Field("/status/state", "Completed")));
+  EXPECT_EQ(target->store->Get(kBackups, kNs, "backup-1")->at("status")["url"], b1["status"]["url"]);
+
+  json dr = Volume("data", "", {{"fromBackup", b1["status"]["url"]}, {"standby", true}});
+  ASSERT_TRUE(target->store->Create(kVolumes, kNs, dr).ok());
+  ASSERT_TRUE(WaitFor(*target, kVolumes, kNs, "data", Field("/status/lastBackup", "backup-1")));
+  json v = *target->store->Get(kVolumes, kNs, "data");
+  EXPECT_EQ(v["status"]["isStandby"], true);
+  EXPECT_EQ(v["status"]["restoreRequired"], true);
+  EXPECT_EQ(v["status"]["frontendDisabled"], true);
+  EXPECT_EQ(v["status"]["state"], "attached");
+  EXPECT_EQ(v["metadata"]["annotations"][std::string(kLonghornDataAnnotation)], "v1");
+  EXPECT_FALSE(LonghornVolumeActive(v));
+
+  // A PV and claim for the standby volume: the claim waits.
+  json pv = {{"apiVersion", "v1"},
+             {"kind", "PersistentVolume"},
+             {"metadata", {{"name", "data-pv"}}},
+             {"spec",
+              {{"capacity", {{"storage", "1Gi"}}},
+               {"accessModes", {"ReadWriteOnce"}},
+               {"persistentVolumeReclaimPolicy", "Retain"},
+               {"csi", {{"driver", "driver.longhorn.io"}, {"volumeHandle", "data"}}}}}};
+  ASSERT_TRUE(target->store->Create(kPvs, "", pv).ok());
+  ASSERT_TRUE(target->store->Create({"", "namespaces"}, "",
+                                    {{"apiVersion", "v1"}, {"kind", "Namespace"},
+                                     {"metadata", {{"name", "shop"}}}}).ok());
+  json pvc = {{"apiVersion", "v1"},
+              {"kind", "PersistentVolumeClaim"},
+              {"metadata", {{"name", "data"}, {"namespace", "shop"}}},
+              {"spec",
+               {{"accessModes", {"ReadWriteOnce"}},
+                {"storageClassName", ""},
+                {"volumeName", "data-pv"},
+                {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}};
+  ASSERT_TRUE(target->store->Create(kPvcs, "shop", pvc).ok());
+
+  // The DR volume follows a newer backup once the target syncs.
+  BackUp(*source, "data", "v2", "backup-2");
+  Sync(*target);
+  ASSERT_TRUE(WaitFor(*target, kVolumes, kNs, "data", Field("/status/lastBackup", "backup-2")));
+  EXPECT_EQ(target->store->Get(kVolumes, kNs, "data")->at("metadata")["annotations"][std::string(
+                kLonghornDataAnnotation)],
+            "v2");
+  EXPECT_EQ(target->store->Get(kPvcs, "shop", "data")->value("/status/phase"_json_pointer, ""),
+            "Pending");
+
+  // A last backup the target has not synced yet: activation catches up with it first.
+  BackUp(*source, "data", "v3", "backup-3");
+  EXPECT_EQ(target->store->Get(kVolumes, kNs, "data")->at("status")["lastBackup"], "backup-2");
+  ASSERT_TRUE(target->store
+                  ->Modify(kVolumes, kNs, "data",
+                           [](json* o) {
+                             (*o)["spec"]["standby"] = false;
+                             return Status::Ok();
+                           })
+                  .ok());
+  ASSERT_TRUE(WaitFor(*target, kVolumes, kNs, "data", Field("/status/isStandby", false)));
+  v = *target->store->Get(kVolumes, kNs, "data");
+  EXPECT_EQ(v["status"]["lastBackup"], "backup-3");
+  EXPECT_EQ(v["status"]["restoreRequired"], false);
+  EXPECT_EQ(v["status"]["frontendDisabled"], false);
+  EXPECT_EQ(v["metadata"]["annotations"][std::string(kLonghornDataAnnotation)], "v3");
+  ASSERT_TRUE(WaitFor(*target, kPvcs, "shop", "data", Field("/status/phase", "Bound")));
+  ASSERT_TRUE(WaitFor(*target, kVolumes, kNs, "data",
+                      Field("/status/kubernetesStatus/pvcName", "data")));
+
+  // One way: standby again is rejected by Longhorn's validation and ignored by the controller.
+  json standby_again = v;
+  standby_again["spec"]["standby"] = true;
+  Status s = ValidateLonghornVolumeUpdate(v, standby_again);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("cannot be made a standby"), std::string::npos);
+  EXPECT_TRUE(ValidateLonghornVolumeUpdate(dr, v).ok());
+  ASSERT_TRUE(target->store
+                  ->Modify(kVolumes, kNs, "data",
+                           [](json* o) {
+                             (*o)["spec"]["standby"] = true;
+                             return Status::Ok();
+                           })
+                  .ok());
+  // Two full passes later (each marked by a sync stamping the backup volume), it is still active.
+  for (int pass = 0; pass < 2; ++pass) {
+    clock_.Advance(std::chrono::seconds(1));
+    Sync(*target);
+    ASSERT_TRUE(WaitFor(*target, kBackupVolumes, kNs, "data",
+                        Field("/status/lastSyncedAt", FormatRfc3339(clock_.Now()))));
+  }
+  EXPECT_EQ(target->store->Get(kVolumes, kNs, "data")->at("status")["isStandby"], false);
+}
+
+TEST_F(LonghornTest, RestoreFromAnotherTargetFails) {
+  auto c = StartCluster(dir_.path());
+  json v = Volume("x", "", {{"fromBackup", "s3://elsewhere@us-east-1/?backup=b&volume=x"},
+                            {"standby", true}});
+  ASSERT_TRUE(c->store->Create(kVolumes, kNs, v).ok());
+  ASSERT_TRUE(WaitFor(*c, kVolumes, kNs, "x", Field("/status/robustness", "faulted")));
+  json got = *c->store->Get(kVolumes, kNs, "x");
+  EXPECT_EQ(got["status"]["conditions"][0]["reason"], "RestoreFailure");
+  EXPECT_NE(got["status"]["conditions"][0]["message"].get<std::string>().find(
+                "not on this cluster's backup target"),
+            std::string::npos);
+  json missing = Volume("y", "", {{"fromBackup", "file://" + dir_.path() + "?backup=nope&volume=y"}});
+  ASSERT_TRUE(c->store->Create(kVolumes, kNs, missing).ok());
+  ASSERT_TRUE(WaitFor(*c, kVolumes, kNs, "y", Field("/status/robustness", "faulted")));
+  EXPECT_NE(c->store->Get(kVolumes, kNs, "y")->at("status")["conditions"][0]["message"]
+                .get<std::string>()
+                .find("backup \"nope\" of volume \"y\" not found"),
+            std::string::npos);
+}
+
+TEST_F(LonghornTest, LonghornClassProvisionsAVolumeAndACsiPv) {
+  auto c = StartCluster(dir_.path());
+  json sc = {{"apiVersion", "storage.k8s.io/v1"},
+             {"kind", "StorageClass"},
+             {"metadata", {{"name", "longhorn"}}},
+             {"provisioner", "driver.longhorn.io"},
+             {"parameters", {{"numberOfReplicas", "2"}}}};
+  ASSERT_TRUE(c->store->Create({"storage.k8s.io", "storageclasses"}, "", sc).ok());
+  ASSERT_TRUE(c->store->Create({"", "namespaces"}, "",
+                               {{"apiVersion", "v1"}, {"kind", "Namespace"},
+                                {"metadata", {{"name", "shop"}}}}).ok());
+  json pvc = {{"apiVersion", "v1"},
+              {"kind", "PersistentVolumeClaim"},
+              {"metadata", {{"name", "db"}, {"namespace", "shop"}}},
+              {"spec",
+               {{"accessModes", {"ReadWriteOnce"}},
+                {"storageClassName", "longhorn"},
+                {"resources", {{"requests", {{"storage", "2Gi"}}}}}}}};
+  auto created = c->store->Create(kPvcs, "shop", pvc);
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE(WaitFor(*c, kPvcs, "shop", "db", Field("/status/phase", "Bound")));
+  std::string name = "pvc-" + (*created)["metadata"]["uid"].get<std::string>();
+  auto vol = c->store->Get(kVolumes, kNs, name);
+  ASSERT_TRUE(vol.ok());
+  EXPECT_EQ((*vol)["spec"]["size"], "2147483648");
+  EXPECT_EQ((*vol)["spec"]["numberOfReplicas"], 2);
+  auto pv = c->store->Get(kPvs, "", name);
+  ASSERT_TRUE(pv.ok());
+  EXPECT_EQ((*pv)["spec"]["csi"]["driver"], "driver.longhorn.io");
+  EXPECT_EQ((*pv)["spec"]["csi"]["volumeHandle"], name);
+  ASSERT_TRUE(WaitFor(*c, kVolumes, kNs, name, Field("/status/state", "attached")));
+}
+
+}  // namespace
+}  // namespace kdr::kubesim
