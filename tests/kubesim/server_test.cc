@@ -504,3 +504,29 @@ TEST_F(ServerTest, ServerSideApplyCreatesThenMerges) {
 
 }  // namespace
 }  // namespace kdr::kubesim
+
+namespace kdr::kubesim {
+namespace {
+
+TEST_F(ServerTest, AppliesKubeDefaults) {
+  json d = Deployment("web", 1);
+  d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.27";
+  d["spec"]["template"]["spec"]["containers"][0]["ports"] = json::array({{{"containerPort", 80}}});
+  auto r = c().Post("/apis/apps/v1/namespaces/default/deployments", d);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["spec"]["strategy"]["type"], "RollingUpdate");
+  const json& ctr = r.body["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(ctr["imagePullPolicy"], "IfNotPresent");
+  EXPECT_EQ(ctr["ports"][0]["protocol"], "TCP");
+  EXPECT_EQ(r.body["spec"]["template"]["spec"]["dnsPolicy"], "ClusterFirst");
+  json svc = {{"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", "web"}}},
+              {"spec", {{"selector", {{"app", "web"}}}, {"ports", json::array({{{"port", 80}}})}}}};
+  auto s = c().Post("/api/v1/namespaces/default/services", svc);
+  ASSERT_EQ(s.status, 201) << s.raw;
+  EXPECT_EQ(s.body["spec"]["type"], "ClusterIP");
+  EXPECT_EQ(s.body["spec"]["clusterIP"].get<std::string>().rfind("10.96.", 0), 0u);
+  EXPECT_EQ(s.body["spec"]["ports"][0]["targetPort"], 80);
+}
+
+}  // namespace
+}  // namespace kdr::kubesim

@@ -6,6 +6,7 @@
 
 #include "base/clock.h"
 #include "base/strings.h"
+#include "defaults.h"
 #include "persist.h"
 #include "selector.h"
 #include "validation.h"
@@ -486,6 +487,7 @@ Result<json> Store::Create(const GroupResource& gr, std::string_view ns_arg, jso
     meta.erase("generation");
   }
   ApplyCreateDefaults(t, &obj, &next_ip_);
+  ApplyDefaults(t, &obj);
   if (options.dry_run) {
     meta.erase("uid");  // kube-apiserver fills it; an unused uid is harmless either way
     meta["uid"] = NewUid();
@@ -571,6 +573,7 @@ Result<json> Store::UpdateLocked(const ResourceType& t, std::string_view ns_arg,
         }
       }
     }
+    ApplyDefaults(t, &next);
     KDR_RETURN_IF_ERROR(ValidateObject(t, next));
     if (t.tracks_generation && SpecChanged(*old, next)) {
       meta["generation"] = old_meta.value("generation", 0) + 1;
