@@ -14,7 +14,8 @@ namespace kdr::kubesim {
 namespace {
 
 // Drives one reconciler: a watch over every resource (starting with the current objects), events
-// batched until the queue is momentarily empty, then one Reconcile; a Resync on the interval.
+// batched until the queue is momentarily empty, then one Reconcile (also every 50 ms tick, for
+// timers; a reconciler with nothing dirty returns at once); a Resync on the interval.
 void Run(std::stop_token stop, Store* store, Reconciler* r, std::chrono::milliseconds resync,
          Logger* logger) {
   std::unique_ptr<Watcher> watcher;
@@ -44,9 +45,9 @@ void Run(std::stop_token stop, Store* store, Reconciler* r, std::chrono::millise
     if (std::chrono::steady_clock::now() >= next_resync) {
       r->Resync();
       next_resync = std::chrono::steady_clock::now() + resync;
-      any = true;
     }
-    if (any) r->Reconcile();
+    // Also on quiet ticks: reconcilers with timers (Longhorn's backup store poll) need them.
+    r->Reconcile();
   }
 }
 
@@ -73,8 +74,8 @@ Status DisableControllers(std::string_view csv, ControllerOptions* options) {
       options->pvc = options->workloads = options->longhorn = false;
     } else {
       return Status::InvalidArgument("--no-controllers: unknown controller " + Quote(name) +
-                                     DidYouMean(name, known) +
-                                     "; known: pvc, workloads, longhorn, all");
+                                     " (known: pvc, workloads, longhorn, all)" +
+                                     DidYouMean(name, known));
     }
   }
   return Status::Ok();

@@ -3,6 +3,7 @@
 //
 //   kubesim --listen 127.0.0.1:0 --kubeconfig-out /tmp/src.kubeconfig [--data-dir DIR]
 //           [--context-name NAME] [--service-endpoint ns/name:port=127.0.0.1:port]...
+//           [--no-controllers pvc,workloads,longhorn] [--longhorn-backupstore DIR]
 //
 // Prints "kubesim ready at https://127.0.0.1:PORT" on stdout once serving, then serves until
 // SIGTERM or SIGINT.
@@ -17,6 +18,7 @@
 #include "admission.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "controllers.h"
 #include "server.h"
 
 int main(int argc, char** argv) {
@@ -29,6 +31,9 @@ int main(int argc, char** argv) {
   int verbosity = 0;
   size_t threads = 128;
   bool no_admission = false;
+  std::string no_controllers;
+  std::string longhorn_backupstore;
+  int longhorn_poll_ms = 5000;
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free port)");
   app.add_option("--kubeconfig-out", kubeconfig_out, "write an admin kubeconfig for this server here");
   app.add_option("--data-dir", data_dir, "keep state here across restarts (default: in memory)");
@@ -37,6 +42,12 @@ int main(int argc, char** argv) {
                  "NS/NAME:PORT=HOST:PORT: where admission reaches a webhook service");
   app.add_option("--threads", threads, "HTTP worker threads (each open watch holds one)");
   app.add_flag("--no-admission", no_admission, "do not call admission webhooks");
+  app.add_option("--no-controllers", no_controllers,
+                 "simulated controllers to switch off: pvc,workloads,longhorn or all");
+  app.add_option("--longhorn-backupstore", longhorn_backupstore,
+                 "directory holding Longhorn backups (share it between a source and a target)");
+  app.add_option("--longhorn-poll-interval-ms", longhorn_poll_ms,
+                 "how often Longhorn DR volumes look for new backups");
   app.add_option("-v", verbosity, "log verbosity (1+: one line per request)");
   CLI11_PARSE(app, argc, argv);
 
@@ -51,6 +62,14 @@ int main(int argc, char** argv) {
       std::cerr << "kubesim: --service-endpoint: " << s.message() << "\n";
       return 2;
     }
+  }
+  kdr::kubesim::ControllerOptions controller_options;
+  controller_options.longhorn_backupstore = longhorn_backupstore;
+  controller_options.longhorn_poll_interval = std::chrono::milliseconds(longhorn_poll_ms);
+  if (kdr::Status s = kdr::kubesim::DisableControllers(no_controllers, &controller_options);
+      !s.ok()) {
+    std::cerr << "kubesim: " << s.message() << "\n";
+    return 2;
   }
   kdr::RealClock clock;
   auto logger = std::make_unique<kdr::Logger>(std::make_unique<kdr::TextLogSink>(&std::cerr, &clock),
@@ -77,9 +96,17 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
+  controller_options.clock = &clock;
+  controller_options.logger = logger.get();
+  auto controllers = kdr::kubesim::Controllers::Start((*server)->store(), controller_options);
+  if (!controllers.ok()) {
+    std::cerr << "kubesim: starting controllers: " << controllers.status().message() << "\n";
+    return 1;
+  }
   std::cout << "kubesim ready at " << (*server)->url() << std::endl;
   int sig = 0;
   sigwait(&set, &sig);
+  (*controllers)->Stop();
   (*server)->Stop();
   return 0;
 }
