@@ -303,6 +303,7 @@ ApiResponse Api::Create(const ApiRequest& req, const Target& t) const {
   }
   const bool dry_run = IsDryRun(req);
   ApiResponse out;
+  if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
   if (!Admit(req, t, Operation::kCreate, &obj, nullptr, dry_run, &out)) return out;
   RecordManagedFields(&obj, FieldManager(req), "Update", t.type.GroupVersion(t.version), "",
                       FormatRfc3339(options_.clock->Now()), nullptr);
@@ -336,6 +337,7 @@ ApiResponse Api::Update(const ApiRequest& req, const Target& t) const {
   if (!old.ok()) return ErrorResponse(old.status(), &t.type, t.name);
   const bool dry_run = IsDryRun(req);
   ApiResponse out;
+  if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
   if (!Admit(req, t, Operation::kUpdate, &obj, &*old, dry_run, &out)) return out;
   if (!obj["metadata"].contains("managedFields") && (*old)["metadata"].contains("managedFields")) {
     obj["metadata"]["managedFields"] = (*old)["metadata"]["managedFields"];

@@ -48,6 +48,13 @@ void RecordManagedFields(nlohmann::json* obj, const std::string& manager, const 
 // The field manager for a write: ?fieldManager=, else the user agent's program name.
 std::string FieldManager(const ApiRequest& req);
 
+// fieldValidation for custom resources (the only kinds with schemas here): the unknown fields of
+// obj fail the request with Strict (400), become Warning headers on *warnings with Warn (the
+// default), and are dropped silently with Ignore. nullopt: go on.
+std::optional<ApiResponse> CheckUnknownFields(const ApiRequest& req, const ResourceType& t,
+                                              const std::string& version, const nlohmann::json& obj,
+                                              std::vector<std::pair<std::string, std::string>>* warnings);
+
 // Discovery and OpenAPI documents (discovery.cc, openapi.cc).
 nlohmann::json ApiVersionsDoc();
 nlohmann::json ApiGroupListDoc(const Registry& registry);

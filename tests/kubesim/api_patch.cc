@@ -159,6 +159,7 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
         obj["metadata"]["name"] = t.name;
         if (t.type.namespaced) obj["metadata"]["namespace"] = t.namespace_name;
         ApiResponse out;
+        if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
         if (!Admit(req, t, Operation::kCreate, &obj, nullptr, dry_run, &out)) return out;
         RecordManagedFields(&obj, manager, "Apply", gv, "", now, &patch);
         auto r = options_.store->Create(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, ""});
@@ -187,6 +188,7 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
     const bool client_precondition = !patched_rv.empty() && patched_rv != old_rv;
     if (patched_rv.empty()) obj["metadata"]["resourceVersion"] = old_rv;
     ApiResponse out;
+    if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
     if (!Admit(req, t, Operation::kUpdate, &obj, &old, dry_run, &out)) return out;
     RecordManagedFields(&obj, manager, kind == PatchKind::kApply ? "Apply" : "Update", gv, t.subresource, now,
                         kind == PatchKind::kApply ? &patch : nullptr);

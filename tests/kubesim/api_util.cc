@@ -1,6 +1,8 @@
 #include <nlohmann/json.hpp>
 
 #include "api_internal.h"
+#include "admission.h"
+#include "schema.h"
 #include "validation.h"
 
 namespace kdr::kubesim {
@@ -57,14 +59,27 @@ ApiResponse ErrorResponse(const Status& status, const ResourceType* type, std::s
       if (at != std::string::npos) {
         std::string rest = m.substr(at + 13);
         if (!rest.empty() && rest.front() == '[' && rest.back() == ']') rest = rest.substr(1, rest.size() - 2);
-        size_t colon = rest.find(": ");
-        if (colon != std::string::npos) {
-          std::string detail = rest.substr(colon + 2);
+        // One cause per "field: detail", split at ", " before the next "field: ".
+        std::vector<std::string> parts;
+        size_t from = 0;
+        for (size_t at2 = rest.find(", "); at2 != std::string::npos; at2 = rest.find(", ", at2 + 2)) {
+          size_t colon2 = rest.find(": ", at2 + 2);
+          if (colon2 == std::string::npos) break;
+          std::string field = rest.substr(at2 + 2, colon2 - at2 - 2);
+          if (field.empty() || field.find_first_of(" \"") != std::string::npos) continue;
+          parts.push_back(rest.substr(from, at2 - from));
+          from = at2 + 2;
+        }
+        parts.push_back(rest.substr(from));
+        for (const auto& part : parts) {
+          size_t colon = part.find(": ");
+          if (colon == std::string::npos) continue;
+          std::string detail = part.substr(colon + 2);
           std::string reason = detail.rfind("Required value", 0) == 0 ? "FieldValueRequired"
                                : detail.rfind("Unsupported value", 0) == 0 ? "FieldValueNotSupported"
                                : detail.rfind("Forbidden", 0) == 0 ? "FieldValueForbidden"
                                                                    : "FieldValueInvalid";
-          causes.push_back({{"reason", reason}, {"message", detail}, {"field", rest.substr(0, colon)}});
+          causes.push_back({{"reason", reason}, {"message", detail}, {"field", part.substr(0, colon)}});
         }
         details["causes"] = causes;
         return StatusResponse(422, "Invalid", m, details);
@@ -95,6 +110,25 @@ ApiResponse MethodNotAllowed() {
   return StatusResponse(405, "MethodNotAllowed",
                         "the server does not allow this method on the requested resource",
                         json::object());
+}
+
+std::optional<ApiResponse> CheckUnknownFields(const ApiRequest& req, const ResourceType& t,
+                                              const std::string& version, const json& obj,
+                                              std::vector<std::pair<std::string, std::string>>* warnings) {
+  if (!t.custom || t.schema_json.empty()) return std::nullopt;
+  const std::string mode = QueryValue(req, "fieldValidation");
+  if (mode == "Ignore") return std::nullopt;
+  const std::vector<std::string> unknown = UnknownFields(t, obj);
+  const std::vector<std::string>* pruned = &unknown;
+  if (pruned->empty()) return std::nullopt;
+  if (mode == "Strict") {
+    std::string fields;
+    for (const auto& p : *pruned) fields += (fields.empty() ? "" : ", ") + std::string("unknown field \"") + p + "\"";
+    return BadRequest(t.kind + " in version \"" + version + "\" cannot be handled as a " + t.kind +
+                      ": strict decoding error: " + fields);
+  }
+  for (const auto& p : *pruned) warnings->emplace_back("Warning", WarningHeaderValue("unknown field \"" + p + "\""));
+  return std::nullopt;
 }
 
 std::string QueryValue(const ApiRequest& req, std::string_view key) {

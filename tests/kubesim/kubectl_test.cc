@@ -167,6 +167,23 @@ TEST_F(KubectlTest, CustomResourcesThroughACrd) {
   KubectlOk("delete crd widgets.example.com");
 }
 
+TEST_F(KubectlTest, StrictValidationRejectsUnknownFieldsOfCustomResources) {
+  KubectlOk("apply -k " + testutil::SourcePath("manifests/crds"));
+  std::string plan =
+      "apiVersion: dr.kubectl-dr.dev/v1alpha1\nkind: DRPlan\nmetadata: {name: p, namespace: default}\n"
+      "spec:\n  sourceContext: a\n  targetContext: b\n  namespaces: [shop]\n  bogusField: 1\n"
+      "  inventory: {pvcNamespace: dr, pvcName: inv}\n  storage: {driver: none}\n";
+  auto r = Kubectl("apply -f " + dir_.Write("plan.yaml", plan));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("unknown field \"spec.bogusField\""), std::string::npos) << r.output;
+  std::string bad_driver = plan;
+  bad_driver.replace(bad_driver.find("  bogusField: 1\n"), 16, "");
+  bad_driver.replace(bad_driver.find("driver: none"), 12, "driver: tape");
+  auto invalid = Kubectl("apply -f " + dir_.Write("bad.yaml", bad_driver));
+  EXPECT_NE(invalid.output.find("The DRPlan \"p\" is invalid: spec.storage.driver: Unsupported value: \"tape\""),
+            std::string::npos) << invalid.output;
+}
+
 TEST_F(KubectlTest, ApiResourcesListsBuiltins) {
   auto r = KubectlOk("api-resources");
   for (const char* want : {"deployments", "statefulsets", "customresourcedefinitions", "leases",

@@ -447,7 +447,7 @@ TEST_F(ServerTest, CustomResourceDefinitionServesNewResource) {
          json::array({{{"name", "v1"},
                        {"served", true},
                        {"storage", true},
-                       {"schema", {{"openAPIV3Schema", {{"type", "object"}}}}},
+                       {"schema", {{"openAPIV3Schema", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}}},
                        {"subresources", {{"status", json::object()}}},
                        {"additionalPrinterColumns",
                         json::array({{{"name", "Phase"}, {"type", "string"}, {"jsonPath", ".status.phase"}}})}}})}}}};
@@ -526,6 +526,73 @@ TEST_F(ServerTest, AppliesKubeDefaults) {
   EXPECT_EQ(s.body["spec"]["type"], "ClusterIP");
   EXPECT_EQ(s.body["spec"]["clusterIP"].get<std::string>().rfind("10.96.", 0), 0u);
   EXPECT_EQ(s.body["spec"]["ports"][0]["targetPort"], 80);
+}
+
+}  // namespace
+}  // namespace kdr::kubesim
+
+namespace kdr::kubesim {
+namespace {
+
+TEST_F(ServerTest, CustomResourcesFollowTheirStructuralSchema) {
+  json schema = {{"type", "object"},
+                 {"required", {"spec"}},
+                 {"properties",
+                  {{"spec",
+                    {{"type", "object"},
+                     {"properties",
+                      {{"size", {{"type", "integer"}}},
+                       {"mode", {{"type", "string"}, {"enum", {"Fast", "Safe"}}}},
+                       {"extra", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}}}}},
+                   {"status", {{"type", "object"}, {"properties", {{"phase", {{"type", "string"}}}}}}}}}};
+  json crd = {{"apiVersion", "apiextensions.k8s.io/v1"},
+              {"kind", "CustomResourceDefinition"},
+              {"metadata", {{"name", "gadgets.example.com"}}},
+              {"spec",
+               {{"group", "example.com"},
+                {"scope", "Namespaced"},
+                {"names", {{"plural", "gadgets"}, {"kind", "Gadget"}}},
+                {"versions", json::array({{{"name", "v1"}, {"served", true}, {"storage", true},
+                                           {"schema", {{"openAPIV3Schema", schema}}},
+                                           {"subresources", {{"status", json::object()}}}}})}}}};
+  ASSERT_EQ(c().Post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd).status, 201);
+  const std::string path = "/apis/example.com/v1/namespaces/default/gadgets";
+  auto gadget = [](const json& spec) {
+    return json{{"apiVersion", "example.com/v1"}, {"kind", "Gadget"}, {"metadata", {{"name", "g"}}}, {"spec", spec}};
+  };
+  struct Case {
+    const char* name;
+    json spec;
+    int code;
+    const char* message;
+  } cases[] = {
+      {"wrong type", {{"size", "big"}}, 422,
+       "Gadget.example.com \"g\" is invalid: spec.size: Invalid value: \"string\": spec.size in body must be of type integer"},
+      {"not in enum", {{"mode", "Reckless"}}, 422, "spec.mode: Unsupported value: \"Reckless\": supported values: \"Fast\", \"Safe\""},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto r = c().Post(path, gadget(tc.spec));
+    EXPECT_EQ(r.status, tc.code) << r.raw;
+    EXPECT_NE(r.body.value("message", "").find(tc.message), std::string::npos) << r.body.value("message", "");
+  }
+  json no_spec = gadget({});
+  no_spec.erase("spec");
+  auto missing = c().Post(path, no_spec);
+  EXPECT_EQ(missing.status, 422);
+  EXPECT_NE(missing.body.value("message", "").find("spec: Required value"), std::string::npos) << missing.raw;
+
+  auto strict = c().Do("POST", path + "?fieldValidation=Strict", gadget({{"size", 1}, {"colour", "red"}}).dump());
+  EXPECT_EQ(strict.status, 400) << strict.raw;
+  EXPECT_NE(strict.body.value("message", "").find("strict decoding error: unknown field \"spec.colour\""), std::string::npos);
+
+  auto pruned = c().Post(path, gadget({{"size", 1}, {"colour", "red"}, {"extra", {{"anything", 1}}}}));
+  ASSERT_EQ(pruned.status, 201) << pruned.raw;
+  EXPECT_FALSE(pruned.body["spec"].contains("colour")) << "unknown fields are pruned";
+  EXPECT_EQ(pruned.body["spec"]["extra"]["anything"], 1) << "preserved subtree";
+  auto status = c().Patch(path + "/g/status", R"({"status":{"phase":"Up","bogus":true}})", "application/merge-patch+json");
+  ASSERT_EQ(status.status, 200) << status.raw;
+  EXPECT_EQ(status.body["status"], json({{"phase", "Up"}}));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "base/strings.h"
 #include "defaults.h"
 #include "persist.h"
+#include "schema.h"
 #include "selector.h"
 #include "validation.h"
 
@@ -488,6 +489,10 @@ Result<json> Store::Create(const GroupResource& gr, std::string_view ns_arg, jso
   }
   ApplyCreateDefaults(t, &obj, &next_ip_);
   ApplyDefaults(t, &obj);
+  if (t.custom) {
+    auto pruned = ApplySchema(t, &obj);
+    if (!pruned.ok()) return pruned.status();
+  }
   if (options.dry_run) {
     meta.erase("uid");  // kube-apiserver fills it; an unused uid is harmless either way
     meta["uid"] = NewUid();
@@ -538,6 +543,10 @@ Result<json> Store::UpdateLocked(const ResourceType& t, std::string_view ns_arg,
     } else {
       next.erase("status");
     }
+    if (t.custom) {
+      auto pruned = ApplySchema(t, &next);
+      if (!pruned.ok()) return pruned.status();
+    }
     // Status writes may still carry managedFields bookkeeping from the REST layer.
     if (obj["metadata"].contains("managedFields")) next["metadata"]["managedFields"] = obj["metadata"]["managedFields"];
   } else {
@@ -575,6 +584,10 @@ Result<json> Store::UpdateLocked(const ResourceType& t, std::string_view ns_arg,
     }
     ApplyDefaults(t, &next);
     KDR_RETURN_IF_ERROR(ValidateObject(t, next));
+    if (t.custom) {
+      auto pruned = ApplySchema(t, &next);
+      if (!pruned.ok()) return pruned.status();
+    }
     if (t.tracks_generation && SpecChanged(*old, next)) {
       meta["generation"] = old_meta.value("generation", 0) + 1;
     }
