@@ -178,6 +178,14 @@ class Process {
     return false;
   }
   const std::string& output() const { return output_; }
+  pid_t pid() const { return pid_; }
+  // Waits for the process to exit; its exit code (-1 when killed by a signal).
+  int Wait() {
+    int status = 0;
+    if (pid_ <= 0 || waitpid(pid_, &status, 0) != pid_) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
 
  private:
   pid_t pid_ = -1;
