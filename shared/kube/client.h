@@ -44,6 +44,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "kube/credentials.h"
+#include "kube/discovery.h"
 #include "kube/object.h"
 #include "kube/rate_limiter.h"
 #include "kube/rest_config.h"
@@ -52,7 +53,6 @@
 namespace kdr::kube {
 
 class HttpsTransport;
-class RestMapper;
 
 struct ListOptions {
   std::string label_selector;  // "app=web,tier!=db"
