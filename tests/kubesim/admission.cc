@@ -511,12 +511,19 @@ CallOutcome Call(const Webhook& h, const json& review, const std::string& uid,
       return out;
     }
     client.set_ca_cert_store(*store);  // takes ownership
+    // With no CA path set, httplib also loads the system roots into the store: ~30 ms of CPU a
+    // call, and roots kube-apiserver would not trust when caBundle is given. A lazily searched,
+    // absent hash directory keeps the store to caBundle alone.
+    client.set_ca_cert_path("", "/nonexistent/kubesim-cabundle-only");
   }
   auto timeout = std::chrono::seconds(h.timeout_seconds);
   client.set_connection_timeout(timeout);
   client.set_read_timeout(timeout);
   client.set_write_timeout(timeout);
   client.set_keep_alive(false);
+  // Headers and body go out in separate writes: without TCP_NODELAY, Nagle plus the peer's
+  // delayed ACK add ~40 ms to every call.
+  client.set_tcp_nodelay(true);
 
   auto start = std::chrono::steady_clock::now();
   httplib::Headers headers = {{"Accept", "application/json, */*"}};
@@ -794,10 +801,12 @@ struct Admission::Impl {
     // order is reported, so the answer does not depend on which webhook answered first.
     std::vector<CallOutcome> outcomes(hooks.size());
     std::vector<std::string> uids(hooks.size());
-    {
+    for (size_t i = 0; i < hooks.size(); ++i) uids[i] = NewUid();
+    if (hooks.size() == 1) {
+      outcomes[0] = Call(hooks[0], BuildReview(r, uids[0]), uids[0], endpoints);
+    } else {
       std::vector<std::jthread> threads;
       for (size_t i = 0; i < hooks.size(); ++i) {
-        uids[i] = NewUid();
         threads.emplace_back([&, i] {
           outcomes[i] = Call(hooks[i], BuildReview(r, uids[i]), uids[i], endpoints);
         });
