@@ -163,7 +163,9 @@ Result<HttpResponse> Client::Do(const Call& call) {
     bool may_retry = retries < kMaxRetries && (call.delivered == nullptr || !*call.delivered);
     std::chrono::nanoseconds sleep{0};
     if (!r.ok()) {
-      if (!(may_retry && call.idempotent && r.status().code() == StatusCode::kUnavailable)) {
+      // A certificate that fails verification will fail the same way again.
+      bool certificate = r.status().message().find("tls: failed to verify certificate") != std::string::npos;
+      if (!(may_retry && call.idempotent && r.status().code() == StatusCode::kUnavailable) || certificate) {
         return r.status();
       }
       sleep = backoff;

@@ -268,6 +268,19 @@ TEST_F(ClientTest, ServerDownIsUnavailableAfterBackoff) {
   EXPECT_EQ(clock_.slept(), 200ms + 400ms + 800ms + 1600ms + 3200ms);
 }
 
+TEST_F(ClientTest, WrongCaFailsAtOnceWithoutRetries) {
+  auto other = tls::MakeCa("other");
+  ASSERT_TRUE(other.ok());
+  RestConfig c = Config();
+  c.ca_pem = other->cert_pem;
+  auto client = MakeClient(c);
+  auto got = client->Get(kPods, "shop", "web");
+  EXPECT_EQ(got.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(got.status().message().find("x509: certificate signed by unknown authority"), std::string::npos)
+      << got.status().message();
+  EXPECT_EQ(clock_.slept(), 0ns);
+}
+
 TEST_F(ClientTest, RefreshesCredentialsOnceAfter401) {
   server_.SetHandler([](const ServerRequest& req) {
     if (req.Header("Authorization") != "Bearer fresh") {
