@@ -53,6 +53,7 @@ struct Registrar {
 
 void RegisterVersion(const Registrar& r);
 void RegisterTransforms(const Registrar& r);
+void RegisterInstall(const Registrar& r);
 
 // Builds the app, parses argv, runs the chosen command. Returns the exit code. Used by main() and
 // by tests, which pass their own streams and Env.

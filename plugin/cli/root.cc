@@ -48,6 +48,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   Registrar r{&app, ctx, &action};
   RegisterVersion(r);
   RegisterTransforms(r);
+  RegisterInstall(r);
 
   std::ostream& out = *ctx->streams.out;
   std::ostream& err = *ctx->streams.err;
