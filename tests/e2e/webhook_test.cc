@@ -1,0 +1,366 @@
+// The admission webhook as an operator meets it: `kubectl dr install` on the target cluster
+// pointing at a real kubectl-dr-webhook process (real TLS with the certificates install wrote),
+// then each policy through real kubectl: a writable mount of a fenced inventory volume, a
+// recovery on a spent plan, a restored Ingress transformed on its way in.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <functional>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "base/strings.h"
+#include "e2e/harness.h"
+#include "testutil/testutil.h"
+
+extern char** environ;
+
+namespace kdr::e2e {
+namespace {
+
+using nlohmann::json;
+using testutil::CommandResult;
+
+constexpr auto kReadyDeadline = std::chrono::seconds(30);
+constexpr auto kCacheDeadline = std::chrono::seconds(20);
+
+std::string Data(const std::string& file) { return testutil::DataPath("e2e/webhook/" + file); }
+
+// A port free on 127.0.0.1 right now (the webhook binds it next; kubectl dr install must know
+// the URL first).
+int FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// Polls `done` until it holds or the deadline passes: the webhook's caches follow the cluster
+// through a watch, so what kubectl just wrote reaches them a moment later.
+bool Eventually(const std::function<bool()>& done, std::chrono::seconds deadline) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return done();
+}
+
+// The real kubectl-dr-webhook binary, stopped with SIGTERM when destroyed.
+class WebhookProcess {
+ public:
+  WebhookProcess(std::vector<std::string> args, std::string log) : log_(std::move(log)) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~WebhookProcess() { Stop(); }
+  WebhookProcess(const WebhookProcess&) = delete;
+  WebhookProcess& operator=(const WebhookProcess&) = delete;
+
+  bool started() const { return pid_ > 0; }
+  // True while the process has not exited.
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  void Stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  std::string Log() const {
+    return testutil::RunCommand("tail -n 30 " + log_).output;
+  }
+
+ private:
+  std::string log_;
+  pid_t pid_ = -1;
+};
+
+class WebhookE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testutil::RunCommand("command -v kubectl").exit_code != 0) GTEST_SKIP() << "kubectl is not installed";
+    auto pair = ClusterPair::Create();
+    ASSERT_TRUE(pair.ok()) << pair.status().message();
+    pair_ = std::move(*pair);
+    if (!pair_->target().simulated()) {
+      GTEST_SKIP() << "the webhook runs on 127.0.0.1 here, which a real cluster's API server cannot call";
+    }
+    port_ = FreePort();
+    ASSERT_GT(port_, 0);
+    url_ = "https://127.0.0.1:" + std::to_string(port_);
+    certs_ = dir_.path() + "/certs";
+
+    CommandResult install = pair_->Shell("kubectl dr install --context " + target().context() +
+                                         " --webhook-url " + url_ + " --cert-dir " + certs_);
+    ASSERT_EQ(install.exit_code, 0) << install.output;
+
+    webhook_ = std::make_unique<WebhookProcess>(
+        std::vector<std::string>{testutil::BinaryDir() + "/kubectl-dr-webhook", "--listen",
+                                 "127.0.0.1:" + std::to_string(port_), "--tls-cert", certs_ + "/tls.crt",
+                                 "--tls-key", certs_ + "/tls.key", "--kubeconfig", target().kubeconfig(),
+                                 "--shutdown-delay", "0"},
+        dir_.path() + "/webhook.log");
+    ASSERT_TRUE(webhook_->started()) << "cannot start " << testutil::BinaryDir() << "/kubectl-dr-webhook";
+    ASSERT_TRUE(Eventually([&] { return Get("/readyz").first == 200 || !webhook_->Running(); }, kReadyDeadline) &&
+                webhook_->Running())
+        << "the webhook did not become ready at " << url_ << "/readyz:\n"
+        << webhook_->Log();
+  }
+
+  Cluster& target() const { return pair_->target(); }
+  CommandResult Kubectl(const std::string& args) const { return pair_->Kubectl(target(), args); }
+
+  // GET over HTTPS, trusting only the CA install wrote: {status, body}; status 0 when the call
+  // failed.
+  std::pair<int, std::string> Get(const std::string& path) const {
+    httplib::SSLClient cli("127.0.0.1", port_);
+    cli.set_ca_cert_path((certs_ + "/ca.crt").c_str());
+    cli.enable_server_certificate_verification(true);
+    cli.set_connection_timeout(2, 0);
+    auto r = cli.Get(path.c_str());
+    if (!r) return {0, ""};
+    return {r->status, r->body};
+  }
+
+  // The value of a gauge line in /metrics ("kdr_webhook_cache_objects{kind=\"drplans\"}"), -1
+  // when absent.
+  double Metric(const std::string& series) const {
+    auto [status, body] = Get("/metrics");
+    if (status != 200) return -1;
+    for (const std::string& line : Split(body, '\n')) {
+      if (StartsWith(line, series + " ")) return std::stod(line.substr(series.size() + 1));
+    }
+    return -1;
+  }
+  // Waits until the webhook's cache holds at least `n` objects of `kind`.
+  void WaitForCache(const std::string& kind, int n) const {
+    std::string series = "kdr_webhook_cache_objects{kind=\"" + kind + "\"}";
+    ASSERT_TRUE(Eventually([&] { return Metric(series) >= n; }, kCacheDeadline))
+        << "the webhook's cache never held " << n << " " << kind << "; " << series << " = " << Metric(series);
+  }
+
+  testutil::TempDir dir_;
+  std::unique_ptr<ClusterPair> pair_;
+  std::unique_ptr<WebhookProcess> webhook_;
+  int port_ = 0;
+  std::string url_;
+  std::string certs_;
+};
+
+void ExpectDenied(const CommandResult& r, const std::string& webhook, const std::string& message) {
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("Error from server (Forbidden)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("admission webhook \"" + webhook + "\" denied the request: " + message),
+            std::string::npos)
+      << r.output;
+}
+
+TEST_F(WebhookE2eTest, InstallPointsTheClusterAtTheWebhookWithTheCaItWrote) {
+  CommandResult urls = Kubectl(
+      "get validatingwebhookconfiguration kubectl-dr-webhook -o jsonpath={.webhooks[*].clientConfig.url}");
+  ASSERT_EQ(urls.exit_code, 0) << urls.output;
+  EXPECT_EQ(urls.output, url_ + "/validate " + url_ + "/validate " + url_ + "/validate");
+  CommandResult mutate = Kubectl(
+      "get mutatingwebhookconfiguration kubectl-dr-webhook -o jsonpath={.webhooks[*].clientConfig.url}");
+  EXPECT_EQ(mutate.output, url_ + "/mutate");
+  EXPECT_EQ(Kubectl("get crd drplans.dr.kubectl-dr.dev drrecoveries.dr.kubectl-dr.dev -o name").exit_code, 0);
+  // No in-cluster server when the webhook runs outside.
+  CommandResult deploy = Kubectl("-n kubectl-dr-system get deployment kubectl-dr-webhook");
+  EXPECT_NE(deploy.exit_code, 0) << deploy.output;
+
+  // Re-running install changes nothing the running webhook depends on.
+  auto ca_before = testutil::RunCommand("cat " + certs_ + "/ca.crt").output;
+  CommandResult again = pair_->Shell("kubectl dr install --context " + target().context() +
+                                     " --webhook-url " + url_ + " --cert-dir " + certs_);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("reusing the webhook certificates"), std::string::npos) << again.output;
+  EXPECT_EQ(testutil::RunCommand("cat " + certs_ + "/ca.crt").output, ca_before);
+  EXPECT_EQ(Get("/readyz").first, 200);
+}
+
+TEST_F(WebhookE2eTest, WritableMountOfAFencedPvcIsRefusedReadOnlyIsAdmitted) {
+  CommandResult setup = Kubectl("apply -f " + Data("fenced.yaml"));
+  ASSERT_EQ(setup.exit_code, 0) << setup.output;
+  WaitForCache("fenced_pvcs", 1);
+
+  CommandResult writer = Kubectl("apply -f " + Data("writer-pod.yaml"));
+  ExpectDenied(writer, "fenced-workloads.dr.kubectl-dr.dev",
+               "creating pod shop/writer is refused: it mounts persistentvolumeclaim shop/shop-inventory "
+               "writable");
+  EXPECT_NE(writer.output.find("Mount it with readOnly: true"), std::string::npos) << writer.output;
+  EXPECT_NE(Kubectl("-n shop get pod writer").exit_code, 0);
+
+  CommandResult deployment = Kubectl("apply -f " + Data("writer-deployment.yaml"));
+  ExpectDenied(deployment, "fenced-workloads.dr.kubectl-dr.dev",
+               "creating deployment shop/inventory-writer is refused");
+
+  CommandResult reader = Kubectl("apply -f " + Data("reader-pod.yaml"));
+  EXPECT_EQ(reader.exit_code, 0) << reader.output;
+  EXPECT_NE(reader.output.find("pod/reader created"), std::string::npos) << reader.output;
+
+  // The fenced volume itself: no delete, no unfencing by hand.
+  CommandResult del = Kubectl("-n shop delete pvc shop-inventory --wait=false");
+  ExpectDenied(del, "fenced-pvcs.dr.kubectl-dr.dev", "deleting persistentvolumeclaim shop/shop-inventory");
+  CommandResult unlabel = Kubectl("-n shop label pvc shop-inventory dr.kubectl-dr.dev/failed-over-");
+  ExpectDenied(unlabel, "fenced-pvcs.dr.kubectl-dr.dev",
+               "removing the label dr.kubectl-dr.dev/failed-over of persistentvolumeclaim shop/shop-inventory");
+  EXPECT_EQ(Kubectl("-n shop get pvc shop-inventory -o name").output, "persistentvolumeclaim/shop-inventory\n");
+}
+
+TEST_F(WebhookE2eTest, RecoveryOnASpentPlanIsRefused) {
+  ASSERT_EQ(Kubectl("apply -f " + Data("plan.yaml")).exit_code, 0);
+  CommandResult spend = Kubectl(
+      "-n kubectl-dr-system patch drplan shop-to-dr --subresource=status --type=merge "
+      "-p '{\"status\":{\"phase\":\"Spent\",\"spentBy\":\"shop-failover\",\"spentAt\":\"2026-01-01T00:00:00Z\"}}'");
+  ASSERT_EQ(spend.exit_code, 0) << spend.output;
+  // The webhook learns the plan is spent through its watch: wait until a server-side dry run
+  // (which calls the webhooks and persists nothing) is refused.
+  ASSERT_TRUE(Eventually([&] { return Kubectl("apply --dry-run=server -f " + Data("recovery-again.yaml")).exit_code != 0; },
+                         kCacheDeadline))
+      << webhook_->Log();
+
+  CommandResult again = Kubectl("apply -f " + Data("recovery-again.yaml"));
+  ExpectDenied(again, "spent-plans.dr.kubectl-dr.dev",
+               "creating drrecovery kubectl-dr-system/shop-failover-again is refused: plan \"shop-to-dr\" "
+               "was spent by \"shop-failover\"");
+  EXPECT_NE(again.output.find("kubectl dr plan clone shop-to-dr"), std::string::npos) << again.output;
+  EXPECT_NE(Kubectl("-n kubectl-dr-system get drr shop-failover-again").exit_code, 0);
+
+  // Nor can the plan be un-spent or re-targeted.
+  CommandResult unspend = Kubectl(
+      "-n kubectl-dr-system patch drplan shop-to-dr --subresource=status --type=merge "
+      "-p '{\"status\":{\"phase\":\"Ready\"}}'");
+  ExpectDenied(unspend, "spent-plans.dr.kubectl-dr.dev", "un-spending drplan");
+  CommandResult respec = Kubectl(
+      "-n kubectl-dr-system patch drplan shop-to-dr --type=merge -p '{\"spec\":{\"namespaces\":[\"other\"]}}'");
+  ExpectDenied(respec, "spent-plans.dr.kubectl-dr.dev", "changing the spec of drplan");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drp shop-to-dr -o jsonpath={.status.phase}").output, "Spent");
+}
+
+TEST_F(WebhookE2eTest, RestoredIngressArrivesTransformed) {
+  ASSERT_EQ(Kubectl("create namespace shop").exit_code, 0);
+  CommandResult cm = Kubectl("-n kubectl-dr-system create configmap shop-modifiers --from-file=modifiers.yaml=" +
+                             Data("modifiers.yaml"));
+  ASSERT_EQ(cm.exit_code, 0) << cm.output;
+  CommandResult objs = Kubectl("apply -f " + Data("plan.yaml") + " -f " + Data("recovery.yaml"));
+  ASSERT_EQ(objs.exit_code, 0) << objs.output;
+  WaitForCache("configmaps", 1);
+  WaitForCache("drrecoveries", 1);
+
+  CommandResult restore = Kubectl("apply -f " + Data("ingress.yaml"));
+  ASSERT_EQ(restore.exit_code, 0) << restore.output << webhook_->Log();
+  CommandResult get = Kubectl("-n shop get ingress web -o json");
+  ASSERT_EQ(get.exit_code, 0) << get.output;
+  json ing = json::parse(get.output);
+  EXPECT_EQ(ing["spec"]["ingressClassName"], "traefik");
+  const json& ann = ing["metadata"]["annotations"];
+  EXPECT_FALSE(ann.contains("nginx.ingress.kubernetes.io/rewrite-target")) << ann.dump();
+  EXPECT_FALSE(ann.contains("nginx.ingress.kubernetes.io/ssl-redirect")) << ann.dump();
+  EXPECT_EQ(ann.value("traefik.ingress.kubernetes.io/router.entrypoints", ""), "websecure");
+  EXPECT_EQ(ann.value("shop.example.com/owner", ""), "team-shop");
+  EXPECT_EQ(ing["spec"]["rules"][0]["host"], "shop.example.com");
+
+  // Without the recovery label an Ingress is none of the webhook's business.
+  CommandResult plain = Kubectl("apply -f " + Data("ingress-plain.yaml"));
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_EQ(Kubectl("-n shop get ingress plain -o jsonpath={.spec.ingressClassName}").output, "nginx");
+}
+
+TEST_F(WebhookE2eTest, RestoreForAnUnknownRecoveryIsRefusedNamingIt) {
+  ASSERT_EQ(Kubectl("create namespace shop").exit_code, 0);
+  CommandResult r = Kubectl("apply -f " + Data("ingress.yaml"));
+  ExpectDenied(r, "transforms.dr.kubectl-dr.dev",
+               "restoring ingress shop/web is refused: it carries dr.kubectl-dr.dev/recovery=shop-failover "
+               "but drrecovery \"shop-failover\" does not exist in namespace kubectl-dr-system");
+  EXPECT_NE(Kubectl("-n shop get ingress web").exit_code, 0);
+}
+
+TEST_F(WebhookE2eTest, RestoreWithAMissingModifierConfigMapIsRefusedNamingIt) {
+  ASSERT_EQ(Kubectl("create namespace shop").exit_code, 0);
+  ASSERT_EQ(Kubectl("apply -f " + Data("plan.yaml") + " -f " + Data("recovery.yaml")).exit_code, 0);
+  WaitForCache("drrecoveries", 1);
+  CommandResult r = Kubectl("apply -f " + Data("ingress.yaml"));
+  ExpectDenied(r, "transforms.dr.kubectl-dr.dev",
+               "restoring ingress shop/web is refused: drrecovery \"shop-failover\" names the resource "
+               "modifiers configmap \"shop-modifiers\", which does not exist");
+}
+
+TEST_F(WebhookE2eTest, WithTheWebhookDownWritesItGuardsFailClosed) {
+  ASSERT_EQ(Kubectl("apply -f " + Data("fenced.yaml")).exit_code, 0);
+  WaitForCache("fenced_pvcs", 1);
+  webhook_->Stop();
+  CommandResult writer = Kubectl("apply -f " + Data("writer-pod.yaml"));
+  EXPECT_NE(writer.exit_code, 0) << writer.output;
+  EXPECT_NE(writer.output.find("failed calling webhook \"fenced-workloads.dr.kubectl-dr.dev\""), std::string::npos)
+      << writer.output;
+  EXPECT_NE(Kubectl("-n shop get pod writer").exit_code, 0);
+  // Namespaces that are not fenced never call the webhook.
+  EXPECT_EQ(Kubectl("create namespace elsewhere").exit_code, 0);
+  CommandResult other = Kubectl("-n elsewhere run web --image=nginx:1.27");
+  EXPECT_EQ(other.exit_code, 0) << other.output;
+}
+
+TEST_F(WebhookE2eTest, InstallWithBadFlagsChangesNothing) {
+  struct Case {
+    const char* flags;
+    const char* want;
+  };
+  const Case cases[] = {
+      {"--webhook-url http://127.0.0.1:1 --cert-dir /tmp/unused", "is plain HTTP"},
+      {"--webhook-url https://127.0.0.1:1", "--webhook-url needs --cert-dir"},
+      {"--webhook-url https://127.0.0.1:1 --cert-dir /tmp/unused --image x/y:1", "--image sets"},
+  };
+  CommandResult uninstall = pair_->Shell("kubectl dr uninstall --context " + target().context());
+  ASSERT_EQ(uninstall.exit_code, 0) << uninstall.output;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.flags);
+    CommandResult r = pair_->Shell("kubectl dr install --context " + target().context() + " " + c.flags);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.want), std::string::npos) << r.output;
+  }
+  CommandResult none = Kubectl("get validatingwebhookconfigurations -o name");
+  EXPECT_EQ(none.output.find("kubectl-dr-webhook"), std::string::npos) << none.output;
+  CommandResult unknown = pair_->Shell("kubectl dr install --context no-such-context --webhook-url " + url_ +
+                                       " --cert-dir " + dir_.path() + "/other");
+  EXPECT_NE(unknown.exit_code, 0) << unknown.output;
+  EXPECT_NE(unknown.output.find("no-such-context"), std::string::npos) << unknown.output;
+  EXPECT_EQ(testutil::RunCommand("test -e " + dir_.path() + "/other").exit_code, 1);
+}
+
+}  // namespace
+}  // namespace kdr::e2e
