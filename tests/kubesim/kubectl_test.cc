@@ -202,3 +202,26 @@ TEST_F(KubectlTest, ServerSideApply) {
 
 }  // namespace
 }  // namespace kdr::kubesim
+
+namespace kdr::kubesim {
+namespace {
+
+TEST(KubectlWithControllersTest, DeploymentBecomesAvailable) {
+  Server::Options o;
+  o.controllers = ControllerOptions{};
+  o.controllers->resync_interval = std::chrono::milliseconds(200);
+  auto s = Server::Start(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  testutil::TempDir dir;
+  ASSERT_TRUE((*s)->WriteKubeconfig(dir.path() + "/kc", "sim").ok());
+  const std::string kubectl = "HOME=" + dir.path() + " KUBECONFIG=" + dir.path() + "/kc kubectl ";
+  auto apply = testing::Run(kubectl + "apply -f " + testutil::DataPath("kubesim/web.yaml"));
+  ASSERT_EQ(apply.exit_code, 0) << apply.output;
+  auto wait = testing::Run(kubectl + "wait --for=condition=Available deploy/web -n shop --timeout=60s");
+  EXPECT_EQ(wait.exit_code, 0) << wait.output;
+  auto rollout = testing::Run(kubectl + "rollout status deploy/web -n shop --timeout=60s");
+  EXPECT_NE(rollout.output.find("successfully rolled out"), std::string::npos) << rollout.output;
+}
+
+}  // namespace
+}  // namespace kdr::kubesim

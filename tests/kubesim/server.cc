@@ -188,6 +188,12 @@ Status Server::Init(Options options) {
     ao.logger = options_.logger;
     admission_ = std::make_unique<Admission>(webhook_source_.get(), ao);
   }
+  if (options_.controllers) {
+    ControllerOptions co = *options_.controllers;
+    if (!co.clock) co.clock = clock;
+    if (!co.logger) co.logger = options_.logger;
+    KDR_ASSIGN_OR_RETURN(controllers_, Controllers::Start(store_.get(), co));
+  }
   Api::Options api;
   api.store = store_.get();
   api.registry = registry_.get();
@@ -313,6 +319,7 @@ Server::~Server() { Stop(); }
 
 void Server::Stop() {
   if (stopping_.exchange(true)) return;
+  if (controllers_) controllers_->Stop();
   if (store_) store_->CloseWatchers();
   if (http_ && http_->server) http_->server->stop();
   if (thread_.joinable()) thread_.join();

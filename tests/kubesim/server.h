@@ -24,12 +24,14 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "admission.h"
 #include "base/status.h"
+#include "controllers.h"
 #include "tls/certs.h"
 
 namespace kdr {
@@ -62,6 +64,10 @@ class Server {
     size_t threads = 128;                 // HTTP worker threads (each open watch holds one)
     size_t watch_history = 10000;         // events kept for watch resumption (410 beyond)
     std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
+    // Simulated controllers (controllers.h): nullopt = none (a bare API server, what most
+    // kubesim tests want); set = started over the store with these options (clock and logger
+    // default to the server's). The kubesim binary starts them all unless told otherwise.
+    std::optional<ControllerOptions> controllers;
   };
 
   // Binds, starts serving and returns. Errors: Unavailable when the address cannot be bound,
@@ -98,6 +104,7 @@ class Server {
   Store* store() const { return store_.get(); }
   Registry* registry() const { return registry_.get(); }
   Admission* admission() const { return admission_.get(); }
+  Controllers* controllers() const { return controllers_.get(); }
 
  private:
   Server() = default;
@@ -112,6 +119,7 @@ class Server {
   std::unique_ptr<WebhookSource> webhook_source_;
   std::unique_ptr<Admission> admission_;
   std::unique_ptr<Api> api_;
+  std::unique_ptr<Controllers> controllers_;
   std::unique_ptr<Http> http_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
