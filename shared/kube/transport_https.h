@@ -52,9 +52,8 @@ class HttpsTransport : public Transport {
 
   Stats stats() const;
 
-  struct Impl;
-
  private:
+  struct Impl;
   explicit HttpsTransport(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
