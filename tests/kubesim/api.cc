@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/strings.h"
 #include "base/yaml.h"
+#include "managed_fields.h"
 #include "protobuf.h"
 
 namespace kdr::kubesim {
@@ -305,8 +306,8 @@ ApiResponse Api::Create(const ApiRequest& req, const Target& t) const {
   ApiResponse out;
   if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
   if (!Admit(req, t, Operation::kCreate, &obj, nullptr, dry_run, &out)) return out;
-  RecordManagedFields(&obj, FieldManager(req), "Update", t.type.GroupVersion(t.version), "",
-                      FormatRfc3339(options_.clock->Now()), nullptr);
+  UpdateManagedFields(&obj, nullptr, {FieldManager(req), "Update", t.type.GroupVersion(t.version), "",
+                                      FormatRfc3339(options_.clock->Now())});
   const std::string name = MetaString(obj, "name");
   auto r = options_.store->Create(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, ""});
   if (!r.ok()) return ErrorResponse(r.status(), &t.type, name);
@@ -339,11 +340,8 @@ ApiResponse Api::Update(const ApiRequest& req, const Target& t) const {
   ApiResponse out;
   if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
   if (!Admit(req, t, Operation::kUpdate, &obj, &*old, dry_run, &out)) return out;
-  if (!obj["metadata"].contains("managedFields") && (*old)["metadata"].contains("managedFields")) {
-    obj["metadata"]["managedFields"] = (*old)["metadata"]["managedFields"];
-  }
-  RecordManagedFields(&obj, FieldManager(req), "Update", t.type.GroupVersion(t.version), t.subresource,
-                      FormatRfc3339(options_.clock->Now()), nullptr);
+  UpdateManagedFields(&obj, &*old, {FieldManager(req), "Update", t.type.GroupVersion(t.version), t.subresource,
+                                    FormatRfc3339(options_.clock->Now())});
   auto r = options_.store->Update(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, t.subresource});
   if (!r.ok()) return ErrorResponse(r.status(), &t.type, t.name);
   ApiResponse resp = JsonResponse(200, ForVersion(t.type, t.version, std::move(*r)));

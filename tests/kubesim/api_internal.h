@@ -41,10 +41,6 @@ bool IsDryRun(const ApiRequest& req);
 
 // The object as served at `version` (CRDs may serve several versions of one storage version).
 nlohmann::json ForVersion(const ResourceType& t, std::string_view version, nlohmann::json obj);
-// managedFields bookkeeping: records (or refreshes) the entry of manager/operation.
-void RecordManagedFields(nlohmann::json* obj, const std::string& manager, const std::string& operation,
-                         const std::string& api_version, const std::string& subresource,
-                         const std::string& now, const nlohmann::json* applied);
 // The field manager for a write: ?fieldManager=, else the user agent's program name.
 std::string FieldManager(const ApiRequest& req);
 

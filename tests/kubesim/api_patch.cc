@@ -8,6 +8,7 @@
 #include "api_internal.h"
 #include "base/strings.h"
 #include "base/yaml.h"
+#include "managed_fields.h"
 #include "selector.h"
 #include "transform/json_patch.h"
 #include "transform/merge_patch.h"
@@ -161,7 +162,8 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
         ApiResponse out;
         if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
         if (!Admit(req, t, Operation::kCreate, &obj, nullptr, dry_run, &out)) return out;
-        RecordManagedFields(&obj, manager, "Apply", gv, "", now, &patch);
+        FieldManagerWrite fw{manager, "Apply", gv, "", now, &patch, QueryBool(req, "force")};
+        UpdateManagedFields(&obj, nullptr, fw);
         auto r = options_.store->Create(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, ""});
         if (!r.ok()) {
           if (r.status().IsAlreadyExists()) continue;
@@ -190,8 +192,20 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
     ApiResponse out;
     if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
     if (!Admit(req, t, Operation::kUpdate, &obj, &old, dry_run, &out)) return out;
-    RecordManagedFields(&obj, manager, kind == PatchKind::kApply ? "Apply" : "Update", gv, t.subresource, now,
-                        kind == PatchKind::kApply ? &patch : nullptr);
+    FieldManagerWrite fw{manager, kind == PatchKind::kApply ? "Apply" : "Update", gv, t.subresource, now,
+                         kind == PatchKind::kApply ? &patch : nullptr, QueryBool(req, "force")};
+    auto conflicts = UpdateManagedFields(&obj, &old, fw);
+    if (!conflicts.empty()) {
+      json causes = json::array();
+      for (const auto& c : conflicts) {
+        causes.push_back({{"reason", "FieldManagerConflict"},
+                          {"message", "conflict with \"" + c.manager + "\" using " + c.api_version},
+                          {"field", c.path}});
+      }
+      json details = {{"name", t.name}, {"kind", t.type.resource}, {"causes", causes}};
+      if (!t.type.group.empty()) details["group"] = t.type.group;
+      return StatusResponse(409, "Conflict", ConflictMessage(conflicts), details);
+    }
     auto r = options_.store->Update(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, t.subresource});
     if (!r.ok()) {
       if (r.status().IsConflict() && !client_precondition) continue;

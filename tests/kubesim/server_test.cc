@@ -597,3 +597,38 @@ TEST_F(ServerTest, CustomResourcesFollowTheirStructuralSchema) {
 
 }  // namespace
 }  // namespace kdr::kubesim
+
+namespace kdr::kubesim {
+namespace {
+
+TEST_F(ServerTest, ServerSideApplyTracksOwnershipRemovesDroppedFieldsAndReportsConflicts) {
+  const std::string path = std::string(kCms) + "/ssa";
+  auto apply = [&](const std::string& manager, const std::string& yaml, bool force = false) {
+    return c().Patch(path + "?fieldManager=" + manager + (force ? "&force=true" : ""),
+                     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\n" + yaml, "application/apply-patch+yaml");
+  };
+  ASSERT_EQ(apply("alice", "data:\n  a: '1'\n  b: '2'\n").status, 201);
+  auto dropped = apply("alice", "data:\n  a: '1'\n");
+  ASSERT_EQ(dropped.status, 200) << dropped.raw;
+  EXPECT_EQ(dropped.body["data"], json({{"a", "1"}})) << "a field no longer applied is removed";
+  auto shared = apply("bob", "data:\n  a: '1'\n");
+  EXPECT_EQ(shared.status, 200) << "same value: shared ownership, no conflict";
+  auto conflict = apply("bob", "data:\n  a: '9'\n");
+  EXPECT_EQ(conflict.status, 409) << conflict.raw;
+  EXPECT_EQ(conflict.body["message"], "Apply failed with 1 conflict: conflict with \"alice\" using v1: .data.a");
+  EXPECT_EQ(conflict.body["details"]["causes"][0]["reason"], "FieldManagerConflict");
+  auto forced = apply("bob", "data:\n  a: '9'\n", true);
+  ASSERT_EQ(forced.status, 200) << forced.raw;
+  EXPECT_EQ(forced.body["data"]["a"], "9");
+  // An Update by another manager takes the fields it changes.
+  auto upd = c().Patch(path + "?fieldManager=carol", R"({"data":{"c":"3"}})", "application/merge-patch+json");
+  ASSERT_EQ(upd.status, 200);
+  std::map<std::string, json> by_manager;
+  for (const auto& e : upd.body["metadata"]["managedFields"]) by_manager[e["manager"]] = e["fieldsV1"];
+  EXPECT_EQ(by_manager["carol"], json({{"f:data", {{"f:c", json::object()}}}}));
+  EXPECT_EQ(by_manager["bob"], json({{"f:data", {{"f:a", json::object()}}}}));
+  EXPECT_EQ(by_manager.count("alice"), 0u) << "alice lost her only field to bob's forced apply";
+}
+
+}  // namespace
+}  // namespace kdr::kubesim
