@@ -282,7 +282,7 @@ TEST_F(WebhookE2eTest, RestoredIngressArrivesTransformed) {
   WaitForCache("configmaps", 1);
   WaitForCache("drrecoveries", 1);
 
-  CommandResult restore = Kubectl("apply -f " + Data("ingress.yaml"));
+  CommandResult restore = Kubectl("create -f " + Data("ingress.yaml"));
   ASSERT_EQ(restore.exit_code, 0) << restore.output << webhook_->Log();
   CommandResult get = Kubectl("-n shop get ingress web -o json");
   ASSERT_EQ(get.exit_code, 0) << get.output;
@@ -303,7 +303,7 @@ TEST_F(WebhookE2eTest, RestoredIngressArrivesTransformed) {
 
 TEST_F(WebhookE2eTest, RestoreForAnUnknownRecoveryIsRefusedNamingIt) {
   ASSERT_EQ(Kubectl("create namespace shop").exit_code, 0);
-  CommandResult r = Kubectl("apply -f " + Data("ingress.yaml"));
+  CommandResult r = Kubectl("create -f " + Data("ingress.yaml"));
   ExpectDenied(r, "transforms.dr.kubectl-dr.dev",
                "restoring ingress shop/web is refused: it carries dr.kubectl-dr.dev/recovery=shop-failover "
                "but drrecovery \"shop-failover\" does not exist in namespace kubectl-dr-system");
@@ -314,7 +314,7 @@ TEST_F(WebhookE2eTest, RestoreWithAMissingModifierConfigMapIsRefusedNamingIt) {
   ASSERT_EQ(Kubectl("create namespace shop").exit_code, 0);
   ASSERT_EQ(Kubectl("apply -f " + Data("plan.yaml") + " -f " + Data("recovery.yaml")).exit_code, 0);
   WaitForCache("drrecoveries", 1);
-  CommandResult r = Kubectl("apply -f " + Data("ingress.yaml"));
+  CommandResult r = Kubectl("create -f " + Data("ingress.yaml"));
   ExpectDenied(r, "transforms.dr.kubectl-dr.dev",
                "restoring ingress shop/web is refused: drrecovery \"shop-failover\" names the resource "
                "modifiers configmap \"shop-modifiers\", which does not exist");
