@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "api_internal.h"
 #include "auth.h"
@@ -193,8 +194,26 @@ ApiResponse Api::HandleResource(const ApiRequest& req, const Target& t) const {
   return MethodNotAllowed();
 }
 
+bool Api::AdmitCreate(const ApiRequest& req, const Target& t, json* object, bool dry_run,
+                      ApiResponse* denied) const {
+  if (!options_.admission) return true;
+  if (!Admit(req, t, Operation::kCreate, object, nullptr, dry_run, denied, Phase::kMutate)) return false;
+  if (object->is_object() && object->contains("metadata") && (*object)["metadata"].is_object()) {
+    json& meta = (*object)["metadata"];
+    std::string prefix = meta.value("generateName", "");
+    if (meta.value("name", "").empty() && !prefix.empty()) {
+      static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+      if (prefix.size() > 58) prefix.resize(58);
+      std::random_device rd;
+      for (int i = 0; i < 5; ++i) prefix.push_back(kAlphabet[rd() % kAlphabet.size()]);
+      meta["name"] = prefix;
+    }
+  }
+  return Admit(req, t, Operation::kCreate, object, nullptr, dry_run, denied, Phase::kValidate);
+}
+
 bool Api::Admit(const ApiRequest& req, const Target& t, Operation op, json* object, const json* old_object,
-                bool dry_run, ApiResponse* denied) const {
+                bool dry_run, ApiResponse* denied, Phase phase) const {
   if (!options_.admission) return true;
   AdmissionRequest ar;
   ar.operation = op;
@@ -212,7 +231,9 @@ bool Api::Admit(const ApiRequest& req, const Target& t, Operation op, json* obje
   ar.object = op == Operation::kDelete ? nullptr : object;
   ar.old_object = op == Operation::kCreate ? nullptr : old_object;
   ar.dry_run = dry_run;
-  AdmissionResult r = options_.admission->Admit(ar);
+  AdmissionResult r = phase == Phase::kMutate     ? options_.admission->Mutate(ar)
+                      : phase == Phase::kValidate ? options_.admission->Validate(ar)
+                                                  : options_.admission->Admit(ar);
   if (r.allowed) {
     for (const auto& w : r.warnings) denied->headers.emplace_back("Warning", WarningHeaderValue(w));
     return true;
@@ -305,7 +326,7 @@ ApiResponse Api::Create(const ApiRequest& req, const Target& t) const {
   const bool dry_run = IsDryRun(req);
   ApiResponse out;
   if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
-  if (!Admit(req, t, Operation::kCreate, &obj, nullptr, dry_run, &out)) return out;
+  if (!AdmitCreate(req, t, &obj, dry_run, &out)) return out;
   UpdateManagedFields(&obj, nullptr, {FieldManager(req), "Update", t.type.GroupVersion(t.version), "",
                                       FormatRfc3339(options_.clock->Now())});
   const std::string name = MetaString(obj, "name");

@@ -86,9 +86,15 @@ class Api {
   ApiResponse TokenRequest(const ApiRequest& req, const Target& t) const;
   // SelfSubjectReview, SelfSubjectAccessReview, SelfSubjectRulesReview.
   ApiResponse SelfReview(const ApiRequest& req, const std::string& path) const;
+  enum class Phase { kBoth, kMutate, kValidate };
   // Runs dynamic admission; a denial becomes the response.
   bool Admit(const ApiRequest& req, const Target& t, Operation op, nlohmann::json* object,
-             const nlohmann::json* old_object, bool dry_run, ApiResponse* denied) const;
+             const nlohmann::json* old_object, bool dry_run, ApiResponse* denied,
+             Phase phase = Phase::kBoth) const;
+  // Create's admission as kube-apiserver orders it: mutating webhooks, then the name generated
+  // from generateName, then validating webhooks (which see the final name).
+  bool AdmitCreate(const ApiRequest& req, const Target& t, nlohmann::json* object, bool dry_run,
+                   ApiResponse* denied) const;
 
   Options options_;
 };

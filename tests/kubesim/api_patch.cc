@@ -161,7 +161,7 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
         if (t.type.namespaced) obj["metadata"]["namespace"] = t.namespace_name;
         ApiResponse out;
         if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
-        if (!Admit(req, t, Operation::kCreate, &obj, nullptr, dry_run, &out)) return out;
+        if (!AdmitCreate(req, t, &obj, dry_run, &out)) return out;
         FieldManagerWrite fw{manager, "Apply", gv, "", now, &patch, QueryBool(req, "force")};
         UpdateManagedFields(&obj, nullptr, fw);
         auto r = options_.store->Create(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, ""});

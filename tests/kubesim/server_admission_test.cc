@@ -105,3 +105,27 @@ TEST_F(ServerAdmissionTest, ReviewCarriesUserOldObjectAndDryRun) {
 
 }  // namespace
 }  // namespace kdr::kubesim
+
+namespace kdr::kubesim {
+namespace {
+
+TEST_F(ServerAdmissionTest, ValidatingWebhooksSeeTheGeneratedName) {
+  json cm = testing::ConfigMap("");
+  cm["metadata"] = {{"generateName", "gen-"}};
+  auto r = client_->Post("/api/v1/namespaces/default/configmaps", cm);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const std::string stored = r.body["metadata"]["name"];
+  std::string mutate_name = "unset", validate_name;
+  for (const auto& req : webhook_.requests()) {
+    json review = json::parse(req.body, nullptr, false);
+    if (review["request"]["operation"] != "CREATE") continue;
+    if (req.path == "/mutate") mutate_name = review["request"].value("name", "");
+    if (req.path == "/validate") validate_name = review["request"]["object"]["metadata"].value("name", "");
+  }
+  EXPECT_EQ(mutate_name, "");
+  EXPECT_EQ(validate_name, stored);
+  EXPECT_EQ(stored.rfind("gen-", 0), 0u);
+}
+
+}  // namespace
+}  // namespace kdr::kubesim
