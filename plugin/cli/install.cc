@@ -310,9 +310,13 @@ Status RunUninstall(const UninstallFlags& f, CommandContext& ctx) {
         << " objects deleted), including the DRPlan and DRRecovery CRDs and every plan and recovery\n";
   } else {
     err << "kubectl-dr uninstalled from " << ContextName(client->config()) << " (" << deleted
-        << " objects deleted); kept the DRPlan and DRRecovery CRDs, their plans and recoveries, and "
-           "namespace "
-        << ns << ": kubectl dr uninstall --delete-crds removes them too\n";
+        << " objects deleted)";
+    const kube::Gvr crds{"apiextensions.k8s.io", "v1", "customresourcedefinitions"};
+    if (client->Get(crds, "", "drplans.dr.kubectl-dr.dev").ok()) {
+      err << "; kept the DRPlan and DRRecovery CRDs, their plans and recoveries, and namespace " << ns
+          << ": kubectl dr uninstall --delete-crds removes them too";
+    }
+    err << "\n";
   }
   return Status::Ok();
 }

@@ -641,6 +641,12 @@ TEST_F(InstallCliTest, UninstallRemovesTheWebhookFirstAndKeepsPlansUnlessAsked) 
   CliRun again = Run({"uninstall"});
   EXPECT_EQ(again.code, 0) << again.err;
   EXPECT_TRUE(again.out.empty()) << again.out;
+
+  ASSERT_EQ(Run({"uninstall", "--delete-crds"}).code, 0);
+  CliRun gone = Run({"uninstall"});
+  EXPECT_EQ(gone.code, 0) << gone.err;
+  EXPECT_NE(gone.err.find("(0 objects deleted)\n"), std::string::npos) << gone.err;
+  EXPECT_EQ(gone.err.find("kept the DRPlan"), std::string::npos) << gone.err;
 }
 
 TEST_F(InstallCliTest, UninstallDeleteCrdsKeepsANamespaceHoldingPvcs) {
