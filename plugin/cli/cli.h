@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <iosfwd>
+#include <memory>
 #include <string>
 
 #include "base/env.h"
@@ -14,6 +15,7 @@
 
 namespace CLI {
 class App;
+class FormatterBase;
 }
 
 namespace kdr::plugin {
@@ -54,6 +56,9 @@ struct Registrar {
 void RegisterVersion(const Registrar& r);
 void RegisterTransforms(const Registrar& r);
 void RegisterInstall(const Registrar& r);
+
+// Help text laid out as kubectl lays out its own (help.cc).
+std::shared_ptr<CLI::FormatterBase> MakeKubectlFormatter();
 
 // Builds the app, parses argv, runs the chosen command. Returns the exit code. Used by main() and
 // by tests, which pass their own streams and Env.

@@ -29,9 +29,9 @@ void AddGlobalFlags(CLI::App& app, GlobalOptions* g) {
                  "values should contain a corresponding time unit (e.g. 1s, 2m, 3h). A value of zero "
                  "means don't timeout requests.")
       ->type_name("DURATION");
-  app.add_option("--qps", g->qps, "Client-side requests per second to the API server (default 50)")
+  app.add_option("--qps", g->qps, "Client-side requests per second to the API server")
       ->type_name("QPS");
-  app.add_option("--burst", g->burst, "Client-side burst of requests above --qps (default 100)")
+  app.add_option("--burst", g->burst, "Client-side burst of requests above --qps")
       ->type_name("N");
 }
 
@@ -39,6 +39,8 @@ void AddGlobalFlags(CLI::App& app, GlobalOptions* g) {
 
 int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   CLI::App app(std::string(kDescription), "kubectl dr");
+  app.formatter(MakeKubectlFormatter());
+  app.option_defaults()->always_capture_default();
   app.set_help_flag("-h,--help", "Print help and exit");
   app.require_subcommand(0, 1);
   app.fallthrough();

@@ -37,10 +37,30 @@ TEST_F(KubectlPluginTest, KubectlListsPlugin) {
 TEST_F(KubectlPluginTest, HelpReadsLikeKubectl) {
   CommandResult r = Shell(env_ + "kubectl dr --help");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("Usage: kubectl dr"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("--kubeconfig"), std::string::npos);
-  EXPECT_NE(r.output.find("--request-timeout"), std::string::npos);
-  EXPECT_NE(r.output.find("version"), std::string::npos);
+  EXPECT_NE(r.output.find("Commands:\n  version"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("    --kubeconfig='':\n\tPath to the kubeconfig file"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("    -n, --namespace='':\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("    --request-timeout=0:\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Usage:\n  kubectl dr [command] [flags]\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Use \"kubectl dr <command> --help\" for more information"), std::string::npos);
+}
+
+TEST_F(KubectlPluginTest, CommandHelpIsKubectlShaped) {
+  CommandResult r = Shell(env_ + "kubectl dr version --help");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output,
+            "Print the client and server version information for the current context\n"
+            "\n"
+            "Options:\n"
+            "    --client=false:\n"
+            "\tIf true, shows client version only (no server required).\n"
+            "\n"
+            "Usage:\n"
+            "  kubectl dr version [flags] [options]\n"
+            "\n"
+            "Use \"kubectl dr --help\" for a list of global command-line options (applies to all "
+            "commands).\n");
 }
 
 TEST_F(KubectlPluginTest, UnknownCommandExitsTwoWithUsageHint) {
