@@ -632,3 +632,79 @@ TEST_F(ServerTest, ServerSideApplyTracksOwnershipRemovesDroppedFieldsAndReportsC
 
 }  // namespace
 }  // namespace kdr::kubesim
+
+namespace kdr::kubesim {
+namespace {
+
+TEST_F(ServerTest, ImmutableFieldsAreRejectedOnUpdate) {
+  c().Post("/apis/apps/v1/namespaces/default/deployments", Deployment("web", 1));
+  json pvc = {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"}, {"metadata", {{"name", "data"}}},
+              {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}};
+  ASSERT_EQ(c().Post("/api/v1/namespaces/default/persistentvolumeclaims", pvc).status, 201);
+  json svc = {{"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", "web"}}},
+              {"spec", {{"ports", json::array({{{"port", 80}}})}}}};
+  auto created_svc = c().Post("/api/v1/namespaces/default/services", svc);
+  json cm = ConfigMap("frozen", {{"a", "1"}});
+  cm["immutable"] = true;
+  c().Post(kCms, cm);
+  struct Case {
+    const char* name;
+    std::string path;
+    std::string patch;
+    int code;
+    const char* message;
+  } cases[] = {
+      {"deployment selector", "/apis/apps/v1/namespaces/default/deployments/web",
+       R"({"spec":{"selector":{"matchLabels":{"app":"other"}}}})", 422, "spec.selector: Invalid value"},
+      {"pvc access modes", "/api/v1/namespaces/default/persistentvolumeclaims/data",
+       R"({"spec":{"accessModes":["ReadWriteMany"]}})", 422, "spec is immutable after creation except resources.requests"},
+      {"pvc class assigned later", "/api/v1/namespaces/default/persistentvolumeclaims/data",
+       R"({"spec":{"storageClassName":"fast"}})", 200, ""},
+      {"pvc resize", "/api/v1/namespaces/default/persistentvolumeclaims/data",
+       R"({"spec":{"resources":{"requests":{"storage":"2Gi"}}}})", 200, ""},
+      {"pvc binding", "/api/v1/namespaces/default/persistentvolumeclaims/data", R"({"spec":{"volumeName":"pv-1"}})",
+       200, ""},
+      {"service cluster ip", "/api/v1/namespaces/default/services/web", R"({"spec":{"clusterIP":"10.96.99.99"}})",
+       422, "may not change once set"},
+      {"immutable configmap", std::string(kCms) + "/frozen", R"({"data":{"a":"2"}})", 422,
+       "data: Forbidden: field is immutable when `immutable` is set"},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto r = c().Patch(tc.path, tc.patch, "application/merge-patch+json");
+    EXPECT_EQ(r.status, tc.code) << r.raw;
+    if (tc.code != 200) {
+      EXPECT_EQ(r.body["reason"], "Invalid");
+      EXPECT_NE(r.body.value("message", "").find(tc.message), std::string::npos) << r.body.value("message", "");
+    }
+  }
+  // A PUT without clusterIP keeps the allocated one.
+  json put = created_svc.body;
+  put["spec"].erase("clusterIP");
+  put["spec"].erase("clusterIPs");
+  auto kept = c().Put("/api/v1/namespaces/default/services/web", put);
+  ASSERT_EQ(kept.status, 200) << kept.raw;
+  EXPECT_EQ(kept.body["spec"]["clusterIP"], created_svc.body["spec"]["clusterIP"]);
+}
+
+}  // namespace
+}  // namespace kdr::kubesim
+
+namespace kdr::kubesim {
+namespace {
+
+TEST_F(ServerTest, ClaimsWithoutAClassGetTheDefaultStorageClass) {
+  json sc = {{"apiVersion", "storage.k8s.io/v1"}, {"kind", "StorageClass"},
+             {"metadata", {{"name", "std"}, {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},
+             {"provisioner", "example.com/x"}};
+  ASSERT_EQ(c().Post("/apis/storage.k8s.io/v1/storageclasses", sc).status, 201);
+  json pvc = {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"}, {"metadata", {{"name", "data"}}},
+              {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}};
+  auto r = c().Post("/api/v1/namespaces/default/persistentvolumeclaims", pvc);
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["spec"]["storageClassName"], "std");
+  EXPECT_EQ(r.body["spec"]["volumeMode"], "Filesystem");
+}
+
+}  // namespace
+}  // namespace kdr::kubesim

@@ -135,4 +135,105 @@ Status ValidateObject(const ResourceType& t, const json& obj) {
   return Status::InvalidArgument(QualifiedKind(t) + " " + json(name).dump() + " is invalid: " + msg);
 }
 
+namespace {
+
+const json& Field(const json& obj, std::initializer_list<const char*> path) {
+  static const json kNull;  // NOLINT: immutable
+  const json* cur = &obj;
+  for (const char* p : path) {
+    if (!cur->is_object()) return kNull;
+    auto it = cur->find(p);
+    if (it == cur->end()) return kNull;
+    cur = &*it;
+  }
+  return *cur;
+}
+
+}  // namespace
+
+Status ValidateUpdate(const ResourceType& t, const json& old, json* next_ptr) {
+  json& next = *next_ptr;
+  if (t.custom) return Status::Ok();
+  const std::string k = t.group + "/" + t.kind;
+  const std::string name = next["metadata"].value("name", "");
+  std::vector<std::string> errs;
+  auto immutable = [&](const std::string& field, const json& value) {
+    errs.push_back(field + ": Invalid value: " + value.dump() + ": field is immutable");
+  };
+  const json& old_spec = Field(old, {"spec"});
+  const json& new_spec = Field(next, {"spec"});
+  if (k == "apps/Deployment" || k == "apps/ReplicaSet" || k == "apps/DaemonSet" || k == "apps/StatefulSet" ||
+      k == "batch/Job") {
+    if (Field(old, {"spec", "selector"}) != Field(next, {"spec", "selector"})) {
+      immutable("spec.selector", Field(next, {"spec", "selector"}));
+    }
+  }
+  if (k == "apps/StatefulSet" && old_spec.is_object() && new_spec.is_object()) {
+    json a = old_spec, b = new_spec;
+    for (const char* f : {"replicas", "ordinals", "template", "updateStrategy",
+                          "persistentVolumeClaimRetentionPolicy", "minReadySeconds"}) {
+      a.erase(f);
+      b.erase(f);
+    }
+    if (a != b) {
+      errs.push_back("spec: Forbidden: updates to statefulset spec for fields other than 'replicas', "
+                     "'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' "
+                     "and 'minReadySeconds' are forbidden");
+    }
+  }
+  if (k == "batch/Job" && Field(old, {"spec", "template"}) != Field(next, {"spec", "template"})) {
+    immutable("spec.template", Field(next, {"spec", "template"}));
+  }
+  if (k == "/PersistentVolumeClaim" && old_spec.is_object() && new_spec.is_object()) {
+    json a = old_spec, b = new_spec;
+    for (json* s : {&a, &b}) {
+      if (s->contains("resources") && (*s)["resources"].is_object()) (*s)["resources"].erase("requests");
+      if (s->contains("resources") && (*s)["resources"].empty()) s->erase("resources");
+      s->erase("volumeAttributesClassName");
+    }
+    // The binder may set volumeName once; a class may be assigned to a claim without one
+    // (retroactive default StorageClass assignment).
+    if (!a.contains("volumeName")) b.erase("volumeName");
+    if (!a.contains("storageClassName")) b.erase("storageClassName");
+    if (a != b) {
+      errs.push_back("spec: Forbidden: spec is immutable after creation except resources.requests and "
+                     "volumeAttributesClassName for bound claims");
+    }
+  }
+  if (k == "/PersistentVolume" && old_spec.is_object() && new_spec.is_object()) {
+    for (const char* src : {"csi", "hostPath", "nfs", "local", "iscsi", "fc", "awsElasticBlockStore", "gcePersistentDisk"}) {
+      if (Field(old, {"spec", src}) != Field(next, {"spec", src})) {
+        errs.push_back("spec.persistentvolumesource: Forbidden: spec.persistentvolumesource is immutable after creation");
+        break;
+      }
+    }
+  }
+  if (k == "/Service" && new_spec.is_object()) {
+    const json& old_ip = Field(old, {"spec", "clusterIP"});
+    if (!new_spec.contains("clusterIP") || new_spec["clusterIP"] == "") {
+      if (!old_ip.is_null()) next["spec"]["clusterIP"] = old_ip;
+      const json& old_ips = Field(old, {"spec", "clusterIPs"});
+      if (!old_ips.is_null() && !new_spec.contains("clusterIPs")) next["spec"]["clusterIPs"] = old_ips;
+    } else if (!old_ip.is_null() && new_spec["clusterIP"] != old_ip) {
+      errs.push_back("spec.clusterIPs[0]: Invalid value: " + json::array({new_spec["clusterIP"]}).dump() +
+                     ": may not change once set");
+    }
+  }
+  if ((k == "/ConfigMap" || k == "/Secret") && Field(old, {"immutable"}) == true) {
+    for (const char* f : {"data", "binaryData"}) {
+      if (Field(old, {f}) != Field(next, {f})) {
+        errs.push_back(std::string(f) + ": Forbidden: field is immutable when `immutable` is set");
+      }
+    }
+    if (Field(next, {"immutable"}) != true) {
+      errs.push_back("immutable: Forbidden: field is immutable when `immutable` is set");
+    }
+  }
+  if (errs.empty()) return Status::Ok();
+  std::string msg;
+  for (const auto& e : errs) msg += (msg.empty() ? "" : ", ") + e;
+  if (errs.size() > 1) msg = "[" + msg + "]";
+  return Status::InvalidArgument(QualifiedKind(t) + " " + json(name).dump() + " is invalid: " + msg);
+}
+
 }  // namespace kdr::kubesim

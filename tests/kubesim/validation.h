@@ -19,4 +19,12 @@ std::string QualifiedKind(const ResourceType& t);
 // Validates metadata (name format for the type, label keys and values) and type rules.
 Status ValidateObject(const ResourceType& t, const nlohmann::json& object);
 
+// Update rules (kube's ValidateUpdate): immutable fields of the built-in kinds kubectl-dr
+// touches: workload selectors, the StatefulSet spec beyond replicas/template/updateStrategy/
+// persistentVolumeClaimRetentionPolicy/minReadySeconds/ordinals, Job templates and selectors,
+// PVC specs (but resources.requests, volumeAttributesClassName and a first volumeName), PV
+// sources, Service clusterIPs (kept from the old object when omitted) and immutable
+// ConfigMaps/Secrets. *next may be completed (clusterIP). 422 messages as kube writes them.
+Status ValidateUpdate(const ResourceType& t, const nlohmann::json& old, nlohmann::json* next);
+
 }  // namespace kdr::kubesim
