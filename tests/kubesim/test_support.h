@@ -45,6 +45,7 @@ class Client {
     cli_->enable_server_certificate_verification(true);
     if (!token_.empty()) cli_->set_bearer_token_auth(token_);
     cli_->set_read_timeout(30, 0);
+    cli_->set_tcp_nodelay(true);
   }
 
   Reply Do(const std::string& method, const std::string& path, const std::string& body = "",
