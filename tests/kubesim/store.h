@@ -7,9 +7,13 @@
 //   - one cluster-wide resourceVersion counter; every committed write takes the next value and
 //     writes it into metadata.resourceVersion
 //   - Create: uid, creationTimestamp, generateName (name = prefix + 5 random chars),
-//     generation = 1 (types that track it), defaults (namespace phase Active, Service clusterIP,
-//     Pod/PVC phase Pending, PV phase Available, workload replicas 1); the namespace must exist
-//     (404 `namespaces "x" not found`) and not be terminating (403 Forbidden)
+//     generation = 1 (types that track it), status reset for types with a status subresource,
+//     defaults (namespace phase Active, Service clusterIP, Pod/PVC phase Pending, PV phase
+//     Available, workload replicas 1, the field defaults of defaults.h, the default StorageClass
+//     for a claim without one); the namespace must exist (404 `namespaces "x" not found`) and
+//     not be terminating (403 Forbidden)
+//   - validation (validation.h): names, labels, per-type rules and immutable fields on update;
+//     custom resources are pruned and validated by their CRD's structural schema (schema.h)
 //   - Update: optimistic concurrency when metadata.resourceVersion is set (409 Conflict with
 //     kube's message); generation bumped when anything outside metadata and status changes; with
 //     a status subresource the main resource ignores status changes and the "status"
