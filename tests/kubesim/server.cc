@@ -311,7 +311,14 @@ Status Server::Init(Options options) {
     return Status::Unavailable("kubesim: cannot listen on " + options_.listen +
                                " (address in use or not local); pick another port or use port 0");
   }
-  thread_ = std::thread([this] { http_->server->listen_after_bind(); });
+  auto loop_done = std::make_shared<std::atomic<bool>>(false);
+  thread_ = std::thread([this, loop_done] {
+    http_->server->listen_after_bind();
+    *loop_done = true;
+  });
+  // httplib's stop() is a no-op until the accept loop runs: wait for it, so a server stopped
+  // right after Start() (a test's early failure) cannot hang its destructor.
+  while (!http_->server->is_running() && !*loop_done) std::this_thread::yield();
   return Status::Ok();
 }
 
