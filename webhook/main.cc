@@ -61,8 +61,10 @@ int Run(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--max-body-bytes", opts.max_body_bytes, "Largest AdmissionReview accepted")
       ->capture_default_str();
-  app.add_option("--threads", opts.threads, "Connections served at once")
-      ->capture_default_str()->check(CLI::Range(2, 1024));
+  app.add_option("--threads", opts.threads,
+                 "Worker threads deciding requests (0: one per core, at least 2); connections "
+                 "wait in epoll, not in a thread")
+      ->capture_default_str()->check(CLI::Range(0, 1024));
   app.add_option("--shutdown-delay", shutdown_delay_s,
                  "Seconds between failing /readyz and closing the listener on SIGTERM")
       ->capture_default_str()->check(CLI::Range(0, 300));

@@ -1,11 +1,13 @@
 #include "admission/server.h"
 
-#include <httplib.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include <thread>
+
+#include "admission/http_server.h"
 #include "admission/metrics.h"
 #include "admission/serving_cert.h"
 #include "admission/webhook.h"
@@ -83,6 +85,8 @@ Server::~Server() { Stop(); }
 
 bool Server::Ready() const { return !shutting_down_ && (!ready_ || ready_()); }
 
+void Server::CtxFree::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+
 Status Server::Configure() {
   cert_ = std::make_unique<ServingCert>(options_.cert_file, options_.key_file, env_.fs,
                                         env_.logger);
@@ -91,71 +95,23 @@ Status Server::Configure() {
   if (!options_.client_ca_file.empty()) {
     KDR_ASSIGN_OR_RETURN(client_ca, env_.fs->ReadFile(options_.client_ca_file));
   }
-  Status ctx_status;
+  ctx_.reset(SSL_CTX_new(TLS_server_method()));
+  if (ctx_ == nullptr) {
+    ERR_clear_error();
+    return Status::Internal("cannot create the TLS context");
+  }
+  SSL_CTX* ctx = ctx_.get();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // Idle keep-alive connections give their 33 KiB of record buffers back; partial writes let a
+  // non-blocking answer resume where it stopped.
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_CTX_set_cert_cb(ctx, &CertCallback, cert_.get());
+  if (!client_ca.empty()) KDR_RETURN_IF_ERROR(LoadClientCa(ctx, client_ca, options_.client_ca_file));
+
   ServingCert* cert = cert_.get();
-  const std::string& ca_file = options_.client_ca_file;
-  auto server = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
-    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(&ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_cert_cb(&ctx, &CertCallback, cert);
-    if (!client_ca.empty()) {
-      ctx_status = LoadClientCa(&ctx, client_ca, ca_file);
-      if (!ctx_status.ok()) return false;
-    }
-    return true;
-  });
-  KDR_RETURN_IF_ERROR(ctx_status);
-  if (!server->is_valid()) return Status::Internal("cannot create the TLS context");
-
-  const int threads = options_.threads;
-  server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server->set_read_timeout(options_.read_timeout);
-  server->set_write_timeout(options_.write_timeout);
-  server->set_keep_alive_timeout(options_.idle_timeout.count());
-  // The API server keeps connections to webhooks open; a low cap would force a TLS handshake
-  // every few requests.
-  server->set_keep_alive_max_count(1u << 20);
-  server->set_payload_max_length(options_.max_body_bytes);
-  // Headers and body go out in separate writes; without this, Nagle and delayed ACKs add 40 ms.
-  server->set_tcp_nodelay(true);
-
-  auto route = [](const Webhook* wh) {
-    return [wh](const httplib::Request& req, httplib::Response& res) {
-      HttpReply reply = wh->Serve(req.get_header_value("Content-Type"), req.body, false);
-      res.status = reply.status;
-      res.set_content(std::move(reply.body), reply.content_type.c_str());
-    };
-  };
-  if (validate_ != nullptr) server->Post("/validate", route(validate_));
-  if (mutate_ != nullptr) server->Post("/mutate", route(mutate_));
-  server->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok", "text/plain");
-  });
-  server->Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    if (Ready()) {
-      res.set_content("ok", "text/plain");
-    } else {
-      res.status = 503;
-      res.set_content(shutting_down_ ? "shutting down" : "caches not synced", "text/plain");
-    }
-  });
-  server->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_->Render(), "text/plain; version=0.0.4");
-  });
-  // A body over the limit never reaches the route: httplib answers 413 itself, and this turns
-  // that answer into an AdmissionReview, as the API server expects.
-  server->set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& req, httplib::Response& res) {
-    const Webhook* wh = req.path == "/validate" ? validate_ : req.path == "/mutate" ? mutate_ : nullptr;
-    if (wh == nullptr || res.status != 413) return httplib::Server::HandlerResponse::Unhandled;
-    HttpReply reply = wh->Serve(req.get_header_value("Content-Type"), "", true);
-    res.status = reply.status;
-    res.set_content(std::move(reply.body), reply.content_type.c_str());
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  https_ = std::move(server);
-
   metrics_->AddGauge("kdr_webhook_serving_cert_expiry_seconds",
                      "Seconds until the serving certificate expires.",
                      [cert] { return Metrics::GaugeValues{{"", double(cert->SecondsUntilExpiry())}}; });
@@ -165,6 +121,51 @@ Status Server::Configure() {
   metrics_->AddGauge("kdr_webhook_ready", "1 when /readyz succeeds.",
                      [this] { return Metrics::GaugeValues{{"", Ready() ? 1.0 : 0.0}}; });
   return Status::Ok();
+}
+
+void Server::Route(const HttpServerRequest& req, HttpServerResponse* res) const {
+  const Webhook* wh = req.path == "/validate" ? validate_ : req.path == "/mutate" ? mutate_ : nullptr;
+  if (wh != nullptr) {
+    if (req.method != "POST") {
+      *res = {405, "text/plain", "use POST with an AdmissionReview\n"};
+      return;
+    }
+    // Over the body limit too: the API server expects an AdmissionReview whatever happens.
+    HttpReply reply = wh->Serve(req.content_type, req.body, req.too_large);
+    res->status = reply.status;
+    res->content_type = std::move(reply.content_type);
+    res->body = std::move(reply.body);
+    return;
+  }
+  if (req.too_large) {
+    *res = {413, "text/plain", "request body too large\n"};
+  } else if (req.path == "/healthz" || req.path == "/readyz" || req.path == "/metrics") {
+    if (req.method != "GET" && req.method != "HEAD") {
+      *res = {405, "text/plain", "use GET\n"};
+    } else if (req.path == "/healthz") {
+      res->body = "ok";
+    } else if (req.path == "/readyz") {
+      if (Ready()) {
+        res->body = "ok";
+      } else {
+        res->status = 503;
+        res->body = shutting_down_ ? "shutting down" : "caches not synced";
+      }
+    } else {
+      RouteMetrics(req, res);
+    }
+  } else {
+    *res = {404, "text/plain", "not found\n"};
+  }
+}
+
+void Server::RouteMetrics(const HttpServerRequest& req, HttpServerResponse* res) const {
+  if (req.path != "/metrics") {
+    *res = {404, "text/plain", "not found; this listener serves /metrics only\n"};
+    return;
+  }
+  res->content_type = "text/plain; version=0.0.4";
+  res->body = metrics_->Render();
 }
 
 Status Server::Start() {
@@ -177,45 +178,42 @@ Status Server::Start() {
     KDR_RETURN_IF_ERROR(ParseListen(options_.metrics_listen, "--metrics-listen", &mhost, &mport));
   }
   KDR_RETURN_IF_ERROR(Configure());
-  if (port == 0) {
-    port_ = https_->bind_to_any_port(host);
-    if (port_ < 0) return Status::Unavailable("--listen " + options_.listen + ": cannot bind");
-  } else {
-    if (!https_->bind_to_port(host, port)) {
-      return Status::Unavailable("--listen " + options_.listen +
-                                 ": cannot bind (in use, or not an address of this host)");
-    }
-    port_ = port;
+  HttpServer::Options o;
+  o.max_body_bytes = options_.max_body_bytes;
+  o.workers = options_.threads > 0
+                  ? options_.threads
+                  : std::max(2, static_cast<int>(std::thread::hardware_concurrency()));
+  o.read_timeout = options_.read_timeout;
+  o.write_timeout = options_.write_timeout;
+  o.idle_timeout = options_.idle_timeout;
+  http_ = std::make_unique<HttpServer>(o);
+  Result<int> bound = http_->Listen(
+      host, port, ctx_.get(),
+      [this](const HttpServerRequest& req, HttpServerResponse* res) { Route(req, res); });
+  if (!bound.ok()) {
+    return Status::Unavailable("--listen " + options_.listen + ": cannot bind (" +
+                               bound.status().message() +
+                               "; in use, or not an address of this host)");
   }
+  port_ = *bound;
   if (!options_.metrics_listen.empty()) {
-    http_metrics_ = std::make_unique<httplib::Server>();
-    http_metrics_->new_task_queue = [] { return new httplib::ThreadPool(2); };
-    http_metrics_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(metrics_->Render(), "text/plain; version=0.0.4");
-    });
-    if (mport == 0) {
-      metrics_port_ = http_metrics_->bind_to_any_port(mhost);
-      if (metrics_port_ < 0) {
-        return Status::Unavailable("--metrics-listen " + options_.metrics_listen + ": cannot bind");
-      }
-    } else if (!http_metrics_->bind_to_port(mhost, mport)) {
-      return Status::Unavailable("--metrics-listen " + options_.metrics_listen + ": cannot bind");
-    } else {
-      metrics_port_ = mport;
+    bound = http_->Listen(
+        mhost, mport, nullptr,
+        [this](const HttpServerRequest& req, HttpServerResponse* res) { RouteMetrics(req, res); });
+    if (!bound.ok()) {
+      return Status::Unavailable("--metrics-listen " + options_.metrics_listen +
+                                 ": cannot bind (" + bound.status().message() + ")");
     }
-    metrics_thread_ = std::thread([this] { http_metrics_->listen_after_bind(); });
+    metrics_port_ = *bound;
   }
-  https_thread_ = std::thread([this] { https_->listen_after_bind(); });
+  KDR_RETURN_IF_ERROR(http_->Start());
   started_ = true;
   return Status::Ok();
 }
 
 void Server::Stop() {
   shutting_down_ = true;
-  if (https_) https_->stop();
-  if (http_metrics_) http_metrics_->stop();
-  if (https_thread_.joinable()) https_thread_.join();
-  if (metrics_thread_.joinable()) metrics_thread_.join();
+  if (http_) http_->Stop();
 }
 
 }  // namespace kdr::admission

@@ -12,32 +12,35 @@
 // by new connections while established ones finish on the old one. With client_ca_file every
 // client must present a certificate signed by that CA (the API server's client certificate).
 //
-// Slow clients: each read and write times out after read_timeout/write_timeout and the connection
-// is closed; one connection holds one of `threads` workers, so up to threads-1 slow clients leave
-// the others unaffected. Idle keep-alive connections close after idle_timeout.
+// Serving (http_server.h): `threads` workers share one epoll set; a connection takes a worker only
+// while it has bytes to process, so slow clients and idle keep-alive connections hold no thread.
+// A request must arrive whole within read_timeout of its first byte (a client trickling bytes is
+// cut off), an answer be written within write_timeout; idle keep-alive connections close after
+// idle_timeout. Every failure is the connection's own; the others are unaffected.
 //
 // Lifecycle: Start() binds and serves in background threads; BeginShutdown() flips /readyz to
-// failing; Stop() stops accepting, lets requests in flight finish, and joins. Not copyable.
+// failing; Stop() stops accepting, closes idle connections, lets requests in flight finish, and
+// joins. Not copyable.
 
 #include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "base/env.h"
 #include "base/status.h"
 
-namespace httplib {
-class Server;
-}  // namespace httplib
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace kdr::admission {
 
+class HttpServer;
 class Metrics;
 class ServingCert;
 class Webhook;
+struct HttpServerRequest;
+struct HttpServerResponse;
 
 struct ServerOptions {
   std::string listen = "0.0.0.0:8443";  // host:port; port 0 picks a free one (tests)
@@ -46,7 +49,7 @@ struct ServerOptions {
   std::string key_file;
   std::string client_ca_file;  // empty: client certificates not required
   size_t max_body_bytes = 7 << 20;
-  int threads = 32;
+  int threads = 0;  // workers; 0: one per core, at least 2
   std::chrono::seconds read_timeout{10};
   std::chrono::seconds write_timeout{10};
   // Idle keep-alive connections close after this; it also bounds how long Stop() waits for them.
@@ -80,6 +83,12 @@ class Server {
 
  private:
   Status Configure();
+  void Route(const HttpServerRequest& req, HttpServerResponse* res) const;
+  void RouteMetrics(const HttpServerRequest& req, HttpServerResponse* res) const;
+
+  struct CtxFree {
+    void operator()(SSL_CTX* ctx) const;
+  };
 
   const ServerOptions options_;
   const Env env_;
@@ -87,11 +96,11 @@ class Server {
   const Webhook* const mutate_;
   Metrics* const metrics_;
   const std::function<bool()> ready_;
+  // Declared in this order so the server goes first, then the context, then the certificate its
+  // callback reads.
   std::unique_ptr<ServingCert> cert_;
-  std::unique_ptr<httplib::Server> https_;
-  std::unique_ptr<httplib::Server> http_metrics_;
-  std::thread https_thread_;
-  std::thread metrics_thread_;
+  std::unique_ptr<SSL_CTX, CtxFree> ctx_;
+  std::unique_ptr<HttpServer> http_;
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> started_{false};
   int port_ = 0;

@@ -1,0 +1,783 @@
+#include "admission/http_server.h"
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "base/strings.h"
+
+namespace kdr::admission {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+using TimePoint = SteadyClock::time_point;
+
+constexpr size_t kMaxHeadBytes = 64 << 10;
+constexpr size_t kReadChunk = 16 << 10;
+// Buffers larger than this are released between requests instead of kept for the next one.
+constexpr size_t kKeepBufferBytes = 64 << 10;
+// Deadlines are checked this often; timeouts are seconds, so 100 ms of slack is harmless.
+constexpr std::chrono::milliseconds kScanInterval{100};
+constexpr uint64_t kWakeId = 0;  // epoll data of the eventfd that ends the workers
+
+std::string_view ReasonPhrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Status";
+  }
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ParseSize(std::string_view s, int base, size_t* out) {
+  if (s.empty()) return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, base);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+// The request line and the headers the server acts on. Views into the connection's buffer.
+struct Head {
+  std::string_view method;
+  std::string_view target;
+  std::string_view content_type;
+  std::optional<size_t> content_length;
+  bool chunked = false;
+  bool close = false;
+  bool expect_continue = false;
+};
+
+// Parses the head (request line and header lines, without the blank line). Returns 0, or the
+// status to answer before closing.
+int ParseHead(std::string_view head, Head* h) {
+  size_t eol = head.find("\r\n");
+  std::string_view line = head.substr(0, eol);
+  size_t s1 = line.find(' ');
+  size_t s2 = line.rfind(' ');
+  if (s1 == std::string_view::npos || s2 == s1) return 400;
+  h->method = line.substr(0, s1);
+  h->target = line.substr(s1 + 1, s2 - s1 - 1);
+  std::string_view version = line.substr(s2 + 1);
+  bool http10 = false;
+  if (version == "HTTP/1.0") {
+    http10 = true;
+    h->close = true;
+  } else if (version != "HTTP/1.1") {
+    return version.substr(0, 5) == "HTTP/" ? 505 : 400;
+  }
+  if (h->method.empty() || h->target.empty() || h->target.front() != '/') return 400;
+  size_t pos = eol == std::string_view::npos ? head.size() : eol + 2;
+  while (pos < head.size()) {
+    eol = head.find("\r\n", pos);
+    if (eol == std::string_view::npos) eol = head.size();
+    std::string_view field = head.substr(pos, eol - pos);
+    pos = eol + 2;
+    size_t colon = field.find(':');
+    if (colon == 0 || colon == std::string_view::npos) return 400;
+    std::string_view name = field.substr(0, colon);
+    if (name.find_first_of(" \t") != std::string_view::npos) return 400;  // RFC 9112 5.1
+    std::string_view value = TrimSpace(field.substr(colon + 1));
+    if (EqualsIgnoreCase(name, "content-length")) {
+      size_t n = 0;
+      if (!ParseSize(value, 10, &n)) return 400;
+      if (h->content_length && *h->content_length != n) return 400;
+      h->content_length = n;
+    } else if (EqualsIgnoreCase(name, "transfer-encoding")) {
+      if (!EqualsIgnoreCase(value, "chunked")) return 501;
+      h->chunked = true;
+    } else if (EqualsIgnoreCase(name, "connection")) {
+      for (const std::string& token : Split(std::string(value), ',')) {
+        std::string_view t = TrimSpace(token);
+        if (EqualsIgnoreCase(t, "close")) h->close = true;
+        if (http10 && EqualsIgnoreCase(t, "keep-alive")) h->close = false;
+      }
+    } else if (EqualsIgnoreCase(name, "expect")) {
+      h->expect_continue = EqualsIgnoreCase(value, "100-continue");
+    } else if (EqualsIgnoreCase(name, "content-type")) {
+      h->content_type = value;
+    }
+  }
+  // Both framings at once is how requests are smuggled past proxies: refuse.
+  if (h->chunked && h->content_length) return 400;
+  return 0;
+}
+
+enum class Chunked { kNeedMore, kDone, kBad, kTooLarge };
+
+// Decodes a chunked body from its start. consumed: bytes of data the body took, trailers included.
+Chunked DecodeChunked(std::string_view data, size_t max, std::string* body, size_t* consumed) {
+  body->clear();
+  size_t pos = 0;
+  for (;;) {
+    size_t eol = data.find("\r\n", pos);
+    if (eol == std::string_view::npos) return Chunked::kNeedMore;
+    std::string_view size_field = data.substr(pos, eol - pos);
+    size_field = TrimSpace(size_field.substr(0, size_field.find(';')));
+    size_t size = 0;
+    if (!ParseSize(size_field, 16, &size)) return Chunked::kBad;
+    if (size > max || body->size() + size > max) return Chunked::kTooLarge;
+    pos = eol + 2;
+    if (size == 0) {
+      for (;;) {  // trailer fields, then the blank line
+        eol = data.find("\r\n", pos);
+        if (eol == std::string_view::npos) return Chunked::kNeedMore;
+        if (eol == pos) {
+          *consumed = pos + 2;
+          return Chunked::kDone;
+        }
+        pos = eol + 2;
+      }
+    }
+    if (data.size() < pos + size + 2) return Chunked::kNeedMore;
+    if (data.substr(pos + size, 2) != "\r\n") return Chunked::kBad;
+    body->append(data.substr(pos, size));
+    pos += size + 2;
+  }
+}
+
+enum class Io { kOk, kWantRead, kWantWrite, kClosed };
+
+struct Listener {
+  int fd = -1;
+  SSL_CTX* tls = nullptr;
+  HttpHandler handler;
+  bool paused = false;  // out of file descriptors: accept again at the next scan
+};
+
+struct Conn {
+  enum class Phase { kHandshake, kRequest, kWrite, kDrain };
+
+  ~Conn() {
+    SSL_free(ssl);
+    if (fd >= 0) close(fd);
+  }
+
+  uint64_t id = 0;
+  int fd = -1;
+  SSL* ssl = nullptr;  // null on a plain-HTTP listener
+  Listener* listener = nullptr;
+  Phase phase = Phase::kRequest;
+  bool busy = false;          // a worker owns it; otherwise epoll does (under mu_)
+  TimePoint deadline;         // of the current phase
+  std::string in;             // bytes read and not yet consumed
+  size_t scanned = 0;         // leading bytes of `in` known to hold no end of head
+  bool request_started = false;
+  bool head_parsed = false;
+  size_t head_len = 0;
+  std::optional<size_t> content_length;
+  bool chunked = false;
+  bool close_requested = false;
+  bool continue_sent = false;
+  std::string method;
+  std::string path;
+  std::string content_type;
+  std::string chunked_body;
+  std::string out;
+  size_t out_off = 0;
+  bool interim = false;            // `out` is a 100 Continue, the request goes on after it
+  bool close_after_write = false;
+  bool linger = false;             // after the answer, read and drop the unread upload
+};
+
+}  // namespace
+
+class HttpServer::Impl {
+ public:
+  explicit Impl(Options options) : options_(std::move(options)) {}
+  ~Impl() { Stop(); }
+
+  Result<int> Listen(const std::string& host, int port, SSL_CTX* tls, HttpHandler handler);
+  Status Start();
+  void Stop();
+
+ private:
+  enum class Step { kReady, kNeedMore };
+
+  void Worker();
+  void Accept(Listener& l);
+  Conn* Claim(uint64_t id);
+  void Advance(Conn* c, char* buf);
+  Step TryRequest(Conn* c);
+  void Respond(Conn* c, const HttpServerResponse& res, bool close);
+  void BadRequest(Conn* c, int status);
+  Io Read(Conn* c, char* buf, bool keep);
+  Io Write(Conn* c);
+  void Park(Conn* c, uint32_t events);
+  void Close(Conn* c);
+  void CloseLocked(Conn* c);
+  void Scan();
+
+  const Options options_;
+  std::vector<std::unique_ptr<Listener>> listeners_;  // epoll id i+1
+  std::vector<std::thread> workers_;
+  int epfd_ = -1;
+  int wakefd_ = -1;
+  std::atomic<bool> exit_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> next_scan_{0};
+  std::mutex mu_;
+  std::condition_variable drained_;
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;  // guarded by mu_
+  uint64_t next_id_ = 1 << 16;                                  // below: listeners
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+Result<int> HttpServer::Impl::Listen(const std::string& host, int port, SSL_CTX* tls,
+                                     HttpHandler handler) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    return Status::Unavailable("cannot resolve " + host + ": " + ToLower(gai_strerror(rc)));
+  }
+  int fd = -1;
+  int err = 0;
+  for (addrinfo* ai = found; ai != nullptr && fd < 0; ai = ai->ai_next) {
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+      err = errno;
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(found);
+  if (fd < 0) return Status::Unavailable(ToLower(std::strerror(err)));
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const int bound = addr.ss_family == AF_INET6
+                        ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                        : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  auto l = std::make_unique<Listener>();
+  l->fd = fd;
+  l->tls = tls;
+  l->handler = std::move(handler);
+  listeners_.push_back(std::move(l));
+  return bound;
+}
+
+Status HttpServer::Impl::Start() {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  wakefd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epfd_ < 0 || wakefd_ < 0) {
+    return Status::Internal(std::string("cannot create the server's epoll set: ") +
+                            std::strerror(errno));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;  // level-triggered: once written, it wakes every worker
+  ev.data.u64 = kWakeId;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, wakefd_, &ev);
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    ev.events = EPOLLIN;
+    ev.data.u64 = i + 1;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, listeners_[i]->fd, &ev);
+  }
+  started_ = true;
+  for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { Worker(); });
+  return Status::Ok();
+}
+
+void HttpServer::Impl::Stop() {
+  {
+    std::unique_lock lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    draining_ = true;
+    // Stop listening; the descriptors are closed once no worker can be inside accept().
+    for (auto& l : listeners_) {
+      if (epfd_ >= 0) epoll_ctl(epfd_, EPOLL_CTL_DEL, l->fd, nullptr);
+      shutdown(l->fd, SHUT_RDWR);
+    }
+    if (started_) {
+      // Wake every parked connection now (a connected socket is writable at once): idle ones
+      // close, and one whose request has begun (its bytes perhaps unread yet) is finished first.
+      for (auto& [id, c] : conns_) {
+        if (c->busy) continue;
+        epoll_event ev{};
+        ev.events = EPOLLIN | EPOLLOUT | EPOLLONESHOT;
+        ev.data.u64 = id;
+        epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
+      }
+      drained_.wait(lock, [this] { return conns_.empty(); });
+    }
+  }
+  exit_ = true;
+  if (wakefd_ >= 0) {
+    uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(wakefd_, &one, sizeof one);
+  }
+  for (std::thread& t : workers_) t.join();
+  workers_.clear();
+  for (auto& l : listeners_) {
+    close(l->fd);
+    l->fd = -1;
+  }
+  if (epfd_ >= 0) close(epfd_);
+  if (wakefd_ >= 0) close(wakefd_);
+  epfd_ = wakefd_ = -1;
+}
+
+void HttpServer::Impl::Worker() {
+  char buf[kReadChunk];
+  while (!exit_) {
+    epoll_event ev{};
+    // One event at a time, so a ready connection never waits behind another on a busy worker.
+    const int n = epoll_wait(epfd_, &ev, 1, static_cast<int>(kScanInterval.count()));
+    if (n == 1 && ev.data.u64 != kWakeId) {
+      if (ev.data.u64 <= listeners_.size()) {
+        Accept(*listeners_[ev.data.u64 - 1]);
+      } else if (Conn* c = Claim(ev.data.u64)) {
+        Advance(c, buf);
+      }
+    }
+    const int64_t now = SteadyClock::now().time_since_epoch().count();
+    if (now >= next_scan_.load(std::memory_order_relaxed)) Scan();
+  }
+}
+
+void HttpServer::Impl::Accept(Listener& l) {
+  for (;;) {
+    const int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // The listener stays readable; stop polling it until the next scan frees descriptors.
+        std::lock_guard lock(mu_);
+        if (!draining_ && !l.paused) {
+          epoll_event ev{};
+          epoll_ctl(epfd_, EPOLL_CTL_MOD, l.fd, &ev);
+          l.paused = true;
+        }
+      }
+      return;
+    }
+    // Answers go out in one write; without this, Nagle and delayed ACKs can add 40 ms.
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    auto c = std::make_unique<Conn>();
+    c->fd = fd;
+    c->listener = &l;
+    const auto now = SteadyClock::now();
+    if (l.tls != nullptr) {
+      c->ssl = SSL_new(l.tls);
+      if (c->ssl == nullptr) {
+        ERR_clear_error();
+        continue;  // ~Conn closes fd
+      }
+      SSL_set_fd(c->ssl, fd);
+      SSL_set_accept_state(c->ssl);
+      c->phase = Conn::Phase::kHandshake;
+      c->deadline = now + options_.read_timeout;
+    } else {
+      c->deadline = now + options_.idle_timeout;
+    }
+    std::lock_guard lock(mu_);
+    if (draining_) continue;
+    c->id = next_id_++;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = c->id;
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) continue;
+    conns_.emplace(c->id, std::move(c));
+  }
+}
+
+Conn* HttpServer::Impl::Claim(uint64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = conns_.find(id);
+  // Gone (timed out, closed) or already taken by another worker after a stop wake-up.
+  if (it == conns_.end() || it->second->busy) return nullptr;
+  it->second->busy = true;
+  return it->second.get();
+}
+
+void HttpServer::Impl::Advance(Conn* c, char* buf) {
+  for (;;) {
+    switch (c->phase) {
+      case Conn::Phase::kHandshake: {
+        ERR_clear_error();
+        const int r = SSL_do_handshake(c->ssl);
+        if (r == 1) {
+          c->phase = Conn::Phase::kRequest;
+          c->deadline = SteadyClock::now() + options_.idle_timeout;
+          continue;
+        }
+        const int err = SSL_get_error(c->ssl, r);
+        ERR_clear_error();
+        if (err == SSL_ERROR_WANT_READ) return Park(c, EPOLLIN);
+        if (err == SSL_ERROR_WANT_WRITE) return Park(c, EPOLLOUT);
+        return Close(c);  // not TLS, an old protocol, a refused client certificate
+      }
+      case Conn::Phase::kRequest: {
+        if (TryRequest(c) == Step::kReady) continue;
+        const bool was_idle = !c->request_started;
+        const Io io = Read(c, buf, true);
+        if (io == Io::kOk) {
+          if (was_idle) {
+            c->request_started = true;
+            c->deadline = SteadyClock::now() + options_.read_timeout;
+          }
+          continue;
+        }
+        if (io == Io::kWantRead) return Park(c, EPOLLIN);
+        if (io == Io::kWantWrite) return Park(c, EPOLLOUT);
+        return Close(c);
+      }
+      case Conn::Phase::kWrite: {
+        const Io io = Write(c);
+        if (io == Io::kWantRead) return Park(c, EPOLLIN);
+        if (io == Io::kWantWrite) return Park(c, EPOLLOUT);
+        if (io == Io::kClosed) return Close(c);
+        if (c->out.capacity() > kKeepBufferBytes) {
+          std::string().swap(c->out);
+        } else {
+          c->out.clear();
+        }
+        c->out_off = 0;
+        const auto now = SteadyClock::now();
+        if (c->interim) {  // 100 Continue sent: back to reading the same request
+          c->interim = false;
+          c->phase = Conn::Phase::kRequest;
+          continue;
+        }
+        if (c->linger) {
+          // Tell the client we are done, then drop what it still uploads until it closes, so the
+          // answer is read rather than lost to a reset.
+          if (c->ssl != nullptr) {
+            ERR_clear_error();
+            SSL_shutdown(c->ssl);
+            ERR_clear_error();
+          }
+          shutdown(c->fd, SHUT_WR);
+          c->phase = Conn::Phase::kDrain;
+          c->deadline = now + options_.read_timeout;
+          continue;
+        }
+        if (c->close_after_write) return Close(c);
+        c->phase = Conn::Phase::kRequest;
+        c->request_started = !c->in.empty();  // a pipelined request already arrived
+        c->deadline = now + (c->request_started ? options_.read_timeout : options_.idle_timeout);
+        if (c->in.empty() && c->in.capacity() > 0) std::string().swap(c->in);
+        continue;
+      }
+      case Conn::Phase::kDrain: {
+        const Io io = Read(c, buf, false);
+        if (io == Io::kOk) continue;
+        if (io == Io::kWantRead) return Park(c, EPOLLIN);
+        return Close(c);
+      }
+    }
+  }
+}
+
+HttpServer::Impl::Step HttpServer::Impl::TryRequest(Conn* c) {
+  if (!c->head_parsed) {
+    // Tolerate blank lines before a request line (RFC 9112 2.2).
+    size_t lead = 0;
+    while (c->in.compare(lead, 2, "\r\n") == 0) lead += 2;
+    if (lead > 0) {
+      c->in.erase(0, lead);
+      c->scanned = 0;
+    }
+    const size_t from = c->scanned > 3 ? c->scanned - 3 : 0;
+    const size_t end = c->in.find("\r\n\r\n", from);
+    if (end == std::string::npos) {
+      c->scanned = c->in.size();
+      if (c->in.size() > kMaxHeadBytes) {
+        BadRequest(c, 431);
+        return Step::kReady;
+      }
+      return Step::kNeedMore;
+    }
+    if (end + 4 > kMaxHeadBytes) {
+      BadRequest(c, 431);
+      return Step::kReady;
+    }
+    Head head;
+    if (int status = ParseHead(std::string_view(c->in).substr(0, end), &head); status != 0) {
+      BadRequest(c, status);
+      return Step::kReady;
+    }
+    c->head_parsed = true;
+    c->head_len = end + 4;
+    c->method = head.method;
+    const std::string_view target = head.target;
+    c->path = target.substr(0, target.find('?'));
+    c->content_type = head.content_type;
+    c->content_length = head.content_length;
+    c->chunked = head.chunked;
+    c->close_requested = head.close;
+    c->continue_sent = !head.expect_continue;
+    const size_t want = c->content_length.value_or(0);
+    if (!c->chunked && want <= options_.max_body_bytes) c->in.reserve(c->head_len + want);
+  }
+
+  const std::string_view data = std::string_view(c->in).substr(c->head_len);
+  std::string_view body;
+  size_t consumed = 0;
+  bool too_large = false;
+  bool complete = false;
+  if (c->chunked) {
+    // A whole chunked body ends with an empty line; decode only once one may be there.
+    const bool may_be_whole = data.size() >= 5 && data.substr(data.size() - 4) == "\r\n\r\n";
+    if (may_be_whole || data.size() > 2 * options_.max_body_bytes + kMaxHeadBytes) {
+      switch (DecodeChunked(data, options_.max_body_bytes, &c->chunked_body, &consumed)) {
+        case Chunked::kBad:
+          BadRequest(c, 400);
+          return Step::kReady;
+        case Chunked::kTooLarge:
+          too_large = complete = true;
+          break;
+        case Chunked::kDone:
+          body = c->chunked_body;
+          complete = true;
+          break;
+        case Chunked::kNeedMore:
+          break;
+      }
+    }
+  } else {
+    const size_t want = c->content_length.value_or(0);
+    too_large = want > options_.max_body_bytes;
+    complete = too_large || data.size() >= want;
+    if (!too_large && complete) {
+      body = data.substr(0, want);
+      consumed = want;
+    }
+  }
+  if (!complete) {
+    if (c->continue_sent) return Step::kNeedMore;
+    // The client waits for this before it sends the body.
+    c->continue_sent = true;
+    c->out = "HTTP/1.1 100 Continue\r\n\r\n";
+    c->out_off = 0;
+    c->interim = true;
+    c->phase = Conn::Phase::kWrite;
+    return Step::kReady;
+  }
+
+  HttpServerRequest req;
+  req.method = c->method;
+  req.path = c->path;
+  req.content_type = c->content_type;
+  req.body = body;
+  req.too_large = too_large;
+  HttpServerResponse res;
+  try {
+    c->listener->handler(req, &res);
+  } catch (...) {
+    res = HttpServerResponse{500, "text/plain", "internal error\n"};
+  }
+  c->linger = too_large;
+  Respond(c, res, too_large || c->close_requested || draining_);
+  if (too_large) {
+    c->in.clear();
+  } else {
+    c->in.erase(0, c->head_len + consumed);
+  }
+  c->head_parsed = false;
+  c->scanned = 0;
+  if (c->chunked_body.capacity() > kKeepBufferBytes) {
+    std::string().swap(c->chunked_body);
+  } else {
+    c->chunked_body.clear();
+  }
+  return Step::kReady;
+}
+
+void HttpServer::Impl::Respond(Conn* c, const HttpServerResponse& res, bool close) {
+  std::string& out = c->out;
+  out.clear();
+  out.reserve(160 + res.body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(res.status);
+  out += ' ';
+  out += ReasonPhrase(res.status);
+  out += "\r\nContent-Type: ";
+  out += res.content_type;
+  out += "\r\nContent-Length: ";
+  out += std::to_string(res.body.size());
+  out += close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
+  out += res.body;
+  c->out_off = 0;
+  c->close_after_write = close;
+  c->phase = Conn::Phase::kWrite;
+  c->deadline = SteadyClock::now() + options_.write_timeout;
+}
+
+void HttpServer::Impl::BadRequest(Conn* c, int status) {
+  HttpServerResponse res;
+  res.status = status;
+  res.body = std::string(ReasonPhrase(status)) + "\n";
+  c->linger = false;
+  Respond(c, res, true);
+}
+
+Io HttpServer::Impl::Read(Conn* c, char* buf, bool keep) {
+  for (;;) {
+    if (c->ssl != nullptr && c->phase != Conn::Phase::kDrain) {
+      ERR_clear_error();
+      const int n = SSL_read(c->ssl, buf, static_cast<int>(kReadChunk));
+      if (n > 0) {
+        if (keep) c->in.append(buf, static_cast<size_t>(n));
+        return Io::kOk;
+      }
+      const int err = SSL_get_error(c->ssl, n);
+      ERR_clear_error();
+      if (err == SSL_ERROR_WANT_READ) return Io::kWantRead;
+      if (err == SSL_ERROR_WANT_WRITE) return Io::kWantWrite;
+      return Io::kClosed;
+    }
+    // Plain HTTP, or a TLS connection being drained (its records are dropped undecrypted).
+    const ssize_t n = recv(c->fd, buf, kReadChunk, 0);
+    if (n > 0) {
+      if (keep) c->in.append(buf, static_cast<size_t>(n));
+      return Io::kOk;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWantRead;
+    return Io::kClosed;
+  }
+}
+
+Io HttpServer::Impl::Write(Conn* c) {
+  while (c->out_off < c->out.size()) {
+    const size_t left = c->out.size() - c->out_off;
+    if (c->ssl != nullptr) {
+      ERR_clear_error();
+      const int n = SSL_write(c->ssl, c->out.data() + c->out_off,
+                              static_cast<int>(std::min<size_t>(left, 1 << 30)));
+      if (n > 0) {
+        c->out_off += static_cast<size_t>(n);
+        continue;
+      }
+      const int err = SSL_get_error(c->ssl, n);
+      ERR_clear_error();
+      if (err == SSL_ERROR_WANT_WRITE) return Io::kWantWrite;
+      if (err == SSL_ERROR_WANT_READ) return Io::kWantRead;
+      return Io::kClosed;
+    }
+    const ssize_t n = send(c->fd, c->out.data() + c->out_off, left, MSG_NOSIGNAL);
+    if (n > 0) {
+      c->out_off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWantWrite;
+    return Io::kClosed;
+  }
+  return Io::kOk;
+}
+
+void HttpServer::Impl::Park(Conn* c, uint32_t events) {
+  std::lock_guard lock(mu_);
+  if (draining_) {
+    // Stopping: what has no request under way (a handshake, an idle keep-alive) ends here.
+    const bool idle = c->phase == Conn::Phase::kHandshake ||
+                      (c->phase == Conn::Phase::kRequest && !c->request_started);
+    if (idle) return CloseLocked(c);
+  }
+  c->busy = false;
+  epoll_event ev{};
+  ev.events = events | EPOLLONESHOT;
+  ev.data.u64 = c->id;
+  if (epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) != 0) CloseLocked(c);
+}
+
+void HttpServer::Impl::Close(Conn* c) {
+  std::lock_guard lock(mu_);
+  CloseLocked(c);
+}
+
+void HttpServer::Impl::CloseLocked(Conn* c) {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+  conns_.erase(c->id);  // ~Conn frees the SSL and closes the socket
+  if (draining_ && conns_.empty()) drained_.notify_all();
+}
+
+void HttpServer::Impl::Scan() {
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // another worker is scanning
+  const auto now = SteadyClock::now();
+  next_scan_.store((now + kScanInterval).time_since_epoch().count(), std::memory_order_relaxed);
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    Conn* c = it->second.get();
+    if (!c->busy && c->deadline <= now) {
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    Listener& l = *listeners_[i];
+    if (l.paused && !draining_) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = i + 1;
+      epoll_ctl(epfd_, EPOLL_CTL_MOD, l.fd, &ev);
+      l.paused = false;
+    }
+  }
+  if (draining_ && conns_.empty()) drained_.notify_all();
+}
+
+HttpServer::HttpServer(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+HttpServer::~HttpServer() = default;
+
+Result<int> HttpServer::Listen(const std::string& host, int port, SSL_CTX* tls,
+                               HttpHandler handler) {
+  return impl_->Listen(host, port, tls, std::move(handler));
+}
+
+Status HttpServer::Start() { return impl_->Start(); }
+
+void HttpServer::Stop() { impl_->Stop(); }
+
+}  // namespace kdr::admission
