@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -364,6 +366,12 @@ void HttpServer::Impl::Stop() {
 }
 
 void HttpServer::Impl::Worker() {
+  // OpenSSL writes to the socket without MSG_NOSIGNAL: a client that went away must cost an EPIPE
+  // on this connection, not a SIGPIPE that kills the process (which may not ignore it).
+  sigset_t pipe;
+  sigemptyset(&pipe);
+  sigaddset(&pipe, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
   char buf[kReadChunk];
   while (!exit_) {
     epoll_event ev{};
