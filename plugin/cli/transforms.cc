@@ -61,47 +61,8 @@ Status RunValidate(const ValidateOptions& opts, const CommandContext& ctx) {
   return Status::Ok();
 }
 
-std::string EscapeToken(const std::string& t) {
-  std::string out;
-  for (char c : t) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-// The changes from a to b as RFC 6902 operations (objects by member, equal-length arrays by
-// index, anything else replaced whole).
-void Diff(const json& a, const json& b, const std::string& path, json* ops) {
-  if (a == b) return;
-  if (a.is_object() && b.is_object()) {
-    for (auto it = a.begin(); it != a.end(); ++it) {
-      std::string p = path + "/" + EscapeToken(it.key());
-      auto jt = b.find(it.key());
-      if (jt == b.end()) {
-        ops->push_back({{"op", "remove"}, {"path", p}});
-      } else {
-        Diff(*it, *jt, p, ops);
-      }
-    }
-    for (auto it = b.begin(); it != b.end(); ++it) {
-      if (!a.contains(it.key())) {
-        ops->push_back({{"op", "add"}, {"path", path + "/" + EscapeToken(it.key())}, {"value", *it}});
-      }
-    }
-    return;
-  }
-  if (a.is_array() && b.is_array() && a.size() == b.size()) {
-    for (size_t i = 0; i < a.size(); ++i) Diff(a[i], b[i], path + "/" + std::to_string(i), ops);
-    return;
-  }
-  ops->push_back({{"op", "replace"}, {"path", path}, {"value", b}});
-}
+// The changes from a to b as RFC 6902 operations (the same form the webhook answers with).
+json Diff(const json& a, const json& b) { return json::diff(a, b); }
 
 json ObjectRef(const json& o) {
   json ref = json::object();
@@ -131,8 +92,7 @@ void PrintDiff(const std::vector<Outcome>& done, const std::string& format, std:
   if (format == "json" || format == "yaml") {
     json list = json::array();
     for (const auto& o : done) {
-      json ops = json::array();
-      Diff(o.before, o.after, "", &ops);
+      json ops = Diff(o.before, o.after);
       list.push_back({{"object", ObjectRef(o.before)},
                       {"rules", o.trace.applied},
                       {"patch", std::move(ops)}});
@@ -145,8 +105,7 @@ void PrintDiff(const std::vector<Outcome>& done, const std::string& format, std:
     return;
   }
   for (const auto& o : done) {
-    json ops = json::array();
-    Diff(o.before, o.after, "", &ops);
+    json ops = Diff(o.before, o.after);
     out << "--- " << DescribeObject(o.before);
     if (ops.empty()) {
       out << ": unchanged\n";

@@ -1,5 +1,7 @@
 #include "install/install.h"
 
+#include "tls/pem.h"
+
 #include <arpa/inet.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -43,29 +45,17 @@ bool IsDnsName(std::string_view host) {
   return true;
 }
 
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using tls::PkeyPtr;
+using tls::X509Ptr;
 
 X509Ptr ReadCert(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (bio == nullptr) return nullptr;
-  X509Ptr cert(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
-  BIO_free(bio);
-  return cert;
+  auto certs = tls::ParseCertificates(pem, "certificate");
+  return certs.ok() ? std::move(certs->front()) : nullptr;
 }
 
 PkeyPtr ReadKey(const std::string& pem) {
-  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-  if (bio == nullptr) return nullptr;
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
-  BIO_free(bio);
-  return key;
+  auto key = tls::ParsePrivateKey(pem, "key");
+  return key.ok() ? std::move(*key) : nullptr;
 }
 
 // Apply order by kind: what others refer to first, the webhook configurations last.

@@ -1,5 +1,7 @@
 #include "kube/transport_https.h"
 
+#include "tls/pem.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -33,29 +35,9 @@ namespace {
 
 using Steady = std::chrono::steady_clock;
 
-struct SslCtxFree {
-  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
-};
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Free>;
+using tls::SslCtxFree;
+using tls::X509Ptr;
 
-std::string OpenSslError() {
-  unsigned long e = ERR_get_error();
-  if (e == 0) return "unknown error";
-  char buf[256];
-  ERR_error_string_n(e, buf, sizeof(buf));
-  const char* reason = ERR_reason_error_string(e);
-  ERR_clear_error();
-  return reason != nullptr ? std::string(reason) : std::string(buf);
-}
 
 std::string ErrnoText(int err) { return ToLower(std::strerror(err)); }
 
@@ -74,19 +56,6 @@ bool IsIpLiteral(const std::string& host) {
   in6_addr a6;
   in_addr a4;
   return inet_pton(AF_INET, host.c_str(), &a4) == 1 || inet_pton(AF_INET6, host.c_str(), &a6) == 1;
-}
-
-// All certificates of a PEM bundle.
-Result<std::vector<X509Ptr>> ParseCerts(const std::string& pem, std::string_view what) {
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::vector<X509Ptr> certs;
-  while (X509* x = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(x);
-  ERR_clear_error();
-  if (certs.empty()) {
-    return Status::InvalidArgument(std::string(what) +
-                                   ": no PEM certificate found (expected -----BEGIN CERTIFICATE-----)");
-  }
-  return certs;
 }
 
 // A deadline for the whole call; none when unset.
@@ -308,7 +277,7 @@ struct HttpsTransport::Impl {
 Result<std::shared_ptr<SSL_CTX>> HttpsTransport::Impl::MakeContext(const std::string& cert_pem,
                                                                    const std::string& key_pem) const {
   std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()), SslCtxFree());
-  if (!ctx) return Status::Internal("cannot create a TLS context: " + OpenSslError());
+  if (!ctx) return Status::Internal("cannot create a TLS context: " + tls::LastOpenSslError());
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_mode(ctx.get(), SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
@@ -320,10 +289,9 @@ Result<std::shared_ptr<SSL_CTX>> HttpsTransport::Impl::MakeContext(const std::st
     if (config.ca_pem.empty()) {
       SSL_CTX_set_default_verify_paths(ctx.get());
     } else {
-      KDR_ASSIGN_OR_RETURN(auto cas, ParseCerts(config.ca_pem, "certificate-authority data"));
-      X509_STORE* store = X509_STORE_new();
-      for (auto& ca : cas) X509_STORE_add_cert(store, ca.get());
-      SSL_CTX_set_cert_store(ctx.get(), store);  // takes ownership
+      KDR_ASSIGN_OR_RETURN(tls::X509StorePtr store,
+                           tls::NewCertStore(config.ca_pem, "certificate-authority data"));
+      SSL_CTX_set_cert_store(ctx.get(), store.release());  // takes ownership
     }
     SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, VerifyCallback);
   }
@@ -332,16 +300,11 @@ Result<std::shared_ptr<SSL_CTX>> HttpsTransport::Impl::MakeContext(const std::st
       return Status::InvalidArgument(
           "client certificate and client key must be given together (one of them is empty)");
     }
-    KDR_ASSIGN_OR_RETURN(auto chain, ParseCerts(cert_pem, "client-certificate data"));
-    std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
-    std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-    if (!key) {
-      ERR_clear_error();
-      return Status::InvalidArgument("client-key data: no PEM private key found");
-    }
+    KDR_ASSIGN_OR_RETURN(auto chain, tls::ParseCertificates(cert_pem, "client-certificate data"));
+    KDR_ASSIGN_OR_RETURN(tls::PkeyPtr key, tls::ParsePrivateKey(key_pem, "client-key data"));
     if (SSL_CTX_use_certificate(ctx.get(), chain[0].get()) != 1 ||
         SSL_CTX_use_PrivateKey(ctx.get(), key.get()) != 1) {
-      return Status::InvalidArgument("client certificate: " + OpenSslError());
+      return Status::InvalidArgument("client certificate: " + tls::LastOpenSslError());
     }
     if (SSL_CTX_check_private_key(ctx.get()) != 1) {
       ERR_clear_error();
@@ -414,7 +377,7 @@ Result<std::unique_ptr<Conn>> HttpsTransport::Impl::Dial(const Deadline& deadlin
   ::setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
   conn->ssl = SSL_new(ctx.get());
-  if (conn->ssl == nullptr) return Status::Internal(prefix + "SSL_new: " + OpenSslError());
+  if (conn->ssl == nullptr) return Status::Internal(prefix + "SSL_new: " + tls::LastOpenSslError());
   SSL_set_fd(conn->ssl, conn->fd);
   SSL_set_app_data(conn->ssl, conn.get());
   bool ip = IsIpLiteral(verify_name);
@@ -470,13 +433,13 @@ Result<std::unique_ptr<Conn>> HttpsTransport::Impl::Dial(const Deadline& deadlin
     }
     std::string detail;
     if (e == SSL_ERROR_SYSCALL) {
-      detail = ERR_peek_error() != 0 ? OpenSslError()
+      detail = ERR_peek_error() != 0 ? tls::LastOpenSslError()
                : errno != 0           ? ErrnoText(errno)
                                       : "connection closed by the server";
     } else if (e == SSL_ERROR_ZERO_RETURN) {
       detail = "connection closed by the server";
     } else {
-      detail = OpenSslError();
+      detail = tls::LastOpenSslError();
     }
     return Status::Unavailable(prefix + "tls handshake failed: " + detail);
   }
@@ -578,7 +541,7 @@ Io HttpsTransport::Impl::ReadMore(Conn& c, const Deadline& d, const std::stop_to
     if (e == SSL_ERROR_SYSCALL && errno != 0) {
       *err = ErrnoText(errno);
     } else {
-      *err = OpenSslError();
+      *err = tls::LastOpenSslError();
     }
     if (*err == "unexpected eof while reading") {
       *err = "connection closed by the server";
@@ -604,7 +567,7 @@ Io HttpsTransport::Impl::WriteAll(Conn& c, std::string_view data, const Deadline
       if (io != Io::kOk) return io;
       continue;
     }
-    *err = e == SSL_ERROR_SYSCALL && errno != 0 ? ErrnoText(errno) : OpenSslError();
+    *err = e == SSL_ERROR_SYSCALL && errno != 0 ? ErrnoText(errno) : tls::LastOpenSslError();
     return Io::kError;
   }
   return Io::kOk;

@@ -1,5 +1,7 @@
 #include "tls/certs.h"
 
+#include "tls/pem.h"
+
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -14,21 +16,9 @@
 namespace kdr::tls {
 namespace {
 
-struct BioFree { void operator()(BIO* b) const { BIO_free_all(b); } };
-struct PkeyFree { void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); } };
-struct X509Free { void operator()(X509* x) const { X509_free(x); } };
 struct ExtFree { void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); } };
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
 
-std::string OpenSslError(std::string_view what) {
-  unsigned long e = ERR_get_error();
-  char buf[256] = "unknown error";
-  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return std::string(what) + ": " + buf;
-}
+std::string OpenSslError(std::string_view what) { return std::string(what) + ": " + LastOpenSslError(); }
 
 PkeyPtr NewKey() { return PkeyPtr(EVP_EC_gen("P-256")); }
 
@@ -94,10 +84,8 @@ X509Ptr NewCert(EVP_PKEY* key, const std::string& cn, const std::vector<std::str
 }
 
 Result<X509Ptr> ParseCert(const std::string& pem) {
-  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-  if (!cert) return Status::InvalidArgument(OpenSslError("cannot parse certificate PEM"));
-  return cert;
+  KDR_ASSIGN_OR_RETURN(std::vector<X509Ptr> certs, ParseCertificates(pem, "cannot parse certificate PEM"));
+  return std::move(certs.front());
 }
 
 }  // namespace
@@ -122,9 +110,7 @@ Result<KeyPair> MakeCa(const std::string& common_name, std::chrono::hours validi
 
 Result<KeyPair> MakeLeaf(const KeyPair& ca, const CertRequest& req) {
   KDR_ASSIGN_OR_RETURN(X509Ptr ca_cert, ParseCert(ca.cert_pem));
-  BioPtr kbio(BIO_new_mem_buf(ca.key_pem.data(), static_cast<int>(ca.key_pem.size())));
-  PkeyPtr ca_key(PEM_read_bio_PrivateKey(kbio.get(), nullptr, nullptr, nullptr));
-  if (!ca_key) return Status::InvalidArgument(OpenSslError("cannot parse CA private key PEM"));
+  KDR_ASSIGN_OR_RETURN(PkeyPtr ca_key, ParsePrivateKey(ca.key_pem, "cannot parse CA private key PEM"));
 
   PkeyPtr key = NewKey();
   if (!key) return Status::Internal(OpenSslError("cannot generate key"));

@@ -26,6 +26,7 @@
 #include "base/strings.h"
 #include "kubesim/admission.h"
 #include "tls/certs.h"
+#include "tls/pem.h"
 
 namespace {
 
@@ -52,15 +53,9 @@ class Webhook {
     req.common_name = "bench";
     req.ip_addresses = {"127.0.0.1"};
     auto leaf = *kdr::tls::MakeLeaf(ca_, req);
-    BIO* cb = BIO_new_mem_buf(leaf.cert_pem.data(), static_cast<int>(leaf.cert_pem.size()));
-    X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
-    BIO_free(cb);
-    BIO* kb = BIO_new_mem_buf(leaf.key_pem.data(), static_cast<int>(leaf.key_pem.size()));
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
-    BIO_free(kb);
-    server_ = std::make_unique<httplib::SSLServer>(cert, key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
+    auto cert = kdr::tls::ParseCertificates(leaf.cert_pem, "webhook certificate");
+    auto key = kdr::tls::ParsePrivateKey(leaf.key_pem, "webhook key");
+    server_ = std::make_unique<httplib::SSLServer>(cert->front().get(), key->get());  // copies refs
     server_->Post("/v", [](const httplib::Request& req, httplib::Response& res) {
       json review = json::parse(req.body);
       json out = {{"apiVersion", "admission.k8s.io/v1"},

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kubesim/server.h"
+#include "tls/pem.h"
 
 namespace {
 
@@ -34,13 +35,7 @@ using json = nlohmann::json;
 
 std::unique_ptr<httplib::SSLClient> NewClient(const kdr::kubesim::Server& server) {
   auto cli = std::make_unique<httplib::SSLClient>("127.0.0.1", server.port());
-  BIO* bio = BIO_new_mem_buf(server.ca_pem().data(), static_cast<int>(server.ca_pem().size()));
-  X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  X509_STORE* store = X509_STORE_new();
-  X509_STORE_add_cert(store, ca);
-  X509_free(ca);
-  cli->set_ca_cert_store(store);
+  cli->set_ca_cert_store(kdr::tls::NewCertStore(server.ca_pem(), "kubesim CA")->release());
   cli->enable_server_certificate_verification(true);
   cli->set_bearer_token_auth(server.admin_token());
   cli->set_keep_alive(true);

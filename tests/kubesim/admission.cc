@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "tls/pem.h"
 #include "transform/json_patch.h"
 
 namespace kdr::kubesim {
@@ -305,26 +306,13 @@ StatusError InternalError(const std::string& err) {
 // ---------------------------------------------------------------------------------------------
 // Calling.
 
-struct X509StoreFree {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
-
 Result<X509_STORE*> NewStore(const std::string& pem) {
-  std::unique_ptr<X509_STORE, X509StoreFree> store(X509_STORE_new());
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(),
-                                                                static_cast<int>(pem.size())),
-                                                &BIO_free);
-  int added = 0;
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
-    X509_STORE_add_cert(store.get(), cert);
-    X509_free(cert);
-    ++added;
+  auto store = tls::NewCertStore(pem, "caBundle");
+  if (!store.ok()) {
+    // kube-apiserver's wording for a caBundle without a certificate.
+    return Status::InvalidArgument("unable to load root certificates: unable to parse bytes as PEM block");
   }
-  if (added == 0) {
-    return Status::InvalidArgument("unable to load root certificates: unable to parse bytes as " +
-                                   std::string("PEM block"));
-  }
-  return store.release();
+  return store->release();
 }
 
 std::string NewUid() {

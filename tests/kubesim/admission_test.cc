@@ -17,6 +17,7 @@
 
 #include "base/strings.h"
 #include "tls/certs.h"
+#include "tls/pem.h"
 
 namespace kdr::kubesim {
 namespace {
@@ -52,15 +53,9 @@ class WebhookServer {
     req.ip_addresses = {"127.0.0.1"};
     auto leaf = tls::MakeLeaf(ca_, req);
     EXPECT_TRUE(leaf.ok()) << leaf.status().message();
-    BIO* cb = BIO_new_mem_buf(leaf->cert_pem.data(), static_cast<int>(leaf->cert_pem.size()));
-    X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
-    BIO_free(cb);
-    BIO* kb = BIO_new_mem_buf(leaf->key_pem.data(), static_cast<int>(leaf->key_pem.size()));
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
-    BIO_free(kb);
-    server_ = std::make_unique<httplib::SSLServer>(cert, key);
-    X509_free(cert);
-    EVP_PKEY_free(key);
+    auto cert = tls::ParseCertificates(leaf->cert_pem, "webhook certificate");
+    auto key = tls::ParsePrivateKey(leaf->key_pem, "webhook key");
+    server_ = std::make_unique<httplib::SSLServer>(cert->front().get(), key->get());  // copies refs
     server_->Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
       Received r;
       r.path = req.path;

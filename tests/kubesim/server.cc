@@ -17,6 +17,7 @@
 #include "base/yaml.h"
 #include "registry.h"
 #include "store.h"
+#include "tls/pem.h"
 
 namespace kdr::kubesim {
 
@@ -70,30 +71,10 @@ Status WriteFile(const std::string& path, const std::string& data, int mode) {
   return Status::Ok();
 }
 
-struct BioDeleter {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Deleter {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyDeleter {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-
-std::unique_ptr<X509, X509Deleter> ParseCert(const std::string& pem) {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return std::unique_ptr<X509, X509Deleter>(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-}
-
-std::unique_ptr<EVP_PKEY, PkeyDeleter> ParseKey(const std::string& pem) {
-  std::unique_ptr<BIO, BioDeleter> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  return std::unique_ptr<EVP_PKEY, PkeyDeleter>(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-}
-
 // CN and O entries of a verified peer certificate.
 bool PeerIdentity(const SSL* ssl, std::string* cn, std::vector<std::string>* orgs) {
   if (!ssl) return false;
-  std::unique_ptr<X509, X509Deleter> cert(SSL_get1_peer_certificate(ssl));
+  tls::X509Ptr cert(SSL_get1_peer_certificate(ssl));
   if (!cert || SSL_get_verify_result(ssl) != X509_V_OK) return false;
   X509_NAME* subject = X509_get_subject_name(cert.get());
   auto entries = [&](int nid, std::vector<std::string>* out) {
@@ -208,15 +189,12 @@ Status Server::Init(Options options) {
   const std::string cert_pem = serving_.cert_pem, key_pem = serving_.key_pem, ca_pem = ca_.cert_pem;
   http_ = std::make_unique<Http>();
   http_->server = std::make_unique<httplib::SSLServer>([cert_pem, key_pem, ca_pem](SSL_CTX& ctx) {
-    auto cert = ParseCert(cert_pem);
-    auto key = ParseKey(key_pem);
-    auto ca = ParseCert(ca_pem);
-    if (!cert || !key || !ca) return false;
-    if (SSL_CTX_use_certificate(&ctx, cert.get()) != 1 || SSL_CTX_use_PrivateKey(&ctx, key.get()) != 1) return false;
-    X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
-    X509_STORE_add_cert(store, ca.get());
+    auto cas = tls::ParseCertificates(ca_pem, "cluster CA");
+    if (!cas.ok() || !tls::UseCertificateAndKey(&ctx, cert_pem, key_pem).ok()) return false;
+    X509* ca = cas->front().get();
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(&ctx), ca);  // adds a reference
     STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-    sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca.get())));
+    sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(ca)));
     SSL_CTX_set_client_CA_list(&ctx, names);
     // Request a client certificate but do not require one (bearer tokens are fine too); a
     // presented certificate that does not verify fails the handshake, as on kube-apiserver.

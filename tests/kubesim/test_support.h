@@ -17,6 +17,7 @@
 #include <string>
 
 #include "server.h"
+#include "tls/pem.h"
 #include "testutil/testutil.h"
 
 namespace kdr::kubesim::testing {
@@ -35,13 +36,7 @@ class Client {
  public:
   Client(const Server& server, std::string token) : token_(std::move(token)) {
     cli_ = std::make_unique<httplib::SSLClient>("127.0.0.1", server.port());
-    BIO* bio = BIO_new_mem_buf(server.ca_pem().data(), static_cast<int>(server.ca_pem().size()));
-    X509* ca = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    X509_STORE* store = X509_STORE_new();
-    X509_STORE_add_cert(store, ca);
-    X509_free(ca);
-    cli_->set_ca_cert_store(store);
+    cli_->set_ca_cert_store(tls::NewCertStore(server.ca_pem(), "kubesim CA")->release());
     cli_->enable_server_certificate_verification(true);
     if (!token_.empty()) cli_->set_bearer_token_auth(token_);
     cli_->set_read_timeout(30, 0);

@@ -12,6 +12,7 @@
 
 #include "base/strings.h"
 #include "tls/certs.h"
+#include "tls/pem.h"
 
 namespace kdr::sim {
 namespace {
@@ -22,25 +23,9 @@ constexpr char kSessionHeader[] = "X-HP3PAR-WSAPI-SessionKey";
 constexpr std::string_view kApiV1 = "/api/v1/";
 constexpr std::string_view kCredentialsPrefix = "/api/v1/credentials/";
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-
 // Loads the serving certificate and key from PEM held in memory (no files on disk).
 bool LoadPem(SSL_CTX& ctx, const std::string& cert_pem, const std::string& key_pem) {
-  std::unique_ptr<BIO, BioFree> cb(BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size())));
-  std::unique_ptr<BIO, BioFree> kb(BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size())));
-  if (!cb || !kb) return false;
-  std::unique_ptr<X509, X509Free> cert(PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr));
-  std::unique_ptr<EVP_PKEY, PkeyFree> key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
-  return cert && key && SSL_CTX_use_certificate(&ctx, cert.get()) == 1 &&
-         SSL_CTX_use_PrivateKey(&ctx, key.get()) == 1;
+  return tls::UseCertificateAndKey(&ctx, cert_pem, key_pem).ok();
 }
 
 void SetJson(httplib::Response& res, int status, const json& body) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "tls/pem.h"
 
 namespace kdr::testutil {
 
@@ -66,24 +67,10 @@ TlsServer::TlsServer(Options options) : options_(std::move(options)), impl_(std:
   bool require_client = options_.require_client_cert;
   std::string ca_pem = ca_.cert_pem;
   impl_->server = std::make_unique<httplib::SSLServer>([serving, ca_pem, require_client](SSL_CTX& ctx) {
-    BIO* cb = BIO_new_mem_buf(serving.cert_pem.data(), static_cast<int>(serving.cert_pem.size()));
-    X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
-    BIO_free(cb);
-    BIO* kb = BIO_new_mem_buf(serving.key_pem.data(), static_cast<int>(serving.key_pem.size()));
-    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
-    BIO_free(kb);
-    bool ok = cert != nullptr && key != nullptr && SSL_CTX_use_certificate(&ctx, cert) == 1 &&
-              SSL_CTX_use_PrivateKey(&ctx, key) == 1;
-    X509_free(cert);
-    EVP_PKEY_free(key);
-    if (!ok) return false;
-    BIO* ab = BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size()));
-    X509* ca_cert = PEM_read_bio_X509(ab, nullptr, nullptr, nullptr);
-    BIO_free(ab);
-    X509_STORE* store = X509_STORE_new();
-    X509_STORE_add_cert(store, ca_cert);
-    X509_free(ca_cert);
-    SSL_CTX_set_cert_store(&ctx, store);
+    if (!tls::UseCertificateAndKey(&ctx, serving.cert_pem, serving.key_pem).ok()) return false;
+    auto store = tls::NewCertStore(ca_pem, "test CA");
+    if (!store.ok()) return false;
+    SSL_CTX_set_cert_store(&ctx, store->release());
     // Ask for a client certificate always; require it only when the test says so.
     SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER | (require_client ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
                        nullptr);
