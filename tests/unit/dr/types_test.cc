@@ -19,6 +19,18 @@ json Load(const std::string& fixture) {
   return r.ok() ? *r : json();
 }
 
+// The fixture with the value at pointer replaced, or removed when value is null.
+json Changed(const std::string& fixture, const std::string& pointer, const json& value) {
+  json obj = Load(fixture);
+  json::json_pointer ptr(pointer);
+  if (value.is_null()) {
+    obj[ptr.parent_pointer()].erase(ptr.back());
+  } else {
+    obj[ptr] = value;
+  }
+  return obj;
+}
+
 // The openAPIV3Schema of the CRD in manifests/crds/.
 json CrdSchema(const std::string& file) {
   auto crd = YamlToJson(testutil::ReadData("../../manifests/crds/" + file), file);
@@ -78,13 +90,7 @@ TEST(DRPlanTest, RejectsBadPlansNamingTheField) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    json obj = Load("dr/plan.yaml");
-    json::json_pointer ptr(c.pointer);
-    if (c.value.is_null()) {
-      obj[ptr.parent_pointer()].erase(ptr.back());
-    } else {
-      obj[ptr] = c.value;
-    }
+    json obj = Changed("dr/plan.yaml", c.pointer, c.value);
     auto r = DRPlanFromJson(obj);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
@@ -109,13 +115,7 @@ TEST(DRRecoveryTest, RejectsBadRecoveriesNamingTheField) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    json obj = Load("dr/recovery.yaml");
-    json::json_pointer ptr(c.pointer);
-    if (c.value.is_null()) {
-      obj[ptr.parent_pointer()].erase(ptr.back());
-    } else {
-      obj[ptr] = c.value;
-    }
+    json obj = Changed("dr/recovery.yaml", c.pointer, c.value);
     auto r = DRRecoveryFromJson(obj);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
@@ -145,13 +145,7 @@ TEST(CrdSchemaTest, RejectsWhatTheApiServerWouldReject) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
-    json obj = Load("dr/plan.yaml");
-    json::json_pointer ptr(c.pointer);
-    if (c.value.is_null()) {
-      obj[ptr.parent_pointer()].erase(ptr.back());
-    } else {
-      obj[ptr] = c.value;
-    }
+    json obj = Changed("dr/plan.yaml", c.pointer, c.value);
     auto errors = kube::ValidateSchema(schema, obj, {.reject_unknown_fields = true});
     ASSERT_FALSE(errors.empty());
     bool found = false;
