@@ -17,6 +17,7 @@
 
 #include "admission.h"
 #include "base/clock.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "controllers.h"
 #include "server.h"
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
   std::string no_controllers;
   std::string longhorn_backupstore;
   int longhorn_poll_ms = 5000;
+  std::string ca_cert_file;
+  std::string ca_key_file;
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free port)");
   app.add_option("--kubeconfig-out", kubeconfig_out, "write an admin kubeconfig for this server here");
   app.add_option("--data-dir", data_dir, "keep state here across restarts (default: in memory)");
@@ -48,6 +51,10 @@ int main(int argc, char** argv) {
                  "directory holding Longhorn backups (share it between a source and a target)");
   app.add_option("--longhorn-poll-interval-ms", longhorn_poll_ms,
                  "how often Longhorn DR volumes look for new backups");
+  app.add_option("--ca-cert", ca_cert_file,
+                 "PEM CA certificate that signs the serving and client certificates (default: made at "
+                 "start, or kept in --data-dir)");
+  app.add_option("--ca-key", ca_key_file, "PEM private key of --ca-cert");
   app.add_option("-v", verbosity, "log verbosity (1+: one line per request)");
   CLI11_PARSE(app, argc, argv);
 
@@ -56,6 +63,20 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   options.threads = threads;
   options.admission = !no_admission;
+  if (ca_cert_file.empty() != ca_key_file.empty()) {
+    std::cerr << "kubesim: --ca-cert and --ca-key go together; give both or neither\n";
+    return 2;
+  }
+  if (!ca_cert_file.empty()) {
+    kdr::PosixFileSystem fs;
+    auto cert = fs.ReadFile(ca_cert_file);
+    auto key = fs.ReadFile(ca_key_file);
+    if (!cert.ok() || !key.ok()) {
+      std::cerr << "kubesim: " << (cert.ok() ? key.status() : cert.status()).message() << "\n";
+      return 2;
+    }
+    options.ca = {*cert, *key};
+  }
   for (const auto& e : endpoints) {
     kdr::Status s = kdr::kubesim::ParseServiceEndpoint(e, &options.service_endpoints);
     if (!s.ok()) {
