@@ -51,6 +51,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   RegisterVersion(r);
   RegisterTransforms(r);
   RegisterInstall(r);
+  RegisterPlan(r);
 
   std::ostream& out = *ctx->streams.out;
   std::ostream& err = *ctx->streams.err;
