@@ -27,7 +27,7 @@ std::string Str(const json& v) { return v.is_string() ? v.get<std::string>() : "
 bool FinishedPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
 
 std::string CloneHint(const std::string& ns, const std::string& plan) {
-  std::string hint = "kubectl dr plan clone " + plan + " --name NEW";
+  std::string hint = "kubectl dr plan clone " + plan + " --name NEW --inventory-pvc NEW-PVC";
   if (ns != dr::kSystemNamespace) hint += " -n " + ns;
   return hint;
 }

@@ -53,7 +53,7 @@ TEST_F(SpentPlanPolicyTest, Decisions) {
       {"recovery on spent plan denied", "recovery-create.json", [](json&) {}, false,
        "creating drrecovery kubectl-dr-system/shop-failover-2 is refused: plan \"shop-to-dr\" was "
        "spent by \"shop-failover\" at 2026-11-21T08:19:00Z; clone it: kubectl dr plan clone "
-       "shop-to-dr --name NEW"},
+       "shop-to-dr --name NEW --inventory-pvc NEW-PVC"},
       {"recovery on ready plan allowed", "recovery-create.json",
        [](json& r) { Obj(r)["spec"]["planRef"]["name"] = "fresh"; }, true, ""},
       {"recovery spec update on spent plan denied", "recovery-create.json",
