@@ -297,7 +297,8 @@ void RegisterPlan(const Registrar& r) {
 
   auto gopts = std::make_shared<GetOptions>();
   CLI::App* get = cmd->add_subcommand(
-      "get", "List DR plans in the DR namespace (kubectl-dr-system unless -n), or show the named ones");
+      "get", "List DR plans in the DR namespace (kubectl-dr-system unless -n), or show the named ones "
+             "(aliases: list, ls)");
   get->alias("list");
   get->alias("ls");
   get->add_option("NAME", gopts->names, "Plans to show (default: all)");
