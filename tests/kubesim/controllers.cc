@@ -60,7 +60,7 @@ struct Controllers::Impl {
 };
 
 Status DisableControllers(std::string_view csv, ControllerOptions* options) {
-  const std::vector<std::string> known = {"pvc", "workloads", "longhorn", "all"};
+  const std::vector<std::string> known = {"pvc", "workloads", "longhorn", "namespaces", "all"};
   for (const auto& raw : Split(csv, ',')) {
     std::string name(TrimSpace(raw));
     if (name.empty()) continue;
@@ -70,11 +70,13 @@ Status DisableControllers(std::string_view csv, ControllerOptions* options) {
       options->workloads = false;
     } else if (name == "longhorn") {
       options->longhorn = false;
+    } else if (name == "namespaces") {
+      options->namespaces = false;
     } else if (name == "all") {
-      options->pvc = options->workloads = options->longhorn = false;
+      options->pvc = options->workloads = options->longhorn = options->namespaces = false;
     } else {
       return Status::InvalidArgument("--no-controllers: unknown controller " + Quote(name) +
-                                     " (known: pvc, workloads, longhorn, all)" +
+                                     " (known: pvc, workloads, longhorn, namespaces, all)" +
                                      DidYouMean(name, known));
     }
   }
@@ -95,6 +97,7 @@ Result<std::unique_ptr<Controllers>> Controllers::Start(Store* store, Controller
   }
   if (options.pvc) c->impl_->reconcilers.push_back(NewPvcController(store, options));
   if (options.workloads) c->impl_->reconcilers.push_back(NewWorkloadController(store, options));
+  if (options.namespaces) c->impl_->reconcilers.push_back(NewNamespaceController(store, options));
   for (auto& r : c->impl_->reconcilers) {
     c->impl_->threads.emplace_back(Run, store, r.get(), options.resync_interval, options.logger);
   }

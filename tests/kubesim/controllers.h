@@ -28,6 +28,9 @@
 //              complete (succeeded = completions, conditions SuccessCriteriaMet and Complete);
 //              annotate a Job kubesim.kubectl-dr.dev/job-outcome: "fail" to make it fail
 //              (BackoffLimitExceeded) or "hold" to keep it running until the annotation changes.
+//   namespaces Every namespace gets the `default` ServiceAccount and the `kube-root-ca.crt`
+//              ConfigMap (cluster_ca_pem), and `default` the `kubernetes` Service, as on a real
+//              cluster.
 //   longhorn   see longhorn.h.
 //
 // Thread-safe. The store must outlive the Controllers.
@@ -61,6 +64,9 @@ struct ControllerOptions {
   bool pvc = true;
   bool workloads = true;
   bool longhorn = true;
+  bool namespaces = true;
+  // The cluster CA published in each namespace's kube-root-ca.crt ConfigMap ("" = none).
+  std::string cluster_ca_pem;
   // Longhorn: the backup store directory (shared by a source and a target kubesim). "" disables
   // backups (Backup objects then end in state Error naming the missing backup target).
   std::string longhorn_backupstore;

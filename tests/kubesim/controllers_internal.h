@@ -31,6 +31,7 @@ class Reconciler {
 
 std::unique_ptr<Reconciler> NewPvcController(Store* store, const ControllerOptions& options);
 std::unique_ptr<Reconciler> NewWorkloadController(Store* store, const ControllerOptions& options);
+std::unique_ptr<Reconciler> NewNamespaceController(Store* store, const ControllerOptions& options);
 
 namespace ctl {
 

@@ -377,6 +377,26 @@ TEST_F(ControllersTest, JobsCompleteFailOrHoldAsAnnotated) {
   ASSERT_TRUE(WaitFor(kJobs, "shop", "held", has("Complete")));
 }
 
+TEST_F(ControllersTest, EveryNamespaceGetsWhatARealClusterPutsInIt) {
+  ControllerOptions o;
+  o.cluster_ca_pem = "-----BEGIN CERTIFICATE-----\nkubesim\n-----END CERTIFICATE-----\n";
+  Start(o);
+  EXPECT_TRUE(WaitFor({"", "serviceaccounts"}, "shop", "default", [](const json&) { return true; }));
+  EXPECT_TRUE(WaitFor({"", "configmaps"}, "shop", "kube-root-ca.crt", [&](const json& cm) {
+    return cm["data"]["ca.crt"] == o.cluster_ca_pem;
+  }));
+  ASSERT_TRUE(store_->Create({"", "namespaces"}, "",
+                             {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "default"}}}})
+                  .ok() ||
+              store_->Get({"", "namespaces"}, "", "default").ok());
+  EXPECT_TRUE(WaitFor({"", "services"}, "default", "kubernetes", [](const json& svc) {
+    return svc["spec"]["ports"][0]["port"] == 443;
+  }));
+  // Deleted by a user, it comes back, as on a cluster.
+  ASSERT_TRUE(store_->Delete({"", "serviceaccounts"}, "shop", "default", {}).ok());
+  EXPECT_TRUE(WaitFor({"", "serviceaccounts"}, "shop", "default", [](const json&) { return true; }));
+}
+
 TEST(DisableControllersTest, ParsesTheFlagValue) {
   ControllerOptions o;
   ASSERT_TRUE(DisableControllers("pvc, longhorn", &o).ok());
@@ -385,7 +405,7 @@ TEST(DisableControllersTest, ParsesTheFlagValue) {
   EXPECT_FALSE(o.longhorn);
   ControllerOptions all;
   ASSERT_TRUE(DisableControllers("all", &all).ok());
-  EXPECT_FALSE(all.pvc || all.workloads || all.longhorn);
+  EXPECT_FALSE(all.pvc || all.workloads || all.longhorn || all.namespaces);
   ControllerOptions none;
   ASSERT_TRUE(DisableControllers("", &none).ok());
   EXPECT_TRUE(none.pvc && none.workloads && none.longhorn);

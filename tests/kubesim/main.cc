@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "HTTP worker threads (each open watch holds one)");
   app.add_flag("--no-admission", no_admission, "do not call admission webhooks");
   app.add_option("--no-controllers", no_controllers,
-                 "simulated controllers to switch off: pvc,workloads,longhorn or all");
+                 "simulated controllers to switch off: pvc,workloads,longhorn,namespaces or all");
   app.add_option("--longhorn-backupstore", longhorn_backupstore,
                  "directory holding Longhorn backups (share it between a source and a target)");
   app.add_option("--longhorn-poll-interval-ms", longhorn_poll_ms,
@@ -118,6 +118,7 @@ int main(int argc, char** argv) {
     }
   }
   controller_options.clock = &clock;
+  controller_options.cluster_ca_pem = (*server)->ca_pem();
   controller_options.logger = logger.get();
   auto controllers = kdr::kubesim::Controllers::Start((*server)->store(), controller_options);
   if (!controllers.ok()) {

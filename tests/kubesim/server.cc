@@ -173,6 +173,7 @@ Status Server::Init(Options options) {
     ControllerOptions co = *options_.controllers;
     if (!co.clock) co.clock = clock;
     if (!co.logger) co.logger = options_.logger;
+    if (co.cluster_ca_pem.empty()) co.cluster_ca_pem = ca_.cert_pem;
     KDR_ASSIGN_OR_RETURN(controllers_, Controllers::Start(store_.get(), co));
   }
   Api::Options api;
