@@ -20,6 +20,7 @@ namespace {
 constexpr int kMaxRetries = 5;
 constexpr std::chrono::milliseconds kInitialBackoff{200};
 constexpr std::chrono::milliseconds kMaxBackoff{5000};
+constexpr int kMaxRefusedRetries = 2;
 constexpr std::chrono::seconds kMaxRetryAfter{300};
 
 // Query string builder: skips empty values.
@@ -168,6 +169,9 @@ Result<HttpResponse> Client::Do(const Call& call) {
       if (!(may_retry && call.idempotent && r.status().code() == StatusCode::kUnavailable) || certificate) {
         return r.status();
       }
+      // Nobody listening: a restarting API server gets a moment, a dead one is reported within
+      // a second instead of after the whole backoff (client-go does not retry refusals at all).
+      if (IsConnectionRefused(r.status()) && retries >= kMaxRefusedRetries) return r.status();
       sleep = backoff;
     } else if (r->status == 401 && !refreshed && credentials_) {
       // The token may have expired or rotated: fetch fresh credentials once and try again.

@@ -23,7 +23,8 @@
 //                  repeated with exponential backoff (200ms, 400ms, ... 5s; Retry-After when
 //                  larger), up to 5 times, for idempotent calls only: GET, LIST, the start of a
 //                  WATCH, PUT carrying a resourceVersion, DELETE, merge patches and server-side
-//                  apply; never POST, JSON patch or strategic merge patch
+//                  apply; never POST, JSON patch or strategic merge patch. A refused connection
+//                  (nothing listening) is retried twice only, so a dead server fails in 0.6s
 //   timeouts (kDeadlineExceeded) are not retried: --request-timeout bounds the attempt
 // A client-side token bucket (RestConfig::qps, burst) paces every request.
 //

@@ -12,4 +12,9 @@ std::string_view HeaderValue(const Headers& headers, std::string_view name) {
   return {};
 }
 
+bool IsConnectionRefused(const Status& status) {
+  return status.code() == StatusCode::kUnavailable &&
+         EndsWith(status.message(), ": connection refused");
+}
+
 }  // namespace kdr::kube

@@ -22,6 +22,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // Value of the first header named `name` (case-insensitive), or "" when absent.
 std::string_view HeaderValue(const Headers& headers, std::string_view name);
 
+// True when a Send error says nothing listens at the address (connection refused).
+bool IsConnectionRefused(const Status& status);
+
 struct HttpRequest {
   std::string method = "GET";
   // Path and query, e.g. "/api/v1/namespaces/shop/pods?labelSelector=app%3Dweb".

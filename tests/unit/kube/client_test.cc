@@ -252,7 +252,7 @@ TEST_F(ClientTest, RetriesLostConnectionForGetNotPost) {
   EXPECT_NE(created.status().message().find("lost"), std::string::npos) << created.status().message();
 }
 
-TEST_F(ClientTest, ServerDownIsUnavailableAfterBackoff) {
+TEST_F(ClientTest, ServerDownIsUnavailableAfterTwoQuickRetries) {
   RestConfig c;
   std::string url;
   {
@@ -265,7 +265,7 @@ TEST_F(ClientTest, ServerDownIsUnavailableAfterBackoff) {
   auto got = client->Get(kPods, "shop", "web");
   EXPECT_EQ(got.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(got.status().message(), "cannot connect to " + url + ": connection refused");
-  EXPECT_EQ(clock_.slept(), 200ms + 400ms + 800ms + 1600ms + 3200ms);
+  EXPECT_EQ(clock_.slept(), 200ms + 400ms);
 }
 
 TEST_F(ClientTest, WrongCaFailsAtOnceWithoutRetries) {
