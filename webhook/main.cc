@@ -7,9 +7,6 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include <cstdlib>
-#include <cstring>
-
 #include "admission/cache.h"
 #include "admission/metrics.h"
 #include "admission/policy.h"
@@ -86,7 +83,8 @@ int Run(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
-  // Few malloc arenas: the request threads allocate briefly; per-thread arenas would hold RSS.
+  // Few malloc arenas: the workers allocate briefly; an arena per thread would hold RSS. Small
+  // blocks are recycled per thread by thread_cache.cc before they reach an arena.
   mallopt(M_ARENA_MAX, 2);
 
   RealClock clock;
@@ -171,20 +169,4 @@ int Run(int argc, char** argv) {
 
 }  // namespace
 
-// Each request builds and frees a JSON tree of hundreds of same-size nodes. glibc's per-thread
-// cache keeps only 7 free chunks per size by default, so most frees fall through to the shared,
-// locked arena: measured, that halves throughput under load. The cache size is a tunable read
-// only at process start, so the process re-executes itself once with it set (an operator's own
-// GLIBC_TUNABLES wins).
-void RaiseMallocThreadCache(char** argv) {
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables != nullptr) return;
-  setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=2000", 1);
-  execv("/proc/self/exe", argv);
-  unsetenv("GLIBC_TUNABLES");  // exec failed (no /proc): run with the defaults
-}
-
-int main(int argc, char** argv) {
-  RaiseMallocThreadCache(argv);
-  return Run(argc, argv);
-}
+int main(int argc, char** argv) { return Run(argc, argv); }
