@@ -663,7 +663,9 @@ void HttpServer::Impl::BadRequest(Conn* c, int status) {
   HttpServerResponse res;
   res.status = status;
   res.body = std::string(ReasonPhrase(status)) + "\n";
-  c->linger = false;
+  // The client may still be sending; drain it so it reads this answer rather than a reset.
+  c->linger = true;
+  c->in.clear();
   Respond(c, res, true);
 }
 

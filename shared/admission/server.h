@@ -50,9 +50,12 @@ struct ServerOptions {
   std::string client_ca_file;  // empty: client certificates not required
   size_t max_body_bytes = 7 << 20;
   int threads = 0;  // workers; 0: one per core, at least 2
+  // A TLS handshake must finish, and a request (header and body) arrive whole, within this of the
+  // accept or of the request's first byte: a client trickling bytes cannot hold a connection.
   std::chrono::seconds read_timeout{10};
+  // An answer must be written within this.
   std::chrono::seconds write_timeout{10};
-  // Idle keep-alive connections close after this; it also bounds how long Stop() waits for them.
+  // Idle keep-alive connections close after this (at once on Stop()).
   std::chrono::seconds idle_timeout{5};
 };
 
