@@ -236,7 +236,7 @@ class HttpServer::Impl {
   Conn* Claim(uint64_t id);
   void Advance(Conn* c, char* buf);
   Step TryRequest(Conn* c);
-  void Respond(Conn* c, const HttpServerResponse& res, bool close);
+  void Respond(Conn* c, const HttpServerResponse& res, bool close, bool head = false);
   void BadRequest(Conn* c, int status);
   Io Read(Conn* c, char* buf, bool keep);
   Io Write(Conn* c);
@@ -623,7 +623,7 @@ HttpServer::Impl::Step HttpServer::Impl::TryRequest(Conn* c) {
     res = HttpServerResponse{500, "text/plain", "internal error\n"};
   }
   c->linger = too_large;
-  Respond(c, res, too_large || c->close_requested || draining_);
+  Respond(c, res, too_large || c->close_requested || draining_, c->method == "HEAD");
   if (too_large) {
     c->in.clear();
   } else {
@@ -639,7 +639,7 @@ HttpServer::Impl::Step HttpServer::Impl::TryRequest(Conn* c) {
   return Step::kReady;
 }
 
-void HttpServer::Impl::Respond(Conn* c, const HttpServerResponse& res, bool close) {
+void HttpServer::Impl::Respond(Conn* c, const HttpServerResponse& res, bool close, bool head) {
   std::string& out = c->out;
   out.clear();
   out.reserve(160 + res.body.size());
@@ -652,7 +652,7 @@ void HttpServer::Impl::Respond(Conn* c, const HttpServerResponse& res, bool clos
   out += "\r\nContent-Length: ";
   out += std::to_string(res.body.size());
   out += close ? "\r\nConnection: close\r\n\r\n" : "\r\n\r\n";
-  out += res.body;
+  if (!head) out += res.body;  // HEAD: the length of what GET would send, no body
   c->out_off = 0;
   c->close_after_write = close;
   c->phase = Conn::Phase::kWrite;

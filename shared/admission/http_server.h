@@ -8,7 +8,7 @@
 // Protocol: HTTP/1.1 and 1.0 requests with a Content-Length or chunked body, keep-alive (HTTP/1.1
 // default; "Connection: close" honoured), pipelining, "Expect: 100-continue". Query strings are
 // split off the path (the API server appends ?timeout=10s to webhook URLs). Every answer carries
-// a Content-Length.
+// a Content-Length; the answer to HEAD has no body.
 //
 // Limits: a request (header and body) must arrive whole within read_timeout of its first byte, and
 // a TLS handshake within read_timeout of the accept; an answer must be written within

@@ -230,6 +230,24 @@ TEST_F(HttpServerTest, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
   close(fd);
 }
 
+TEST_F(HttpServerTest, HeadGetsTheLengthWithoutABody) {
+  Start();
+  int fd = Connect(port_);
+  ASSERT_TRUE(SendAll(fd, "HEAD /healthz HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n"));
+  std::string got;
+  char buf[4096];
+  while (got.find("GET /next") == std::string::npos) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  close(fd);
+  // The HEAD answer announces the GET body's length ("HEAD /healthz  ") but carries none: the
+  // next answer follows its blank line directly.
+  EXPECT_NE(got.find("Content-Length: 15\r\n\r\nHTTP/1.1 200 OK"), std::string::npos) << got;
+  EXPECT_NE(got.find("GET /next  "), std::string::npos) << got;
+}
+
 TEST_F(HttpServerTest, ConnectionCloseAndHttp10CloseAfterTheAnswer) {
   Start();
   for (const std::string& request :
