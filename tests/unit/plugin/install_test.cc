@@ -21,6 +21,7 @@
 #include "kube/discovery.h"
 #include "kube_context.h"
 #include "kubesim/server.h"
+#include "cli_fixture.h"
 #include "testutil/testutil.h"
 
 namespace kdr {
@@ -388,63 +389,10 @@ TEST(InstallRenderTest, UninstallRemovesTheWebhookConfigurationsFirstAndKeepsCrd
 
 // ---- the commands against kubesim ------------------------------------------------------------
 
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
+using plugin::testing::CliRun;
 
-class InstallCliTest : public ::testing::Test {
+class InstallCliTest : public plugin::testing::PluginOnKubesimTest {
  protected:
-  void SetUp() override {
-    auto server = kubesim::Server::Start({});
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    kubeconfig_ = dir_.path() + "/config";
-    ASSERT_TRUE(server_->WriteKubeconfig(kubeconfig_, "sim").ok());
-    plugin::GlobalOptions g;
-    g.kubeconfig = kubeconfig_;
-    auto client = plugin::ClientFromGlobals(g, Env{&clock_, &fs_, nullptr});
-    ASSERT_TRUE(client.ok()) << client.status().message();
-    client_ = std::move(client).value();
-    ServePodDisruptionBudgets();
-  }
-
-  // kubesim does not serve policy/v1 PodDisruptionBudgets (yet), which the in-cluster install
-  // applies: a CRD of the same group, version and kind stands in for the built-in type.
-  void ServePodDisruptionBudgets() {
-    json crd = {
-        {"apiVersion", "apiextensions.k8s.io/v1"},
-        {"kind", "CustomResourceDefinition"},
-        {"metadata", {{"name", "poddisruptionbudgets.policy"}}},
-        {"spec",
-         {{"group", "policy"},
-          {"scope", "Namespaced"},
-          {"names", {{"kind", "PodDisruptionBudget"}, {"plural", "poddisruptionbudgets"},
-                     {"singular", "poddisruptionbudget"}, {"listKind", "PodDisruptionBudgetList"}}},
-          {"versions",
-           json::array({{{"name", "v1"}, {"served", true}, {"storage", true},
-                         {"schema", {{"openAPIV3Schema", {{"type", "object"},
-                                                           {"x-kubernetes-preserve-unknown-fields", true}}}}}}})}}}};
-    if (client_->mapper().ForKind({"policy", "v1", "PodDisruptionBudget"}).ok()) return;
-    auto made = client_->Create(kCrds, "", crd);
-    ASSERT_TRUE(made.ok()) << made.status().message();
-    ASSERT_TRUE(client_->mapper().Refresh().ok());
-  }
-
-  CliRun Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"kubectl-dr", "--kubeconfig", kubeconfig_});
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::istringstream in;
-    std::ostringstream out, err;
-    plugin::CommandContext ctx;
-    ctx.streams = {&in, &out, &err};
-    ctx.env = {&clock_, &fs_, nullptr};
-    int code = plugin::RunPlugin(static_cast<int>(argv.size()), argv.data(), &ctx);
-    return {code, out.str(), err.str()};
-  }
-
   Result<json> Get(const kube::Gvr& gvr, const std::string& ns, const std::string& name) {
     return client_->Get(gvr, ns, name);
   }
@@ -464,12 +412,6 @@ class InstallCliTest : public ::testing::Test {
   const kube::Gvr kValidating{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"};
   const kube::Gvr kMutating{"admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations"};
 
-  testutil::TempDir dir_;
-  testutil::FakeClock clock_;
-  PosixFileSystem fs_;
-  std::unique_ptr<kubesim::Server> server_;
-  std::unique_ptr<kube::Client> client_;
-  std::string kubeconfig_;
 };
 
 TEST_F(InstallCliTest, InstallsInClusterAndReRunsKeepingTheCa) {

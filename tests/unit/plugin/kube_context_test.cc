@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "kube/transport_https.h"
 #include "kubesim/server.h"
+#include "cli_fixture.h"
 #include "testutil/testutil.h"
 
 namespace kdr::plugin {
@@ -47,50 +48,12 @@ TEST(RequestTimeoutTest, RejectsBadValues) {
   }
 }
 
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
+using testing::CliRun;
 
-class VersionTest : public ::testing::Test {
+// Tests name the kubeconfig themselves (some point at an unreachable server).
+class VersionTest : public testing::PluginOnKubesimTest {
  protected:
-  void SetUp() override {
-    auto server = kubesim::Server::Start({});
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    kubeconfig_ = dir_.path() + "/config";
-    ASSERT_TRUE(server_->WriteKubeconfig(kubeconfig_, "sim").ok());
-    // One answered request proves the serve loop runs (httplib's stop() is a no-op before, so
-    // a server stopped too early would never end).
-    kube::RestConfig c;
-    c.server = server_->url();
-    c.ca_pem = server_->ca_pem();
-    auto t = kube::HttpsTransport::Create(c);
-    ASSERT_TRUE(t.ok());
-    kube::HttpRequest req;
-    req.path = "/version";
-    ASSERT_TRUE((*t)->Send(req).ok());
-  }
-
-  CliRun Run(std::vector<std::string> args) {
-    args.insert(args.begin(), "kubectl-dr");
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::istringstream in;
-    std::ostringstream out, err;
-    CommandContext ctx;
-    ctx.streams = {&in, &out, &err};
-    ctx.env = {&clock_, &fs_, nullptr};
-    int code = RunPlugin(static_cast<int>(argv.size()), argv.data(), &ctx);
-    return {code, out.str(), err.str()};
-  }
-
-  testutil::TempDir dir_;
-  testutil::FakeClock clock_;
-  PosixFileSystem fs_;
-  std::unique_ptr<kubesim::Server> server_;
-  std::string kubeconfig_;
+  CliRun Run(std::vector<std::string> args) { return testing::RunCli(std::move(args), env()); }
 };
 
 TEST_F(VersionTest, PrintsClientAndServerVersion) {

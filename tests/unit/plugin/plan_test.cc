@@ -16,6 +16,7 @@
 #include "kube/client.h"
 #include "kube_context.h"
 #include "kubesim/server.h"
+#include "cli_fixture.h"
 #include "testutil/testutil.h"
 
 namespace kdr {
@@ -24,28 +25,13 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
+using plugin::testing::CliRun;
 
-class PlanCliTest : public ::testing::Test {
+class PlanCliTest : public plugin::testing::PluginOnKubesimTest {
  protected:
-  void SetUp() override {
-    kubesim::Server::Options o;
-    o.clock = &clock_;
-    auto server = kubesim::Server::Start(o);
-    ASSERT_TRUE(server.ok()) << server.status().ToString();
-    server_ = std::move(server).value();
-    kubeconfig_ = dir_.path() + "/config";
-    ASSERT_TRUE(server_->WriteKubeconfig(kubeconfig_, "dr-west").ok());
-    plugin::GlobalOptions g;
-    g.kubeconfig = kubeconfig_;
-    auto client = plugin::ClientFromGlobals(g, Env{&clock_, &fs_, nullptr});
-    ASSERT_TRUE(client.ok()) << client.status().message();
-    client_ = std::move(client).value();
-  }
+  // Ages in tables come from the server's creationTimestamp: the fake clock makes them exact.
+  PlanCliTest() { server_options_.clock = &clock_; }
+  std::string context_name() const override { return "dr-west"; }
 
   void InstallCrds() {
     auto crds = install::BuildKustomization(install::EmbeddedManifests(), "crds");
@@ -88,19 +74,6 @@ class PlanCliTest : public ::testing::Test {
     CreateFixture(kRecoveries, "plan/partial-failover.yaml");
   }
 
-  CliRun Run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"kubectl-dr", "--kubeconfig", kubeconfig_});
-    std::vector<const char*> argv;
-    for (const auto& a : args) argv.push_back(a.c_str());
-    std::istringstream in;
-    std::ostringstream out, err;
-    plugin::CommandContext ctx;
-    ctx.streams = {&in, &out, &err};
-    ctx.env = {&clock_, &fs_, nullptr};
-    int code = plugin::RunPlugin(static_cast<int>(argv.size()), argv.data(), &ctx);
-    return {code, out.str(), err.str()};
-  }
-
   Result<json> GetPlan(const std::string& name, const std::string& ns = "kubectl-dr-system") {
     return client_->Get(kPlans, ns, name);
   }
@@ -116,12 +89,6 @@ class PlanCliTest : public ::testing::Test {
   const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
   const kube::Gvr kRecoveries{"dr.kubectl-dr.dev", "v1alpha1", "drrecoveries"};
 
-  testutil::TempDir dir_;
-  testutil::FakeClock clock_;
-  PosixFileSystem fs_;
-  std::unique_ptr<kubesim::Server> server_;
-  std::unique_ptr<kube::Client> client_;
-  std::string kubeconfig_;
 };
 
 // ---- plan get / list / ls ----------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "base/yaml.h"
 #include "cli/cli.h"
+#include "cli_fixture.h"
 #include "testutil/testutil.h"
 
 namespace kdr {
@@ -17,24 +18,14 @@ namespace {
 
 using nlohmann::json;
 
-struct CliRun {
-  int code;
-  std::string out;
-  std::string err;
-};
+using plugin::testing::CliRun;
 
+// The transforms commands need no cluster, only files.
 CliRun RunCli(std::vector<std::string> args, const std::string& stdin_text = "") {
-  args.insert(args.begin(), "kubectl-dr");
-  std::vector<const char*> argv;
-  for (const auto& a : args) argv.push_back(a.c_str());
-  std::istringstream in(stdin_text);
-  std::ostringstream out, err;
   PosixFileSystem fs;
-  plugin::CommandContext ctx;
-  ctx.streams = {&in, &out, &err};
-  ctx.env.fs = &fs;
-  int code = plugin::RunPlugin(static_cast<int>(argv.size()), argv.data(), &ctx);
-  return {code, out.str(), err.str()};
+  Env env;
+  env.fs = &fs;
+  return plugin::testing::RunCli(std::move(args), env, stdin_text);
 }
 
 std::string Data(const std::string& p) { return testutil::DataPath("transforms/" + p); }
