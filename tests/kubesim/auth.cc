@@ -1,5 +1,7 @@
 #include "auth.h"
 
+#include "base/fs.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -53,12 +55,8 @@ void Authenticator::SaveLocked() const {
   for (const auto& [token, u] : issued_) {
     doc[token] = {{"username", u.username}, {"uid", u.uid}, {"groups", u.groups}};
   }
-  const std::string tmp = persist_path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << doc.dump();
-  }
-  std::rename(tmp.c_str(), persist_path_.c_str());
+  // Bearer tokens: owner-only. A failed save only costs the tokens' survival of a restart.
+  (void)PosixFileSystem().WriteFile(persist_path_, doc.dump(), 0600);
 }
 
 std::optional<UserInfo> Authenticator::FromToken(const std::string& token) const {

@@ -1,5 +1,7 @@
 #include "persist.h"
 
+#include "base/fs.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,18 +30,9 @@ Result<std::string> ReadAll(const std::string& path, bool* exists) {
   return ss.str();
 }
 
+// The data dir holds Secrets and tokens: owner-only, written atomically.
 Status WriteAtomically(const std::string& path, const std::string& data) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) return Status::Internal("writing " + tmp + ": " + std::strerror(errno));
-  bool ok = std::fwrite(data.data(), 1, data.size(), f) == data.size();
-  ok = std::fflush(f) == 0 && ok;
-  ok = fsync(fileno(f)) == 0 && ok;
-  std::fclose(f);
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::Internal("writing " + path + ": " + std::strerror(errno));
-  }
-  return Status::Ok();
+  return PosixFileSystem().WriteFile(path, data, 0600);
 }
 
 }  // namespace

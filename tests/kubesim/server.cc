@@ -12,6 +12,7 @@
 #include "api.h"
 #include "auth.h"
 #include "base/clock.h"
+#include "base/fs.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/yaml.h"
@@ -50,25 +51,14 @@ class StoreWebhookSource final : public WebhookSource {
 };
 
 bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
+  auto r = PosixFileSystem().ReadFile(path);
+  if (!r.ok()) return false;
+  *out = std::move(*r);
   return true;
 }
 
 Status WriteFile(const std::string& path, const std::string& data, int mode) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::Internal("writing " + tmp + ": cannot open the file");
-    out << data;
-    if (!out) return Status::Internal("writing " + tmp + ": write failed");
-  }
-  chmod(tmp.c_str(), mode);
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Internal("renaming " + tmp + " to " + path);
-  return Status::Ok();
+  return PosixFileSystem().WriteFile(path, data, mode);
 }
 
 // CN and O entries of a verified peer certificate.
