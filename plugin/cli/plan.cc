@@ -14,6 +14,7 @@
 #include "dr/plan_clone.h"
 #include "dr/types.h"
 #include "kube/client.h"
+#include "kube/object.h"
 #include "kube_context.h"
 #include "output.h"
 
@@ -51,16 +52,8 @@ std::string ContextName(const kube::Client& client) {
   return c.context.empty() ? c.server : "context " + Quote(c.context);
 }
 
-// The value at a path of string keys, or "" when absent or not a string.
-std::string Str(const json& obj, std::initializer_list<const char*> path) {
-  const json* v = &obj;
-  for (const char* key : path) {
-    if (!v->is_object()) return "";
-    auto it = v->find(key);
-    if (it == v->end()) return "";
-    v = &*it;
-  }
-  return v->is_string() ? v->get<std::string>() : "";
+std::string Str(const json& obj, std::initializer_list<std::string_view> path) {
+  return kube::StringField(obj, path);
 }
 
 std::string Name(const json& plan) { return Str(plan, {"metadata", "name"}); }

@@ -4,17 +4,10 @@
 #include <set>
 
 #include "base/strings.h"
+#include "kube/object.h"
 
 namespace kdr::dr {
 namespace {
-
-bool IsAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-bool IsLabel(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!IsAlnum(s.front()) || !IsAlnum(s.back())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return IsAlnum(c) || c == '-'; });
-}
 
 bool Contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -40,11 +33,7 @@ Status CheckList(const std::vector<std::string>& values, std::string_view flag) 
 }  // namespace
 
 Status ValidateDns1123Subdomain(std::string_view value, std::string_view field) {
-  bool ok = !value.empty() && value.size() <= 253;
-  if (ok) {
-    for (const std::string& part : Split(value, '.')) ok = ok && IsLabel(part);
-  }
-  if (ok) return Status::Ok();
+  if (kube::IsDns1123Subdomain(value)) return Status::Ok();
   if (value.empty()) return Status::InvalidArgument(std::string(field) + " must not be empty");
   if (value.size() > 253) {
     return Status::InvalidArgument(std::string(field) + " " + Quote(value) +
@@ -57,7 +46,7 @@ Status ValidateDns1123Subdomain(std::string_view value, std::string_view field) 
 }
 
 Status ValidateDns1123Label(std::string_view value, std::string_view field) {
-  if (IsLabel(value)) return Status::Ok();
+  if (kube::IsDns1123Label(value)) return Status::Ok();
   if (value.empty()) return Status::InvalidArgument(std::string(field) + " must not name an empty namespace");
   if (value.size() > 63) {
     return Status::InvalidArgument(std::string(field) + " " + Quote(value) +

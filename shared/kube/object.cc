@@ -8,11 +8,7 @@ namespace {
 using nlohmann::json;
 
 std::string StringAt(const json& object, std::string_view section, std::string_view field) {
-  if (!object.is_object()) return "";
-  auto s = object.find(section);
-  if (s == object.end() || !s->is_object()) return "";
-  auto f = s->find(field);
-  return f != s->end() && f->is_string() ? f->get<std::string>() : "";
+  return StringField(object, {section, field});
 }
 
 std::map<std::string, std::string> StringMap(const json& object, std::string_view field) {
@@ -73,6 +69,50 @@ Result<Gvk> GvkOf(const json& object) {
   }
   KDR_ASSIGN_OR_RETURN(GroupVersion gv, ParseApiVersion(av->get<std::string>()));
   return Gvk{gv.group, gv.version, kind->get<std::string>()};
+}
+
+namespace {
+bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+}  // namespace
+
+bool IsDns1123Label(std::string_view s) {
+  if (s.empty() || s.size() > 63 || !IsLowerAlnum(s.front()) || !IsLowerAlnum(s.back())) return false;
+  for (char c : s) {
+    if (!IsLowerAlnum(c) && c != '-') return false;
+  }
+  return true;
+}
+
+bool IsDns1123Subdomain(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (;;) {
+    size_t dot = s.find('.');
+    // Each part follows a label's character rules (its length is bounded by the whole).
+    std::string_view part = s.substr(0, dot);
+    if (part.empty() || !IsLowerAlnum(part.front()) || !IsLowerAlnum(part.back())) return false;
+    for (char c : part) {
+      if (!IsLowerAlnum(c) && c != '-') return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    s.remove_prefix(dot + 1);
+  }
+}
+
+const json& FieldAt(const json& object, std::initializer_list<std::string_view> path) {
+  static const json kNull;  // immutable
+  const json* cur = &object;
+  for (std::string_view key : path) {
+    if (!cur->is_object()) return kNull;
+    auto it = cur->find(key);
+    if (it == cur->end()) return kNull;
+    cur = &*it;
+  }
+  return *cur;
+}
+
+std::string StringField(const json& object, std::initializer_list<std::string_view> path) {
+  const json& v = FieldAt(object, path);
+  return v.is_string() ? v.get<std::string>() : "";
 }
 
 std::string Name(const json& object) { return StringAt(object, "metadata", "name"); }

@@ -5,6 +5,7 @@
 //
 // Accessors never throw: a missing or mistyped field reads as empty.
 
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -52,6 +53,17 @@ Result<GroupVersion> ParseApiVersion(std::string_view api_version);
 
 // The object's apiVersion and kind. InvalidArgument naming the missing field.
 Result<Gvk> GvkOf(const nlohmann::json& object);
+
+// The value at a path of object keys ({"spec", "template", "spec"}), or a null value when any
+// step is missing or not an object. Never throws.
+const nlohmann::json& FieldAt(const nlohmann::json& object, std::initializer_list<std::string_view> path);
+// FieldAt as a string; "" when absent or not a string.
+std::string StringField(const nlohmann::json& object, std::initializer_list<std::string_view> path);
+
+// Kubernetes name rules: a DNS-1123 label (namespaces: lower-case alphanumerics and '-', at
+// most 63, alphanumeric at both ends) and subdomain (labels joined by '.', at most 253).
+bool IsDns1123Label(std::string_view name);
+bool IsDns1123Subdomain(std::string_view name);
 
 std::string Name(const nlohmann::json& object);
 std::string Namespace(const nlohmann::json& object);

@@ -7,12 +7,15 @@
 
 #include "api_internal.h"
 #include "base/strings.h"
+#include "kube/object.h"
 
 namespace kdr::kubesim {
 
 using json = nlohmann::json;
 
 namespace {
+
+using kube::FieldAt;
 
 // k8s.io/apimachinery/pkg/util/duration.HumanDuration.
 std::string HumanDuration(long long secs) {
@@ -42,18 +45,6 @@ std::string Age(const json& ts, Clock::WallTime now) {
   Clock::WallTime t;
   if (!ts.is_string() || !ParseRfc3339(ts.get<std::string>(), &t)) return "<unknown>";
   return HumanDuration(std::chrono::duration_cast<std::chrono::seconds>(now - t).count());
-}
-
-const json& At(const json& obj, std::initializer_list<const char*> path) {
-  static const json kNull;  // NOLINT: immutable
-  const json* cur = &obj;
-  for (const char* p : path) {
-    if (!cur->is_object()) return kNull;
-    auto it = cur->find(p);
-    if (it == cur->end()) return kNull;
-    cur = &*it;
-  }
-  return *cur;
 }
 
 std::string S(const json& v, const char* fallback = "<none>") {
@@ -123,7 +114,7 @@ json Col(const char* name, const char* type, int priority = 0, const char* forma
 
 std::string ContainerList(const json& obj, const char* field) {
   std::vector<std::string> out;
-  for (const auto& c : At(obj, {"spec", "template", "spec", "containers"})) {
+  for (const auto& c : FieldAt(obj, {"spec", "template", "spec", "containers"})) {
     if (c.contains(field)) out.push_back(S(c[field], ""));
   }
   return Join(out, ",");
@@ -132,28 +123,28 @@ std::string ContainerList(const json& obj, const char* field) {
 // Built-in printers: the columns (after Name) and the cells for one object.
 bool Builtin(const ResourceType& t, json* cols, const json* obj, json* cells, Clock::WallTime now) {
   const std::string k = t.group + "/" + t.kind;
-  auto age = [&] { return Age(At(*obj, {"metadata", "creationTimestamp"}), now); };
+  auto age = [&] { return Age(FieldAt(*obj, {"metadata", "creationTimestamp"}), now); };
   if (k == "/Namespace") {
     *cols = {Col("Status", "string"), Col("Age", "string")};
-    if (obj) *cells = {S(At(*obj, {"status", "phase"}), ""), age()};
+    if (obj) *cells = {S(FieldAt(*obj, {"status", "phase"}), ""), age()};
   } else if (k == "/ConfigMap") {
     *cols = {Col("Data", "string"), Col("Age", "string")};
-    if (obj) *cells = {At(*obj, {"data"}).size() + At(*obj, {"binaryData"}).size(), age()};
+    if (obj) *cells = {FieldAt(*obj, {"data"}).size() + FieldAt(*obj, {"binaryData"}).size(), age()};
   } else if (k == "/Secret") {
     *cols = {Col("Type", "string"), Col("Data", "string"), Col("Age", "string")};
-    if (obj) *cells = {S(At(*obj, {"type"}), "Opaque"), At(*obj, {"data"}).size(), age()};
+    if (obj) *cells = {S(FieldAt(*obj, {"type"}), "Opaque"), FieldAt(*obj, {"data"}).size(), age()};
   } else if (k == "/Service") {
     *cols = {Col("Type", "string"), Col("Cluster-IP", "string"), Col("External-IP", "string"),
              Col("Port(s)", "string"), Col("Age", "string"), Col("Selector", "string", 1)};
     if (obj) {
       std::vector<std::string> ports, sel;
-      for (const auto& p : At(*obj, {"spec", "ports"})) {
+      for (const auto& p : FieldAt(*obj, {"spec", "ports"})) {
         std::string s = S(p.value("port", json()), "");
         if (p.contains("nodePort")) s += ":" + S(p["nodePort"], "");
         ports.push_back(s + "/" + p.value("protocol", "TCP"));
       }
-      for (const auto& [kk, v] : At(*obj, {"spec", "selector"}).items()) sel.push_back(kk + "=" + S(v, ""));
-      *cells = {S(At(*obj, {"spec", "type"}), "ClusterIP"), S(At(*obj, {"spec", "clusterIP"})),
+      for (const auto& [kk, v] : FieldAt(*obj, {"spec", "selector"}).items()) sel.push_back(kk + "=" + S(v, ""));
+      *cells = {S(FieldAt(*obj, {"spec", "type"}), "ClusterIP"), S(FieldAt(*obj, {"spec", "clusterIP"})),
                 "<none>", ports.empty() ? "<none>" : Join(ports, ","), age(),
                 sel.empty() ? "<none>" : Join(sel, ",")};
     }
@@ -162,17 +153,17 @@ bool Builtin(const ResourceType& t, json* cols, const json* obj, json* cells, Cl
              Col("Age", "string"), Col("IP", "string", 1), Col("Node", "string", 1),
              Col("Nominated Node", "string", 1), Col("Readiness Gates", "string", 1)};
     if (obj) {
-      size_t total = At(*obj, {"spec", "containers"}).size(), ready = 0;
+      size_t total = FieldAt(*obj, {"spec", "containers"}).size(), ready = 0;
       long long restarts = 0;
-      for (const auto& cs : At(*obj, {"status", "containerStatuses"})) {
+      for (const auto& cs : FieldAt(*obj, {"status", "containerStatuses"})) {
         if (cs.value("ready", false)) ++ready;
         restarts += N(cs.value("restartCount", json()));
       }
-      std::string status = S(At(*obj, {"status", "phase"}), "Unknown");
-      if (At(*obj, {"status", "reason"}).is_string()) status = S(At(*obj, {"status", "reason"}));
-      if (At(*obj, {"metadata", "deletionTimestamp"}).is_string()) status = "Terminating";
+      std::string status = S(FieldAt(*obj, {"status", "phase"}), "Unknown");
+      if (FieldAt(*obj, {"status", "reason"}).is_string()) status = S(FieldAt(*obj, {"status", "reason"}));
+      if (FieldAt(*obj, {"metadata", "deletionTimestamp"}).is_string()) status = "Terminating";
       *cells = {std::to_string(ready) + "/" + std::to_string(total), status, restarts, age(),
-                S(At(*obj, {"status", "podIP"})), S(At(*obj, {"spec", "nodeName"})), "<none>", "<none>"};
+                S(FieldAt(*obj, {"status", "podIP"})), S(FieldAt(*obj, {"spec", "nodeName"})), "<none>", "<none>"};
     }
   } else if (k == "/PersistentVolumeClaim") {
     *cols = {Col("Status", "string"), Col("Volume", "string"), Col("Capacity", "string"),
@@ -180,14 +171,14 @@ bool Builtin(const ResourceType& t, json* cols, const json* obj, json* cells, Cl
              Col("VolumeAttributesClass", "string"), Col("Age", "string"), Col("VolumeMode", "string", 1)};
     if (obj) {
       std::vector<std::string> modes;
-      for (const auto& m : At(*obj, {"status", "accessModes"})) {
+      for (const auto& m : FieldAt(*obj, {"status", "accessModes"})) {
         std::string s = S(m, "");
         modes.push_back(s == "ReadWriteOnce" ? "RWO" : s == "ReadOnlyMany" ? "ROX" : s == "ReadWriteMany" ? "RWX" : s == "ReadWriteOncePod" ? "RWOP" : s);
       }
-      *cells = {S(At(*obj, {"status", "phase"}), ""), S(At(*obj, {"spec", "volumeName"}), ""),
-                S(At(*obj, {"status", "capacity", "storage"}), ""), Join(modes, ","),
-                S(At(*obj, {"spec", "storageClassName"})), "<unset>", age(),
-                S(At(*obj, {"spec", "volumeMode"}), "Filesystem")};
+      *cells = {S(FieldAt(*obj, {"status", "phase"}), ""), S(FieldAt(*obj, {"spec", "volumeName"}), ""),
+                S(FieldAt(*obj, {"status", "capacity", "storage"}), ""), Join(modes, ","),
+                S(FieldAt(*obj, {"spec", "storageClassName"})), "<unset>", age(),
+                S(FieldAt(*obj, {"spec", "volumeMode"}), "Filesystem")};
     }
   } else if (k == "/PersistentVolume") {
     *cols = {Col("Capacity", "string"), Col("Access Modes", "string"), Col("Reclaim Policy", "string"),
@@ -196,17 +187,17 @@ bool Builtin(const ResourceType& t, json* cols, const json* obj, json* cells, Cl
              Col("VolumeMode", "string", 1)};
     if (obj) {
       std::vector<std::string> modes;
-      for (const auto& m : At(*obj, {"spec", "accessModes"})) {
+      for (const auto& m : FieldAt(*obj, {"spec", "accessModes"})) {
         std::string s = S(m, "");
         modes.push_back(s == "ReadWriteOnce" ? "RWO" : s == "ReadOnlyMany" ? "ROX" : s == "ReadWriteMany" ? "RWX" : s == "ReadWriteOncePod" ? "RWOP" : s);
       }
-      const json& claim = At(*obj, {"spec", "claimRef"});
+      const json& claim = FieldAt(*obj, {"spec", "claimRef"});
       std::string c = claim.is_object() ? S(claim.value("namespace", json()), "") + "/" + S(claim.value("name", json()), "") : "";
-      *cells = {S(At(*obj, {"spec", "capacity", "storage"}), ""), Join(modes, ","),
-                S(At(*obj, {"spec", "persistentVolumeReclaimPolicy"}), "Retain"),
-                S(At(*obj, {"status", "phase"}), ""), c, S(At(*obj, {"spec", "storageClassName"}), ""),
-                "<unset>", S(At(*obj, {"status", "reason"}), ""), age(),
-                S(At(*obj, {"spec", "volumeMode"}), "Filesystem")};
+      *cells = {S(FieldAt(*obj, {"spec", "capacity", "storage"}), ""), Join(modes, ","),
+                S(FieldAt(*obj, {"spec", "persistentVolumeReclaimPolicy"}), "Retain"),
+                S(FieldAt(*obj, {"status", "phase"}), ""), c, S(FieldAt(*obj, {"spec", "storageClassName"}), ""),
+                "<unset>", S(FieldAt(*obj, {"status", "reason"}), ""), age(),
+                S(FieldAt(*obj, {"spec", "volumeMode"}), "Filesystem")};
     }
   } else if (k == "apps/Deployment" || k == "apps/StatefulSet") {
     bool dep = k == "apps/Deployment";
@@ -216,12 +207,12 @@ bool Builtin(const ResourceType& t, json* cols, const json* obj, json* cells, Cl
                 : json{Col("Ready", "string"), Col("Age", "string"), Col("Containers", "string", 1),
                        Col("Images", "string", 1)};
     if (obj) {
-      std::string ready = std::to_string(N(At(*obj, {"status", "readyReplicas"}))) + "/" +
-                          std::to_string(N(At(*obj, {"spec", "replicas"})));
+      std::string ready = std::to_string(N(FieldAt(*obj, {"status", "readyReplicas"}))) + "/" +
+                          std::to_string(N(FieldAt(*obj, {"spec", "replicas"})));
       if (dep) {
         std::vector<std::string> sel;
-        for (const auto& [kk, v] : At(*obj, {"spec", "selector", "matchLabels"}).items()) sel.push_back(kk + "=" + S(v, ""));
-        *cells = {ready, N(At(*obj, {"status", "updatedReplicas"})), N(At(*obj, {"status", "availableReplicas"})),
+        for (const auto& [kk, v] : FieldAt(*obj, {"spec", "selector", "matchLabels"}).items()) sel.push_back(kk + "=" + S(v, ""));
+        *cells = {ready, N(FieldAt(*obj, {"status", "updatedReplicas"})), N(FieldAt(*obj, {"status", "availableReplicas"})),
                   age(), ContainerList(*obj, "name"), ContainerList(*obj, "image"), Join(sel, ",")};
       } else {
         *cells = {ready, age(), ContainerList(*obj, "name"), ContainerList(*obj, "image")};
@@ -229,33 +220,33 @@ bool Builtin(const ResourceType& t, json* cols, const json* obj, json* cells, Cl
     }
   } else if (k == "apps/ReplicaSet") {
     *cols = {Col("Desired", "integer"), Col("Current", "integer"), Col("Ready", "integer"), Col("Age", "string")};
-    if (obj) *cells = {N(At(*obj, {"spec", "replicas"})), N(At(*obj, {"status", "replicas"})),
-                       N(At(*obj, {"status", "readyReplicas"})), age()};
+    if (obj) *cells = {N(FieldAt(*obj, {"spec", "replicas"})), N(FieldAt(*obj, {"status", "replicas"})),
+                       N(FieldAt(*obj, {"status", "readyReplicas"})), age()};
   } else if (k == "batch/Job") {
     *cols = {Col("Status", "string"), Col("Completions", "string"), Col("Duration", "string"), Col("Age", "string")};
     if (obj) {
       std::string status = "Running";
-      for (const auto& c : At(*obj, {"status", "conditions"})) {
+      for (const auto& c : FieldAt(*obj, {"status", "conditions"})) {
         if (c.value("status", "") == "True" && c.value("type", "") == "Complete") status = "Complete";
         if (c.value("status", "") == "True" && c.value("type", "") == "Failed") status = "Failed";
       }
-      long long completions = At(*obj, {"spec", "completions"}).is_number() ? N(At(*obj, {"spec", "completions"})) : 1;
-      *cells = {status, std::to_string(N(At(*obj, {"status", "succeeded"}))) + "/" + std::to_string(completions),
-                Age(At(*obj, {"status", "startTime"}), now), age()};
+      long long completions = FieldAt(*obj, {"spec", "completions"}).is_number() ? N(FieldAt(*obj, {"spec", "completions"})) : 1;
+      *cells = {status, std::to_string(N(FieldAt(*obj, {"status", "succeeded"}))) + "/" + std::to_string(completions),
+                Age(FieldAt(*obj, {"status", "startTime"}), now), age()};
     }
   } else if (k == "storage.k8s.io/StorageClass") {
     *cols = {Col("Provisioner", "string"), Col("ReclaimPolicy", "string"), Col("VolumeBindingMode", "string"),
              Col("AllowVolumeExpansion", "string"), Col("Age", "string")};
-    if (obj) *cells = {S(At(*obj, {"provisioner"})), S(At(*obj, {"reclaimPolicy"}), "Delete"),
-                       S(At(*obj, {"volumeBindingMode"}), "Immediate"),
-                       At(*obj, {"allowVolumeExpansion"}).is_boolean() ? At(*obj, {"allowVolumeExpansion"}).dump() : "false",
+    if (obj) *cells = {S(FieldAt(*obj, {"provisioner"})), S(FieldAt(*obj, {"reclaimPolicy"}), "Delete"),
+                       S(FieldAt(*obj, {"volumeBindingMode"}), "Immediate"),
+                       FieldAt(*obj, {"allowVolumeExpansion"}).is_boolean() ? FieldAt(*obj, {"allowVolumeExpansion"}).dump() : "false",
                        age()};
   } else if (k == "coordination.k8s.io/Lease") {
     *cols = {Col("Holder", "string"), Col("Age", "string")};
-    if (obj) *cells = {S(At(*obj, {"spec", "holderIdentity"}), ""), age()};
+    if (obj) *cells = {S(FieldAt(*obj, {"spec", "holderIdentity"}), ""), age()};
   } else if (k == "apiextensions.k8s.io/CustomResourceDefinition") {
     *cols = {Col("Created At", "date")};
-    if (obj) *cells = {S(At(*obj, {"metadata", "creationTimestamp"}), "")};
+    if (obj) *cells = {S(FieldAt(*obj, {"metadata", "creationTimestamp"}), "")};
   } else {
     return false;
   }
@@ -287,7 +278,7 @@ json MakeTable(const ResourceType& t, const std::vector<const json*>& objects,
   }
   json rows = json::array();
   for (const json* obj : objects) {
-    json cells = json::array({At(*obj, {"metadata", "name"})});
+    json cells = json::array({FieldAt(*obj, {"metadata", "name"})});
     if (builtin) {
       json more;
       Builtin(t, &extra, obj, &more, now);
@@ -295,7 +286,7 @@ json MakeTable(const ResourceType& t, const std::vector<const json*>& objects,
     } else if (!t.columns.empty()) {
       for (const auto& c : t.columns) cells.push_back(Cell(c, *obj, now));
     } else {
-      cells.push_back(Age(At(*obj, {"metadata", "creationTimestamp"}), now));
+      cells.push_back(Age(FieldAt(*obj, {"metadata", "creationTimestamp"}), now));
     }
     json row = {{"cells", cells}};
     if (include_object == "Object") {

@@ -1,38 +1,20 @@
 #include "validation.h"
 
 #include <nlohmann/json.hpp>
-#include <regex>
+
+#include "kube/object.h"
 
 namespace kdr::kubesim {
 namespace {
 
 using json = nlohmann::json;
 
-bool IsAlnumLower(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-bool IsDns1123Label(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!IsAlnumLower(s.front()) || !IsAlnumLower(s.back())) return false;
-  for (char c : s) {
-    if (!IsAlnumLower(c) && c != '-') return false;
-  }
-  return true;
+const json& Field(const json& obj, std::initializer_list<std::string_view> path) {
+  return kube::FieldAt(obj, path);
 }
 
-bool IsDns1123Subdomain(const std::string& s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t start = 0;
-  while (true) {
-    size_t dot = s.find('.', start);
-    std::string part = s.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (part.empty() || !IsAlnumLower(part.front()) || !IsAlnumLower(part.back())) return false;
-    for (char c : part) {
-      if (!IsAlnumLower(c) && c != '-') return false;
-    }
-    if (dot == std::string::npos) return true;
-    start = dot + 1;
-  }
-}
+bool IsDns1123Label(const std::string& s) { return kube::IsDns1123Label(s); }
+bool IsDns1123Subdomain(const std::string& s) { return kube::IsDns1123Subdomain(s); }
 
 bool IsDns1035Label(const std::string& s) {
   return IsDns1123Label(s) && s.front() >= 'a' && s.front() <= 'z';
@@ -136,18 +118,6 @@ Status ValidateObject(const ResourceType& t, const json& obj) {
 }
 
 namespace {
-
-const json& Field(const json& obj, std::initializer_list<const char*> path) {
-  static const json kNull;  // NOLINT: immutable
-  const json* cur = &obj;
-  for (const char* p : path) {
-    if (!cur->is_object()) return kNull;
-    auto it = cur->find(p);
-    if (it == cur->end()) return kNull;
-    cur = &*it;
-  }
-  return *cur;
-}
 
 }  // namespace
 
