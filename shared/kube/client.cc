@@ -165,8 +165,8 @@ Result<HttpResponse> Client::Do(const Call& call) {
     std::chrono::nanoseconds sleep{0};
     if (!r.ok()) {
       // A certificate that fails verification will fail the same way again.
-      bool certificate = r.status().message().find("tls: failed to verify certificate") != std::string::npos;
-      if (!(may_retry && call.idempotent && r.status().code() == StatusCode::kUnavailable) || certificate) {
+      if (!(may_retry && call.idempotent && r.status().code() == StatusCode::kUnavailable) ||
+          IsCertificateFailure(r.status())) {
         return r.status();
       }
       // Nobody listening: a restarting API server gets a moment, a dead one is reported within

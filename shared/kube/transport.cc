@@ -17,4 +17,9 @@ bool IsConnectionRefused(const Status& status) {
          EndsWith(status.message(), ": connection refused");
 }
 
+bool IsCertificateFailure(const Status& status) {
+  return status.code() == StatusCode::kUnavailable &&
+         status.message().find("tls: failed to verify certificate") != std::string::npos;
+}
+
 }  // namespace kdr::kube

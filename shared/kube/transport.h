@@ -22,8 +22,10 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // Value of the first header named `name` (case-insensitive), or "" when absent.
 std::string_view HeaderValue(const Headers& headers, std::string_view name);
 
-// True when a Send error says nothing listens at the address (connection refused).
+// Classifies Send errors by what retrying can do: nothing listens at the address (connection
+// refused), or the server's certificate failed verification (retrying cannot help).
 bool IsConnectionRefused(const Status& status);
+bool IsCertificateFailure(const Status& status);
 
 struct HttpRequest {
   std::string method = "GET";
