@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "transform/json_patch.h"
 #include "transform/merge_patch.h"
 #include "transform/strategic.h"
 #include "transform/vm.h"
@@ -23,6 +24,26 @@ std::string RuleHead(const ModifierRule& rule) {
          ", line " + std::to_string(rule.line) + ")";
 }
 
+// What to do about a `test` whose path did not resolve in doc. Velero's JSONPatcher.Patch
+// forgives only jsonpatch.ErrTestFailed; anything else is "error in applying JSON Patch" and the
+// object is not restored. Its conditions.matches (matchConditions) also forgives ErrMissing, so a
+// test moved there skips objects whose parent is missing, but not a bad index of an array.
+std::string UnresolvedTestAdvice(const JsonPatch::Operation& op, const json& doc) {
+  if (op.path_tokens.empty()) return "";  // the root always resolves
+  const std::string parent = op.path.substr(0, op.path.rfind('/'));
+  const json* p = ResolvePointer(
+      doc, std::vector<std::string>(op.path_tokens.begin(), op.path_tokens.end() - 1));
+  std::string out = "; as in velero, only a test whose value differs skips its rule, and a test "
+                    "whose path does not resolve fails the object: ";
+  if (p != nullptr && p->is_array()) {
+    return out + "test an index that every object the rule matches has, or narrow the rule's "
+                 "conditions to those objects";
+  }
+  return out + "to skip objects without " + parent +
+         ", move the test into the rule's conditions.matches, where a missing parent means the "
+         "rule does not match";
+}
+
 }  // namespace
 
 Status ApplyModifiers(const ResourceModifiers& modifiers, std::string_view group_resource,
@@ -41,13 +62,19 @@ Status ApplyModifiers(const ResourceModifiers& modifiers, std::string_view group
             RuleHead(rule) + ": matches the object but has no patches, mergePatches or "
                              "strategicPatches; give it one action list or remove it");
       case ActionKind::kJsonPatch: {
-        Status s = rule.patches.Apply(&doc);
+        size_t failed = 0;
+        Status s = rule.patches.Apply(&doc, &failed);
         if (s.code() == StatusCode::kFailedPrecondition) {
           // A failed `test` drops this rule (the patch left doc untouched); later rules run.
           if (trace != nullptr) trace->skipped_by_test.push_back(rule.index);
           continue;
         }
-        if (!s.ok()) return Status::FailedPrecondition(RuleHead(rule) + ": " + s.message());
+        if (!s.ok()) {
+          std::string msg = RuleHead(rule) + ": " + s.message();
+          const JsonPatch::Operation& op = rule.patches.operations()[failed];
+          if (op.op == JsonPatchOp::kTest) msg += UnresolvedTestAdvice(op, doc);
+          return Status::FailedPrecondition(std::move(msg));
+        }
         break;
       }
       case ActionKind::kMergePatch:

@@ -8,7 +8,11 @@
 //   - Rules run in file order. Each rule's conditions are judged against the object as it was
 //     before any rule ran; its action applies to the object as the earlier rules left it.
 //   - A rule's JSON patches apply atomically; a failed `test` drops that whole rule and later
-//     rules still run. mergePatches and strategicPatches apply their patchData in order.
+//     rules still run. A `test` fails when the value differs, or when the member it names is
+//     missing from an existing object and the value is not null (evanphx/json-patch reads the
+//     missing member as null). A `test` whose path cannot be resolved (a missing parent, an
+//     array index out of range) is not a failed test but an error, as in Velero: the object is
+//     not transformed. mergePatches and strategicPatches apply their patchData in order.
 //   - The difference: where Velero would log an error and restore a half-transformed object, the
 //     object is transformed completely or not at all, and the error names the rule.
 // Applying parses nothing: all parsing happened when the modifiers were loaded.
@@ -37,6 +41,10 @@ struct ApplyTrace {
 // All or nothing: on error *object is unchanged. Errors are FailedPrecondition naming the rule
 // (index and line), its action, the operation and path, and why:
 //   "rule 1 (patches, line 12): operation 0 (remove /metadata/labels/x): path not found"
+//   "rule 0 (patches, line 3): operation 0 (test /metadata/annotations/team): path not found
+//    (/metadata has no member \"annotations\"); as in velero, only a test whose value differs
+//    skips its rule, ...: to skip objects without /metadata/annotations, move the test into the
+//    rule's conditions.matches, ..."
 //   "rule 2 (strategicPatches, line 20): strategic merge patch is not supported for
 //    example.com/v1, Kind=Widget ..."
 //   "rule 3 (no action, line 30): matches the object but has no patches, mergePatches or

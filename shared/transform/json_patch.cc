@@ -349,12 +349,13 @@ const nlohmann::json* ResolvePointer(const nlohmann::json& doc,
   return MutableResolve(const_cast<json&>(doc), tokens, tokens.size());
 }
 
-Result<JsonPatch> JsonPatch::Compile(const nlohmann::json& ops) {
+Result<JsonPatch> JsonPatch::Compile(const nlohmann::json& ops, JsonPatchDialect dialect) {
   if (!ops.is_array()) {
     return Status::InvalidArgument("json patch must be an array of operations, not " +
                                    std::string(TypeName(ops)));
   }
   JsonPatch patch;
+  patch.dialect_ = dialect;
   patch.ops_.reserve(ops.size());
   for (size_t i = 0; i < ops.size(); ++i) {
     const json& o = ops[i];
@@ -411,7 +412,7 @@ Result<JsonPatch> JsonPatch::Compile(const nlohmann::json& ops) {
   return patch;
 }
 
-Status JsonPatch::Apply(nlohmann::json* doc) const {
+Status JsonPatch::Apply(nlohmann::json* doc, size_t* failed_operation) const {
   Applier applier(doc);
   for (size_t i = 0; i < ops_.size(); ++i) {
     const Operation& o = ops_[i];
@@ -448,9 +449,23 @@ Status JsonPatch::Apply(nlohmann::json* doc) const {
       }
       case JsonPatchOp::kTest: {
         const json* have = ResolvePointer(*doc, o.path_tokens);
-        if (have == nullptr) {
+        if (have == nullptr && dialect_ == JsonPatchDialect::kRfc6902) {
           err = WhyNotFound(*doc, o.path_tokens);
           test_failed = true;
+        } else if (have == nullptr) {
+          // evanphx/json-patch v5 Patch.test: findObject must reach the parent, or the error is
+          // ErrMissing; partialDoc.get of a missing key is ErrMissing too, which test forgives
+          // and compares nil with the value; partialArray.get of a bad index is not forgiven.
+          // Velero skips a rule only on ErrTestFailed. (The root is never missing.)
+          const json* parent = ResolvePointer(
+              *doc, std::vector<std::string>(o.path_tokens.begin(), o.path_tokens.end() - 1));
+          if (parent == nullptr || !parent->is_object()) {
+            err = WhyNotFound(*doc, o.path_tokens);
+          } else if (!o.value->is_null()) {
+            err = "value differs (" + Where(o.path_tokens, o.path_tokens.size() - 1) +
+                  " has no member " + Quote(o.path_tokens.back()) + ", which reads as null)";
+            test_failed = true;
+          }
         } else if (*have != *o.value) {
           // nlohmann compares numbers by value across integer/float (1 == 1.0), as RFC 6902
           // 4.6 requires; objects ignore member order, arrays compare element by element. The
@@ -467,6 +482,7 @@ Status JsonPatch::Apply(nlohmann::json* doc) const {
     }
     if (err) {
       applier.Undo();
+      if (failed_operation != nullptr) *failed_operation = i;
       std::string msg = "operation " + std::to_string(i) + " (" + std::string(OpName(o.op)) +
                         " " + o.path;
       if (o.op == JsonPatchOp::kMove || o.op == JsonPatchOp::kCopy) msg += " from " + o.from;

@@ -4,6 +4,7 @@
 // by kubesim (PATCH application/json-patch+json) and anywhere an object is edited by path.
 
 #include <nlohmann/json_fwd.hpp>
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,22 @@ Result<std::vector<std::string>> ParseJsonPointer(std::string_view pointer);
 const nlohmann::json* ResolvePointer(const nlohmann::json& doc, const std::vector<std::string>& tokens);
 
 enum class JsonPatchOp { kAdd, kRemove, kReplace, kMove, kCopy, kTest };
+
+// Whose reading of RFC 6902 a `test` follows when its path does not lead to a value. The other
+// operations behave the same in both.
+enum class JsonPatchDialect {
+  // The RFC as written: the tested value must exist, and any path that does not resolve is a
+  // failed test (FailedPrecondition), like a value that differs.
+  kRfc6902,
+  // github.com/evanphx/json-patch/v5 (v5.9.0, which Velero's resource modifiers apply),
+  // Patch.test: a missing member of an existing object reads as null, so a test of null passes
+  // and a test of any other value fails (ErrTestFailed, FailedPrecondition here). A path that
+  // cannot be resolved is an error, not a failed test (InvalidArgument here): a parent that is
+  // missing or not an object or array (findObject fails: ErrMissing "test operation does not
+  // apply"), or a last token that is not an in-range index of an existing array
+  // (partialArray.get: ErrInvalidIndex, or strconv's error for a non-number).
+  kEvanphx,
+};
 
 // A patch parsed and checked once (ops known, pointers parsed, required members present) and then
 // applied to many documents without re-parsing.
@@ -47,8 +64,9 @@ class JsonPatch {
   // an operation that is not an object, an unknown or missing op, a missing or non-string
   // path/from, a missing value (add, replace, test; an explicit null is a value), a bad pointer,
   // a move whose from is a proper prefix of its path. Members other than op/path/from/value are
-  // ignored, as RFC 6902 requires.
-  static Result<JsonPatch> Compile(const nlohmann::json& ops);
+  // ignored, as RFC 6902 requires. `dialect` decides how Apply treats a test of a missing path.
+  static Result<JsonPatch> Compile(const nlohmann::json& ops,
+                                   JsonPatchDialect dialect = JsonPatchDialect::kRfc6902);
 
   // Applies every operation, or none: on any error *doc is left exactly as it was (an undo log
   // restores it; the document is not copied). Thread-safe: a compiled patch is immutable and may
@@ -56,13 +74,20 @@ class JsonPatch {
   // Errors: InvalidArgument "operation 2 (remove /spec/x): path not found" for a missing target
   // of remove/replace/move/copy, a bad array index, or an add under a missing parent;
   // FailedPrecondition "operation 0 (test /spec/replicas): value differs" for a failed test
-  // (Velero then skips the whole rule), also when the tested path does not exist.
-  Status Apply(nlohmann::json* doc) const;
+  // (Velero then skips the whole rule). A tested path that does not exist is a failed test in
+  // kRfc6902; in kEvanphx see JsonPatchDialect: a missing member of an existing object is
+  // compared as null, and a path that cannot be resolved is InvalidArgument
+  // "operation 0 (test /metadata/annotations/team): path not found (/metadata has no member
+  // \"annotations\")". On error, *failed_operation (when given) is set to the index of the
+  // operation that failed.
+  Status Apply(nlohmann::json* doc, size_t* failed_operation = nullptr) const;
 
   const std::vector<Operation>& operations() const { return ops_; }
+  JsonPatchDialect dialect() const { return dialect_; }
 
  private:
   std::vector<Operation> ops_;
+  JsonPatchDialect dialect_ = JsonPatchDialect::kRfc6902;
 };
 
 // One-shot: Compile then Apply.

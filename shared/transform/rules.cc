@@ -384,7 +384,9 @@ void CompileJsonPatches(Checker& c, const std::vector<YAML::Node>& items, const 
     ops.push_back(std::move(o));
   }
   if (c.count() != before) return;
-  auto compiled = JsonPatch::Compile(ops);
+  // Velero applies patches with evanphx/json-patch/v5; its `test` of a missing path decides
+  // whether a rule is skipped or the object fails (JsonPatchDialect::kEvanphx).
+  auto compiled = JsonPatch::Compile(ops, JsonPatchDialect::kEvanphx);
   if (!compiled.ok()) {
     // Operation indexes in the message are the positions in this list.
     c.Problem(list, path, compiled.status().message());

@@ -48,7 +48,7 @@ struct ModifierRule {
   int line = 0;  // 1-based line of the rule in the file
   RuleConditions conditions;
   ActionKind action = ActionKind::kNone;
-  JsonPatch patches;  // kJsonPatch
+  JsonPatch patches;  // kJsonPatch; compiled as JsonPatchDialect::kEvanphx, as Velero applies them
   // kMergePatch / kStrategicPatch: each patchData parsed to a JSON object, in order.
   std::vector<std::shared_ptr<const nlohmann::json>> patch_data;
 };

@@ -135,6 +135,70 @@ TEST_F(TransformsPolicyTest, Denials) {
   }
 }
 
+// A modifier file with one rule for ingresses whose patches are the given YAML list items.
+std::string IngressRule(const std::string& patches) {
+  return "version: v1\nresourceModifierRules:\n"
+         "- conditions: {groupResource: ingresses.networking.k8s.io}\n"
+         "  patches:\n" + patches;
+}
+
+// Velero skips a rule only on json-patch's "test failed"; a test whose path cannot be resolved
+// is an error in applying the patch, so the webhook refuses the object, naming rule, operation
+// and path (the fixture Ingress has no spec.tls and one spec.rules element).
+TEST_F(TransformsPolicyTest, DeniesObjectWhoseTestPathCannotBeResolved) {
+  struct Case {
+    const char* name;
+    const char* patches;
+    std::vector<std::string> want;
+  } cases[] = {
+      {"missing parent", "  - {operation: test, path: /spec/tls/0/secretName, value: shop-tls}\n",
+       {"restoring ingress shop/shop is refused: a transform of drrecovery \"shop-failover\" "
+        "(configmap shop-modifiers) failed: rule 0 (patches, line 3): operation 0 (test "
+        "/spec/tls/0/secretName): path not found (/spec has no member \"tls\")",
+        "to skip objects without /spec/tls/0, move the test into the rule's conditions.matches"}},
+      {"index out of range", "  - {operation: test, path: /spec/rules/1, value: '{}'}\n",
+       {"failed: rule 0 (patches, line 3): operation 0 (test /spec/rules/1): path not found "
+        "(index 1 is out of range: /spec/rules has 1 elements)",
+        "test an index that every object the rule matches has"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    SetUp();
+    cache_.UpsertConfigMap(
+        {kNs, "shop-modifiers", std::string("11-") + c.name, {{"m.yaml", IngressRule(c.patches)}}});
+    Response r = Decide(*policy_, Fixture("ingress-restore.json"));
+    EXPECT_FALSE(r.allowed);
+    EXPECT_EQ(r.code, 403);
+    EXPECT_TRUE(r.patch.empty());
+    for (const auto& want : c.want) {
+      EXPECT_NE(r.message.find(want), std::string::npos) << want << " in " << r.message;
+    }
+  }
+}
+
+// A test of a member the object's existing parent lacks is json-patch's "test failed": the rule
+// is skipped and the object admitted unchanged; a test of null there passes and the rule applies.
+TEST_F(TransformsPolicyTest, TestOfMissingMemberSkipsRuleUnlessTestingNull) {
+  struct Case {
+    const char* value;
+    const char* want_class;
+  } cases[] = {{"payments", "nginx"}, {"\"null\"", "traefik"}};
+  int version = 20;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.value);
+    const std::string patches =
+        std::string("  - {operation: test, path: /metadata/annotations/team, value: ") + c.value +
+        "}\n  - {operation: replace, path: /spec/ingressClassName, value: traefik}\n";
+    cache_.UpsertConfigMap(
+        {kNs, "shop-modifiers", std::to_string(++version), {{"m.yaml", IngressRule(patches)}}});
+    json review = Fixture("ingress-restore.json");
+    Response r = Decide(*policy_, review);
+    ASSERT_TRUE(r.allowed) << r.message;
+    json out = r.patch.empty() ? review["request"]["object"] : Patched(review, r);
+    EXPECT_EQ(out["spec"]["ingressClassName"], c.want_class);
+  }
+}
+
 TEST_F(TransformsPolicyTest, UnlabelledNonCreateAndPlainRecoveriesAreUntouched) {
   json unlabelled = Fixture("ingress-restore.json");
   unlabelled["request"]["object"]["metadata"]["labels"].erase("dr.kubectl-dr.dev/recovery");

@@ -150,6 +150,64 @@ resourceModifierRules:
   for (const auto& item : list["items"]) EXPECT_NE(item["kind"], "Service");
 }
 
+// Velero skips a rule only on json-patch's "test failed"; a test whose path cannot be resolved
+// fails the object, which is then left out and the command exits 1 naming rule, operation, path.
+TEST(TransformsCliTest, TestWhosePathCannotBeResolvedFailsTheObject) {
+  struct Case {
+    const char* name;
+    const char* rule;
+    std::vector<std::string> want;
+  } cases[] = {
+      {"missing parent",
+       "- conditions: {groupResource: services}\n"
+       "  patches: [{operation: test, path: /metadata/annotations/team, value: payments}]\n",
+       {"error: ", "Service shop/web: rule 0 (patches, line 3): operation 0 (test "
+        "/metadata/annotations/team): path not found (/metadata has no member \"annotations\")",
+        "to skip objects without /metadata/annotations, move the test into the rule's "
+        "conditions.matches"}},
+      {"index out of range",
+       "- conditions: {groupResource: persistentvolumeclaims}\n"
+       "  patches: [{operation: test, path: /spec/accessModes/1, value: ReadOnlyMany}]\n",
+       {"PersistentVolumeClaim shop/data: rule 0 (patches, line 3): operation 0 (test "
+        "/spec/accessModes/1): path not found (index 1 is out of range: /spec/accessModes has 1 "
+        "elements)",
+        "test an index that every object the rule matches has"}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    testutil::TempDir dir;
+    std::string mods =
+        dir.Write("m.yaml", std::string("version: v1\nresourceModifierRules:\n") + c.rule);
+    CliRun r = RunCli({"transforms", "apply", "--modifiers", mods, "-f",
+                       Data("objects/shop.yaml"), "-o", "json"});
+    EXPECT_EQ(r.code, 1);
+    for (const auto& want : c.want) {
+      EXPECT_NE(r.err.find(want), std::string::npos) << want << " in " << r.err;
+    }
+    EXPECT_NE(r.err.find("1 of 3 objects could not be transformed"), std::string::npos) << r.err;
+    json list = json::parse(r.out);
+    EXPECT_EQ(list["items"].size(), 2u) << "the failed object is left out, the rest printed";
+  }
+}
+
+// A test of a member that the object's existing parent lacks is a failed test (json-patch compares
+// it as null): the rule is skipped, the object printed unchanged and the command succeeds.
+TEST(TransformsCliTest, TestOfMissingMemberSkipsTheRule) {
+  testutil::TempDir dir;
+  std::string mods = dir.Write("m.yaml", R"(version: v1
+resourceModifierRules:
+- conditions: {groupResource: deployments.apps}
+  patches:
+  - {operation: test, path: /metadata/labels/tier, value: frontend}
+  - {operation: replace, path: /spec/replicas, value: "0"}
+)");
+  CliRun r = RunCli({"transforms", "apply", "--modifiers", mods, "-f", Data("objects/shop.yaml"),
+                     "--diff"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  EXPECT_NE(r.out.find("--- Deployment shop/web: unchanged\n"), std::string::npos) << r.out;
+}
+
 TEST(TransformsCliTest, ApplyRejectsBadInputBeforePrintingAnything) {
   struct Case {
     const char* name;

@@ -165,6 +165,83 @@ TEST(JsonPatchTest, FailedPatchLeavesDocumentUnchanged) {
   }
 }
 
+// A `test` whose path does not lead to a value, in both dialects. kEvanphx follows
+// evanphx/json-patch v5 Patch.test, which Velero applies: a missing member of an existing object
+// is compared as null (ErrTestFailed unless the value is null); a missing parent (findObject:
+// ErrMissing) and a bad index of an existing array (partialArray.get: ErrInvalidIndex) are errors,
+// not failed tests. kRfc6902 fails the test for every missing path.
+TEST(JsonPatchTest, TestOfMissingPathFollowsDialect) {
+  const json doc = json::parse(R"({
+      "metadata": {"name": "web", "annotations": {"owner": "shop", "gone": null}},
+      "spec": {"containers": [{"name": "app"}]}})");
+  constexpr StatusCode kOk = StatusCode::kOk;
+  constexpr StatusCode kSkip = StatusCode::kFailedPrecondition;
+  constexpr StatusCode kError = StatusCode::kInvalidArgument;
+  struct Case {
+    const char* name;
+    const char* path;
+    const char* value;
+    StatusCode evanphx;
+    const char* evanphx_substr;
+    StatusCode rfc;
+  } cases[] = {
+      {"missing leaf of an existing object", "/metadata/annotations/team", R"("payments")", kSkip,
+       "value differs (/metadata/annotations has no member \"team\", which reads as null)", kSkip},
+      {"missing leaf tested for null", "/metadata/annotations/team", "null", kOk, "", kSkip},
+      {"leaf holding null tested for null", "/metadata/annotations/gone", "null", kOk, "", kOk},
+      {"leaf holding a value tested for null", "/metadata/annotations/owner", "null", kSkip,
+       "value differs (found a string, want null)", kSkip},
+      {"missing parent", "/metadata/labels/team", R"("payments")", kError,
+       "path not found (/metadata has no member \"labels\")", kSkip},
+      {"missing parent tested for null", "/metadata/labels/team", "null", kError,
+       "path not found (/metadata has no member \"labels\")", kSkip},
+      {"parent is a string", "/metadata/name/first", R"("w")", kError,
+       "path not found (/metadata/name is a string, not an object or array)", kSkip},
+      {"parent holds null", "/metadata/annotations/gone/x", "null", kError,
+       "/metadata/annotations/gone is null, not an object or array", kSkip},
+      {"index out of range", "/spec/containers/1", R"({"name": "app"})", kError,
+       "path not found (index 1 is out of range: /spec/containers has 1 elements)", kSkip},
+      {"index out of range tested for null", "/spec/containers/1", "null", kError,
+       "index 1 is out of range", kSkip},
+      {"index past a missing element", "/spec/containers/3/name", R"("app")", kError,
+       "path not found (index 3 is out of range", kSkip},
+      {"end of array", "/spec/containers/-", "null", kError, "names the end of the array", kSkip},
+      {"not an index", "/spec/containers/app", R"("app")", kError,
+       "\"app\" at /spec/containers is not an array index", kSkip},
+      {"index in range, value differs", "/spec/containers/0/name", R"("db")", kSkip,
+       "value differs", kSkip},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const json ops = {{{"op", "add"}, {"path", "/spec/dr"}, {"value", true}},
+                      {{"op", "test"}, {"path", c.path}, {"value", json::parse(c.value)}}};
+    auto evanphx = JsonPatch::Compile(ops, JsonPatchDialect::kEvanphx);
+    auto rfc = JsonPatch::Compile(ops);
+    ASSERT_TRUE(evanphx.ok() && rfc.ok());
+    EXPECT_EQ(evanphx->dialect(), JsonPatchDialect::kEvanphx);
+    EXPECT_EQ(rfc->dialect(), JsonPatchDialect::kRfc6902);
+
+    json got = doc;
+    size_t failed = 99;
+    Status s = evanphx->Apply(&got, &failed);
+    EXPECT_EQ(s.code(), c.evanphx) << s.ToString();
+    if (s.ok()) {
+      EXPECT_EQ(got["spec"]["dr"], true) << "a passed test lets the patch apply";
+      EXPECT_EQ(failed, 99u) << "set only on error";
+    } else {
+      EXPECT_NE(s.message().find(c.evanphx_substr), std::string::npos) << s.message();
+      EXPECT_NE(s.message().find(std::string("operation 1 (test ") + c.path + ")"),
+                std::string::npos)
+          << s.message();
+      EXPECT_EQ(failed, 1u);
+      EXPECT_EQ(got, doc) << "the add before the test must be undone";
+    }
+
+    json strict = doc;
+    EXPECT_EQ(rfc->Apply(&strict).code(), c.rfc);
+  }
+}
+
 TEST(JsonPointerTest, ParsesAndResolves) {
   struct Case {
     const char* pointer;
