@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/strings.h"
 #include "base/yaml.h"
+#include "defaults.h"
 #include "managed_fields.h"
 #include "protobuf.h"
 
@@ -93,7 +94,7 @@ json VersionDoc() {
 
 }  // namespace
 
-Api::Api(Options options) : options_(std::move(options)) {}
+Api::Api(Options options) : options_(std::move(options)), builtin_(options_.store) {}
 
 ApiResponse Api::Handle(const ApiRequest& req) const {
   std::string path = req.path;
@@ -196,7 +197,6 @@ ApiResponse Api::HandleResource(const ApiRequest& req, const Target& t) const {
 
 bool Api::AdmitCreate(const ApiRequest& req, const Target& t, json* object, bool dry_run,
                       ApiResponse* denied) const {
-  if (!options_.admission) return true;
   if (!Admit(req, t, Operation::kCreate, object, nullptr, dry_run, denied, Phase::kMutate)) return false;
   if (object->is_object() && object->contains("metadata") && (*object)["metadata"].is_object()) {
     json& meta = (*object)["metadata"];
@@ -209,12 +209,30 @@ bool Api::AdmitCreate(const ApiRequest& req, const Target& t, json* object, bool
       meta["name"] = prefix;
     }
   }
+  // kube-apiserver validates the object (BeforeCreate) before its validating admission.
+  auto valid = options_.store->Create(t.type.gr(), t.namespace_name, *object, {dry_run, "", true});
+  if (!valid.ok()) {
+    *denied = ErrorResponse(valid.status(), &t.type, MetaString(*object, "name"));
+    return false;
+  }
   return Admit(req, t, Operation::kCreate, object, nullptr, dry_run, denied, Phase::kValidate);
+}
+
+bool Api::AdmitUpdate(const ApiRequest& req, const Target& t, json* object, const json& old_object,
+                      bool dry_run, ApiResponse* denied, bool* conflict) const {
+  if (!Admit(req, t, Operation::kUpdate, object, &old_object, dry_run, denied, Phase::kMutate)) return false;
+  // kube-apiserver validates the update (BeforeUpdate) before its validating admission.
+  auto valid = options_.store->Update(t.type.gr(), t.namespace_name, *object, {dry_run, t.subresource, true});
+  if (!valid.ok()) {
+    if (conflict) *conflict = valid.status().IsConflict();
+    *denied = ErrorResponse(valid.status(), &t.type, t.name);
+    return false;
+  }
+  return Admit(req, t, Operation::kUpdate, object, &old_object, dry_run, denied, Phase::kValidate);
 }
 
 bool Api::Admit(const ApiRequest& req, const Target& t, Operation op, json* object, const json* old_object,
                 bool dry_run, ApiResponse* denied, Phase phase) const {
-  if (!options_.admission) return true;
   AdmissionRequest ar;
   ar.operation = op;
   const bool scale = t.subresource == "scale";
@@ -231,9 +249,24 @@ bool Api::Admit(const ApiRequest& req, const Target& t, Operation op, json* obje
   ar.object = op == Operation::kDelete ? nullptr : object;
   ar.old_object = op == Operation::kCreate ? nullptr : old_object;
   ar.dry_run = dry_run;
-  AdmissionResult r = phase == Phase::kMutate     ? options_.admission->Mutate(ar)
-                      : phase == Phase::kValidate ? options_.admission->Validate(ar)
-                                                  : options_.admission->Admit(ar);
+  // Built-in plugins first in each phase; webhooks (when enabled) after them.
+  auto run = [&](Phase p) {
+    const bool mutate = p == Phase::kMutate;
+    AdmissionResult b = mutate ? builtin_.Mutate(ar) : builtin_.Validate(ar);
+    if (!b.allowed || !options_.admission) return b;
+    return mutate ? options_.admission->Mutate(ar) : options_.admission->Validate(ar);
+  };
+  AdmissionResult r;
+  if (phase == Phase::kBoth) {
+    r = run(Phase::kMutate);
+    if (r.allowed) {
+      AdmissionResult v = run(Phase::kValidate);
+      v.warnings.insert(v.warnings.begin(), r.warnings.begin(), r.warnings.end());
+      r = std::move(v);
+    }
+  } else {
+    r = run(phase);
+  }
   if (r.allowed) {
     for (const auto& w : r.warnings) denied->headers.emplace_back("Warning", WarningHeaderValue(w));
     return true;
@@ -326,6 +359,8 @@ ApiResponse Api::Create(const ApiRequest& req, const Target& t) const {
   const bool dry_run = IsDryRun(req);
   ApiResponse out;
   if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
+  // Decoding defaults the object, so admission (plugins and webhooks) sees the defaults.
+  ApplyDefaults(t.type, &obj);
   if (!AdmitCreate(req, t, &obj, dry_run, &out)) return out;
   UpdateManagedFields(&obj, nullptr, {FieldManager(req), "Update", t.type.GroupVersion(t.version), "",
                                       FormatRfc3339(options_.clock->Now())});
@@ -360,7 +395,8 @@ ApiResponse Api::Update(const ApiRequest& req, const Target& t) const {
   const bool dry_run = IsDryRun(req);
   ApiResponse out;
   if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
-  if (!Admit(req, t, Operation::kUpdate, &obj, &*old, dry_run, &out)) return out;
+  ApplyDefaults(t.type, &obj);
+  if (!AdmitUpdate(req, t, &obj, *old, dry_run, &out)) return out;
   UpdateManagedFields(&obj, &*old, {FieldManager(req), "Update", t.type.GroupVersion(t.version), t.subresource,
                                     FormatRfc3339(options_.clock->Now())});
   auto r = options_.store->Update(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, t.subresource});

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "admission.h"
+#include "builtin_admission.h"
 #include "registry.h"
 #include "store.h"
 
@@ -87,16 +88,26 @@ class Api {
   // SelfSubjectReview, SelfSubjectAccessReview, SelfSubjectRulesReview.
   ApiResponse SelfReview(const ApiRequest& req, const std::string& path) const;
   enum class Phase { kBoth, kMutate, kValidate };
-  // Runs dynamic admission; a denial becomes the response.
+  // Runs admission: kMutate the mutating built-in plugins then the mutating webhooks, kValidate
+  // the validating built-ins then the validating webhooks (builtin_admission.h), kBoth one then
+  // the other. A refusal becomes *denied (which also collects the webhooks' warnings).
   bool Admit(const ApiRequest& req, const Target& t, Operation op, nlohmann::json* object,
              const nlohmann::json* old_object, bool dry_run, ApiResponse* denied,
              Phase phase = Phase::kBoth) const;
-  // Create's admission as kube-apiserver orders it: mutating webhooks, then the name generated
-  // from generateName, then validating webhooks (which see the final name).
+  // Create's admission as kube-apiserver orders it: mutating plugins and webhooks, then the name
+  // generated from generateName, then the object's validation (422 before any validating webhook
+  // is called), then the validating plugins and webhooks (which see the final name).
   bool AdmitCreate(const ApiRequest& req, const Target& t, nlohmann::json* object, bool dry_run,
                    ApiResponse* denied) const;
+  // An update's admission: mutating, the validation the write would make (with the Store's
+  // WriteOptions::validate_only: 422, 409 on a stale resourceVersion), validating. False with
+  // *denied set when refused; *conflict is set when the refusal is a 409 Conflict.
+  bool AdmitUpdate(const ApiRequest& req, const Target& t, nlohmann::json* object,
+                   const nlohmann::json& old_object, bool dry_run, ApiResponse* denied,
+                   bool* conflict = nullptr) const;
 
   Options options_;
+  BuiltinAdmission builtin_;
 };
 
 }  // namespace kdr::kubesim

@@ -8,6 +8,7 @@
 #include "api_internal.h"
 #include "base/strings.h"
 #include "base/yaml.h"
+#include "defaults.h"
 #include "managed_fields.h"
 #include "selector.h"
 #include "transform/json_patch.h"
@@ -161,6 +162,7 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
         if (t.type.namespaced) obj["metadata"]["namespace"] = t.namespace_name;
         ApiResponse out;
         if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
+        ApplyDefaults(t.type, &obj);
         if (!AdmitCreate(req, t, &obj, dry_run, &out)) return out;
         FieldManagerWrite fw{manager, "Apply", gv, "", now, &patch, QueryBool(req, "force")};
         UpdateManagedFields(&obj, nullptr, fw);
@@ -191,7 +193,12 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
     if (patched_rv.empty()) obj["metadata"]["resourceVersion"] = old_rv;
     ApiResponse out;
     if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
-    if (!Admit(req, t, Operation::kUpdate, &obj, &old, dry_run, &out)) return out;
+    ApplyDefaults(t.type, &obj);  // the patched object is decoded with defaulting, as on create
+    bool conflict = false;
+    if (!AdmitUpdate(req, t, &obj, old, dry_run, &out, &conflict)) {
+      if (conflict && !client_precondition) continue;  // re-read and patch again
+      return out;
+    }
     FieldManagerWrite fw{manager, kind == PatchKind::kApply ? "Apply" : "Update", gv, t.subresource, now,
                          kind == PatchKind::kApply ? &patch : nullptr, QueryBool(req, "force")};
     auto conflicts = UpdateManagedFields(&obj, &old, fw);

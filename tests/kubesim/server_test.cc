@@ -641,6 +641,12 @@ TEST_F(ServerTest, ImmutableFieldsAreRejectedOnUpdate) {
   json pvc = {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"}, {"metadata", {{"name", "data"}}},
               {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}};
   ASSERT_EQ(c().Post("/api/v1/namespaces/default/persistentvolumeclaims", pvc).status, 201);
+  // Only a Bound claim of a class that allows expansion may grow (no controllers here to bind it).
+  ASSERT_EQ(c().Patch("/api/v1/namespaces/default/persistentvolumeclaims/data/status",
+                      R"({"status":{"phase":"Bound"}})", "application/merge-patch+json").status, 200);
+  json fast = {{"apiVersion", "storage.k8s.io/v1"}, {"kind", "StorageClass"}, {"metadata", {{"name", "fast"}}},
+               {"provisioner", "example.com/fast"}, {"allowVolumeExpansion", true}};
+  ASSERT_EQ(c().Post("/apis/storage.k8s.io/v1/storageclasses", fast).status, 201);
   json svc = {{"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", "web"}}},
               {"spec", {{"ports", json::array({{{"port", 80}}})}}}};
   auto created_svc = c().Post("/api/v1/namespaces/default/services", svc);

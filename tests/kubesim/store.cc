@@ -478,7 +478,9 @@ Result<json> Store::Create(const GroupResource& gr, std::string_view ns_arg, jso
   }
   const std::string key = KeyOf(ns, name);
   Bucket& bucket = data_[gr];
-  if (bucket.count(key)) return Status::AlreadyExists(t.gr().String() + " " + Quoted(name) + " already exists");
+  if (!options.validate_only && bucket.count(key)) {
+    return Status::AlreadyExists(t.gr().String() + " " + Quoted(name) + " already exists");
+  }
   for (const char* k : {"deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"}) meta.erase(k);
   meta["uid"] = NewUid();
   meta["creationTimestamp"] = NowString();
@@ -487,7 +489,8 @@ Result<json> Store::Create(const GroupResource& gr, std::string_view ns_arg, jso
   } else {
     meta.erase("generation");
   }
-  ApplyCreateDefaults(t, &obj, &next_ip_);
+  uint32_t scratch_ip = next_ip_;  // a validation must not use up a Service IP
+  ApplyCreateDefaults(t, &obj, options.validate_only ? &scratch_ip : &next_ip_);
   ApplyDefaults(t, &obj);
   if (gr == GroupResource{"", "persistentvolumeclaims"} && obj.contains("spec") && obj["spec"].is_object() &&
       !obj["spec"].contains("storageClassName")) {
@@ -507,7 +510,13 @@ Result<json> Store::Create(const GroupResource& gr, std::string_view ns_arg, jso
     auto pruned = ApplySchema(t, &obj);
     if (!pruned.ok()) return pruned.status();
   }
-  if (options.dry_run) {
+  if (gr == kCrds) {
+    auto parsed = Registry::TypeFromCrd(obj);
+    if (!parsed.ok()) {
+      return Status::InvalidArgument(QualifiedKind(t) + " " + Quoted(name) + " is invalid: " + parsed.status().message());
+    }
+  }
+  if (options.dry_run || options.validate_only) {
     meta.erase("uid");  // kube-apiserver fills it; an unused uid is harmless either way
     meta["uid"] = NewUid();
     meta["resourceVersion"] = std::to_string(rv_);
@@ -613,7 +622,7 @@ Result<json> Store::UpdateLocked(const ResourceType& t, std::string_view ns_arg,
     auto parsed = Registry::TypeFromCrd(next);
     if (!parsed.ok()) return Status::InvalidArgument(QualifiedKind(t) + " " + Quoted(name) + " is invalid: " + parsed.status().message());
   }
-  if (options.dry_run) return next;
+  if (options.dry_run || options.validate_only) return next;
   if (IsDeleting(next) && !HasFinalizers(next)) {
     // The last finalizer went: the deletion completes now.
     std::vector<std::string> ns_to_check;

@@ -109,6 +109,11 @@ struct ListResult {
 struct WriteOptions {
   bool dry_run = false;
   std::string subresource;  // "" (main resource) or "status"
+  // Only the checks kube-apiserver makes before its validating admission (the object's
+  // validation, CRD schemas, immutable fields, resourceVersion conflicts, the namespace): nothing
+  // is stored and, for a create, a taken name is not yet an error (kube-apiserver finds that
+  // only when it writes, after the validating webhooks). Returns what would be stored.
+  bool validate_only = false;
 };
 
 struct DeleteOptions {

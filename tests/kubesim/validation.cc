@@ -1,9 +1,11 @@
 #include "validation.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "kube/object.h"
 
+#include "quantity.h"
 namespace kdr::kubesim {
 namespace {
 
@@ -156,9 +158,16 @@ Status ValidateUpdate(const ResourceType& t, const json& old, json* next_ptr) {
   }
   if (k == "/PersistentVolumeClaim" && old_spec.is_object() && new_spec.is_object()) {
     json a = old_spec, b = new_spec;
+    // Only a Bound claim's storage request may change (next carries the old status here).
+    if (Field(next, {"status", "phase"}) == "Bound" && Field(b, {"resources", "requests"}).is_object()) {
+      const json& old_storage = Field(a, {"resources", "requests", "storage"});
+      if (old_storage.is_null()) {
+        b["resources"]["requests"].erase("storage");
+      } else {
+        b["resources"]["requests"]["storage"] = old_storage;
+      }
+    }
     for (json* s : {&a, &b}) {
-      if (s->contains("resources") && (*s)["resources"].is_object()) (*s)["resources"].erase("requests");
-      if (s->contains("resources") && (*s)["resources"].empty()) s->erase("resources");
       s->erase("volumeAttributesClassName");
     }
     // The binder may set volumeName once; a class may be assigned to a claim without one
@@ -168,6 +177,16 @@ Status ValidateUpdate(const ResourceType& t, const json& old, json* next_ptr) {
     if (a != b) {
       errs.push_back("spec: Forbidden: spec is immutable after creation except resources.requests and "
                      "volumeAttributesClassName for bound claims");
+    }
+    // kube-apiserver 1.28-1.31 (RecoverVolumeExpansionFailure off): no shrinking at all; 1.32
+    // allows shrinking down to just above status.capacity, so this is the stricter rule.
+    auto storage = [](const json& spec) {
+      const json& v = Field(spec, {"resources", "requests", "storage"});
+      std::optional<Quantity> q = v.is_string() ? Quantity::Parse(v.get<std::string>()) : std::nullopt;
+      return q ? *q : *Quantity::Parse("0");
+    };
+    if (storage(new_spec) < storage(old_spec)) {
+      errs.push_back("spec.resources.requests.storage: Forbidden: field can not be less than previous value");
     }
   }
   if (k == "/PersistentVolume" && old_spec.is_object() && new_spec.is_object()) {

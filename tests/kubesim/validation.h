@@ -22,7 +22,8 @@ Status ValidateObject(const ResourceType& t, const nlohmann::json& object);
 // Update rules (kube's ValidateUpdate): immutable fields of the built-in kinds kubectl-dr
 // touches: workload selectors, the StatefulSet spec beyond replicas/template/updateStrategy/
 // persistentVolumeClaimRetentionPolicy/minReadySeconds/ordinals, Job templates and selectors,
-// PVC specs (but resources.requests, volumeAttributesClassName and a first volumeName), PV
+// PVC specs (but a Bound claim's storage request, volumeAttributesClassName and a first
+// volumeName; the storage request never shrinks: "field can not be less than previous value"), PV
 // sources, Service clusterIPs (kept from the old object when omitted) and immutable
 // ConfigMaps/Secrets. *next may be completed (clusterIP). 422 messages as kube writes them.
 Status ValidateUpdate(const ResourceType& t, const nlohmann::json& old, nlohmann::json* next);
