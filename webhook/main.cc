@@ -107,7 +107,9 @@ int Run(int argc, char** argv) {
                                 {"kind=\"drrecoveries\"", double(s.recoveries)},
                                 {"kind=\"fenced_pvcs\"", double(s.fenced_pvcs)},
                                 {"kind=\"configmaps\"", double(s.config_maps)},
-                                {"kind=\"compiled_modifiers\"", double(s.compiled_modifiers)}};
+                                {"kind=\"compiled_modifiers\"", double(s.compiled_modifiers)},
+                                {"kind=\"read_only_pvs\"", double(s.read_only_pvs)},
+                                {"kind=\"workloads\"", double(s.workloads)}};
   });
   metrics.AddGauge("kdr_webhook_cache_synced", "1 once every cache has listed its kind.",
                    [&cache] { return Metrics::GaugeValues{{"", cache.Synced() ? 1.0 : 0.0}}; });

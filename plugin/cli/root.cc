@@ -52,6 +52,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   RegisterTransforms(r);
   RegisterInstall(r);
   RegisterPlan(r);
+  RegisterFence(r);
 
   std::ostream& out = *ctx->streams.out;
   std::ostream& err = *ctx->streams.err;

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "admission/pod_volumes.h"
+
 namespace kdr::admission {
 namespace {
 
@@ -34,6 +36,28 @@ bool IsFenced(const PvcInfo& pvc) {
   return pvc.labels.count(std::string(dr::kFailedOverLabel)) > 0;
 }
 
+bool Kept(const WorkloadInfo& w) { return !w.writable_claims.empty() || !w.claim_templates.empty(); }
+
+std::string WorkloadKey(std::string_view resource, std::string_view ns, std::string_view name) {
+  std::string k(resource);
+  k.push_back('/');
+  k.append(Key(ns, name));
+  return k;
+}
+
+// The metadata object of a watched object, or InvalidArgument naming `what`.
+Result<const json*> Metadata(const json& object, const char* what) {
+  if (!object.is_object()) return Status::InvalidArgument(std::string(what) + ": not an object");
+  auto md = object.find("metadata");
+  if (md == object.end() || !md->is_object()) {
+    return Status::InvalidArgument(std::string(what) + " metadata: missing");
+  }
+  if (!md->contains("name") || !(*md)["name"].is_string() || (*md)["name"].get_ref<const std::string&>().empty()) {
+    return Status::InvalidArgument(std::string(what) + " metadata.name: missing");
+  }
+  return &*md;
+}
+
 }  // namespace
 
 std::string_view CacheKindName(CacheKind kind) {
@@ -42,8 +66,18 @@ std::string_view CacheKindName(CacheKind kind) {
     case CacheKind::kRecoveries: return "drrecoveries";
     case CacheKind::kPvcs: return "persistentvolumeclaims";
     case CacheKind::kConfigMaps: return "configmaps";
+    case CacheKind::kPvs: return "persistentvolumes";
+    case CacheKind::kDeployments: return "deployments";
+    case CacheKind::kStatefulSets: return "statefulsets";
+    case CacheKind::kReplicaSets: return "replicasets";
+    case CacheKind::kReplicationControllers: return "replicationcontrollers";
   }
   return "unknown";
+}
+
+bool IsWorkloadKind(CacheKind kind) {
+  return kind == CacheKind::kDeployments || kind == CacheKind::kStatefulSets ||
+         kind == CacheKind::kReplicaSets || kind == CacheKind::kReplicationControllers;
 }
 
 Result<PvcInfo> PvcInfoFromJson(const nlohmann::json& object) {
@@ -60,7 +94,44 @@ Result<PvcInfo> PvcInfoFromJson(const nlohmann::json& object) {
   pvc.labels = StringMap(*md, "labels", "metadata.labels", &st);
   pvc.annotations = StringMap(*md, "annotations", "metadata.annotations", &st);
   if (!st.ok()) return st.WithContext("persistentvolumeclaim " + pvc.namespace_name + "/" + pvc.name);
+  if (auto spec = object.find("spec"); spec != object.end() && spec->is_object()) {
+    pvc.volume_name = spec->value("volumeName", "");
+  }
   return pvc;
+}
+
+Result<PvInfo> PvInfoFromJson(const json& object) {
+  KDR_ASSIGN_OR_RETURN(const json* md, Metadata(object, "persistentvolume"));
+  return PvInfo{(*md)["name"].get<std::string>(), PersistentVolumeReadOnly(object)};
+}
+
+Result<WorkloadInfo> WorkloadInfoFromJson(std::string_view resource, const json& object) {
+  const std::string what(resource);
+  KDR_ASSIGN_OR_RETURN(const json* md, Metadata(object, what.c_str()));
+  WorkloadInfo w;
+  w.resource = what;
+  w.name = (*md)["name"].get<std::string>();
+  w.namespace_name = md->value("namespace", "");
+  const std::string_view group = resource == "replicationcontrollers" ? "" : "apps";
+  if (auto tmpl = WorkloadPodTemplate(group, resource, object)) {
+    for (const ClaimVolume& cv : ClaimVolumes(*tmpl->spec)) {
+      if (!cv.read_only_source) w.writable_claims.push_back(cv.claim);
+    }
+  }
+  if (resource == "statefulsets") {
+    auto spec = object.find("spec");
+    if (spec != object.end() && spec->is_object()) {
+      auto templates = spec->find("volumeClaimTemplates");
+      if (templates != spec->end() && templates->is_array()) {
+        for (const json& t : *templates) {
+          if (!t.is_object() || !t.contains("metadata") || !t["metadata"].is_object()) continue;
+          std::string name = t["metadata"].value("name", "");
+          if (!name.empty()) w.claim_templates.push_back(std::move(name));
+        }
+      }
+    }
+  }
+  return w;
 }
 
 Result<ConfigMapInfo> ConfigMapInfoFromJson(const nlohmann::json& object) {
@@ -128,6 +199,39 @@ void StateCache::DeletePvc(std::string_view ns, std::string_view name) {
   }
 }
 
+void StateCache::UpsertPv(PvInfo pv) {
+  std::unique_lock lock(mu_);
+  if (pv.read_only) {
+    read_only_pvs_.insert(std::move(pv.name));
+  } else {
+    read_only_pvs_.erase(pv.name);
+  }
+}
+
+void StateCache::DeletePv(std::string_view name) {
+  std::unique_lock lock(mu_);
+  if (auto it = read_only_pvs_.find(name); it != read_only_pvs_.end()) read_only_pvs_.erase(it);
+}
+
+void StateCache::UpsertWorkload(WorkloadInfo workload) {
+  std::string k = WorkloadKey(workload.resource, workload.namespace_name, workload.name);
+  const bool keep = Kept(workload);
+  auto p = keep ? std::make_shared<const WorkloadInfo>(std::move(workload)) : nullptr;
+  std::unique_lock lock(mu_);
+  if (keep) {
+    workloads_[std::move(k)] = std::move(p);
+  } else {
+    workloads_.erase(k);
+  }
+}
+
+void StateCache::DeleteWorkload(std::string_view resource, std::string_view ns,
+                                std::string_view name) {
+  std::string k = WorkloadKey(resource, ns, name);
+  std::unique_lock lock(mu_);
+  workloads_.erase(k);
+}
+
 void StateCache::UpsertConfigMap(ConfigMapInfo config_map) {
   std::string k = Key(config_map.namespace_name, config_map.name);
   auto p = std::make_shared<const ConfigMapInfo>(std::move(config_map));
@@ -174,6 +278,31 @@ void StateCache::ReplacePvcs(std::vector<PvcInfo> pvcs) {
   std::unique_lock lock(mu_);
   fenced_pvcs_.swap(fresh);
   fenced_per_namespace_.swap(per_ns);
+}
+
+void StateCache::ReplacePvs(std::vector<PvInfo> pvs) {
+  std::set<std::string, std::less<>> fresh;
+  for (auto& pv : pvs) {
+    if (pv.read_only) fresh.insert(std::move(pv.name));
+  }
+  std::unique_lock lock(mu_);
+  read_only_pvs_.swap(fresh);
+}
+
+void StateCache::ReplaceWorkloads(std::string_view resource, std::vector<WorkloadInfo> workloads) {
+  Map<WorkloadInfo> fresh;
+  for (auto& w : workloads) {
+    if (!Kept(w)) continue;
+    std::string k = WorkloadKey(resource, w.namespace_name, w.name);
+    fresh[std::move(k)] = std::make_shared<const WorkloadInfo>(std::move(w));
+  }
+  const std::string prefix = std::string(resource) + "/";
+  std::unique_lock lock(mu_);
+  auto first = workloads_.lower_bound(prefix);
+  auto last = first;
+  while (last != workloads_.end() && last->first.compare(0, prefix.size(), prefix) == 0) ++last;
+  workloads_.erase(first, last);
+  workloads_.merge(fresh);
 }
 
 void StateCache::ReplaceConfigMaps(std::vector<ConfigMapInfo> config_maps) {
@@ -254,6 +383,20 @@ bool StateCache::AnyFencedPvcIn(std::string_view ns) const {
   return fenced_per_namespace_.find(ns) != fenced_per_namespace_.end();
 }
 
+bool StateCache::ReadOnlyPv(std::string_view name) const {
+  std::shared_lock lock(mu_);
+  return read_only_pvs_.find(name) != read_only_pvs_.end();
+}
+
+std::shared_ptr<const WorkloadInfo> StateCache::Workload(std::string_view resource,
+                                                         std::string_view ns,
+                                                         std::string_view name) const {
+  std::string k = WorkloadKey(resource, ns, name);
+  std::shared_lock lock(mu_);
+  auto it = workloads_.find(k);
+  return it == workloads_.end() ? nullptr : it->second;
+}
+
 std::shared_ptr<const ConfigMapInfo> StateCache::ConfigMap(std::string_view ns,
                                                            std::string_view name) const {
   std::string k = Key(ns, name);
@@ -278,8 +421,8 @@ void StateCache::StoreCompiled(const std::string& key,
 
 StateCache::Sizes StateCache::sizes() const {
   std::shared_lock lock(mu_);
-  return Sizes{plans_.size(), recoveries_.size(), fenced_pvcs_.size(), config_maps_.size(),
-               compiled_.size()};
+  return Sizes{plans_.size(),  recoveries_.size(),    fenced_pvcs_.size(), config_maps_.size(),
+               compiled_.size(), read_only_pvs_.size(), workloads_.size()};
 }
 
 }  // namespace kdr::admission

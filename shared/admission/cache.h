@@ -5,8 +5,11 @@
 // path calls the API server.
 //
 // Holds DRPlans and DRRecoveries (parsed), fenced PVCs (only PVCs carrying the failed-over label
-// are kept: an upsert of an unlabelled PVC forgets it), and ConfigMaps (the modifier files), plus
-// compiled modifiers cached per ConfigMap resourceVersion.
+// are kept: an upsert of an unlabelled PVC forgets it), read-only PersistentVolumes (only their
+// names), workloads that can scale (only those whose pod template declares a claim with a
+// read-write source, or StatefulSets with claim templates, reduced to those names), and
+// ConfigMaps (the modifier files), plus compiled modifiers cached per ConfigMap resourceVersion.
+// Keeping only what a policy can act on bounds the memory on a large cluster.
 //
 // Thread-safe: readers share a lock, writers take it alone. Readers get shared_ptrs to immutable
 // values, so an entry replaced by a watch event stays valid for the request holding it.
@@ -15,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <nlohmann/json_fwd.hpp>
 #include <shared_mutex>
 #include <string>
@@ -31,6 +35,22 @@ struct PvcInfo {
   std::string name;
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
+  std::string volume_name;  // spec.volumeName: the bound PV, empty while unbound
+};
+
+struct PvInfo {
+  std::string name;
+  bool read_only = false;  // PersistentVolumeReadOnly (pod_volumes.h)
+};
+
+// A workload with a scale subresource, reduced to what the fenced-pvc policy checks when it is
+// scaled up: its pod template is not in the Scale object the API server sends.
+struct WorkloadInfo {
+  std::string resource;  // "deployments", "statefulsets", "replicasets", "replicationcontrollers"
+  std::string namespace_name;
+  std::string name;
+  std::vector<std::string> writable_claims;  // declared without persistentVolumeClaim.readOnly
+  std::vector<std::string> claim_templates;  // StatefulSet volumeClaimTemplates[].metadata.name
 };
 
 struct ConfigMapInfo {
@@ -42,13 +62,23 @@ struct ConfigMapInfo {
 
 // The kinds the cache holds; each must be marked synced (its first list applied) before the
 // cache is Synced().
-enum class CacheKind { kPlans, kRecoveries, kPvcs, kConfigMaps };
-inline constexpr CacheKind kAllCacheKinds[] = {CacheKind::kPlans, CacheKind::kRecoveries,
-                                               CacheKind::kPvcs, CacheKind::kConfigMaps};
-std::string_view CacheKindName(CacheKind kind);  // "drplans", "drrecoveries", ...
+enum class CacheKind {
+  kPlans, kRecoveries, kPvcs, kConfigMaps, kPvs,
+  kDeployments, kStatefulSets, kReplicaSets, kReplicationControllers,
+};
+inline constexpr CacheKind kAllCacheKinds[] = {
+    CacheKind::kPlans,       CacheKind::kRecoveries,   CacheKind::kPvcs,
+    CacheKind::kConfigMaps,  CacheKind::kPvs,          CacheKind::kDeployments,
+    CacheKind::kStatefulSets, CacheKind::kReplicaSets, CacheKind::kReplicationControllers};
+std::string_view CacheKindName(CacheKind kind);  // the resource: "drplans", "deployments", ...
+// True for the kinds held as WorkloadInfo.
+bool IsWorkloadKind(CacheKind kind);
 
-// A PVC as watched, parsed from its JSON (metadata only). InvalidArgument when the name is missing.
-Result<PvcInfo> PvcInfoFromJson(const nlohmann::json& object);
+// Objects as watched, parsed from their JSON. InvalidArgument when the name is missing.
+Result<PvcInfo> PvcInfoFromJson(const nlohmann::json& object);  // metadata and spec.volumeName
+Result<PvInfo> PvInfoFromJson(const nlohmann::json& object);
+// `resource` is the workload's resource ("deployments"), as CacheKindName gives it.
+Result<WorkloadInfo> WorkloadInfoFromJson(std::string_view resource, const nlohmann::json& object);
 Result<ConfigMapInfo> ConfigMapInfoFromJson(const nlohmann::json& object);
 
 class StateCache {
@@ -65,12 +95,21 @@ class StateCache {
   // Keeps the PVC when it carries dr::kFailedOverLabel, forgets it otherwise.
   void UpsertPvc(PvcInfo pvc);
   void DeletePvc(std::string_view ns, std::string_view name);
+  // Keeps the PV when it is read-only, forgets it otherwise.
+  void UpsertPv(PvInfo pv);
+  void DeletePv(std::string_view name);
+  // Keeps the workload when it has writable claims or claim templates, forgets it otherwise.
+  void UpsertWorkload(WorkloadInfo workload);
+  void DeleteWorkload(std::string_view resource, std::string_view ns, std::string_view name);
   void UpsertConfigMap(ConfigMapInfo config_map);
   void DeleteConfigMap(std::string_view ns, std::string_view name);
   // A relist: replaces every entry of the kind at once (entries absent from the list are gone).
   void ReplacePlans(std::vector<dr::DRPlan> plans);
   void ReplaceRecoveries(std::vector<dr::DRRecovery> recoveries);
   void ReplacePvcs(std::vector<PvcInfo> pvcs);
+  void ReplacePvs(std::vector<PvInfo> pvs);
+  // Replaces the workloads of one resource ("deployments").
+  void ReplaceWorkloads(std::string_view resource, std::vector<WorkloadInfo> workloads);
   void ReplaceConfigMaps(std::vector<ConfigMapInfo> config_maps);
   void MarkSynced(CacheKind kind);
 
@@ -87,6 +126,10 @@ class StateCache {
   // Names of the fenced PVCs of a namespace, sorted. Cheap when there are none.
   std::vector<std::string> FencedPvcNames(std::string_view ns) const;
   bool AnyFencedPvcIn(std::string_view ns) const;
+  bool ReadOnlyPv(std::string_view name) const;
+  // The workload when it is kept (see UpsertWorkload), else null.
+  std::shared_ptr<const WorkloadInfo> Workload(std::string_view resource, std::string_view ns,
+                                               std::string_view name) const;
   std::shared_ptr<const ConfigMapInfo> ConfigMap(std::string_view ns,
                                                  std::string_view name) const;
 
@@ -121,6 +164,8 @@ class StateCache {
     size_t fenced_pvcs = 0;
     size_t config_maps = 0;
     size_t compiled_modifiers = 0;
+    size_t read_only_pvs = 0;
+    size_t workloads = 0;
   };
   Sizes sizes() const;
 
@@ -142,6 +187,8 @@ class StateCache {
   Map<dr::DRRecovery> recoveries_;    // "ns/name"
   Map<PvcInfo> fenced_pvcs_;          // "ns/name"
   std::map<std::string, size_t, std::less<>> fenced_per_namespace_;
+  std::set<std::string, std::less<>> read_only_pvs_;
+  Map<WorkloadInfo> workloads_;       // "resource/ns/name"
   Map<ConfigMapInfo> config_maps_;    // "ns/name"
   mutable Map<CompiledEntry> compiled_;  // "ns/name" of the ConfigMap; a memo, hence mutable
   unsigned synced_ = 0;               // bit per CacheKind

@@ -1,9 +1,12 @@
 // Fenced inventory PVCs: the rules are documented at NewFencedPvcPolicy in policy.h.
 
 #include <nlohmann/json.hpp>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "admission/cache.h"
+#include "admission/pod_volumes.h"
 #include "admission/policy.h"
 #include "admission/review.h"
 #include "base/strings.h"
@@ -56,63 +59,6 @@ long long IntOr(const json* v, long long fallback) {
   return v != nullptr && v->is_number_integer() ? v->get<long long>() : fallback;
 }
 
-// A fenced PVC a pod spec mounts writable, and through what.
-struct WritableMount {
-  std::string claim;
-  std::string how;  // "container \"app\" mounts volume \"data\" without readOnly"
-};
-
-// Applies the rule in policy.h to one pod spec. `fenced` answers whether a claim is fenced.
-template <typename IsFenced>
-std::vector<WritableMount> WritableFencedMounts(const json& pod_spec, const IsFenced& fenced) {
-  std::vector<WritableMount> out;
-  const json* volumes = Find(pod_spec, "volumes");
-  if (volumes == nullptr || !volumes->is_array()) return out;
-  for (const json& vol : *volumes) {
-    const json* pvc = Find(vol, "persistentVolumeClaim");
-    if (pvc == nullptr) continue;
-    const json* claim = Find(*pvc, "claimName");
-    if (claim == nullptr || !claim->is_string()) continue;
-    const std::string claim_name = claim->get<std::string>();
-    if (!fenced(claim_name)) continue;
-    if (IsTrue(Find(*pvc, "readOnly"))) continue;
-    const json* vname = Find(vol, "name");
-    const std::string volume = vname != nullptr && vname->is_string() ? vname->get<std::string>() : "";
-    std::string how;
-    for (const char* list : {"initContainers", "containers", "ephemeralContainers"}) {
-      const json* containers = Find(pod_spec, list);
-      if (containers == nullptr || !containers->is_array()) continue;
-      for (const json& c : *containers) {
-        const json* cname = Find(c, "name");
-        const std::string container =
-            cname != nullptr && cname->is_string() ? cname->get<std::string>() : "";
-        if (const json* mounts = Find(c, "volumeMounts"); mounts != nullptr && mounts->is_array()) {
-          for (const json& m : *mounts) {
-            const json* mname = Find(m, "name");
-            if (mname == nullptr || !mname->is_string() || *mname != volume) continue;
-            if (!IsTrue(Find(m, "readOnly")) && how.empty()) {
-              how = "container " + Quote(container) + " mounts volume " + Quote(volume) +
-                    " without readOnly: true";
-            }
-          }
-        }
-        if (const json* devices = Find(c, "volumeDevices");
-            devices != nullptr && devices->is_array()) {
-          for (const json& d : *devices) {
-            const json* dname = Find(d, "name");
-            if (dname != nullptr && dname->is_string() && *dname == volume && how.empty()) {
-              how = "container " + Quote(container) + " uses volume " + Quote(volume) +
-                    " as a raw block device, which cannot be read-only per container";
-            }
-          }
-        }
-      }
-    }
-    if (!how.empty()) out.push_back({claim_name, std::move(how)});
-  }
-  return out;
-}
-
 std::string Describe(const Request& req) {
   std::string what = ToLower(req.kind.empty() ? req.resource : req.kind);
   std::string name = req.name;
@@ -139,10 +85,16 @@ class FencedPvcPolicy final : public Policy {
     Response r;
     if (req.group.empty() && req.resource == "persistentvolumeclaims") {
       r = HandlePvc(req);
-    } else if (req.group.empty() && req.resource == "pods") {
+    } else if (req.group.empty() && req.resource == "namespaces") {
+      r = HandleNamespace(req);
+    } else if (req.resource_group.empty() && req.resource == "pods") {
       r = HandlePod(req);
-    } else if (const json* spec = PodTemplateSpec(req); spec != nullptr) {
-      r = HandleWorkload(req, *spec);
+    } else if (req.sub_resource == "scale" && ScalesPods(req)) {
+      r = HandleScale(req);
+    } else if (auto tmpl = req.sub_resource.empty()
+                               ? WorkloadPodTemplate(req.group, req.resource, req.object())
+                               : std::nullopt) {
+      r = HandleWorkload(req, *tmpl);
     } else {
       return Allowed();
     }
@@ -193,9 +145,7 @@ class FencedPvcPolicy final : public Policy {
     }
     if (!HasLabel(new_obj, dr::kFailedOverLabel) ||
         Label(new_obj, dr::kFailedOverLabel) != plan) {
-      if (req.username == dr_account_ && FailbackRunning()) {
-        return Allowed("failback unfences the pvc");
-      }
+      if (MayUnfence(req)) return Allowed("failback unfences the pvc");
       const std::string change =
           HasLabel(new_obj, dr::kFailedOverLabel) ? "changing" : "removing";
       return Denied(change + " the label " + std::string(dr::kFailedOverLabel) +
@@ -214,64 +164,84 @@ class FencedPvcPolicy final : public Policy {
     });
   }
 
-  std::vector<WritableMount> Writable(const Request& req, const json& pod_spec) const {
-    const std::string& ns = req.namespace_name;
-    return WritableFencedMounts(pod_spec, [&](const std::string& claim) {
-      return cache_->FencedPvc(ns, claim) != nullptr;
-    });
+  // The running failback may unfence; nobody else may.
+  bool MayUnfence(const Request& req) const {
+    return req.username == dr_account_ && FailbackRunning();
   }
 
-  Response DenyMount(const Request& req, const WritableMount& m) const {
-    auto pvc = cache_->FencedPvc(req.namespace_name, m.claim);
-    std::string plan = pvc ? pvc->labels.at(std::string(dr::kFailedOverLabel)) : "";
-    return Denied(OperationVerb(req.operation) + " " + Describe(req) +
-                  " is refused: it mounts persistentvolumeclaim " + req.namespace_name + "/" +
-                  m.claim + " writable (" + m.how + "), but that volume is fenced (failed over "
-                  "by plan " + Quote(plan) + "; the live copy is on the DR site). Mount it with "
-                  "readOnly: true (volumes[].persistentVolumeClaim.readOnly), or run the workload "
-                  "on the DR site");
+  std::string PlanOf(const std::string& ns, const std::string& claim) const {
+    auto pvc = cache_->FencedPvc(ns, claim);
+    return pvc ? pvc->labels.at(std::string(dr::kFailedOverLabel)) : "";
   }
 
+  // True when `claim` of `ns` is fenced and nothing makes it read-only below the pod: a claim
+  // bound to a read-only PV is mounted read-only by every node, whatever the pod says.
+  bool FencedWritable(const std::string& ns, const std::string& claim) const {
+    auto pvc = cache_->FencedPvc(ns, claim);
+    return pvc != nullptr && (pvc->volume_name.empty() || !cache_->ReadOnlyPv(pvc->volume_name));
+  }
+
+  // The volumes of a pod spec through which it could write a fenced claim (see pod_volumes.h).
+  std::vector<ClaimVolume> WritableFenced(const std::string& ns, const json& pod_spec) const {
+    std::vector<ClaimVolume> out;
+    for (ClaimVolume& cv : ClaimVolumes(pod_spec)) {
+      if (!cv.read_only_source && FencedWritable(ns, cv.claim)) out.push_back(std::move(cv));
+    }
+    return out;
+  }
+
+  // The denial for a writable fenced volume: what, why the containers do not matter, the field.
+  Response DenyVolume(const Request& req, const ClaimVolume& cv, std::string_view spec_path) const {
+    const std::string field = std::string(spec_path) + ".volumes[" + std::to_string(cv.index) + "]";
+    std::string uses;
+    for (const std::string& u : cv.uses) uses += (uses.empty() ? "" : ", ") + u;
+    const std::string why =
+        cv.uses.empty()
+            ? "no container mounts it, but the node attaches every volume a pod declares"
+            : uses + ", but the node attaches and mounts the volume";
+    return Denied(OperationVerb(req.operation) + " " + Describe(req) + " is refused: its volume " +
+                  Quote(cv.volume) + " (" + field + ") is persistentvolumeclaim " +
+                  req.namespace_name + "/" + cv.claim + ", which is fenced (failed over by plan " +
+                  Quote(PlanOf(req.namespace_name, cv.claim)) + "; the live copy is on the DR "
+                  "site); " + why + " read-write unless the volume source says read-only, "
+                  "whatever the containers do. Set " + field + ".persistentVolumeClaim.readOnly: "
+                  "true (volumeMounts[].readOnly only makes one container's view read-only), or "
+                  "run the workload on the DR site");
+  }
+
+  // Pod volumes are immutable, so an UPDATE (metadata, or a container added through the
+  // ephemeralcontainers subresource) is denied only when it adds a use of a writable fenced
+  // volume: refusing a pod that predates the fence protects nothing.
   Response HandlePod(const Request& req) const {
     if (req.operation != "CREATE" && req.operation != "UPDATE") return Allowed("pod " + ToLower(req.operation));
     if (!req.sub_resource.empty() && req.sub_resource != "ephemeralcontainers") {
       return Allowed("pod subresource " + req.sub_resource);
     }
     if (!cache_->AnyFencedPvcIn(req.namespace_name)) return Allowed("no fenced pvc in namespace");
-    const json* spec = Find(req.object(), "spec");
+    const json* spec = Path(req.object(), {"spec"});
     if (spec == nullptr) return Allowed("pod without spec");
-    std::vector<WritableMount> mounts = Writable(req, *spec);
-    if (mounts.empty()) return Allowed("pod mounts no fenced pvc writable");
-    if (req.operation == "UPDATE") {
-      std::set<std::string> before;
-      if (const json* old_spec = Find(req.old_object(), "spec")) {
-        for (const auto& m : Writable(req, *old_spec)) before.insert(m.claim);
-      }
-      for (const auto& m : mounts) {
-        if (!before.count(m.claim)) return DenyMount(req, m);
-      }
-      return Allowed("pod update adds no writable mount of a fenced pvc");
-    }
-    return DenyMount(req, mounts.front());
-  }
-
-  // The pod template spec of a known workload kind, or null (not a workload, or a subresource).
-  static const json* PodTemplateSpec(const Request& req) {
-    if (!req.sub_resource.empty()) return nullptr;
-    const json& obj = req.object();
-    if (req.group == "apps" || (req.group.empty() && req.resource == "replicationcontrollers")) {
-      if (req.resource == "deployments" || req.resource == "statefulsets" ||
-          req.resource == "daemonsets" || req.resource == "replicasets" ||
-          req.resource == "replicationcontrollers") {
-        return Path(obj, {"spec", "template", "spec"});
-      }
-    } else if (req.group == "batch") {
-      if (req.resource == "jobs") return Path(obj, {"spec", "template", "spec"});
-      if (req.resource == "cronjobs") {
-        return Path(obj, {"spec", "jobTemplate", "spec", "template", "spec"});
+    std::vector<ClaimVolume> writable = WritableFenced(req.namespace_name, *spec);
+    if (writable.empty()) return Allowed("pod declares no fenced pvc read-write");
+    if (req.operation == "CREATE") return DenyVolume(req, writable.front(), "spec");
+    std::map<std::string, std::set<std::string>> before;  // volume -> uses
+    if (const json* old_spec = Path(req.old_object(), {"spec"})) {
+      for (ClaimVolume& cv : WritableFenced(req.namespace_name, *old_spec)) {
+        before[cv.volume].insert(cv.uses.begin(), cv.uses.end());
       }
     }
-    return nullptr;
+    for (ClaimVolume& cv : writable) {
+      auto old = before.find(cv.volume);
+      if (old == before.end()) return DenyVolume(req, cv, "spec");
+      std::vector<std::string> added;
+      for (std::string& u : cv.uses) {
+        if (!old->second.count(u)) added.push_back(std::move(u));
+      }
+      if (!added.empty()) {
+        cv.uses = std::move(added);
+        return DenyVolume(req, cv, "spec");
+      }
+    }
+    return Allowed("pod update adds no use of a fenced pvc");
   }
 
   // False when the workload runs no pods as written: scaled to zero or suspended.
@@ -284,38 +254,110 @@ class FencedPvcPolicy final : public Policy {
     return IntOr(Path(obj, {"spec", "replicas"}), 1) > 0;
   }
 
-  Response HandleWorkload(const Request& req, const json& pod_spec) const {
+  Response HandleWorkload(const Request& req, const PodTemplate& tmpl) const {
     if (req.operation != "CREATE" && req.operation != "UPDATE") return Allowed("workload " + ToLower(req.operation));
     if (!cache_->AnyFencedPvcIn(req.namespace_name)) return Allowed("no fenced pvc in namespace");
     if (!RunsPods(req)) return Allowed("workload scaled to zero or suspended");
-    std::vector<WritableMount> mounts = Writable(req, pod_spec);
-    if (!mounts.empty()) return DenyMount(req, mounts.front());
+    std::vector<ClaimVolume> writable = WritableFenced(req.namespace_name, *tmpl.spec);
+    if (!writable.empty()) return DenyVolume(req, writable.front(), tmpl.path);
     if (req.resource == "statefulsets") {
-      if (auto m = ClaimTemplateCollision(req)) return DenyMount(req, *m);
+      Result<WorkloadInfo> set = WorkloadInfoFromJson(req.resource, req.object());
+      if (set.ok()) {
+        if (auto denied = ClaimTemplateCollision(req, set->name.empty() ? req.name : set->name,
+                                                 set->claim_templates)) {
+          return *denied;
+        }
+      }
     }
-    return Allowed("workload mounts no fenced pvc writable");
+    return Allowed("workload declares no fenced pvc read-write");
+  }
+
+  static bool ScalesPods(const Request& req) {
+    const std::string& group = req.resource_group;
+    return (group == "apps" && (req.resource == "deployments" || req.resource == "statefulsets" ||
+                                req.resource == "replicasets")) ||
+           (group.empty() && req.resource == "replicationcontrollers");
+  }
+
+  // A Scale carries no pod template: the workload's claims come from the cache. Scaling down is
+  // always allowed (it is how a workload is quiesced).
+  Response HandleScale(const Request& req) const {
+    if (req.operation != "UPDATE") return Allowed("scale " + ToLower(req.operation));
+    if (!cache_->AnyFencedPvcIn(req.namespace_name)) return Allowed("no fenced pvc in namespace");
+    // kube-apiserver omits spec.replicas at 0 (omitempty).
+    const long long want = IntOr(Path(req.object(), {"spec", "replicas"}), 0);
+    const long long had = IntOr(Path(req.old_object(), {"spec", "replicas"}), 0);
+    if (want <= had) return Allowed("scale does not add replicas");
+    auto w = cache_->Workload(req.resource, req.namespace_name, req.name);
+    if (w == nullptr) return Allowed("workload declares no claim read-write");
+    for (const std::string& claim : w->writable_claims) {
+      if (!FencedWritable(req.namespace_name, claim)) continue;
+      // Describe would name the Scale kind; the workload is what the user scaled.
+      const std::string workload = req.resource.substr(0, req.resource.size() - 1) + " " +
+                                   req.namespace_name + "/" + req.name;
+      return Denied("scaling " + workload + " to " + std::to_string(want) + " replicas is "
+                    "refused: its pod template declares persistentvolumeclaim " +
+                    req.namespace_name + "/" + claim + " with a read-write source, and that claim "
+                    "is fenced (failed over by plan " + Quote(PlanOf(req.namespace_name, claim)) +
+                    "; the live copy is on the DR site), so its pods would write it. Set "
+                    "persistentVolumeClaim.readOnly: true on that volume of the pod template, or "
+                    "run the workload on the DR site");
+    }
+    if (req.resource == "statefulsets") {
+      if (auto denied = ClaimTemplateCollision(req, req.name, w->claim_templates)) return *denied;
+    }
+    return Allowed("workload declares no fenced pvc read-write");
   }
 
   // A StatefulSet claims "<template>-<set>-<ordinal>"; one of those may be a fenced PVC.
-  std::optional<WritableMount> ClaimTemplateCollision(const Request& req) const {
-    const json* templates = Path(req.object(), {"spec", "volumeClaimTemplates"});
-    if (templates == nullptr || !templates->is_array()) return std::nullopt;
-    const json* set_name = Path(req.object(), {"metadata", "name"});
-    std::string set = set_name != nullptr && set_name->is_string() ? set_name->get<std::string>() : req.name;
+  std::optional<Response> ClaimTemplateCollision(const Request& req, const std::string& set,
+                                                 const std::vector<std::string>& templates) const {
+    if (templates.empty()) return std::nullopt;
     std::vector<std::string> fenced = cache_->FencedPvcNames(req.namespace_name);
-    for (const json& t : *templates) {
-      const json* tname = Path(t, {"metadata", "name"});
-      if (tname == nullptr || !tname->is_string()) continue;
-      const std::string prefix = tname->get<std::string>() + "-" + set + "-";
+    for (const std::string& t : templates) {
+      const std::string prefix = t + "-" + set + "-";
       for (const std::string& f : fenced) {
         if (f.size() > prefix.size() && StartsWith(f, prefix) &&
             f.find_first_not_of("0123456789", prefix.size()) == std::string::npos) {
-          return WritableMount{f, "volumeClaimTemplates " + Quote(tname->get<std::string>()) +
-                                      " claims it for a replica"};
+          return Denied(OperationVerb(req.operation) + " " + Describe(req) + " is refused: its "
+                        "volumeClaimTemplates " + Quote(t) + " would claim persistentvolumeclaim " +
+                        req.namespace_name + "/" + f + " for a replica, and that claim is fenced "
+                        "(failed over by plan " + Quote(PlanOf(req.namespace_name, f)) + "; the "
+                        "live copy is on the DR site). Run the workload on the DR site, or rename "
+                        "the claim template");
         }
       }
     }
     return std::nullopt;
+  }
+
+  // The namespace label is what sends a namespace's pods to this policy at all
+  // (namespaceSelector), so it is guarded like the PVC label.
+  Response HandleNamespace(const Request& req) const {
+    if (req.operation != "UPDATE" || !req.sub_resource.empty()) {
+      return Allowed("namespace " + ToLower(req.operation));
+    }
+    const std::string label(dr::kFencedLabel);
+    if (Label(req.old_object(), label) != "true") return Allowed("namespace was not fenced");
+    if (Label(req.object(), label) == "true") return Allowed("namespace stays fenced");
+    const std::string& ns = req.name.empty() ? req.namespace_name : req.name;
+    std::vector<std::string> fenced = cache_->FencedPvcNames(ns);
+    if (fenced.empty()) return Allowed("namespace holds no fenced pvc");
+    if (MayUnfence(req)) return Allowed("failback unfences the namespace");
+    std::set<std::string> plans;
+    std::string claims;
+    for (const std::string& f : fenced) {
+      claims += (claims.empty() ? "" : ", ") + f;
+      plans.insert(PlanOf(ns, f));
+    }
+    std::string plan_list;
+    for (const std::string& p : plans) plan_list += (plan_list.empty() ? "" : ", ") + Quote(p);
+    const std::string change = HasLabel(req.object(), label) ? "changing" : "removing";
+    return Denied(change + " the label " + label + " of namespace " + ns + " is refused: it holds "
+                  "fenced persistentvolumeclaims (" + claims + ", failed over by plan " +
+                  plan_list + "), and without the label their writable mounts are no longer "
+                  "checked. Only kubectl dr failback (service account " + dr_account_ +
+                  " with a Failback recovery running) may unfence it; run kubectl dr failback");
   }
 
   const StateCache* const cache_;

@@ -50,14 +50,22 @@ std::string DrServiceAccount(std::string_view dr_namespace);
 //  - DELETE of a fenced PVC: denied unless it is annotated kAllowDeleteAnnotation: "true".
 //  - CREATE/UPDATE of a Pod, or of a workload whose pod template would run pods (Deployment,
 //    StatefulSet, ReplicaSet, ReplicationController with replicas > 0; DaemonSet; Job and
-//    CronJob not suspended), that mounts a fenced PVC of its namespace writable: denied.
-//    A mount is read-only when the pod volume says persistentVolumeClaim.readOnly: true (the
-//    kubelet then attaches and mounts it read-only for every container), or when every
-//    container, init container and ephemeral container mounting that volume sets
-//    volumeMounts[].readOnly: true; a raw block device (volumeDevices) is always writable. A
+//    CronJob not suspended), that declares a fenced PVC of its namespace with a read-write
+//    source: denied, whatever its containers do. A volume is read-only only when it says
+//    persistentVolumeClaim.readOnly: true or the claim is bound to a read-only PV: the node
+//    attaches every declared volume and mounts it read-write otherwise (pod_volumes.h), so an
+//    unused volume, read-only volumeMounts and raw block devices do not change the answer. A
 //    StatefulSet whose volumeClaimTemplates would claim a fenced PVC ("<tpl>-<sts>-<n>") is
-//    denied too. A Pod UPDATE is denied only when it adds such a mount (pod volumes are
-//    immutable; refusing metadata updates of a running pod would protect nothing).
+//    denied too. A Pod UPDATE (including pods/ephemeralcontainers) is denied only when it adds
+//    a container's use of such a volume (pod volumes are immutable; refusing metadata updates
+//    of a pod that predates the fence would protect nothing).
+//  - UPDATE of the scale subresource of a Deployment, StatefulSet, ReplicaSet or
+//    ReplicationController that raises replicas, when its pod template (from the cache: a Scale
+//    carries none) declares a fenced PVC read-write or its claim templates collide: denied.
+//    Scaling down is always allowed.
+//  - UPDATE of a Namespace labelled dr.kubectl-dr.dev/fenced: "true" that removes or changes
+//    the label while the namespace holds a fenced PVC: denied, naming the PVCs and plans, with
+//    the same failback exception as the PVC label.
 // Looks fenced PVCs up in the cache; a DELETE/UPDATE reads the PVC from oldObject.
 inline constexpr std::string_view kAllowDeleteAnnotation = "dr.kubectl-dr.dev/allow-delete";
 std::unique_ptr<Policy> NewFencedPvcPolicy(const StateCache* cache, std::string dr_namespace);

@@ -25,8 +25,30 @@ kube::Gvr GvrOf(CacheKind kind) {
     case CacheKind::kRecoveries: return {std::string(dr::kGroup), std::string(dr::kVersion), std::string(dr::kRecoveryResource)};
     case CacheKind::kPvcs: return {"", "v1", "persistentvolumeclaims"};
     case CacheKind::kConfigMaps: return {"", "v1", "configmaps"};
+    case CacheKind::kPvs: return {"", "v1", "persistentvolumes"};
+    case CacheKind::kDeployments:
+    case CacheKind::kStatefulSets:
+    case CacheKind::kReplicaSets: return {"apps", "v1", std::string(CacheKindName(kind))};
+    case CacheKind::kReplicationControllers: return {"", "v1", "replicationcontrollers"};
   }
   return {};
+}
+
+// The name parts of a watched object, for deletes (which need nothing else).
+std::pair<std::string, std::string> NamespaceAndName(const json& object) {
+  const json& md = object.at("metadata");
+  return {md.value("namespace", ""), md.value("name", "")};
+}
+
+// Parses every item of a relist with `parse`, noting the ones that cannot be read.
+template <typename T, typename Parse, typename Note>
+std::vector<T> ParseAll(const json& list, const Parse& parse, const Note& note) {
+  std::vector<T> out;
+  for (const json& item : list) {
+    Result<T> r = parse(item);
+    r.ok() ? out.push_back(std::move(r).value()) : note(r.status(), item);
+  }
+  return out;
 }
 
 }  // namespace
@@ -39,48 +61,59 @@ std::optional<CacheKind> CacheKindOf(const json& object) {
   if (api_version == dr::kApiVersion && kind == dr::kRecoveryKind) return CacheKind::kRecoveries;
   if (api_version == "v1" && kind == "PersistentVolumeClaim") return CacheKind::kPvcs;
   if (api_version == "v1" && kind == "ConfigMap") return CacheKind::kConfigMaps;
+  if (api_version == "v1" && kind == "PersistentVolume") return CacheKind::kPvs;
+  if (api_version == "v1" && kind == "ReplicationController") return CacheKind::kReplicationControllers;
+  if (api_version == "apps/v1" && kind == "Deployment") return CacheKind::kDeployments;
+  if (api_version == "apps/v1" && kind == "StatefulSet") return CacheKind::kStatefulSets;
+  if (api_version == "apps/v1" && kind == "ReplicaSet") return CacheKind::kReplicaSets;
   return std::nullopt;
 }
 
 Status ApplyEvent(StateCache* cache, CacheKind kind, std::string_view type, const json& object) {
   const bool deleted = type == "DELETED";
   try {
+    if (deleted) {
+      auto [ns, name] = NamespaceAndName(object);
+      switch (kind) {
+        case CacheKind::kPlans: cache->DeletePlan(ns, name); break;
+        case CacheKind::kRecoveries: cache->DeleteRecovery(ns, name); break;
+        case CacheKind::kPvcs: cache->DeletePvc(ns, name); break;
+        case CacheKind::kConfigMaps: cache->DeleteConfigMap(ns, name); break;
+        case CacheKind::kPvs: cache->DeletePv(name); break;
+        default: cache->DeleteWorkload(CacheKindName(kind), ns, name); break;
+      }
+      return Status::Ok();
+    }
     switch (kind) {
       case CacheKind::kPlans: {
-        if (deleted) {
-          cache->DeletePlan(object["metadata"].value("namespace", ""), object["metadata"].value("name", ""));
-          return Status::Ok();
-        }
         KDR_ASSIGN_OR_RETURN(dr::DRPlan plan, dr::DRPlanFromJson(object));
         cache->UpsertPlan(std::move(plan));
-        return Status::Ok();
+        break;
       }
       case CacheKind::kRecoveries: {
-        if (deleted) {
-          cache->DeleteRecovery(object["metadata"].value("namespace", ""), object["metadata"].value("name", ""));
-          return Status::Ok();
-        }
         KDR_ASSIGN_OR_RETURN(dr::DRRecovery r, dr::DRRecoveryFromJson(object));
         cache->UpsertRecovery(std::move(r));
-        return Status::Ok();
+        break;
       }
       case CacheKind::kPvcs: {
         KDR_ASSIGN_OR_RETURN(PvcInfo pvc, PvcInfoFromJson(object));
-        if (deleted) {
-          cache->DeletePvc(pvc.namespace_name, pvc.name);
-        } else {
-          cache->UpsertPvc(std::move(pvc));
-        }
-        return Status::Ok();
+        cache->UpsertPvc(std::move(pvc));
+        break;
       }
       case CacheKind::kConfigMaps: {
         KDR_ASSIGN_OR_RETURN(ConfigMapInfo cm, ConfigMapInfoFromJson(object));
-        if (deleted) {
-          cache->DeleteConfigMap(cm.namespace_name, cm.name);
-        } else {
-          cache->UpsertConfigMap(std::move(cm));
-        }
-        return Status::Ok();
+        cache->UpsertConfigMap(std::move(cm));
+        break;
+      }
+      case CacheKind::kPvs: {
+        KDR_ASSIGN_OR_RETURN(PvInfo pv, PvInfoFromJson(object));
+        cache->UpsertPv(std::move(pv));
+        break;
+      }
+      default: {
+        KDR_ASSIGN_OR_RETURN(WorkloadInfo w, WorkloadInfoFromJson(CacheKindName(kind), object));
+        cache->UpsertWorkload(std::move(w));
+        break;
       }
     }
   } catch (const json::exception& e) {
@@ -98,40 +131,25 @@ Status ReplaceKind(StateCache* cache, CacheKind kind, const json& items) {
   const json empty = json::array();
   const json& list = items.is_array() ? items : empty;
   switch (kind) {
-    case CacheKind::kPlans: {
-      std::vector<dr::DRPlan> out;
-      for (const json& item : list) {
-        auto p = dr::DRPlanFromJson(item);
-        p.ok() ? out.push_back(std::move(p).value()) : note(p.status(), item);
-      }
-      cache->ReplacePlans(std::move(out));
+    case CacheKind::kPlans:
+      cache->ReplacePlans(ParseAll<dr::DRPlan>(list, dr::DRPlanFromJson, note));
       break;
-    }
-    case CacheKind::kRecoveries: {
-      std::vector<dr::DRRecovery> out;
-      for (const json& item : list) {
-        auto r = dr::DRRecoveryFromJson(item);
-        r.ok() ? out.push_back(std::move(r).value()) : note(r.status(), item);
-      }
-      cache->ReplaceRecoveries(std::move(out));
+    case CacheKind::kRecoveries:
+      cache->ReplaceRecoveries(ParseAll<dr::DRRecovery>(list, dr::DRRecoveryFromJson, note));
       break;
-    }
-    case CacheKind::kPvcs: {
-      std::vector<PvcInfo> out;
-      for (const json& item : list) {
-        auto p = PvcInfoFromJson(item);
-        p.ok() ? out.push_back(std::move(p).value()) : note(p.status(), item);
-      }
-      cache->ReplacePvcs(std::move(out));
+    case CacheKind::kPvcs:
+      cache->ReplacePvcs(ParseAll<PvcInfo>(list, PvcInfoFromJson, note));
       break;
-    }
-    case CacheKind::kConfigMaps: {
-      std::vector<ConfigMapInfo> out;
-      for (const json& item : list) {
-        auto c = ConfigMapInfoFromJson(item);
-        c.ok() ? out.push_back(std::move(c).value()) : note(c.status(), item);
-      }
-      cache->ReplaceConfigMaps(std::move(out));
+    case CacheKind::kConfigMaps:
+      cache->ReplaceConfigMaps(ParseAll<ConfigMapInfo>(list, ConfigMapInfoFromJson, note));
+      break;
+    case CacheKind::kPvs:
+      cache->ReplacePvs(ParseAll<PvInfo>(list, PvInfoFromJson, note));
+      break;
+    default: {
+      const std::string_view resource = CacheKindName(kind);
+      auto parse = [resource](const json& item) { return WorkloadInfoFromJson(resource, item); };
+      cache->ReplaceWorkloads(resource, ParseAll<WorkloadInfo>(list, parse, note));
       break;
     }
   }
@@ -163,8 +181,9 @@ Status SeedCache(StateCache* cache, std::string_view text, std::string_view what
       return Status::InvalidArgument(
           std::string(what) + ": object " + std::to_string(i) + " (" +
           (objects[i].is_object() ? objects[i].value("kind", "no kind") : "not an object") +
-          " " + NameOf(objects[i]) + ") is not a DRPlan, DRRecovery, PersistentVolumeClaim or "
-          "ConfigMap");
+          " " + NameOf(objects[i]) + ") is not a DRPlan, DRRecovery, PersistentVolumeClaim, "
+          "PersistentVolume, ConfigMap, Deployment, StatefulSet, ReplicaSet or "
+          "ReplicationController");
     }
     by_kind[*kind].push_back(std::move(objects[i]));
   }
@@ -194,8 +213,11 @@ void CachePopulator::Stop() {
 void CachePopulator::Run(CacheKind kind, std::stop_token stop) {
   kube::ListWatchOptions o;
   o.gvr = GvrOf(kind);
-  // Fenced PVCs can be in any namespace; everything else lives in the DR namespace.
-  o.namespace_name = kind == CacheKind::kPvcs ? "" : dr_namespace_;
+  // Plans, recoveries and their modifier ConfigMaps live in the DR namespace; fenced PVCs and the
+  // workloads that mount them can be anywhere.
+  const bool dr_only = kind == CacheKind::kPlans || kind == CacheKind::kRecoveries ||
+                       kind == CacheKind::kConfigMaps;
+  o.namespace_name = dr_only ? dr_namespace_ : "";
   const std::string name(CacheKindName(kind));
   kube::ListWatchHandler h;
   h.on_replace = [&](const json& items, const std::string& rv) {

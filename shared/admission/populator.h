@@ -7,6 +7,11 @@
 // What is watched, with the read-only RBAC of manifests/base/rbac.yaml:
 //   drplans, drrecoveries, configmaps   in the DR namespace
 //   persistentvolumeclaims              in every namespace (only fenced ones are kept)
+//   persistentvolumes                   cluster-wide (only read-only ones are kept, by name)
+//   deployments, statefulsets, replicasets (apps), replicationcontrollers
+//                                       in every namespace (only those whose pod template declares
+//                                       a claim read-write, reduced to the claim names: a Scale
+//                                       request carries no template)
 
 #include <memory>
 #include <nlohmann/json_fwd.hpp>

@@ -91,7 +91,8 @@ Status DecodeReview(std::string_view body, Request* out) {
     }
     if (auto res = r.find("resource"); res != r.end() && res->is_object()) {
       out->resource = StringAt(*res, "resource");
-      if (out->group.empty()) out->group = StringAt(*res, "group");
+      out->resource_group = StringAt(*res, "group");
+      if (out->group.empty()) out->group = out->resource_group;
     }
     out->sub_resource = StringAt(r, "subResource");
     out->name = StringAt(r, "name");

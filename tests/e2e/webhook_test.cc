@@ -194,7 +194,7 @@ TEST_F(WebhookE2eTest, InstallPointsTheClusterAtTheWebhookWithTheCaItWrote) {
   CommandResult urls = Kubectl(
       "get validatingwebhookconfiguration kubectl-dr-webhook -o jsonpath={.webhooks[*].clientConfig.url}");
   ASSERT_EQ(urls.exit_code, 0) << urls.output;
-  EXPECT_EQ(urls.output, url_ + "/validate " + url_ + "/validate " + url_ + "/validate");
+  EXPECT_EQ(urls.output, url_ + "/validate " + url_ + "/validate " + url_ + "/validate " + url_ + "/validate");
   CommandResult mutate = Kubectl(
       "get mutatingwebhookconfiguration kubectl-dr-webhook -o jsonpath={.webhooks[*].clientConfig.url}");
   EXPECT_EQ(mutate.output, url_ + "/mutate");
@@ -220,14 +220,27 @@ TEST_F(WebhookE2eTest, WritableMountOfAFencedPvcIsRefusedReadOnlyIsAdmitted) {
 
   CommandResult writer = Kubectl("apply -f " + Data("writer-pod.yaml"));
   ExpectDenied(writer, "fenced-workloads.dr.kubectl-dr.dev",
-               "creating pod shop/writer is refused: it mounts persistentvolumeclaim shop/shop-inventory "
-               "writable");
-  EXPECT_NE(writer.output.find("Mount it with readOnly: true"), std::string::npos) << writer.output;
+               "creating pod shop/writer is refused: its volume \"inventory\" (spec.volumes[0]) is "
+               "persistentvolumeclaim shop/shop-inventory, which is fenced");
+  EXPECT_NE(writer.output.find("Set spec.volumes[0].persistentVolumeClaim.readOnly: true"), std::string::npos)
+      << writer.output;
   EXPECT_NE(Kubectl("-n shop get pod writer").exit_code, 0);
 
   CommandResult deployment = Kubectl("apply -f " + Data("writer-deployment.yaml"));
   ExpectDenied(deployment, "fenced-workloads.dr.kubectl-dr.dev",
                "creating deployment shop/inventory-writer is refused");
+  // Declared but mounted by no container: the node still attaches it read-write.
+  CommandResult holder = Kubectl("apply -f " + Data("unused-volume-deployment.yaml"));
+  ExpectDenied(holder, "fenced-workloads.dr.kubectl-dr.dev",
+               "creating deployment shop/inventory-holder is refused: its volume \"inventory\" "
+               "(spec.template.spec.volumes[0]) is persistentvolumeclaim shop/shop-inventory");
+  EXPECT_NE(holder.output.find("no container mounts it"), std::string::npos) << holder.output;
+  // Read-only container mounts over a read-write source are still a read-write node mount.
+  CommandResult sneaky = Kubectl("apply -f " + Data("read-only-mounts-pod.yaml"));
+  ExpectDenied(sneaky, "fenced-workloads.dr.kubectl-dr.dev",
+               "creating pod shop/sneaky-reader is refused");
+  EXPECT_NE(sneaky.output.find("container \"app\" mounts it read-only, but the node"), std::string::npos)
+      << sneaky.output;
 
   CommandResult reader = Kubectl("apply -f " + Data("reader-pod.yaml"));
   EXPECT_EQ(reader.exit_code, 0) << reader.output;
@@ -240,6 +253,52 @@ TEST_F(WebhookE2eTest, WritableMountOfAFencedPvcIsRefusedReadOnlyIsAdmitted) {
   ExpectDenied(unlabel, "fenced-pvcs.dr.kubectl-dr.dev",
                "removing the label dr.kubectl-dr.dev/failed-over of persistentvolumeclaim shop/shop-inventory");
   EXPECT_EQ(Kubectl("-n shop get pvc shop-inventory -o name").output, "persistentvolumeclaim/shop-inventory\n");
+}
+
+TEST_F(WebhookE2eTest, TheFenceCannotBeLiftedFromItsNamespace) {
+  ASSERT_EQ(Kubectl("apply -f " + Data("fenced.yaml")).exit_code, 0);
+  WaitForCache("fenced_pvcs", 1);
+
+  CommandResult unlabel = Kubectl("label ns shop dr.kubectl-dr.dev/fenced-");
+  ExpectDenied(unlabel, "fenced-namespaces.dr.kubectl-dr.dev",
+               "removing the label dr.kubectl-dr.dev/fenced of namespace shop is refused: it holds "
+               "fenced persistentvolumeclaims (shop-inventory, failed over by plan \"shop-to-dr\")");
+  CommandResult relabel = Kubectl("label ns shop dr.kubectl-dr.dev/fenced=false --overwrite");
+  ExpectDenied(relabel, "fenced-namespaces.dr.kubectl-dr.dev", "changing the label dr.kubectl-dr.dev/fenced");
+  EXPECT_EQ(Kubectl("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
+  // So the writable mount is still refused, and other labels still change freely.
+  ExpectDenied(Kubectl("apply -f " + Data("writer-pod.yaml")), "fenced-workloads.dr.kubectl-dr.dev",
+               "creating pod shop/writer is refused");
+  CommandResult other = Kubectl("label ns shop team=shop");
+  EXPECT_EQ(other.exit_code, 0) << other.output;
+}
+
+TEST_F(WebhookE2eTest, AQuiescedWorkloadCannotBeScaledBackUpOrDebuggedIntoTheFencedVolume) {
+  CommandResult setup = Kubectl("apply -f " + Data("quiesced.yaml"));
+  ASSERT_EQ(setup.exit_code, 0) << setup.output;
+  // The fence, namespace first, as kubectl dr fence does.
+  ASSERT_EQ(Kubectl("label ns shop dr.kubectl-dr.dev/fenced=true").exit_code, 0);
+  ASSERT_EQ(Kubectl("-n shop label pvc shop-inventory dr.kubectl-dr.dev/failed-over=shop-to-dr").exit_code, 0);
+  WaitForCache("fenced_pvcs", 1);
+  WaitForCache("workloads", 1);
+
+  CommandResult scale = Kubectl("-n shop scale deployment inventory-writer --replicas=2");
+  ExpectDenied(scale, "fenced-workloads.dr.kubectl-dr.dev",
+               "scaling deployment shop/inventory-writer to 2 replicas is refused: its pod template "
+               "declares persistentvolumeclaim shop/shop-inventory with a read-write source");
+  EXPECT_EQ(Kubectl("-n shop get deployment inventory-writer -o jsonpath={.spec.replicas}").output, "0");
+  CommandResult patch = Kubectl("-n shop patch deployment inventory-writer -p '{\"spec\":{\"replicas\":1}}'");
+  ExpectDenied(patch, "fenced-workloads.dr.kubectl-dr.dev", "updating deployment shop/inventory-writer is refused");
+
+  // kubectl debug adds an ephemeral container through pods/ephemeralcontainers.
+  CommandResult debug = Kubectl("-n shop debug web --image=busybox:1.36 --container=dbg --attach=false "
+                                "--profile=general --custom=" + Data("debug-profile.json"));
+  ExpectDenied(debug, "fenced-workloads.dr.kubectl-dr.dev",
+               "updating pod shop/web is refused: its volume \"inventory\" (spec.volumes[0]) is "
+               "persistentvolumeclaim shop/shop-inventory, which is fenced");
+  EXPECT_NE(debug.output.find("ephemeral container \"dbg\" mounts it read-only"), std::string::npos)
+      << debug.output;
+  EXPECT_EQ(Kubectl("-n shop get pod web -o jsonpath={.spec.ephemeralContainers}").output, "");
 }
 
 TEST_F(WebhookE2eTest, RecoveryOnASpentPlanIsRefused) {

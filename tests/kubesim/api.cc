@@ -170,7 +170,8 @@ ApiResponse Api::Handle(const ApiRequest& req) const {
   if (!target.subresource.empty()) {
     const std::string& sub = target.subresource;
     bool ok = (sub == "status" && type->status_subresource) || (sub == "scale" && type->scale_subresource) ||
-              (sub == "token" && type->group.empty() && type->resource == "serviceaccounts");
+              (sub == "token" && type->group.empty() && type->resource == "serviceaccounts") ||
+              (sub == "ephemeralcontainers" && type->group.empty() && type->resource == "pods");
     if (!ok) return NotFoundPath();
   }
   if (type->namespaced && target.namespace_name.empty() && !target.name.empty()) return NotFoundPath();

@@ -572,6 +572,21 @@ Result<json> Store::UpdateLocked(const ResourceType& t, std::string_view ns_arg,
     }
     // Status writes may still carry managedFields bookkeeping from the REST layer.
     if (obj["metadata"].contains("managedFields")) next["metadata"]["managedFields"] = obj["metadata"]["managedFields"];
+  } else if (options.subresource == "ephemeralcontainers") {
+    // pods/ephemeralcontainers (kubectl debug) writes spec.ephemeralContainers and nothing else,
+    // and only by appending (kube-apiserver's podEphemeralContainersStrategy).
+    next = *old;
+    const json none = json::array();
+    const json& had = next.contains("spec") ? next["spec"].value("ephemeralContainers", none) : none;
+    const json want = obj.contains("spec") && obj["spec"].is_object()
+                          ? obj["spec"].value("ephemeralContainers", none) : none;
+    KDR_RETURN_IF_ERROR(ValidateEphemeralContainersUpdate(t, *old, had, want));
+    if (want.empty()) {
+      next["spec"].erase("ephemeralContainers");
+    } else {
+      next["spec"]["ephemeralContainers"] = want;
+    }
+    if (obj["metadata"].contains("managedFields")) next["metadata"]["managedFields"] = obj["metadata"]["managedFields"];
   } else {
     next = std::move(obj);
     next["apiVersion"] = t.api_version();

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "kube/object.h"
 
@@ -216,6 +217,66 @@ Status ValidateUpdate(const ResourceType& t, const json& old, json* next_ptr) {
     }
     if (Field(next, {"immutable"}) != true) {
       errs.push_back("immutable: Forbidden: field is immutable when `immutable` is set");
+    }
+  }
+  if (errs.empty()) return Status::Ok();
+  std::string msg;
+  for (const auto& e : errs) msg += (msg.empty() ? "" : ", ") + e;
+  if (errs.size() > 1) msg = "[" + msg + "]";
+  return Status::InvalidArgument(QualifiedKind(t) + " " + json(name).dump() + " is invalid: " + msg);
+}
+
+}  // namespace kdr::kubesim
+
+namespace kdr::kubesim {
+
+Status ValidateEphemeralContainersUpdate(const ResourceType& t, const json& pod, const json& had,
+                                         const json& want) {
+  const std::string name = Field(pod, {"metadata"}).value("name", "");
+  std::vector<std::string> errs;
+  if (!want.is_array()) {
+    errs.push_back("spec.ephemeralContainers: Invalid value: " + want.dump() + ": must be a list");
+  } else {
+    for (size_t i = 0; i < had.size(); ++i) {
+      const std::string had_name = had[i].value("name", "");
+      if (i >= want.size()) {
+        errs.push_back("spec.ephemeralContainers: Forbidden: existing ephemeral containers \"" + had_name +
+                       "\" may not be removed");
+      } else if (want[i] != had[i]) {
+        errs.push_back("spec.ephemeralContainers[" + std::to_string(i) +
+                       "]: Forbidden: existing ephemeral containers \"" + had_name + "\" may not be changed");
+      }
+    }
+    std::set<std::string> names, volumes;
+    for (const char* list : {"initContainers", "containers"}) {
+      for (const json& c : Field(pod, {"spec", list}).is_array() ? Field(pod, {"spec", list}) : json::array()) {
+        if (c.is_object()) names.insert(c.value("name", ""));
+      }
+    }
+    for (const json& v : Field(pod, {"spec", "volumes"}).is_array() ? Field(pod, {"spec", "volumes"}) : json::array()) {
+      if (v.is_object()) volumes.insert(v.value("name", ""));
+    }
+    for (size_t i = 0; i < want.size(); ++i) {
+      const std::string at = "spec.ephemeralContainers[" + std::to_string(i) + "]";
+      const json& c = want[i];
+      if (!c.is_object()) {
+        errs.push_back(at + ": Invalid value: " + c.dump() + ": must be an object");
+        continue;
+      }
+      const std::string cname = c.value("name", "");
+      if (cname.empty()) {
+        errs.push_back(at + ".name: Required value");
+      } else if (!names.insert(cname).second) {
+        errs.push_back(at + ".name: Duplicate value: \"" + cname + "\"");
+      }
+      if (i >= had.size() && c.value("image", "").empty()) errs.push_back(at + ".image: Required value");
+      const json mounts = c.value("volumeMounts", json::array());
+      for (size_t m = 0; m < mounts.size(); ++m) {
+        const std::string vname = mounts[m].is_object() ? mounts[m].value("name", "") : "";
+        if (!volumes.count(vname)) {
+          errs.push_back(at + ".volumeMounts[" + std::to_string(m) + "].name: Not found: \"" + vname + "\"");
+        }
+      }
     }
   }
   if (errs.empty()) return Status::Ok();

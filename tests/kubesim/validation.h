@@ -28,4 +28,10 @@ Status ValidateObject(const ResourceType& t, const nlohmann::json& object);
 // ConfigMaps/Secrets. *next may be completed (clusterIP). 422 messages as kube writes them.
 Status ValidateUpdate(const ResourceType& t, const nlohmann::json& old, nlohmann::json* next);
 
+// pods/ephemeralcontainers: `want` (the new spec.ephemeralContainers) must keep every container of
+// `had` unchanged and in place; each added one needs a name unique among the pod's containers, an
+// image, and volumeMounts naming the pod's volumes. InvalidArgument in kube-apiserver's words.
+Status ValidateEphemeralContainersUpdate(const ResourceType& t, const nlohmann::json& pod,
+                                         const nlohmann::json& had, const nlohmann::json& want);
+
 }  // namespace kdr::kubesim

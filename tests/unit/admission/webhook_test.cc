@@ -31,7 +31,7 @@ class Throwing final : public Policy {
 class WebhookTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cache_.UpsertPvc({"shop", "shop-inventory", {{std::string(dr::kFailedOverLabel), "p"}}, {}});
+    cache_.UpsertPvc({"shop", "shop-inventory", {{std::string(dr::kFailedOverLabel), "p"}}, {}, ""});
     policy_ = NewFencedPvcPolicy(&cache_, "kubectl-dr-system");
     logger_ = std::make_unique<Logger>(std::make_unique<JsonLogSink>(&log_, nullptr));
     webhook_ = std::make_unique<Webhook>("validate", policy_.get(), &metrics_, logger_.get(), &clock_);
@@ -199,14 +199,14 @@ TEST(StateCacheTest, SyncedOnlyAfterEveryKindListed) {
 TEST(StateCacheTest, KeepsOnlyFencedPvcsAndRelistReplaces) {
   StateCache cache;
   const std::string label(dr::kFailedOverLabel);
-  cache.UpsertPvc({"shop", "a", {{label, "p"}}, {}});
-  cache.UpsertPvc({"shop", "b", {}, {}});
-  cache.UpsertPvc({"pay", "c", {{label, "p"}}, {}});
+  cache.UpsertPvc({"shop", "a", {{label, "p"}}, {}, ""});
+  cache.UpsertPvc({"shop", "b", {}, {}, ""});
+  cache.UpsertPvc({"pay", "c", {{label, "p"}}, {}, ""});
   EXPECT_EQ(cache.FencedPvcNames("shop"), std::vector<std::string>{"a"});
   EXPECT_TRUE(cache.AnyFencedPvcIn("pay"));
-  cache.UpsertPvc({"shop", "a", {}, {}});  // unfenced by failback
+  cache.UpsertPvc({"shop", "a", {}, {}, ""});  // unfenced by failback
   EXPECT_FALSE(cache.AnyFencedPvcIn("shop"));
-  cache.ReplacePvcs({{"shop", "z", {{label, "p"}}, {}}, {"shop", "y", {}, {}}});
+  cache.ReplacePvcs({{"shop", "z", {{label, "p"}}, {}, ""}, {"shop", "y", {}, {}, ""}});
   EXPECT_EQ(cache.FencedPvcNames("shop"), std::vector<std::string>{"z"});
   EXPECT_FALSE(cache.AnyFencedPvcIn("pay"));
   EXPECT_EQ(cache.sizes().fenced_pvcs, 1u);

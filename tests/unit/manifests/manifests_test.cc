@@ -97,7 +97,7 @@ TEST_F(ManifestsTest, WebhookConfigurationsSelectNarrowlyAndFailClosed) {
   for (const auto* cfg : {v, m}) {
     for (const auto& h : (*cfg)["webhooks"]) hooks[h["name"]] = h;
   }
-  ASSERT_EQ(hooks.size(), 4u);
+  ASSERT_EQ(hooks.size(), 5u);
   for (const auto& [name, h] : hooks) {
     SCOPED_TRACE(name);
     EXPECT_EQ(h["failurePolicy"], "Fail");
@@ -110,6 +110,21 @@ TEST_F(ManifestsTest, WebhookConfigurationsSelectNarrowlyAndFailClosed) {
             "true");
   EXPECT_EQ(hooks["fenced-pvcs.dr.kubectl-dr.dev"]["objectSelector"]["matchExpressions"][0]["key"],
             "dr.kubectl-dr.dev/failed-over");
+  EXPECT_EQ(hooks["fenced-namespaces.dr.kubectl-dr.dev"]["objectSelector"]["matchLabels"]
+                 ["dr.kubectl-dr.dev/fenced"],
+            "true");
+  // Every route to a fenced volume: pods and their ephemeral containers, workloads and their scale
+  // subresources.
+  std::set<std::string> fenced_resources;
+  for (const auto& r : hooks["fenced-workloads.dr.kubectl-dr.dev"]["rules"]) {
+    for (const auto& res : r["resources"]) fenced_resources.insert(res.get<std::string>());
+  }
+  for (const char* want : {"pods", "pods/ephemeralcontainers", "replicationcontrollers",
+                           "replicationcontrollers/scale", "deployments", "deployments/scale",
+                           "statefulsets", "statefulsets/scale", "replicasets", "replicasets/scale",
+                           "daemonsets", "jobs", "cronjobs"}) {
+    EXPECT_TRUE(fenced_resources.count(want)) << want;
+  }
   EXPECT_EQ(hooks["transforms.dr.kubectl-dr.dev"]["objectSelector"]["matchExpressions"][0]["key"],
             "dr.kubectl-dr.dev/recovery");
   EXPECT_EQ(hooks["transforms.dr.kubectl-dr.dev"]["clientConfig"]["service"]["path"], "/mutate");

@@ -314,7 +314,7 @@ TEST(InstallRenderTest, InClusterAddsTheTlsSecretAndTrustsItsCa) {
   EXPECT_EQ(*Base64Decode((*secret)["data"]["tls.key"].get<std::string>(), "k"), certs->tls_key);
   EXPECT_EQ(*Base64Decode((*secret)["data"]["ca.crt"].get<std::string>(), "k"), certs->ca_cert);
   auto hooks = Webhooks(*objects);
-  ASSERT_EQ(hooks.size(), 4u);
+  ASSERT_EQ(hooks.size(), 5u);
   for (const json* w : hooks) {
     SCOPED_TRACE((*w)["name"].get<std::string>());
     EXPECT_EQ((*w)["clientConfig"]["caBundle"], Base64Encode(certs->ca_cert));

@@ -177,7 +177,7 @@ class ServerTest : public ::testing::Test {
     WriteServingCert("webhook-a");
     logger_ = std::make_unique<Logger>(std::make_unique<JsonLogSink>(&log_, nullptr));
     env_ = Env{&clock_, &fs_, logger_.get()};
-    cache_.UpsertPvc({"shop", "shop-inventory", {{std::string(dr::kFailedOverLabel), "p"}}, {}});
+    cache_.UpsertPvc({"shop", "shop-inventory", {{std::string(dr::kFailedOverLabel), "p"}}, {}, ""});
     policy_ = NewFencedPvcPolicy(&cache_, "kubectl-dr-system");
     validate_ = std::make_unique<Webhook>("validate", policy_.get(), &metrics_, logger_.get(), &clock_);
     options_.listen = "127.0.0.1:0";

@@ -1,0 +1,118 @@
+// kubectl dr fence --plan P: fences the source of a spent plan again, for a source that comes back
+// after a failover (or whose fence was left incomplete). The plan is read from the cluster of the
+// current context (the target); the source is reached through spec.sourceContext. The rules are
+// in shared/dr/fence.h.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "base/strings.h"
+#include "cli/cli.h"
+#include "dr/fence.h"
+#include "dr/plan_clone.h"
+#include "dr/types.h"
+#include "kube/client.h"
+#include "kube_context.h"
+
+namespace kdr::plugin {
+namespace {
+
+using nlohmann::json;
+
+const kube::Gvr kPlans{std::string(dr::kGroup), std::string(dr::kVersion), std::string(dr::kPlanResource)};
+
+struct FenceOptions {
+  std::string plan;
+  bool dry_run = false;
+};
+
+std::string DrNamespace(const GlobalOptions& g) {
+  return g.namespace_name.empty() ? std::string(dr::kSystemNamespace) : g.namespace_name;
+}
+
+Result<dr::DRPlan> ReadPlan(kube::Client& target, const std::string& ns, const std::string& name) {
+  Result<json> obj = target.Get(kPlans, ns, name);
+  if (!obj.ok()) {
+    if (obj.status().IsNotFound()) {
+      std::vector<std::string> names;
+      if (Result<json> list = target.List(kPlans, ns); list.ok() && (*list)["items"].is_array()) {
+        for (const json& p : (*list)["items"]) names.push_back(p["metadata"].value("name", ""));
+      }
+      return Status::NotFound("drplan " + Quote(name) + " not found in namespace " + ns +
+                              " of the current context; plans live on the target cluster: choose it "
+                              "with --context" + DidYouMean(name, names));
+    }
+    return obj.status().WithContext("reading drplan " + ns + "/" + name);
+  }
+  Result<dr::DRPlan> plan = dr::DRPlanFromJson(*obj);
+  if (!plan.ok()) return plan.status().WithContext("reading drplan " + ns + "/" + name);
+  return plan;
+}
+
+Status RunFence(const FenceOptions& o, const CommandContext& ctx) {
+  KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(o.plan, "--plan"));
+  const std::string ns = DrNamespace(ctx.globals);
+  KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Client> target, ClientFromGlobals(ctx.globals, ctx.env));
+  KDR_ASSIGN_OR_RETURN(dr::DRPlan plan, ReadPlan(*target, ns, o.plan));
+  if (!plan.spent()) {
+    return Status::FailedPrecondition(
+        "plan " + Quote(o.plan) + " has not failed over (phase " + (plan.status.phase ? std::string(dr::ToString(*plan.status.phase)) : std::string("none")) +
+        "): fencing its source now would stop the workloads that run there. kubectl dr fence is "
+        "for the old primary after a failover");
+  }
+
+  GlobalOptions source_globals = ctx.globals;
+  source_globals.context = plan.spec.source_context;
+  const std::string where = "the source cluster (context " + Quote(plan.spec.source_context) + ")";
+  Result<std::unique_ptr<kube::Client>> source = ClientFromGlobals(source_globals, ctx.env);
+  if (!source.ok()) return source.status().WithContext("reaching " + where);
+
+  // The plan's inventory claim, plus every claim already labelled for it: their namespaces may
+  // have lost the fence (repair).
+  std::vector<dr::ClaimRef> claims = {{plan.spec.inventory_pvc_namespace, plan.spec.inventory_pvc_name}};
+  Result<std::vector<dr::ClaimRef>> labelled = dr::FailedOverClaims(**source, o.plan);
+  if (!labelled.ok()) {
+    if (labelled.status().code() == StatusCode::kUnavailable) {
+      return labelled.status().WithContext(where + " is unreachable; run kubectl dr fence again once it "
+                                           "is back");
+    }
+    return labelled.status().WithContext("on " + where);
+  }
+  claims.insert(claims.end(), labelled->begin(), labelled->end());
+
+  Result<std::vector<dr::FenceChange>> changes = dr::Fence(**source, o.plan, claims, o.dry_run);
+  if (!changes.ok()) return changes.status().WithContext("on " + where);
+  std::ostream& out = *ctx.streams.out;
+  size_t changed = 0;
+  for (const dr::FenceChange& c : *changes) {
+    out << c.object << (c.changed ? " fenced" : " already fenced") << (c.changed && o.dry_run ? " (server dry run)" : "")
+        << "\n";
+    changed += c.changed;
+  }
+  *ctx.streams.err << "plan " << Quote(o.plan) << ": " << changed << " object(s) fenced on " << where
+                   << (o.dry_run ? "; nothing was changed (--dry-run)" : "") << "\n";
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterFence(const Registrar& r) {
+  auto opts = std::make_shared<FenceOptions>();
+  CLI::App* cmd = r.root->add_subcommand(
+      "fence",
+      "Fence the source of a spent plan again: label its namespaces fenced and its failed-over claims, "
+      "so the webhook there refuses writable mounts (for an old primary that comes back)");
+  cmd->add_option("--plan", opts->plan, "The spent plan whose source to fence (required)")
+      ->type_name("NAME")
+      ->required();
+  cmd->add_flag("--dry-run", opts->dry_run,
+                "Check every label with the server (dryRun=All) and print what would change");
+  cmd->footer(
+      "Examples:\n"
+      "  kubectl dr fence --plan shop-to-dr --context dr-west\n"
+      "  kubectl dr fence --plan shop-to-dr --dry-run");
+  cmd->callback([r, opts] { *r.action = [r, opts] { return RunFence(*opts, *r.context); }; });
+}
+
+}  // namespace kdr::plugin
