@@ -1,5 +1,6 @@
 #include "base/yaml.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/json.h"
 #include "base/strings.h"
 
 namespace kdr {
@@ -106,7 +108,10 @@ bool ParseFloat(const std::string& s, json* out) {
   if (i != s.size() || (!dot && !exp)) return false;
   std::string clean = s;
   clean.erase(std::remove(clean.begin(), clean.end(), '_'), clean.end());
-  *out = std::strtod(clean.c_str(), nullptr);
+  const double v = std::strtod(clean.c_str(), nullptr);
+  // Out of range ("1e99999") is not a float to go-yaml (strconv.ParseFloat fails): a string.
+  if (std::isinf(v)) return false;
+  *out = v;
   return true;
 }
 
@@ -126,8 +131,68 @@ std::string Where(const YAML::Mark& mark) {
   return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
 }
 
-Result<json> Convert(const YAML::Node& node, std::string_view what, int depth) {
-  if (depth > 200) return Status::InvalidArgument(std::string(what) + ": nesting too deep");
+// The limits of yaml.h, charged node by node by every walk over parsed documents. The budget
+// spans the whole stream.
+class Limits {
+ public:
+  Limits(std::string_view what, size_t text_size)
+      : what_(what), budget_(4 * text_size + (size_t{1} << 20)), left_(budget_) {}
+
+  // Charges `node`, inside `depth` containers, and checks its scalar.
+  Status Charge(const YAML::Node& node, int depth) {
+    if (depth >= kMaxJsonDepth && (node.IsMap() || node.IsSequence())) {
+      return Error(node, "nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    }
+    size_t cost = 1;
+    if (node.IsScalar()) {
+      const std::string& s = node.Scalar();
+      cost += s.size();
+      size_t bad = 0;
+      if (!IsValidUtf8(s, &bad)) {
+        return Error(node, "invalid UTF-8 (byte " +
+                               PrintableBytes(std::string_view(s).substr(bad, 1)) + " at offset " +
+                               std::to_string(bad) + " of a scalar); YAML must be UTF-8");
+      }
+    }
+    if (cost > left_) {
+      return Error(node, "aliases expand the document past " + std::to_string(budget_) +
+                             " nodes and scalar bytes (4 times its size plus 1 MiB); write the "
+                             "repeated parts out instead of aliasing them");
+    }
+    left_ -= cost;
+    return Status::Ok();
+  }
+
+  Status Error(const YAML::Node& node, const std::string& why) const {
+    return Status::InvalidArgument(Prefix(what_) + "invalid YAML at " + Where(node.Mark()) + ": " +
+                                   why);
+  }
+
+  static std::string Prefix(std::string_view what) {
+    return what.empty() ? std::string() : std::string(what) + ": ";
+  }
+
+ private:
+  const std::string_view what_;
+  const size_t budget_;
+  size_t left_;
+};
+
+Status Check(const YAML::Node& node, Limits* limits, int depth) {
+  KDR_RETURN_IF_ERROR(limits->Charge(node, depth));
+  if (node.IsSequence()) {
+    for (const auto& item : node) KDR_RETURN_IF_ERROR(Check(item, limits, depth + 1));
+  } else if (node.IsMap()) {
+    for (const auto& kv : node) {
+      KDR_RETURN_IF_ERROR(Check(kv.first, limits, depth + 1));
+      KDR_RETURN_IF_ERROR(Check(kv.second, limits, depth + 1));
+    }
+  }
+  return Status::Ok();
+}
+
+Result<json> Convert(const YAML::Node& node, std::string_view what, Limits* limits, int depth) {
+  KDR_RETURN_IF_ERROR(limits->Charge(node, depth));
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -141,7 +206,7 @@ Result<json> Convert(const YAML::Node& node, std::string_view what, int depth) {
     case YAML::NodeType::Sequence: {
       json arr = json::array();
       for (const auto& item : node) {
-        KDR_ASSIGN_OR_RETURN(json v, Convert(item, what, depth + 1));
+        KDR_ASSIGN_OR_RETURN(json v, Convert(item, what, limits, depth + 1));
         arr.push_back(std::move(v));
       }
       return arr;
@@ -153,18 +218,32 @@ Result<json> Convert(const YAML::Node& node, std::string_view what, int depth) {
           return Status::InvalidArgument(std::string(what) + ": " + Where(kv.first.Mark()) +
                                          ": mapping keys must be scalars");
         }
+        KDR_RETURN_IF_ERROR(limits->Charge(kv.first, depth + 1));
         const std::string& key = kv.first.Scalar();
         if (obj.contains(key)) {
           return Status::InvalidArgument(std::string(what) + ": " + Where(kv.first.Mark()) +
                                          ": duplicate key \"" + key + "\"");
         }
-        KDR_ASSIGN_OR_RETURN(json v, Convert(kv.second, what, depth + 1));
+        KDR_ASSIGN_OR_RETURN(json v, Convert(kv.second, what, limits, depth + 1));
         obj[key] = std::move(v);
       }
       return obj;
     }
   }
   return json(nullptr);
+}
+
+// yaml-cpp's parse, its exceptions turned into InvalidArgument.
+Result<std::vector<YAML::Node>> Parse(std::string_view text, std::string_view what) {
+  try {
+    return YAML::LoadAll(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
+                                   ": nests about 500 levels deep, past yaml-cpp's limit");
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
+                                   ": " + e.msg);
+  }
 }
 
 bool NeedsQuotes(const std::string& s) {
@@ -208,7 +287,12 @@ std::string ScalarText(const json& v) {
   return v.dump();
 }
 
-void Emit(const json& v, int indent, std::string* out);
+// Block style nests a value's text under its parent's indentation, so the text of a value nested d
+// deep grows as d^2: past this depth a value is printed in flow style (its JSON, which YAML reads),
+// keeping -o yaml linear for the deepest objects accepted (kMaxJsonDepth).
+constexpr int kMaxBlockDepth = 64;
+
+void Emit(const json& v, int indent, int depth, std::string* out);
 
 void EmitBlockString(const std::string& s, int indent, std::string* out) {
   // Multi-line strings as literal blocks, like kubectl.
@@ -236,13 +320,15 @@ bool IsMultiline(const json& v) {
   return s[0] != ' ';
 }
 
-void EmitValueAfterKey(const json& v, int indent, std::string* out) {
-  if (v.is_object() && !v.empty()) {
+void EmitValueAfterKey(const json& v, int indent, int depth, std::string* out) {
+  if (v.is_structured() && !v.empty() && depth >= kMaxBlockDepth) {
+    *out += ' ' + v.dump(-1, ' ', false, json::error_handler_t::replace) + '\n';
+  } else if (v.is_object() && !v.empty()) {
     *out += '\n';
-    Emit(v, indent + 2, out);
+    Emit(v, indent + 2, depth + 1, out);
   } else if (v.is_array() && !v.empty()) {
     *out += '\n';
-    Emit(v, indent, out);  // kubectl style: list items at the key's indentation
+    Emit(v, indent, depth + 1, out);  // kubectl style: list items at the key's indentation
   } else if (v.is_object()) {
     *out += " {}\n";
   } else if (v.is_array()) {
@@ -255,29 +341,31 @@ void EmitValueAfterKey(const json& v, int indent, std::string* out) {
   }
 }
 
-void Emit(const json& v, int indent, std::string* out) {
+void Emit(const json& v, int indent, int depth, std::string* out) {
   std::string pad(indent, ' ');
   if (v.is_object()) {
     for (auto it = v.begin(); it != v.end(); ++it) {
       *out += pad;
       *out += NeedsQuotes(it.key()) ? QuoteScalar(it.key()) : it.key();
       *out += ':';
-      EmitValueAfterKey(it.value(), indent, out);
+      EmitValueAfterKey(it.value(), indent, depth, out);
     }
   } else if (v.is_array()) {
     for (const auto& item : v) {
       *out += pad + "-";
-      if (item.is_object() && !item.empty()) {
+      if (item.is_structured() && !item.empty() && depth >= kMaxBlockDepth) {
+        EmitValueAfterKey(item, indent, depth, out);
+      } else if (item.is_object() && !item.empty()) {
         // First key on the dash line, the rest indented under it.
         std::string nested;
-        Emit(item, indent + 2, &nested);
+        Emit(item, indent + 2, depth + 1, &nested);
         *out += ' ';
         *out += nested.substr(static_cast<size_t>(indent + 2));
       } else if (item.is_array() && !item.empty()) {
         *out += '\n';
-        Emit(item, indent + 2, out);
+        Emit(item, indent + 2, depth + 1, out);
       } else {
-        EmitValueAfterKey(item, indent, out);
+        EmitValueAfterKey(item, indent, depth, out);
       }
     }
   } else {
@@ -298,26 +386,39 @@ Result<json> YamlToJson(std::string_view text, std::string_view what) {
 }
 
 Result<std::vector<json>> YamlDocumentsToJson(std::string_view text, std::string_view what) {
+  KDR_ASSIGN_OR_RETURN(std::vector<YAML::Node> nodes, Parse(text, what));
   std::vector<json> out;
+  Limits limits(what, text.size());
   try {
-    std::vector<YAML::Node> nodes = YAML::LoadAll(std::string(text));
     for (const auto& node : nodes) {
       if (node.IsNull() || !node.IsDefined()) continue;
-      KDR_ASSIGN_OR_RETURN(json v, Convert(node, what, 0));
+      KDR_ASSIGN_OR_RETURN(json v, Convert(node, what, &limits, 0));
       out.push_back(std::move(v));
     }
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(std::string(what) + ": invalid YAML at " + Where(e.mark) + ": " +
-                                   e.msg);
+    return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
+                                   ": " + e.msg);
   }
   return out;
+}
+
+Result<std::vector<YAML::Node>> LoadYamlDocuments(std::string_view text, std::string_view what) {
+  KDR_ASSIGN_OR_RETURN(std::vector<YAML::Node> nodes, Parse(text, what));
+  Limits limits(what, text.size());
+  try {
+    for (const auto& node : nodes) KDR_RETURN_IF_ERROR(Check(node, &limits, 0));
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
+                                   ": " + e.msg);
+  }
+  return nodes;
 }
 
 std::string JsonToYaml(const json& value) {
   std::string out;
   if (value.is_object() && value.empty()) return "{}\n";
   if (value.is_array() && value.empty()) return "[]\n";
-  Emit(value, 0, &out);
+  Emit(value, 0, 1, &out);
   return out;
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "base/strings.h"
 #include "base/yaml.h"
 
@@ -500,28 +501,27 @@ Result<json> VeleroValue(std::string_view value) {
   } else {
     raw = "\"" + std::string(value) + "\"";
   }
-  try {
-    return json::parse(raw);
-  } catch (const json::exception& e) {
-    return Status::InvalidArgument(
-        "value " + Quote(value) + " does not read as JSON the way Velero types values (" +
-        "it becomes " + raw + "): quote a string that looks like JSON (value: '\"" +
-        std::string(value) + "\"'), and write objects and arrays, booleans and numbers as valid "
-        "JSON");
-  }
+  Result<json> parsed = ParseJson(raw, "it");
+  if (parsed.ok()) return parsed;
+  return Status::InvalidArgument(
+      "value " + Quote(value) + " does not read as JSON the way Velero types values (" +
+      "it becomes " + raw + "): quote a string that looks like JSON (value: '\"" +
+      std::string(value) + "\"'), and write objects and arrays, booleans and numbers as valid "
+      "JSON (" + parsed.status().message() + ")");
 }
 
 std::optional<ResourceModifiers> ResourceModifiers::Load(std::string_view text,
                                                          ModifierDiagnostics* d) {
   Checker c(d);
   std::vector<YAML::Node> docs;
-  try {
-    for (const auto& n : YAML::LoadAll(std::string(text))) {
-      if (n.IsDefined() && !n.IsNull()) docs.push_back(n);
-    }
-  } catch (const YAML::Exception& e) {
-    d->problems.push_back(At(e.mark) + ": invalid YAML: " + e.msg);
+  // Bounded (base/yaml.h): a file is outside input, and the webhook compiles ConfigMaps.
+  Result<std::vector<YAML::Node>> loaded = LoadYamlDocuments(text, "");
+  if (!loaded.ok()) {
+    d->problems.push_back(loaded.status().message());
     return std::nullopt;
+  }
+  for (const auto& n : *loaded) {
+    if (n.IsDefined() && !n.IsNull()) docs.push_back(n);
   }
   if (docs.empty()) {
     d->problems.push_back("line 1, column 1: empty file: expected version: v1 and "
