@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "base/version.h"
@@ -208,12 +209,14 @@ Result<json> Client::DoJson(const Call& call) {
     return StatusFromResponse(resp, call.method, transport_->base_url() + call.path);
   }
   if (resp.body.empty()) return json::object();
-  json j = json::parse(resp.body, nullptr, false);
-  if (j.is_discarded()) {
+  // A List nests its items 2 deep.
+  Result<json> j = ParseJson(resp.body, "the answer", kMaxJsonDepth + 2);
+  if (!j.ok()) {
     return Status::Unavailable("the answer to " + call.method + " " + transport_->base_url() + call.path +
-                               " is not JSON: " + resp.body.substr(0, 100));
+                               " is not JSON (" + j.status().message() + "): " +
+                               PrintableBytes(resp.body.substr(0, 100)));
   }
-  return j;
+  return std::move(j).value();
 }
 
 Result<json> Client::Get(const Gvr& gvr, std::string_view ns, std::string_view name,
@@ -403,10 +406,13 @@ Status Client::Watch(const Gvr& gvr, std::string_view ns, const WatchOptions& o,
       std::string_view line(pending.data() + start, eol - start);
       start = eol + 1;
       if (TrimSpace(line).empty()) continue;
-      json event = json::parse(line, nullptr, false);
+      // An event nests its object 1 deep.
+      Result<json> parsed = ParseJson(line, "watch event", kMaxJsonDepth + 1);
+      json event = parsed.ok() ? std::move(parsed).value() : json();
       if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) {
         failure = Status::Unavailable("watch " + Describe(gvr, ns, "") + ": malformed event from " +
-                                      transport_->base_url() + ": " + std::string(line.substr(0, 100)));
+                                      transport_->base_url() + ": " +
+                                      PrintableBytes(line.substr(0, 100)));
         return false;
       }
       const std::string type = event["type"].get<std::string>();

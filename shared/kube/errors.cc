@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace kdr::kube {
 namespace {
 
@@ -64,16 +66,29 @@ Status StatusFromStatusObject(const nlohmann::json& status, std::string_view wha
   return Status(CodeForHttpStatus(code, reason), message);
 }
 
+namespace {
+
+// The body as a Status object, or null. (json::value("kind", "") would throw on a non-string kind.)
+nlohmann::json StatusObject(std::string_view body) {
+  Result<nlohmann::json> j = ParseJson(body, "status");
+  if (!j.ok() || !j->is_object()) return nullptr;
+  auto kind = j->find("kind");
+  if (kind == j->end() || !kind->is_string() || *kind != "Status") return nullptr;
+  return std::move(j).value();
+}
+
+}  // namespace
+
 std::string StatusReason(std::string_view body) {
-  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object() || j.value("kind", "") != "Status") return "";
+  nlohmann::json j = StatusObject(body);
+  if (j.is_null()) return "";
   auto it = j.find("reason");
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 Status StatusFromResponse(const HttpResponse& response, std::string_view method, std::string_view url) {
-  nlohmann::json j = nlohmann::json::parse(response.body, nullptr, false);
-  if (j.is_object() && j.value("kind", "") == "Status") {
+  nlohmann::json j = StatusObject(response.body);
+  if (j.is_object()) {
     // The HTTP status is authoritative; a Status body without a code still decodes.
     if (!j.contains("code") || !j["code"].is_number_integer()) j["code"] = response.status;
     return StatusFromStatusObject(j, std::string(method) + " " + std::string(url));

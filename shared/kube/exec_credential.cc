@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "base/fs.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
 
@@ -329,8 +330,8 @@ std::string ExecCredentialRequestJson(const RestConfig& config) {
     if (!config.ca_pem.empty()) cluster["certificate-authority-data"] = Base64Encode(config.ca_pem);
     if (!config.proxy_url.empty()) cluster["proxy-url"] = config.proxy_url;
     if (!exec.cluster_config_json.empty()) {
-      json extension = json::parse(exec.cluster_config_json, nullptr, /*allow_exceptions=*/false);
-      if (!extension.is_discarded()) cluster["config"] = std::move(extension);
+      Result<json> extension = ParseJson(exec.cluster_config_json, "cluster config");
+      if (extension.ok()) cluster["config"] = std::move(extension).value();
     }
     spec["cluster"] = std::move(cluster);
   }
@@ -340,9 +341,10 @@ std::string ExecCredentialRequestJson(const RestConfig& config) {
 
 Result<Credentials> ParseExecCredential(std::string_view out, const ExecConfig& exec,
                                         const std::string& what) {
-  json doc = json::parse(out, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    std::string head = OneLine(out.substr(0, 80));
+  Result<json> parsed = ParseJson(out, "stdout");
+  json doc = parsed.ok() ? std::move(parsed).value() : json();
+  if (!doc.is_object()) {
+    std::string head = PrintableBytes(OneLine(out.substr(0, 80)));
     return Status::InvalidArgument(what +
                                    " printed invalid JSON on stdout (want an ExecCredential)" +
                                    (head.empty() ? ": empty output" : ": " + Quote(head)));
