@@ -1,6 +1,7 @@
 #include "admission/http_server.h"
 
 #include <netdb.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -19,10 +20,10 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "base/json.h"
 #include "base/strings.h"
 
 namespace kdr::admission {
@@ -231,6 +232,7 @@ class HttpServer::Impl {
  private:
   enum class Step { kReady, kNeedMore };
 
+  static void* WorkerMain(void* impl);
   void Worker();
   void Accept(Listener& l);
   Conn* Claim(uint64_t id);
@@ -247,7 +249,7 @@ class HttpServer::Impl {
 
   const Options options_;
   std::vector<std::unique_ptr<Listener>> listeners_;  // epoll id i+1
-  std::vector<std::thread> workers_;
+  std::vector<pthread_t> workers_;
   int epfd_ = -1;
   int wakefd_ = -1;
   std::atomic<bool> exit_{false};
@@ -321,8 +323,28 @@ Status HttpServer::Impl::Start() {
     epoll_ctl(epfd_, EPOLL_CTL_ADD, listeners_[i]->fd, &ev);
   }
   started_ = true;
-  for (int i = 0; i < std::max(1, options_.workers); ++i) workers_.emplace_back([this] { Worker(); });
+  // An explicit stack: the policies recurse once per level of a review (base/json.h), and
+  // glibc's default follows RLIMIT_STACK, which is 2 MiB when unlimited.
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, options_.worker_stack_bytes > 0 ? options_.worker_stack_bytes
+                                                                   : kJsonThreadStackBytes);
+  for (int i = 0; i < std::max(1, options_.workers); ++i) {
+    pthread_t t;
+    if (int rc = pthread_create(&t, &attr, &Impl::WorkerMain, this); rc != 0) {
+      pthread_attr_destroy(&attr);
+      return Status::Internal(std::string("cannot start the server's worker threads: ") +
+                              std::strerror(rc));  // Stop() joins those started
+    }
+    workers_.push_back(t);
+  }
+  pthread_attr_destroy(&attr);
   return Status::Ok();
+}
+
+void* HttpServer::Impl::WorkerMain(void* impl) {
+  static_cast<Impl*>(impl)->Worker();
+  return nullptr;
 }
 
 void HttpServer::Impl::Stop() {
@@ -354,7 +376,7 @@ void HttpServer::Impl::Stop() {
     uint64_t one = 1;
     [[maybe_unused]] ssize_t n = write(wakefd_, &one, sizeof one);
   }
-  for (std::thread& t : workers_) t.join();
+  for (pthread_t t : workers_) pthread_join(t, nullptr);
   workers_.clear();
   for (auto& l : listeners_) {
     close(l->fd);

@@ -63,6 +63,9 @@ class HttpServer {
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds write_timeout{10000};
     std::chrono::milliseconds idle_timeout{5000};
+    // Stack of each worker thread; 0: kJsonThreadStackBytes (base/json.h), which the handlers'
+    // recursion on the deepest accepted review is measured against.
+    size_t worker_stack_bytes = 0;
   };
 
   explicit HttpServer(Options options);

@@ -31,7 +31,9 @@ Response Allowed(std::string reason = "");
 Response Denied(std::string message);
 // Allowed with an RFC 6902 patch (JSON array text).
 Response Patched(std::string patch_json, std::string reason = "");
-// Allowed with the patch turning `original` into `modified`; plain Allowed when they are equal.
+// Allowed with the patch turning `original` into `modified` (the operations nlohmann::json::diff
+// gives, computed in one pass); plain Allowed when they are equal. Safe on values as deep as a
+// review (kMaxReviewDepth).
 Response PatchedFrom(const nlohmann::json& original, const nlohmann::json& modified,
                      std::string reason = "");
 // Not allowed with an HTTP-like code: 400 unreadable, 413 too large, 415 not JSON, 500 a bug.

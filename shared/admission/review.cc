@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admission/response.h"
+#include "base/json.h"
 #include "base/strings.h"
 
 namespace kdr::admission {
@@ -55,10 +56,11 @@ std::string Request::ResourceString() const {
 
 Status DecodeReview(std::string_view body, Request* out) {
   *out = Request();
-  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return Status::InvalidArgument("request body is not valid JSON; send an AdmissionReview");
+  Result<json> parsed = ParseJson(body, "request body", kMaxReviewDepth);
+  if (!parsed.ok()) {
+    return Status::InvalidArgument(parsed.status().message() + "; send an AdmissionReview");
   }
+  json& doc = *parsed;
   if (!doc.is_object()) {
     return Status::InvalidArgument("request body is not a JSON object; send an AdmissionReview");
   }

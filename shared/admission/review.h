@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/json.h"
 #include "base/status.h"
 
 namespace kdr::admission {
@@ -53,9 +54,14 @@ struct Request {
   std::string ResourceString() const;
 };
 
-// Parses an AdmissionReview body. InvalidArgument naming the field when the body is not JSON, is
-// not an AdmissionReview of a known version, or lacks request.uid. On failure `out` still carries
-// the version and uid when they could be read, so the error answer can echo them.
+// The deepest AdmissionReview read: an object at kube-apiserver's limit (kMaxJsonDepth, base/json.h)
+// wrapped in the review and its request. Every policy must be safe on objects this deep.
+inline constexpr int kMaxReviewDepth = kMaxJsonDepth + 2;
+
+// Parses an AdmissionReview body. InvalidArgument naming the field when the body is not JSON, nests
+// deeper than kMaxReviewDepth ("request body nests deeper than 10002 levels", found while parsing),
+// is not an AdmissionReview of a known version, or lacks request.uid. On failure `out` still
+// carries the version and uid when they could be read, so the error answer can echo them.
 Status DecodeReview(std::string_view body, Request* out);
 
 // The AdmissionReview answering a request of `version` with uid `uid`.

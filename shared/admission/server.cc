@@ -186,6 +186,7 @@ Status Server::Start() {
   o.read_timeout = options_.read_timeout;
   o.write_timeout = options_.write_timeout;
   o.idle_timeout = options_.idle_timeout;
+  o.worker_stack_bytes = options_.worker_stack_bytes;
   http_ = std::make_unique<HttpServer>(o);
   Result<int> bound = http_->Listen(
       host, port, ctx_.get(),

@@ -57,6 +57,9 @@ struct ServerOptions {
   std::chrono::seconds write_timeout{10};
   // Idle keep-alive connections close after this (at once on Stop()).
   std::chrono::seconds idle_timeout{5};
+  // Stack of each worker; 0: the default (kJsonThreadStackBytes, base/json.h). Tests halve it to
+  // show that the deepest review accepted is decided with room to spare.
+  size_t worker_stack_bytes = 0;
 };
 
 class Server {

@@ -12,6 +12,23 @@
 
 namespace kdr::admission {
 
+namespace {
+
+// "UPDATE persistentvolumeclaims shop/data (uid 7f0b...)": the input of an internal error, as far
+// as it was decoded.
+std::string Describe(const Request& req) {
+  if (req.uid.empty() && req.operation.empty()) return "the request";
+  std::string out = req.operation.empty() ? "request" : req.operation;
+  if (!req.resource.empty()) out += " " + req.ResourceString();
+  if (!req.name.empty()) {
+    out += " " + (req.namespace_name.empty() ? req.name : req.namespace_name + "/" + req.name);
+  }
+  if (!req.uid.empty()) out += " (uid " + req.uid + ")";
+  return out;
+}
+
+}  // namespace
+
 bool IsJsonContentType(std::string_view content_type) {
   std::string_view media = content_type.substr(0, content_type.find(';'));
   return ToLower(TrimSpace(media)) == "application/json";
@@ -36,17 +53,21 @@ HttpReply Webhook::Serve(std::string_view content_type, std::string_view body,
     resp = Errored(413, "request body is over the webhook's size limit; the object is too large "
                         "to review");
     http_status = 413;
-  } else if (Status st = DecodeReview(body, &req); !st.ok()) {
-    resp = Errored(400, st.message());
-    http_status = 400;
   } else {
+    // The guard: nothing a request does may escape as an exception (the HTTP server would answer
+    // a bare 500 the API server cannot read). It covers decoding too.
     try {
-      resp = policy_->Handle(req);
+      if (Status st = DecodeReview(body, &req); !st.ok()) {
+        resp = Errored(400, st.message());
+        http_status = 400;
+      } else {
+        resp = policy_->Handle(req);
+      }
     } catch (const std::exception& e) {
-      resp = Errored(500, std::string("internal error deciding the request: ") + e.what() +
+      resp = Errored(500, "internal error deciding " + Describe(req) + ": " + e.what() +
                               "; the webhook logged it, please report it");
     } catch (...) {
-      resp = Errored(500, "internal error deciding the request; please report it");
+      resp = Errored(500, "internal error deciding " + Describe(req) + "; please report it");
     }
   }
   HttpReply reply;

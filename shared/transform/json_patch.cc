@@ -1,9 +1,11 @@
 #include "transform/json_patch.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 
+#include "base/json.h"
 #include "base/strings.h"
 
 namespace kdr::transform {
@@ -187,6 +189,7 @@ class Applier {
 
   // RFC 6902 4.1 add. Returns the reason on failure, without changing anything.
   std::optional<std::string> Add(const std::vector<std::string>& path, json value) {
+    if (auto deep = TooDeep(path, value)) return deep;
     if (path.empty()) {
       undo_.push_back({UndoEntry::Kind::kRootReplaced, {}, {}, 0, std::move(*doc_)});
       *doc_ = std::move(value);
@@ -262,6 +265,7 @@ class Applier {
 
   // RFC 6902 4.3 replace: the target must exist.
   std::optional<std::string> Replace(const std::vector<std::string>& path, json value) {
+    if (auto deep = TooDeep(path, value)) return deep;
     if (path.empty()) {
       undo_.push_back({UndoEntry::Kind::kRootReplaced, {}, {}, 0, std::move(*doc_)});
       *doc_ = std::move(value);
@@ -292,6 +296,17 @@ class Applier {
   const json& doc() const { return *doc_; }
 
  private:
+  // Documents stay within kube-apiserver's depth, which every later step (the copy, the webhook's
+  // diff, dump) is made safe for; without this, each "copy" of a subtree into itself could double
+  // the depth until a recursion overflows the stack.
+  static std::optional<std::string> TooDeep(const std::vector<std::string>& path,
+                                            const json& value) {
+    const int room = kMaxJsonDepth - static_cast<int>(std::min<size_t>(path.size(), kMaxJsonDepth));
+    if (!NestsDeeperThan(value, room)) return std::nullopt;
+    return "the value would nest deeper than " + std::to_string(kMaxJsonDepth) + " levels at " +
+           Where(path, path.size()) + " (kube-apiserver's limit)";
+  }
+
   static std::vector<std::string> ParentTokens(const std::vector<std::string>& path) {
     return std::vector<std::string>(path.begin(), path.end() - 1);
   }
