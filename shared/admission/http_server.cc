@@ -33,6 +33,8 @@ using SteadyClock = std::chrono::steady_clock;
 using TimePoint = SteadyClock::time_point;
 
 constexpr size_t kMaxHeadBytes = 64 << 10;
+// A chunk-size line (with its extensions) longer than this is refused, as Go's net/http does.
+constexpr size_t kMaxChunkLine = 4096;
 constexpr size_t kReadChunk = 16 << 10;
 // Buffers larger than this are released between requests instead of kept for the next one.
 constexpr size_t kKeepBufferBytes = 64 << 10;
@@ -143,34 +145,51 @@ int ParseHead(std::string_view head, Head* h) {
 
 enum class Chunked { kNeedMore, kDone, kBad, kTooLarge };
 
-// Decodes a chunked body from its start. consumed: bytes of data the body took, trailers included.
-Chunked DecodeChunked(std::string_view data, size_t max, std::string* body, size_t* consumed) {
-  body->clear();
-  size_t pos = 0;
+// Where decoding a chunked body stopped, so that each read resumes there and every byte is
+// examined once.
+struct ChunkState {
+  size_t pos = 0;             // offset in the body data of the next line to read
+  bool trailers = false;      // past the last chunk
+  size_t trailers_start = 0;  // offset of the first trailer line
+};
+
+// Decodes what has arrived of a chunked body, appending whole chunks to *body. consumed: bytes of
+// data the body took, trailers included (on kDone). A malformed line (an empty or non-hex chunk
+// size, a bare LF, a line over kMaxChunkLine, chunk data not followed by CRLF) is kBad as soon as
+// it arrives, so the client is answered at once instead of waiting out read_timeout.
+Chunked DecodeChunked(std::string_view data, size_t max, ChunkState* st, std::string* body,
+                      size_t* consumed) {
   for (;;) {
-    size_t eol = data.find("\r\n", pos);
+    const size_t eol = data.find("\r\n", st->pos);
+    const std::string_view line =
+        data.substr(st->pos, eol == std::string_view::npos ? std::string_view::npos : eol - st->pos);
+    if (line.find('\n') != std::string_view::npos || line.size() > kMaxChunkLine) {
+      return Chunked::kBad;
+    }
     if (eol == std::string_view::npos) return Chunked::kNeedMore;
-    std::string_view size_field = data.substr(pos, eol - pos);
-    size_field = TrimSpace(size_field.substr(0, size_field.find(';')));
+    if (st->trailers) {  // trailer fields, then the blank line
+      st->pos = eol + 2;
+      if (line.empty()) {
+        *consumed = st->pos;
+        return Chunked::kDone;
+      }
+      if (st->pos - st->trailers_start > kMaxHeadBytes) return Chunked::kBad;
+      continue;
+    }
+    const std::string_view size_field = TrimSpace(line.substr(0, line.find(';')));
     size_t size = 0;
     if (!ParseSize(size_field, 16, &size)) return Chunked::kBad;
     if (size > max || body->size() + size > max) return Chunked::kTooLarge;
-    pos = eol + 2;
+    const size_t start = eol + 2;
     if (size == 0) {
-      for (;;) {  // trailer fields, then the blank line
-        eol = data.find("\r\n", pos);
-        if (eol == std::string_view::npos) return Chunked::kNeedMore;
-        if (eol == pos) {
-          *consumed = pos + 2;
-          return Chunked::kDone;
-        }
-        pos = eol + 2;
-      }
+      st->trailers = true;
+      st->pos = st->trailers_start = start;
+      continue;
     }
-    if (data.size() < pos + size + 2) return Chunked::kNeedMore;
-    if (data.substr(pos + size, 2) != "\r\n") return Chunked::kBad;
-    body->append(data.substr(pos, size));
-    pos += size + 2;
+    if (data.size() < start + size + 2) return Chunked::kNeedMore;  // resumes at this size line
+    if (data.substr(start + size, 2) != "\r\n") return Chunked::kBad;
+    body->append(data.substr(start, size));
+    st->pos = start + size + 2;
   }
 }
 
@@ -211,6 +230,7 @@ struct Conn {
   std::string path;
   std::string content_type;
   std::string chunked_body;
+  ChunkState chunk_state;
   std::string out;
   size_t out_off = 0;
   bool interim = false;            // `out` is a 100 Continue, the request goes on after it
@@ -557,6 +577,15 @@ HttpServer::Impl::Step HttpServer::Impl::TryRequest(Conn* c) {
     }
     const size_t from = c->scanned > 3 ? c->scanned - 3 : 0;
     const size_t end = c->in.find("\r\n\r\n", from);
+    // A line ended by a bare LF would leave us waiting for a CRLF CRLF that never comes: refuse
+    // it now (RFC 9112 2.2 lets a server accept bare LF; we do not).
+    const size_t head_end = end == std::string::npos ? c->in.size() : end;
+    for (size_t lf = c->in.find('\n', from); lf < head_end; lf = c->in.find('\n', lf + 1)) {
+      if (lf == 0 || c->in[lf - 1] != '\r') {
+        BadRequest(c, 400);
+        return Step::kReady;
+      }
+    }
     if (end == std::string::npos) {
       c->scanned = c->in.size();
       if (c->in.size() > kMaxHeadBytes) {
@@ -594,23 +623,22 @@ HttpServer::Impl::Step HttpServer::Impl::TryRequest(Conn* c) {
   bool too_large = false;
   bool complete = false;
   if (c->chunked) {
-    // A whole chunked body ends with an empty line; decode only once one may be there.
-    const bool may_be_whole = data.size() >= 5 && data.substr(data.size() - 4) == "\r\n\r\n";
-    if (may_be_whole || data.size() > 2 * options_.max_body_bytes + kMaxHeadBytes) {
-      switch (DecodeChunked(data, options_.max_body_bytes, &c->chunked_body, &consumed)) {
-        case Chunked::kBad:
-          BadRequest(c, 400);
-          return Step::kReady;
-        case Chunked::kTooLarge:
-          too_large = complete = true;
-          break;
-        case Chunked::kDone:
-          body = c->chunked_body;
-          complete = true;
-          break;
-        case Chunked::kNeedMore:
-          break;
-      }
+    switch (DecodeChunked(data, options_.max_body_bytes, &c->chunk_state, &c->chunked_body,
+                          &consumed)) {
+      case Chunked::kBad:
+        BadRequest(c, 400);
+        return Step::kReady;
+      case Chunked::kTooLarge:
+        too_large = complete = true;
+        break;
+      case Chunked::kDone:
+        body = c->chunked_body;
+        complete = true;
+        break;
+      case Chunked::kNeedMore:
+        // Framing (many tiny chunks) past twice the body limit is refused like a large body.
+        too_large = complete = data.size() > 2 * options_.max_body_bytes + kMaxHeadBytes;
+        break;
     }
   } else {
     const size_t want = c->content_length.value_or(0);
@@ -653,6 +681,7 @@ HttpServer::Impl::Step HttpServer::Impl::TryRequest(Conn* c) {
   }
   c->head_parsed = false;
   c->scanned = 0;
+  c->chunk_state = ChunkState();
   if (c->chunked_body.capacity() > kKeepBufferBytes) {
     std::string().swap(c->chunked_body);
   } else {

@@ -16,7 +16,8 @@
 // max_body_bytes are not read: the handler is called with too_large set, its answer is sent with
 // "Connection: close", and the rest of the upload is discarded until the client closes (bounded
 // by read_timeout), so the client reads the answer instead of a reset. Headers over 64 KiB get
-// 431, a malformed request 400; both close the connection.
+// 431, a malformed request 400 as soon as the malformed part arrives (a line ended by a bare LF,
+// an empty or bad chunk-size line); both close the connection.
 //
 // TLS: a listener given an SSL_CTX speaks TLS only (a plaintext client gets a failed handshake,
 // never an HTTP answer); the context decides protocol versions, certificates (its cert callback

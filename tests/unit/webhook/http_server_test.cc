@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "testutil/testutil.h"
+
 namespace kdr::admission {
 namespace {
 
@@ -175,6 +177,56 @@ TEST_F(HttpServerTest, MalformedRequestsGetAnErrorAndTheConnectionCloses) {
     EXPECT_TRUE(ClosedByPeer(fd));
     close(fd);
   }
+}
+
+TEST_F(HttpServerTest, FramingErrorsAreAnsweredAtOnceNotAtTheReadTimeout) {
+  HttpServer::Options o;
+  o.read_timeout = std::chrono::minutes(10);  // waiting for it would fail the client's 30 s read
+  Start(o);
+  const std::string chunked = "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  struct Case {
+    const char* name;
+    std::string request;  // sent, then the connection stays open: no EOF helps the server
+  } cases[] = {
+      {"bare LF line endings", testutil::ReadData("fuzz-seeds/http/bare-lf.txt")},
+      {"bare LF after a CRLF line", "GET /a HTTP/1.1\r\nHost: x\n"},
+      {"bare LF in a half-sent head", "GET /a HTTP/1.1\n"},
+      {"empty chunk-size line", testutil::ReadData("fuzz-seeds/http/chunked-empty-size.txt")},
+      {"empty chunk-size line, nothing after", chunked + "\r\n"},
+      {"bare LF after a chunk size", chunked + "3\nabc"},
+      {"bare LF in the trailers", chunked + "0\r\nX: y\n"},
+      {"chunk data without CRLF", chunked + "3\r\nabcde"},
+      {"chunk-size line too long", chunked + "1;" + std::string(5000, 'x')},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    int fd = Connect(port_);
+    ASSERT_GE(fd, 0);
+    ASSERT_TRUE(SendAll(fd, c.request));
+    std::string rest;
+    std::string resp = ReadResponse(fd, &rest);
+    EXPECT_EQ(StatusOf(resp), 400) << resp;
+    EXPECT_EQ(BodyOf(resp), "Bad Request\n");
+    EXPECT_NE(resp.find("Connection: close"), std::string::npos) << resp;
+    close(fd);
+  }
+}
+
+TEST_F(HttpServerTest, ChunkedBodiesDecodeAcrossReadsOfAnySize) {
+  Start();
+  const std::string body = "{\"kind\":\"AdmissionReview\"}";
+  std::string request = "POST /validate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (char ch : body) request += "1;x=y\r\n" + std::string(1, ch) + "\r\n";
+  request += "0\r\nTrailer: t\r\n\r\n";
+  int fd = Connect(port_);
+  ASSERT_GE(fd, 0);
+  // One byte per send: every line and chunk is cut somewhere.
+  for (char ch : request) ASSERT_TRUE(SendAll(fd, std::string(1, ch)));
+  std::string rest;
+  std::string resp = ReadResponse(fd, &rest);
+  EXPECT_EQ(StatusOf(resp), 200) << resp;
+  EXPECT_EQ(BodyOf(resp), "POST /validate  " + body);
+  close(fd);
 }
 
 TEST_F(HttpServerTest, BodyOverTheLimitIsRefusedUnreadAndTheAnswerArrives) {
