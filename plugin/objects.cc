@@ -4,6 +4,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "base/strings.h"
 #include "base/yaml.h"
 
@@ -50,11 +51,8 @@ Result<std::vector<SourcedObject>> ParseObjects(std::string_view text, const std
   std::string_view trimmed = TrimSpace(text);
   if (!trimmed.empty() && (trimmed.front() == '{' || trimmed.front() == '[')) {
     // JSON: nlohmann is stricter and faster than going through YAML.
-    try {
-      docs.push_back(json::parse(text));
-    } catch (const json::parse_error& e) {
-      return Status::InvalidArgument(what + ": invalid JSON: " + e.what());
-    }
+    KDR_ASSIGN_OR_RETURN(json doc, ParseJson(text, what));
+    docs.push_back(std::move(doc));
   } else {
     KDR_ASSIGN_OR_RETURN(docs, YamlDocumentsToJson(text, what));
   }

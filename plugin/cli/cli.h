@@ -66,4 +66,10 @@ std::shared_ptr<CLI::FormatterBase> MakeKubectlFormatter();
 // by tests, which pass their own streams and Env.
 int RunPlugin(int argc, const char* const* argv, CommandContext* context);
 
+// Runs a command's action. Actions return a Status and never throw; an exception escaping one is a
+// bug, turned here into Internal naming the command line ("internal error in kubectl dr transforms
+// apply -f x.yaml: ...; please report it") so the plugin exits 1 with one line instead of
+// aborting.
+Status RunGuarded(const Action& action, int argc, const char* const* argv);
+
 }  // namespace kdr::plugin

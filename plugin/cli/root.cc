@@ -1,6 +1,8 @@
 #include <CLI/CLI.hpp>
+#include <exception>
 #include <ostream>
 
+#include "base/json.h"
 #include "base/log.h"
 #include "cli/cli.h"
 
@@ -36,6 +38,22 @@ void AddGlobalFlags(CLI::App& app, GlobalOptions* g) {
 }
 
 }  // namespace
+
+Status RunGuarded(const Action& action, int argc, const char* const* argv) {
+  auto failed = [&](std::string_view why) {
+    std::string command = "kubectl dr";
+    for (int i = 1; i < argc; ++i) command += " " + std::string(argv[i]);
+    return Status::Internal("internal error in " + PrintableBytes(command) + ": " +
+                            PrintableBytes(why) + "; please report it with that input");
+  };
+  try {
+    return action();
+  } catch (const std::exception& e) {
+    return failed(e.what());
+  } catch (...) {
+    return failed("unknown exception");
+  }
+}
 
 int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   CLI::App app(std::string(kDescription), "kubectl dr");
@@ -73,7 +91,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
     return 0;
   }
   if (ctx->env.logger != nullptr) ctx->env.logger->set_verbosity(VerbosityFromFlag(ctx->globals.verbosity));
-  Status s = action();
+  Status s = RunGuarded(action, argc, argv);
   if (!s.ok()) {
     err << "error: " << s.message() << "\n";
   }
