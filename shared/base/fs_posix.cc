@@ -29,6 +29,35 @@ Status ErrnoStatus(int err, std::string_view what, const std::string& path) {
   }
 }
 
+// Writes all of data to fd; errno-style error code, 0 when done.
+int WriteAll(int fd, std::string_view data) {
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+// Writes data to a new file opened with flags, fsynced when sync; removed again on failure.
+Status WriteNew(const std::string& path, std::string_view data, int mode, int flags, bool sync,
+                std::string_view what) {
+  int fd = ::open(path.c_str(), flags | O_WRONLY | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus(errno, what, path);
+  int err = WriteAll(fd, data);
+  if (err == 0 && sync && ::fsync(fd) != 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    ::unlink(path.c_str());
+    return ErrnoStatus(err, what, path);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::string> PosixFileSystem::ReadFile(const std::string& path) const {
@@ -82,6 +111,29 @@ Status PosixFileSystem::WriteFile(const std::string& path, std::string_view data
     ::unlink(tmp.c_str());
     return ErrnoStatus(err, "cannot write", path);
   }
+  return Status::Ok();
+}
+
+Status FileSystem::CreateExclusive(const std::string& path, std::string_view, int) {
+  return Status::Unimplemented("cannot create " + path + " exclusively: this file system cannot");
+}
+
+Status PosixFileSystem::CreateExclusive(const std::string& path, std::string_view data, int mode) {
+  Status s = WriteNew(path, data, mode, O_CREAT | O_EXCL, /*sync=*/true, "cannot create");
+  if (s.IsAlreadyExists()) return Status::AlreadyExists(path + " exists");
+  return s;
+}
+
+Status PosixFileSystem::WriteFileBuffered(const std::string& path, std::string_view data, int mode) {
+  return WriteNew(path, data, mode, O_CREAT | O_TRUNC, /*sync=*/false, "cannot write");
+}
+
+Status PosixFileSystem::SyncFileSystem(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "cannot sync", path);
+  int err = ::syncfs(fd) == 0 ? 0 : errno;
+  ::close(fd);
+  if (err != 0) return ErrnoStatus(err, "cannot sync", path);
   return Status::Ok();
 }
 

@@ -156,4 +156,11 @@ Status MemFileSystem::Remove(const std::string& path) {
   return Status::Ok();
 }
 
+Status MemFileSystem::CreateExclusive(const std::string& path, std::string_view data, int) {
+  std::lock_guard l(mu_);
+  if (!files_.emplace(path, std::string(data)).second) return Status::AlreadyExists(path + " exists");
+  ++generation_[path];
+  return Status::Ok();
+}
+
 }  // namespace kdr::testutil

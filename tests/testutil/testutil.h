@@ -71,6 +71,7 @@ class MemFileSystem final : public FileSystem {
   Result<std::vector<std::string>> ListDir(const std::string& path) const override;
   Status MakeDirs(const std::string& path, int mode = 0755) override;
   Status Remove(const std::string& path) override;
+  Status CreateExclusive(const std::string& path, std::string_view data, int mode = 0644) override;
 
  private:
   mutable std::mutex mu_;
