@@ -1,0 +1,445 @@
+#include "inventory/restore.h"
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "base/clock.h"
+#include "base/strings.h"
+#include "inventory/format.h"
+#include "inventory/restore_internal.h"
+#include "kube/client.h"
+
+namespace kdr::inventory {
+
+RestoreInput::RestoreInput() = default;
+RestoreInput::~RestoreInput() = default;
+RestoreInput::RestoreInput(const RestoreInput&) = default;
+RestoreInput::RestoreInput(RestoreInput&&) noexcept = default;
+RestoreInput& RestoreInput::operator=(const RestoreInput&) = default;
+RestoreInput& RestoreInput::operator=(RestoreInput&&) noexcept = default;
+
+Result<RestoreInput> ReadRestoreInput(const Inventory& inventory) {
+  RestoreInput in;
+  in.objects.reserve(inventory.index().objects.size());
+  for (const ObjectEntry& entry : inventory.index().objects) {
+    KDR_ASSIGN_OR_RETURN(nlohmann::json object, inventory.ReadObject(entry));
+    if (object.is_object() && !object.contains("apiVersion")) {
+      object["apiVersion"] = kube::Gvk{entry.group, entry.version, entry.kind}.ApiVersion();
+    }
+    if (object.is_object() && !object.contains("kind")) object["kind"] = entry.kind;
+    in.objects.push_back(std::move(object));
+  }
+  in.volumes = inventory.index().volumes;
+  return in;
+}
+
+namespace {
+
+using internal::Entry;
+using internal::Existing;
+using internal::Outcome;
+using nlohmann::json;
+
+constexpr std::string_view kFieldManager = "kubectl-dr";
+
+bool OnTarget(const Entry& e) {
+  return e.outcome == Outcome::kCreated || e.outcome == Outcome::kUpdated || e.outcome == Outcome::kExisting;
+}
+
+std::string OwnerRefsText(const json& object) {
+  const json& refs = kube::FieldAt(object, {"metadata", "ownerReferences"});
+  return refs.is_array() ? refs.dump() : "[]";
+}
+
+// The server's reason, with what to do where the reason is a known restore pitfall.
+Status WithHint(const Status& s) {
+  if (s.message().find("conversion webhook") != std::string::npos) {
+    return Status(s.code(), s.message() + "; the CRD's conversion webhook is not serving yet (it may be among the "
+                                          "restored workloads): run the restore again once it is");
+  }
+  return s;
+}
+
+// Fields the target allocated that a replacing PUT must carry over, as kube-apiserver itself
+// would for a Service (patchAllocatedValues); immutable specs (a bound claim's, a PV's source)
+// stay the target's: a claim resize there is 403 for a statically bound claim.
+void CarryOver(const Entry& e, const json& current, json* desired) {
+  const json& have = kube::FieldAt(current, {"spec"});
+  if (!have.is_object()) return;
+  const std::string& group = e.gvk.group;
+  const std::string& kind = e.gvk.kind;
+  if (group.empty() && kind == "Service") {
+    json& spec = (*desired)["spec"];
+    for (const char* f : {"clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy", "healthCheckNodePort"}) {
+      if (!spec.contains(f) && have.contains(f)) spec[f] = have[f];
+    }
+    if (spec.contains("ports") && spec["ports"].is_array() && have.contains("ports") && have["ports"].is_array()) {
+      for (json& p : spec["ports"]) {
+        if (!p.is_object() || p.contains("nodePort")) continue;
+        for (const json& q : have["ports"]) {
+          if (q.is_object() && q.value("port", 0) == p.value("port", 0) &&
+              q.value("protocol", "TCP") == p.value("protocol", "TCP") && q.contains("nodePort")) {
+            p["nodePort"] = q["nodePort"];
+          }
+        }
+      }
+    }
+  } else if (group.empty() && (kind == "PersistentVolumeClaim" || kind == "PersistentVolume")) {
+    (*desired)["spec"] = have;
+  } else if (group == "batch" && kind == "Job") {
+    json& spec = (*desired)["spec"];
+    if (have.contains("selector")) spec["selector"] = have["selector"];
+    const json& labels = kube::FieldAt(have, {"template", "metadata", "labels"});
+    if (labels.is_object()) {
+      for (auto it = labels.begin(); it != labels.end(); ++it) {
+        spec["template"]["metadata"]["labels"][it.key()] = it.value();
+      }
+    }
+  } else if (group.empty() && kind == "Pod") {
+    json& spec = (*desired)["spec"];
+    if (!spec.contains("nodeName") && have.contains("nodeName")) spec["nodeName"] = have["nodeName"];
+  }
+}
+
+class Engine {
+ public:
+  Engine(kube::Client& target, const RestoreOptions& options, internal::Plan* plan, std::stop_token stop)
+      : target_(target), options_(options), plan_(*plan), stop_(std::move(stop)) {
+    for (const Entry& e : plan_.entries) total_ += e.outcome == Outcome::kExcluded ? 0 : 1;
+    lookup_ = [this](std::string_view uid) { return TargetUid(uid); };
+  }
+
+  // Runs the tiers in order and fills result (but status).
+  void Run(RestoreResult* result) {
+    std::vector<std::vector<Entry*>> tiers(kTierCount);
+    for (Entry& e : plan_.entries) {
+      if (e.outcome != Outcome::kExcluded) tiers[static_cast<int>(e.tier)].push_back(&e);
+    }
+    Clock& clock = *target_.env().clock;
+    for (int t = 0; t < kTierCount && !stop_.stop_requested(); ++t) {
+      const Tier tier = static_cast<Tier>(t);
+      std::vector<Entry*>& list = tiers[t];
+      const auto start = clock.Monotonic();
+      internal::RunParallel(list.size(), options_.parallel, stop_, [&](size_t i) { Handle(*list[i]); });
+      if (tier == Tier::kCustomResourceDefinitions && !stop_.stop_requested()) {
+        auto failures = internal::WaitEstablished(target_, list, options_.crd_established_timeout, stop_);
+        internal::ResolveAwaitingCrds(target_, &plan_, failures);
+      }
+      if (tier == Tier::kPersistentVolumeClaims && !stop_.stop_requested()) {
+        internal::WaitBound(target_, list, options_.claim_bound_timeout, stop_);
+      }
+      PatchOwners();
+      if (!list.empty()) {
+        result->tiers.push_back({tier, static_cast<int64_t>(list.size()), clock.Monotonic() - start});
+      }
+    }
+  }
+
+ private:
+  void Handle(Entry& e) {
+    try {
+      if (e.skip) {
+        e.outcome = Outcome::kSkipped;
+        e.reason = *e.skip;
+      } else if (!e.resolved) {
+        Fail(e, e.resolve_error);
+      } else if (e.found) {
+        HandleExisting(e, *e.found);
+      } else {
+        Create(e);
+      }
+    } catch (const std::exception& ex) {
+      // nlohmann throws on a field of an unexpected type; the object fails, the rest go on.
+      Fail(e, Status::InvalidArgument(std::string("malformed object: ") + ex.what()));
+    }
+    Done(e.tier);
+  }
+
+  void Fail(Entry& e, Status s) {
+    e.outcome = Outcome::kFailed;
+    e.status = std::move(s);
+  }
+
+  json Sanitized(Entry& e) {
+    json obj = *e.captured;
+    SanitizeOutcome out = Sanitize(plan_.sanitize, *plan_.set, lookup_, &obj);
+    e.notes = std::move(out.notes);
+    e.owners_pending = !out.pending_owner_uids.empty();
+    return obj;
+  }
+
+  void Create(Entry& e) {
+    json obj = Sanitized(e);
+    if (e.gvk.group.empty() && e.gvk.kind == "PersistentVolume" && options_.rewrite_volume) {
+      if (const VolumeMapEntry* v = plan_.set->VolumeForPv(e.name)) {
+        Status s = options_.rewrite_volume(*v, &obj);
+        if (!s.ok()) return Fail(e, s.WithContext("the storage driver's volume source"));
+      }
+    }
+    if (Status s = CheckSizeLimits(obj); !s.ok()) return Fail(e, s);
+    Result<json> created = target_.Create(e.gvr, e.namespace_name, obj);
+    if (created.ok()) {
+      e.outcome = Outcome::kCreated;
+      e.owner_refs = OwnerRefsText(*created);
+      RecordUid(e, kube::Uid(*created));
+      return;
+    }
+    if (!created.status().IsAlreadyExists()) return Fail(e, WithHint(created.status()));
+    // Made since the survey (a controller's default ServiceAccount, a second run): read it.
+    Result<json> current = target_.Get(e.gvr, e.namespace_name, e.name);
+    if (!current.ok()) return Fail(e, current.status().WithContext("reading it after 409 AlreadyExists"));
+    e.found = std::make_shared<const json>(std::move(*current));
+    HandleExisting(e, *e.found);
+  }
+
+  void HandleExisting(Entry& e, const json& found) {
+    switch (internal::Classify(e, &found, options_.recovery)) {
+      case Existing::kNone:
+        return Create(e);
+      case Existing::kOurs:
+        e.outcome = Outcome::kExisting;
+        e.owner_refs = OwnerRefsText(found);
+        e.owners_pending = kube::FieldAt(*e.captured, {"metadata", "ownerReferences"}).is_array();
+        RecordUid(e, kube::Uid(found));
+        return;
+      case Existing::kMadeByTarget:
+        e.outcome = Outcome::kExisting;
+        RecordUid(e, kube::Uid(found));
+        return MergeServiceAccount(e, found);
+      case Existing::kShared:
+        e.outcome = Outcome::kExisting;
+        RecordUid(e, kube::Uid(found));
+        e.differences = internal::Differences(e, found);
+        return;
+      case Existing::kConflict:
+        break;
+    }
+    const std::string why = "exists on the target and was not created by recovery " + Quote(options_.recovery);
+    switch (options_.existing) {
+      case ExistingPolicy::kSkip:
+        e.outcome = Outcome::kSkipped;
+        e.reason = why + " (existing: skip)";
+        return;
+      case ExistingPolicy::kUpdate:
+        return Update(e, found);
+      case ExistingPolicy::kFail:
+        return Fail(e, Status::AlreadyExists(why + " (existing: fail); restore with existing skip or update, "
+                                                   "or delete it"));
+    }
+  }
+
+  // Replaces a conflicting object with the captured one (PUT at the version read), carrying over
+  // what the target allocated; a 409 Conflict re-reads and tries again.
+  void Update(Entry& e, const json& found) {
+    const json desired = Sanitized(e);
+    json current = found;
+    for (int attempt = 0;; ++attempt) {
+      json obj = desired;
+      obj["metadata"]["resourceVersion"] = kube::ResourceVersion(current);
+      CarryOver(e, current, &obj);
+      if (Status s = CheckSizeLimits(obj); !s.ok()) return Fail(e, s);
+      Result<json> updated = target_.Update(e.gvr, e.namespace_name, obj);
+      if (updated.ok()) {
+        e.outcome = Outcome::kUpdated;
+        e.owner_refs = OwnerRefsText(*updated);
+        RecordUid(e, kube::Uid(*updated));
+        return;
+      }
+      if (!updated.status().IsConflict() || attempt == 3) return Fail(e, WithHint(updated.status()));
+      Result<json> again = target_.Get(e.gvr, e.namespace_name, e.name);
+      if (!again.ok()) return Fail(e, again.status().WithContext("reading it again after 409 Conflict"));
+      current = std::move(*again);
+    }
+  }
+
+  // The default ServiceAccount is the target's: the captured imagePullSecrets (and
+  // automountServiceAccountToken) are merged into it.
+  void MergeServiceAccount(Entry& e, const json& found) {
+    if (!(e.gvk.group.empty() && e.gvk.kind == "ServiceAccount")) return;
+    json patch = json::object();
+    const json& want = kube::FieldAt(*e.captured, {"imagePullSecrets"});
+    json have = kube::FieldAt(found, {"imagePullSecrets"});
+    if (!have.is_array()) have = json::array();
+    const size_t before = have.size();
+    if (want.is_array()) {
+      for (const json& s : want) {
+        if (std::find(have.begin(), have.end(), s) == have.end()) have.push_back(s);
+      }
+    }
+    if (have.size() > before) patch["imagePullSecrets"] = have;
+    const json& automount = kube::FieldAt(*e.captured, {"automountServiceAccountToken"});
+    if (automount.is_boolean() && kube::FieldAt(found, {"automountServiceAccountToken"}) != automount) {
+      patch["automountServiceAccountToken"] = automount;
+    }
+    if (patch.empty()) return;
+    kube::PatchOptions po;
+    po.field_manager = std::string(kFieldManager);
+    Result<json> r = target_.Patch(e.gvr, e.namespace_name, e.name, kube::PatchType::kMergePatch, patch, po);
+    if (!r.ok()) return Fail(e, r.status().WithContext("merging imagePullSecrets into the target's ServiceAccount"));
+    e.notes.push_back("merged the captured imagePullSecrets/automountServiceAccountToken into the target's");
+  }
+
+  // Writes the owner references of objects whose owners came after them, once every owner in
+  // the restore set is settled (restored, failed or skipped).
+  void PatchOwners() {
+    for (Entry& e : plan_.entries) {
+      if (!e.owners_pending || !OnTarget(e)) continue;
+      bool settled = true;
+      const json& refs = kube::FieldAt(*e.captured, {"metadata", "ownerReferences"});
+      for (const json& r : refs) {
+        const RestoreSet::Member* m = r.is_object() ? plan_.set->FindByUid(r.value("uid", "")) : nullptr;
+        if (m != nullptr && plan_.entries[m->index].outcome == Outcome::kPending) settled = false;
+      }
+      if (!settled) continue;
+      e.owners_pending = false;
+      bool all_known = true;
+      Result<json> want = TargetOwnerReferences(*plan_.set, lookup_, *e.captured, &all_known);
+      if (!want.ok() || want->dump() == e.owner_refs) continue;
+      json patch = {{"metadata", {{"ownerReferences", want->empty() ? json() : *want}}}};
+      kube::PatchOptions po;
+      po.field_manager = std::string(kFieldManager);
+      Result<json> r = target_.Patch(e.gvr, e.namespace_name, e.name, kube::PatchType::kMergePatch, patch, po);
+      if (r.ok()) {
+        e.owner_refs = want->dump();
+      } else {
+        e.notes.push_back("ownerReferences not written: " + r.status().ToString());
+      }
+    }
+  }
+
+  std::optional<std::string> TargetUid(std::string_view source_uid) {
+    std::shared_lock lock(uid_mu_);
+    auto it = uids_.find(std::string(source_uid));
+    if (it == uids_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void RecordUid(const Entry& e, std::string target_uid) {
+    const std::string source = kube::Uid(*e.captured);
+    if (source.empty() || target_uid.empty()) return;
+    std::unique_lock lock(uid_mu_);
+    uids_[source] = std::move(target_uid);
+  }
+
+  void Done(Tier tier) {
+    const int64_t done = ++done_;
+    if (!options_.progress) return;
+    std::lock_guard lock(progress_mu_);
+    options_.progress(RestoreProgress{done, total_, tier});
+  }
+
+  kube::Client& target_;
+  const RestoreOptions& options_;
+  internal::Plan& plan_;
+  const std::stop_token stop_;
+  int64_t total_ = 0;
+  OwnerUidLookup lookup_;
+  std::shared_mutex uid_mu_;
+  std::unordered_map<std::string, std::string> uids_;  // guarded by uid_mu_: source -> target uid
+  std::atomic<int64_t> done_{0};
+  std::mutex progress_mu_;
+};
+
+// Counts and lists, tier by tier, in input order within a tier.
+void Collect(const internal::Plan& plan, RestoreResult* result) {
+  for (int t = 0; t < kTierCount; ++t) {
+    for (const Entry& e : plan.entries) {
+      if (static_cast<int>(e.tier) != t || e.outcome == Outcome::kExcluded) continue;
+      ObjectRef ref = e.Ref();
+      switch (e.outcome) {
+        case Outcome::kCreated: ++result->counts.created; break;
+        case Outcome::kUpdated: ++result->counts.updated; break;
+        case Outcome::kExisting: ++result->counts.existing; break;
+        case Outcome::kFailed:
+          ++result->counts.failed;
+          result->failures.push_back({ref, e.tier, e.status});
+          break;
+        case Outcome::kSkipped:
+        case Outcome::kPending:
+          ++result->counts.skipped;
+          result->skipped.push_back({ref, e.outcome == Outcome::kSkipped ? e.reason
+                                                                          : "not restored: the restore was stopped"});
+          break;
+        case Outcome::kExcluded: break;
+      }
+      for (const std::string& n : e.notes) result->notes.push_back({ref, n});
+      for (const Difference& d : e.differences) result->differences.push_back(d);
+    }
+  }
+}
+
+bool IsMappingConflict(const Conflict& c, const RestoreOptions& options) {
+  if (c.object.kind != "Namespace") return false;
+  for (const auto& [from, to] : options.namespace_mapping) {
+    if (to == c.object.name) return true;
+  }
+  return false;
+}
+
+std::string ConflictSummary(const std::vector<Conflict>& conflicts) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < conflicts.size() && i < 3; ++i) names.push_back(conflicts[i].object.ToString());
+  if (conflicts.size() > 3) names.push_back("and " + std::to_string(conflicts.size() - 3) + " more");
+  return Join(names, ", ");
+}
+
+}  // namespace
+
+Result<std::vector<Conflict>> ListConflicts(kube::Client& target, const RestoreInput& input,
+                                            const RestoreOptions& options) {
+  internal::Plan plan;
+  KDR_RETURN_IF_ERROR(internal::BuildPlan(target, input, options, &plan));
+  KDR_RETURN_IF_ERROR(internal::Survey(target, &plan, options.parallel, {}));
+  return internal::Conflicts(target, plan, options);
+}
+
+RestoreResult Restore(kube::Client& target, const RestoreInput& input, const RestoreOptions& options,
+                      std::stop_token stop) {
+  RestoreResult result;
+  internal::Plan plan;
+  result.status = internal::BuildPlan(target, input, options, &plan);
+  if (!result.status.ok()) return result;
+  result.excluded = plan.excluded;
+  result.status = internal::Survey(target, &plan, options.parallel, stop);
+  if (!result.status.ok()) return result;
+  Result<std::vector<Conflict>> conflicts = internal::Conflicts(target, plan, options);
+  if (!conflicts.ok()) {
+    result.status = conflicts.status();
+    return result;
+  }
+  std::vector<Conflict> mapping;
+  for (const Conflict& c : *conflicts) {
+    if (IsMappingConflict(c, options)) mapping.push_back(c);
+  }
+  if (!mapping.empty()) {
+    result.conflicts = mapping;
+    result.status = Status::FailedPrecondition(mapping.front().reason + " (nothing was restored)");
+    return result;
+  }
+  if (options.existing == ExistingPolicy::kFail && !conflicts->empty()) {
+    result.status = Status::FailedPrecondition(
+        std::to_string(conflicts->size()) + " object(s) exist on the target and were not created by recovery " +
+        Quote(options.recovery) + ": " + ConflictSummary(*conflicts) +
+        "; nothing was restored: restore with existing skip or update, or delete them");
+    result.conflicts = std::move(*conflicts);
+    return result;
+  }
+
+  Engine engine(target, options, &plan, stop);
+  engine.Run(&result);
+  Collect(plan, &result);
+  if (stop.stop_requested()) {
+    const auto left = std::count_if(plan.entries.begin(), plan.entries.end(),
+                                    [](const Entry& e) { return e.outcome == Outcome::kPending; });
+    result.status = Status::Cancelled("restore stopped with " + std::to_string(left) + " of " +
+                                      std::to_string(result.counts.total()) +
+                                      " objects not done; run it again to resume");
+  }
+  return result;
+}
+
+}  // namespace kdr::inventory
