@@ -71,6 +71,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   RegisterInstall(r);
   RegisterPlan(r);
   RegisterFence(r);
+  RegisterInventory(r);
 
   std::ostream& out = *ctx->streams.out;
   std::ostream& err = *ctx->streams.err;
