@@ -13,6 +13,7 @@
 #include "dr/plan_clone.h"
 #include "dr/types.h"
 #include "kube/client.h"
+#include "dr_site.h"
 #include "kube_context.h"
 
 namespace kdr::plugin {
@@ -20,35 +21,10 @@ namespace {
 
 using nlohmann::json;
 
-const kube::Gvr kPlans{std::string(dr::kGroup), std::string(dr::kVersion), std::string(dr::kPlanResource)};
-
 struct FenceOptions {
   std::string plan;
   bool dry_run = false;
 };
-
-std::string DrNamespace(const GlobalOptions& g) {
-  return g.namespace_name.empty() ? std::string(dr::kSystemNamespace) : g.namespace_name;
-}
-
-Result<dr::DRPlan> ReadPlan(kube::Client& target, const std::string& ns, const std::string& name) {
-  Result<json> obj = target.Get(kPlans, ns, name);
-  if (!obj.ok()) {
-    if (obj.status().IsNotFound()) {
-      std::vector<std::string> names;
-      if (Result<json> list = target.List(kPlans, ns); list.ok() && (*list)["items"].is_array()) {
-        for (const json& p : (*list)["items"]) names.push_back(p["metadata"].value("name", ""));
-      }
-      return Status::NotFound("drplan " + Quote(name) + " not found in namespace " + ns +
-                              " of the current context; plans live on the target cluster: choose it "
-                              "with --context" + DidYouMean(name, names));
-    }
-    return obj.status().WithContext("reading drplan " + ns + "/" + name);
-  }
-  Result<dr::DRPlan> plan = dr::DRPlanFromJson(*obj);
-  if (!plan.ok()) return plan.status().WithContext("reading drplan " + ns + "/" + name);
-  return plan;
-}
 
 Status RunFence(const FenceOptions& o, const CommandContext& ctx) {
   KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(o.plan, "--plan"));
@@ -62,16 +38,14 @@ Status RunFence(const FenceOptions& o, const CommandContext& ctx) {
         "for the old primary after a failover");
   }
 
-  GlobalOptions source_globals = ctx.globals;
-  source_globals.context = plan.spec.source_context;
   const std::string where = "the source cluster (context " + Quote(plan.spec.source_context) + ")";
-  Result<std::unique_ptr<kube::Client>> source = ClientFromGlobals(source_globals, ctx.env);
-  if (!source.ok()) return source.status().WithContext("reaching " + where);
+  KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Client> source,
+                       SiteClient(ctx.globals, ctx.env, plan.spec.source_context, "source cluster"));
 
   // The plan's inventory claim, plus every claim already labelled for it: their namespaces may
   // have lost the fence (repair).
   std::vector<dr::ClaimRef> claims = {{plan.spec.inventory_pvc_namespace, plan.spec.inventory_pvc_name}};
-  Result<std::vector<dr::ClaimRef>> labelled = dr::FailedOverClaims(**source, o.plan);
+  Result<std::vector<dr::ClaimRef>> labelled = dr::FailedOverClaims(*source, o.plan);
   if (!labelled.ok()) {
     if (labelled.status().code() == StatusCode::kUnavailable) {
       return labelled.status().WithContext(where + " is unreachable; run kubectl dr fence again once it "
@@ -81,7 +55,7 @@ Status RunFence(const FenceOptions& o, const CommandContext& ctx) {
   }
   claims.insert(claims.end(), labelled->begin(), labelled->end());
 
-  Result<std::vector<dr::FenceChange>> changes = dr::Fence(**source, o.plan, claims, o.dry_run);
+  Result<std::vector<dr::FenceChange>> changes = dr::Fence(*source, o.plan, claims, o.dry_run);
   if (!changes.ok()) return changes.status().WithContext("on " + where);
   std::ostream& out = *ctx.streams.out;
   size_t changed = 0;

@@ -15,6 +15,7 @@
 #include "dr/types.h"
 #include "kube/client.h"
 #include "kube/object.h"
+#include "dr_site.h"
 #include "kube_context.h"
 #include "output.h"
 
@@ -23,9 +24,6 @@ namespace {
 
 using nlohmann::json;
 
-const kube::Gvr kPlans{std::string(dr::kGroup), std::string(dr::kVersion), std::string(dr::kPlanResource)};
-const kube::Gvr kRecoveries{std::string(dr::kGroup), std::string(dr::kVersion),
-                            std::string(dr::kRecoveryResource)};
 constexpr std::string_view kPlanType = "drplan.dr.kubectl-dr.dev";
 
 struct GetOptions {
@@ -41,17 +39,6 @@ struct CloneOptions {
   bool dry_run = false;
 };
 
-// The DR namespace: -n, else the DR system namespace (not the context's namespace, which is the
-// workloads' business).
-std::string DrNamespace(const GlobalOptions& g) {
-  return g.namespace_name.empty() ? std::string(dr::kSystemNamespace) : g.namespace_name;
-}
-
-std::string ContextName(const kube::Client& client) {
-  const kube::RestConfig& c = client.config();
-  return c.context.empty() ? c.server : "context " + Quote(c.context);
-}
-
 std::string Str(const json& obj, std::initializer_list<std::string_view> path) {
   return kube::StringField(obj, path);
 }
@@ -61,7 +48,7 @@ std::string Name(const json& plan) { return Str(plan, {"metadata", "name"}); }
 // Every plan in ns ("" = all namespaces). A 404 on the collection means the cluster does not
 // serve the DRPlan CRD.
 Result<std::vector<json>> ListPlans(kube::Client& client, const std::string& ns) {
-  Result<json> list = client.ListAll(kPlans, ns);
+  Result<json> list = client.ListAll(kPlanGvr, ns);
   if (!list.ok()) {
     if (list.status().IsNotFound()) {
       return Status::FailedPrecondition("the cluster of " + ContextName(client) + " does not serve " +
@@ -218,7 +205,7 @@ Status RunClone(const CloneOptions& o, const CommandContext& ctx) {
   std::optional<dr::DRRecovery> spending;
   if (source->spent() && !source->status.spent_by.empty()) {
     const std::string& rec_name = source->status.spent_by;
-    Result<json> rec = client->Get(kRecoveries, ns, rec_name);
+    Result<json> rec = client->Get(kRecoveryGvr, ns, rec_name);
     if (rec.ok()) {
       Result<dr::DRRecovery> typed = dr::DRRecoveryFromJson(*rec);
       if (!typed.ok()) return typed.status().WithContext("reading drrecovery " + ns + "/" + rec_name);
@@ -237,7 +224,7 @@ Status RunClone(const CloneOptions& o, const CommandContext& ctx) {
   kube::WriteOptions write;
   write.dry_run = o.dry_run;
   write.field_manager = "kubectl-dr";
-  Result<json> created = client->Create(kPlans, ns, object, write);
+  Result<json> created = client->Create(kPlanGvr, ns, object, write);
   if (!created.ok()) {
     if (created.status().IsAlreadyExists()) {
       return Status::AlreadyExists("drplan " + Quote(o.request.new_name) + " already exists in namespace " +

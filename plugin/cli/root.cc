@@ -72,6 +72,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   RegisterPlan(r);
   RegisterFence(r);
   RegisterInventory(r);
+  RegisterRecovery(r);
 
   std::ostream& out = *ctx->streams.out;
   std::ostream& err = *ctx->streams.err;

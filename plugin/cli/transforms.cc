@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "base/yaml.h"
 #include "cli/cli.h"
+#include "modifier_file.h"
 #include "objects.h"
 #include "transform/apply.h"
 #include "transform/json_patch.h"
@@ -31,32 +32,9 @@ struct ApplyOptions {
   bool diff = false;
 };
 
-Result<std::string> ReadModifierFile(const std::string& path, const CommandContext& ctx) {
-  if (ctx.env.fs == nullptr) return Status::Internal("no file system in the environment");
-  auto text = ctx.env.fs->ReadFile(path);
-  if (!text.ok()) {
-    return Status(text.status().code(),
-                  "cannot read modifier file " + Quote(path) + ": " + text.status().message());
-  }
-  return text;
-}
-
 Status RunValidate(const ValidateOptions& opts, const CommandContext& ctx) {
   KDR_ASSIGN_OR_RETURN(std::string text, ReadModifierFile(opts.file, ctx));
-  transform::ModifierDiagnostics d;
-  auto modifiers = transform::ResourceModifiers::Load(text, &d);
-  for (const auto& w : d.warnings) *ctx.streams.err << "warning: " << opts.file << ": " << w << "\n";
-  if (!modifiers) {
-    std::string msg = opts.file + " is invalid: ";
-    if (d.problems.size() == 1) {
-      msg += d.problems[0];
-    } else {
-      msg += std::to_string(d.problems.size()) + " problems:";
-      for (const auto& p : d.problems) msg += "\n  " + p;
-    }
-    return Status::InvalidArgument(msg);
-  }
-  size_t n = modifiers->rules().size();
+  KDR_ASSIGN_OR_RETURN(size_t n, CheckModifiers(text, opts.file, *ctx.streams.err));
   *ctx.streams.out << opts.file << ": valid (" << n << (n == 1 ? " rule" : " rules") << ")\n";
   return Status::Ok();
 }

@@ -182,7 +182,8 @@ TEST_F(FenceCliTest, BadRequestsChangeNothing) {
       {"invalid plan name", {"fence", "--plan", "Shop"}, 2, "--plan"},
       {"no plan", {"fence"}, 2, "--plan is required"},
       {"the source as the current context", {"--context", "prod-east", "fence", "--plan", "shop-to-dr"}, 1,
-       "plans live on the target cluster: choose it with --context"},
+       "does not serve drplans.dr.kubectl-dr.dev: install kubectl-dr there first (kubectl dr install), or "
+       "choose the target cluster with --context"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
