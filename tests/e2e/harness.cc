@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include "base/fs.h"
@@ -26,6 +27,7 @@ class ExternalCluster final : public Cluster {
   const std::string& kubeconfig() const override { return kubeconfig_; }
   const std::string& context() const override { return context_; }
   bool simulated() const override { return false; }
+  bool local() const override { return false; }
   Status Restart() override { return Status::Unimplemented("cannot restart a real cluster's API server"); }
   Status Stop() override { return Status::Unimplemented("cannot stop a real cluster's API server"); }
 
@@ -48,6 +50,7 @@ class KubesimCluster final : public Cluster {
   const std::string& kubeconfig() const override { return kubeconfig_; }
   const std::string& context() const override { return context_; }
   bool simulated() const override { return true; }
+  bool local() const override { return true; }
 
   Status Start() {
     std::string listen = "127.0.0.1:" + std::to_string(port_);
@@ -112,6 +115,38 @@ class KubesimCluster final : public Cluster {
   int port_ = 0;
 };
 
+// A real control plane run by scripts/realk8s with its state under `dir`; stopped (by the pids
+// the script recorded) when destroyed.
+class RealCluster final : public Cluster {
+ public:
+  RealCluster(std::string dir, std::string name)
+      : dir_(std::move(dir)), name_(std::move(name)), kubeconfig_(dir_ + "/" + name_ + "/kubeconfig") {}
+  ~RealCluster() override { (void)Realk8s("stop " + name_); }
+
+  const std::string& kubeconfig() const override { return kubeconfig_; }
+  const std::string& context() const override { return name_; }
+  bool simulated() const override { return false; }
+  bool local() const override { return true; }
+
+  // Returns once /readyz answers and the default ServiceAccount exists.
+  Status Start() { return Realk8s("start " + name_); }
+  // kube-apiserver alone: etcd keeps the objects, the port stays the same.
+  Status Stop() override { return Realk8s("stop " + name_ + " kube-apiserver"); }
+  Status Restart() override { return Realk8s("restart " + name_ + " kube-apiserver"); }
+
+ private:
+  Status Realk8s(const std::string& args) const {
+    auto r = testutil::RunCommand("KDR_REALK8S_DIR=" + dir_ + " " + testutil::SourcePath("scripts/realk8s") +
+                                  " " + args + " </dev/null");
+    if (r.exit_code != 0) return Status::Unavailable("scripts/realk8s " + args + " failed:\n" + r.output);
+    return Status::Ok();
+  }
+
+  const std::string dir_;
+  const std::string name_;
+  const std::string kubeconfig_;
+};
+
 std::string EnvOr(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
@@ -133,6 +168,30 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create() {
     pair->target_ = std::make_unique<ExternalCluster>(dst, CurrentContext(dst));
     pair->merged_ = src + ":" + dst;
     return pair;
+  }
+  std::string kind = EnvOr("KDR_E2E_PAIR");
+  if (kind == "real") {
+    auto built = testutil::RunCommand(testutil::SourcePath("scripts/realk8s") + " bin-dir");
+    if (built.exit_code != 0) {
+      return Status::FailedPrecondition("KDR_E2E_PAIR=real but the real control plane is not built; run: "
+                                        "scripts/realk8s build");
+    }
+    auto source = std::make_unique<RealCluster>(pair->dir_.path(), "source");
+    auto target = std::make_unique<RealCluster>(pair->dir_.path(), "target");
+    // Side by side: each start is mostly waiting for its components to become ready.
+    Status source_started;
+    std::thread starter([&] { source_started = source->Start(); });
+    Status target_started = target->Start();
+    starter.join();
+    KDR_RETURN_IF_ERROR(source_started);
+    KDR_RETURN_IF_ERROR(target_started);
+    pair->source_ = std::move(source);
+    pair->target_ = std::move(target);
+    pair->merged_ = pair->source_->kubeconfig() + ":" + pair->target_->kubeconfig();
+    return pair;
+  }
+  if (!kind.empty() && kind != "kubesim") {
+    return Status::InvalidArgument("KDR_E2E_PAIR is \"" + kind + "\"; use kubesim (the default) or real");
   }
   std::string binary = testutil::BinaryDir() + "/tests/kubesim";
   PosixFileSystem fs;

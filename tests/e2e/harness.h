@@ -4,9 +4,12 @@
 //
 // When KDR_E2E_SOURCE_KUBECONFIG and KDR_E2E_TARGET_KUBECONFIG are both set, the clusters are
 // those (a kind pair, a lab pair) and the tests run unchanged against them; Restart() is then
-// unsupported and tests that need it skip. Otherwise each cluster is a `kubesim` process started
-// from the build tree with its own data directory, so a test can restart a "cluster" in the
-// middle of a workflow and find its state intact.
+// unsupported and tests that need it skip. With KDR_E2E_PAIR=real, each cluster is a real
+// kube-apiserver, kube-controller-manager and etcd that `scripts/realk8s start` runs on loopback
+// in the pair's temp dir (built by `scripts/realk8s build`), stopped when the pair is destroyed.
+// Otherwise (KDR_E2E_PAIR unset or "kubesim") each cluster is a `kubesim` process started from
+// the build tree with its own data directory. On kubesim and on the real pair a test can restart
+// a cluster's API server in the middle of a workflow and find its state intact.
 //
 // Tests reach clusters only through kubeconfigs (kubectl, the plugin, the client): nothing here
 // gives them a way into kubesim's internals that a real cluster could not give.
@@ -28,8 +31,10 @@ class Cluster {
   virtual const std::string& kubeconfig() const = 0;
   virtual const std::string& context() const = 0;
   virtual bool simulated() const = 0;
+  // True when the API server runs on this machine, so it can call a webhook on 127.0.0.1.
+  virtual bool local() const = 0;
   // Stops and starts the cluster's API server, keeping its state and address. Unimplemented on
-  // real clusters.
+  // clusters given by KDR_E2E_*_KUBECONFIG.
   virtual Status Restart() = 0;
   // Stops the API server (the cluster becomes unreachable) until Restart().
   virtual Status Stop() = 0;
@@ -37,8 +42,9 @@ class Cluster {
 
 class ClusterPair {
  public:
-  // Starts (or connects to) both clusters. FailedPrecondition naming the binary when kubesim is
-  // not built.
+  // Starts (or connects to) both clusters. FailedPrecondition naming what to build when kubesim
+  // (or, for KDR_E2E_PAIR=real, the real control plane) is not built; InvalidArgument for an
+  // unknown KDR_E2E_PAIR; Unavailable with the start-up log when a real cluster does not start.
   static Result<std::unique_ptr<ClusterPair>> Create();
 
   Cluster& source() const { return *source_; }
