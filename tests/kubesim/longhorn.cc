@@ -124,6 +124,8 @@ class BackupStore {
  public:
   BackupStore(FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
   bool configured() const { return !dir_.empty(); }
+  // An NFS target that is unmounted or gone: the store's directory cannot be read.
+  bool reachable() const { return configured() && fs_->Stat(dir_).ok(); }
   std::string target_url() const { return dir_.empty() ? "" : "file://" + dir_; }
 
   std::string VolumeDir(const std::string& vol) const {
@@ -261,7 +263,27 @@ class LonghornController : public Reconciler {
     if (!t.ok() && !t.status().IsAlreadyExists()) return Warn("creating backup target", t.status());
     json status = {{"available", backups_.configured()}, {"lastSyncedAt", Now()}};
     Warn("backup target status", WriteStatus(store_, kBackupTargets, ns_, "default", status));
+    target_available_ = backups_.configured();
     target_ready_ = true;
+  }
+
+  // BackupTarget status.available and its Unavailable condition follow the store, as Longhorn's
+  // backup target controller reports a target it cannot reach.
+  void UpdateTargetAvailability() {
+    bool available = backups_.reachable();
+    if (available == target_available_) return;
+    json status = {{"available", available}, {"lastSyncedAt", Now()}};
+    if (!available) {
+      status["conditions"] = json::array(
+          {{{"type", "Unavailable"},
+            {"status", "True"},
+            {"reason", "Unavailable"},
+            {"message", "cannot reach backup target " + backups_.target_url()},
+            {"lastTransitionTime", Now()}}});
+    }
+    Status w = WriteStatus(store_, kBackupTargets, ns_, "default", status);
+    Warn("backup target status", w);
+    if (w.ok()) target_available_ = available;
   }
 
   // Reads the backup store: BackupVolumes and Backups for what is there; remembers each
@@ -269,6 +291,8 @@ class LonghornController : public Reconciler {
   void Poll() {
     if (!backups_.configured()) return;
     EnsureNamespaceAndTarget();
+    UpdateTargetAvailability();
+    if (!target_available_) return;
     for (const auto& vol : backups_.Volumes()) {
       auto cfg = backups_.Volume(vol);
       if (!cfg) continue;
@@ -338,6 +362,11 @@ class LonghornController : public Reconciler {
     }
     if (!backups_.configured()) {
       return FailBackup(b, "backup target is not set (start kubesim with --longhorn-backupstore)");
+    }
+    if (!backups_.reachable()) {
+      UpdateTargetAvailability();
+      return FailBackup(b, "cannot reach backup target " + backups_.target_url() +
+                               ": the backup store is unavailable");
     }
     auto v = store_->Get(kLonghornVolumes, ns_, vol);
     if (!v.ok()) return FailBackup(b, "volume " + Quote(vol) + " not found");
@@ -458,8 +487,10 @@ class LonghornController : public Reconciler {
         bool caught_up = !restored.empty() &&
                          (newest_.count(url->volume) == 0 || newest_[url->volume].empty() ||
                           newest_[url->volume] == restored);
-        if (restore_error.empty() && !want_standby && caught_up) {
-          // A plain restore finished, or a DR volume activated once caught up.
+        // A plain restore (never standby) is done with the backup it names; a DR volume
+        // activates only once caught up with the newest.
+        bool done = standby ? caught_up : restored == url->backup;
+        if (restore_error.empty() && !want_standby && done) {
           standby = false;
           restoring = false;
         }
@@ -522,6 +553,7 @@ class LonghornController : public Reconciler {
   bool dirty_ = true;
   bool sync_now_ = true;
   bool target_ready_ = false;
+  bool target_available_ = false;
   std::chrono::steady_clock::time_point last_poll_{};
   std::map<std::string, std::string> newest_;  // backup volume -> newest backup in the store
 };

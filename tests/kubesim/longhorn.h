@@ -30,7 +30,11 @@
 //   - Every poll interval (or when the spec.syncRequestedAt of a BackupVolume or of the
 //     BackupTarget changes) the backup
 //     store is read: BackupVolumes and Completed Backups appear for what other clusters wrote.
-//   - A volume with spec.fromBackup restores that backup. With spec.standby true it is a DR
+//   - A backup store that cannot be read (its directory gone, as an NFS share unmounted): the
+//     BackupTarget reports status.available false with an Unavailable condition, Backups end in
+//     Error "cannot reach backup target ...", nothing is written and polls find nothing.
+//   - A volume with spec.fromBackup restores that backup (a plain restore is then done, even
+//     when newer backups exist). With spec.standby true it is a DR
 //     volume: status.isStandby true, restoreRequired true, frontendDisabled true, state attached,
 //     and it follows its backup volume, restoring each newer backup as polls find it
 //     (status.lastBackup = the last restored backup).

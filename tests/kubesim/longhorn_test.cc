@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -318,6 +319,45 @@ TEST_F(LonghornTest, RestoreFromAnotherTargetFails) {
                 .get<std::string>()
                 .find("backup \"nope\" of volume \"y\" not found"),
             std::string::npos);
+}
+
+TEST_F(LonghornTest, AnUnreachableBackupStoreFailsBackupsAndMarksTheTargetUnavailable) {
+  testutil::TempDir parent;
+  const std::string store = parent.path() + "/nfs";
+  auto c = StartCluster(store);
+  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  BackUp(*c, "data", "v1", "before");
+  ASSERT_EQ(std::rename(store.c_str(), (store + ".gone").c_str()), 0);  // the share unmounted
+  ASSERT_TRUE(c->store->Create(kBackups, kNs, Backup("during", "data")).ok());
+  ASSERT_TRUE(WaitFor(*c, kBackups, kNs, "during", Field("/status/state", "Error")));
+  EXPECT_NE(c->store->Get(kBackups, kNs, "during")->at("status")["error"].get<std::string>().find(
+                "cannot reach backup target file://" + store),
+            std::string::npos);
+  EXPECT_FALSE(PosixFileSystem().Exists(store));  // nothing was written in its place
+  Sync(*c);
+  ASSERT_TRUE(WaitFor(*c, kBackupTargets, kNs, "default", Field("/status/available", false)));
+  EXPECT_EQ(c->store->Get(kBackupTargets, kNs, "default")->at("status")["conditions"][0]["type"],
+            "Unavailable");
+  ASSERT_EQ(std::rename((store + ".gone").c_str(), store.c_str()), 0);
+  Sync(*c);
+  ASSERT_TRUE(WaitFor(*c, kBackupTargets, kNs, "default", Field("/status/available", true)));
+}
+
+TEST_F(LonghornTest, APlainRestoreIsDoneWithTheBackupItNamesEvenWhenNewerExist) {
+  auto src = StartCluster(dir_.path());
+  ASSERT_TRUE(src->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  json first = BackUp(*src, "data", "old", "b-old");
+  BackUp(*src, "data", "new", "b-new");
+  auto dst = StartCluster(dir_.path());
+  Sync(*dst);
+  ASSERT_TRUE(WaitFor(*dst, kBackupVolumes, kNs, "data", Field("/status/lastBackupName", "b-new")));
+  json copy = Volume("copy", "", {{"fromBackup", first["status"]["url"]}});
+  ASSERT_TRUE(dst->store->Create(kVolumes, kNs, copy).ok());
+  ASSERT_TRUE(WaitFor(*dst, kVolumes, kNs, "copy", Field("/status/restoreRequired", false)));
+  json got = *dst->store->Get(kVolumes, kNs, "copy");
+  EXPECT_EQ(got["status"]["lastBackup"], "b-old");
+  EXPECT_TRUE(LonghornVolumeActive(got));
+  EXPECT_EQ(got["metadata"]["annotations"][std::string(kLonghornDataAnnotation)], "old");
 }
 
 TEST_F(LonghornTest, LonghornClassProvisionsAVolumeAndACsiPv) {

@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -317,6 +318,7 @@ GroupView AlletraPair::ViewLocked(const Group& g, int array) const {
   v.sync = g.sync;
   v.target_name = spec_.arrays[1 - array].name;
   v.mode = g.spec.mode;
+  v.reported_role = g.reported_role[array];
   v.last_sync_time = g.last_sync_time;
   for (const VolumePairSpec& p : g.spec.volumes) {
     GroupView::Volume vol;
@@ -518,6 +520,9 @@ std::vector<VolumeView> AlletraPair::Volumes(int array) const {
     view.name = v.name;
     view.size_mib = v.size_mib;
     view.wwn = v.wwn;
+    view.copy_of = v.copy_of;
+    view.read_only = v.read_only;
+    view.comment = v.comment;
     out.push_back(std::move(view));
   }
   for (VolumeView& view : out) {
@@ -541,6 +546,67 @@ std::optional<WsapiError> AlletraPair::GetVolume(int array, std::string_view nam
   }
   return WsapiError{404, wsapi::kNonExistentVol, "volume " + std::string(name) + " does not exist",
                     ""};
+}
+
+std::optional<WsapiError> AlletraPair::CreateSnapshot(int array, std::string_view parent,
+                                                      const std::string& name, bool read_only,
+                                                      const std::string& comment) {
+  std::lock_guard lock(mu_);
+  if (name.empty() || name.size() > 31) {
+    return WsapiError{400, wsapi::kInvInput,
+                      "invalid input: the name must have 1 to 31 characters", "name"};
+  }
+  const Volume* base = nullptr;
+  for (const Volume& v : volumes_[array]) {
+    if (v.name == name) {
+      return WsapiError{409, wsapi::kExistentSv, "volume exists already: " + name, ""};
+    }
+    if (v.name == parent) base = &v;
+  }
+  if (base == nullptr) {
+    return WsapiError{404, wsapi::kNonExistentVol, "volume " + std::string(parent) + " does not exist",
+                      ""};
+  }
+  const long long size = base->size_mib;
+  const std::string parent_name = base->name;
+  if (Status s = AddVolumeLocked(array, name, size); !s.ok()) {
+    return WsapiError{400, wsapi::kInvInput, "invalid input: " + s.message(), "name"};
+  }
+  Volume& copy = volumes_[array].back();
+  copy.copy_of = parent_name;
+  copy.read_only = read_only;
+  copy.comment = comment;
+  return std::nullopt;
+}
+
+std::optional<WsapiError> AlletraPair::DeleteVolume(int array, std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(volumes_[array].begin(), volumes_[array].end(),
+                         [&](const Volume& v) { return v.name == name; });
+  if (it == volumes_[array].end()) {
+    return WsapiError{404, wsapi::kNonExistentVol, "volume " + std::string(name) + " does not exist",
+                      ""};
+  }
+  for (const Group& g : groups_) {
+    for (const VolumePairSpec& p : g.spec.volumes) {
+      const std::string& local = array == g.primary ? p.primary_volume : p.secondary_volume;
+      if (local == name) {
+        return WsapiError{409, wsapi::kInUse,
+                          "volume " + std::string(name) + " is in use: it is in remote copy group " +
+                              (array == g.primary ? g.spec.name : g.spec.remote_name),
+                          ""};
+      }
+    }
+  }
+  for (const Volume& v : volumes_[array]) {
+    if (v.copy_of == name) {
+      return WsapiError{409, wsapi::kInUse,
+                        "volume " + std::string(name) + " is in use: it has virtual copy " + v.name,
+                        ""};
+    }
+  }
+  volumes_[array].erase(it);
+  return std::nullopt;
 }
 
 // ---- test controls ----
@@ -603,6 +669,17 @@ Status AlletraPair::CompleteSync(std::string_view name) {
     }
     FinishSyncLocked(g);
     return Status::Ok();
+  }
+  return Status::NotFound("remote copy group \"" + std::string(name) + "\" not found");
+}
+
+Status AlletraPair::SetReportedRole(std::string_view name, int array, int role) {
+  std::lock_guard lock(mu_);
+  for (Group& g : groups_) {
+    if (g.spec.name == name || g.spec.remote_name == name) {
+      g.reported_role[array] = role;
+      return Status::Ok();
+    }
   }
   return Status::NotFound("remote copy group \"" + std::string(name) + "\" not found");
 }

@@ -148,6 +148,9 @@ struct GroupView {
   SyncStatus sync = SyncStatus::kSynced;
   std::string target_name;  // the peer array's system name
   int mode = 3;
+  // When not 0, the "role" number the array reports instead of the real one (a test control:
+  // SetReportedRole).
+  int reported_role = 0;
   std::string last_sync_time;  // RFC 3339, "" before the first completed sync
   struct Volume {
     std::string local_name;
@@ -174,6 +177,11 @@ struct VolumeView {
   long long size_mib = 0;
   std::string wwn;
   int rcopy_status = 1;  // 1 not in remote copy [hpedockerplugin]; 2 primary, 3 secondary INFERRED
+  // Virtual copies (snapshots): copyType 3 and copyOf the parent; base volumes copyType 1
+  // [python-3parclient: COPY_TYPE BASE_VOLUME = 1, PHYSICAL_COPY = 2, VIRTUAL_COPY = 3].
+  std::string copy_of;
+  bool read_only = false;
+  std::string comment;
 };
 
 // Options of the POST actions (the ones the simulator honours; others are accepted and ignored).
@@ -216,6 +224,15 @@ class AlletraPair {
   // ---- volumes ----
   std::vector<VolumeView> Volumes(int array) const;
   std::optional<WsapiError> GetVolume(int array, std::string_view name, VolumeView* out) const;
+  // A virtual copy `name` of volume `parent` (POST /volumes/<parent> createSnapshot). Copies of
+  // remote-copy secondary volumes are allowed, as on the arrays (that is what a DR test uses).
+  // Names have at most 31 characters.
+  std::optional<WsapiError> CreateSnapshot(int array, std::string_view parent,
+                                           const std::string& name, bool read_only,
+                                           const std::string& comment);
+  // DELETE /volumes/<name>: refused (409 IN_USE) for a volume in a remote-copy group or with
+  // virtual copies.
+  std::optional<WsapiError> DeleteVolume(int array, std::string_view name);
 
   // ---- test controls ----
   // An array going down stops replication of every group (links down); a sync in progress is
@@ -231,6 +248,9 @@ class AlletraPair {
   Status CompleteSync(std::string_view name);
   // Finishes every sync in progress; returns how many.
   int CompleteAllSyncs();
+  // Makes `array` report `role` as the group's role number (0: the real one again), as an array
+  // of a newer WSAPI might; clients must not guess what it means. NotFound naming the group.
+  Status SetReportedRole(std::string_view group, int array, int role);
 
  private:
   struct Group {
@@ -242,12 +262,16 @@ class AlletraPair {
     SyncStatus sync = SyncStatus::kSynced;
     int reads_left = 0;
     std::string last_sync_time;
+    std::array<int, 2> reported_role{0, 0};
   };
   struct Volume {
     long long id = 0;
     std::string name;
     long long size_mib = 0;
     std::string wwn;
+    std::string copy_of;
+    bool read_only = false;
+    std::string comment;
   };
   struct Session {
     Clock::MonoTime last_used;

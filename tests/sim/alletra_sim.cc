@@ -98,18 +98,23 @@ json GroupJson(const GroupView& g) {
   }
   return {{"id", g.id},
           {"name", g.name},
-          {"role", WsapiRole(g.role)},
+          {"role", g.reported_role != 0 ? g.reported_role : WsapiRole(g.role)},
           {"roleReversed", Reversed(g.role)},
           {"targets", json::array({target})},
           {"volumes", volumes}};
 }
 
 json VolumeJson(const VolumeView& v) {
-  return {{"id", v.id},
-          {"name", v.name},
-          {"sizeMiB", v.size_mib},
-          {"wwn", v.wwn},
-          {"rcopyStatus", v.rcopy_status}};
+  json out = {{"id", v.id},
+              {"name", v.name},
+              {"sizeMiB", v.size_mib},
+              {"wwn", v.wwn},
+              {"rcopyStatus", v.rcopy_status},
+              {"copyType", v.copy_of.empty() ? 1 : 3},
+              {"readOnly", v.read_only}};
+  if (!v.copy_of.empty()) out["copyOf"] = v.copy_of;
+  if (!v.comment.empty()) out["comment"] = v.comment;
+  return out;
 }
 
 json SystemJson(const ArraySpec& a) {
@@ -184,6 +189,14 @@ class ArrayHandler {
       if (method != "GET") return SetError(res, UnsupportedOperation(method + " system"));
       return SetJson(res, 200, SystemJson(pair_->array(array_)));
     }
+    if (collection == "volumes" && parts.size() == 2 && method == "POST") {
+      return VolumeAction(req, res, parts[1]);
+    }
+    if (collection == "volumes" && parts.size() == 2 && method == "DELETE") {
+      if (auto e = pair_->DeleteVolume(array_, parts[1])) return SetError(res, *e);
+      res.status = 200;
+      return;
+    }
     if (collection == "volumes" && parts.size() <= 2) {
       if (method != "GET") return SetError(res, UnsupportedOperation(method + " volumes"));
       if (parts.size() == 1) {
@@ -245,6 +258,40 @@ class ArrayHandler {
     }
     res.set_header("Location", std::string(kCredentialsPrefix) + key);
     SetJson(res, 201, {{"key", key}});
+  }
+
+  // POST /volumes/<parent> {"action": "createSnapshot", "parameters": {"name", "readOnly",
+  // "comment", ...}} [python-3parclient createSnapshot].
+  void VolumeAction(const httplib::Request& req, httplib::Response& res,
+                    const std::string& parent) const {
+    json body;
+    if (auto e = ParseObject(req.body, &body)) return SetError(res, *e);
+    if (!body.contains("action")) {
+      return SetError(res, Invalid(wsapi::kInvInputMissingRequired,
+                                   "invalid input: missing required member - action", "action"));
+    }
+    if (!body.at("action").is_string() || body.at("action") != "createSnapshot") {
+      return SetError(res, UnsupportedOperation("volume action " + body.at("action").dump() +
+                                                " (the simulator makes virtual copies only)"));
+    }
+    const json params = body.value("parameters", json::object());
+    if (!params.is_object() || !params.contains("name") || !params.at("name").is_string()) {
+      return SetError(res, Invalid(wsapi::kInvInputMissingRequired,
+                                   "invalid input: missing required member - name", "name"));
+    }
+    if (params.contains("readOnly") && !params.at("readOnly").is_boolean()) {
+      return SetError(res, Invalid(wsapi::kInvInputWrongType,
+                                   "invalid input: wrong type for value - readOnly", "readOnly"));
+    }
+    const std::string name = params.at("name").get<std::string>();
+    const std::string comment =
+        params.contains("comment") && params.at("comment").is_string() ? params.at("comment").get<std::string>() : "";
+    if (auto e = pair_->CreateSnapshot(array_, parent, name, params.value("readOnly", false),
+                                       comment)) {
+      return SetError(res, *e);
+    }
+    res.set_header("Location", "/api/v1/volumes/" + name);
+    res.status = 201;
   }
 
   void Action(const httplib::Request& req, httplib::Response& res, const std::string& name,
@@ -451,6 +498,18 @@ Status AlletraSim::StartListener(int which, int port) {
     server.Post("/sim/v1/complete-syncs", [this](const httplib::Request&, httplib::Response& res) {
       SetJson(res, 200, {{"completed", pair_->CompleteAllSyncs()}});
     });
+    server.Post(R"(/sim/v1/remotecopygroups/([^/]+)/report-role)",
+                [this](const httplib::Request& req, httplib::Response& res) {
+                  const std::string name = req.matches[1];
+                  json body = json::parse(req.body, nullptr, false);
+                  int array = body.is_object() ? pair_->ArrayIndex(body.value("array", "")) : -1;
+                  if (array < 0 || !body.contains("role") || !body["role"].is_number_integer()) {
+                    return SetJson(res, 400, {{"message", "body must be {\"array\": NAME, "
+                                                          "\"role\": N} (0: the real role)"}});
+                  }
+                  SetStatus(res, pair_->SetReportedRole(name, array, body["role"].get<int>()),
+                            {{"name", name}, {"role", body["role"]}});
+                });
     server.Post("/sim/v1/sessions/expire", [this](const httplib::Request&, httplib::Response& res) {
       pair_->ExpireSessions();
       SetJson(res, 200, json::object());

@@ -10,6 +10,10 @@
 //   DELETE /api/v1/credentials/<key>          200, empty body
 //   GET    /api/v1/system                     {"id","name","model","serialNumber","systemVersion",...}
 //   GET    /api/v1/volumes[/<name>]           {"total","members":[...]} / one volume
+//   POST   /api/v1/volumes/<name>             {"action": "createSnapshot", "parameters":
+//                                              {"name", "readOnly", "comment"}} -> 201: a
+//                                              virtual copy (copyType 3, copyOf <name>)
+//   DELETE /api/v1/volumes/<name>             409 IN_USE for a volume in a group or with copies
 //   GET    /api/v1/remotecopygroups[/<name>]  {"total","members":[...]} / one group
 //   PUT    /api/v1/remotecopygroups/<name>    {"action": 3 start | 4 stop | 5 synchronize}
 //   POST   /api/v1/remotecopygroups/<name>    {"action": 7 failover | 9 recover | 10 restore,
@@ -18,7 +22,8 @@
 // {"code","desc"[,"ref"]} with the array's HTTP status (wsapi_errors.h says which are verified).
 // Responses carry "Server: hp3par-wsapi" and "Connection: close", as the guide shows.
 // Not simulated (501, code 9 UNSUP_OP): group creation/modification/deletion, admitting and
-// dismissing volumes, and the reverse (6), switchover (8) and override-failsafe (11) actions.
+// dismissing volumes, the reverse (6), switchover (8) and override-failsafe (11) actions, volume
+// creation and volume actions other than createSnapshot.
 //
 // A group's JSON on an array:
 //   {"id", "name", "role": 1 primary side | 2 secondary side, "roleReversed": bool,
@@ -32,6 +37,8 @@
 //   POST /sim/v1/arrays/<name>/down | /up            take an array off the network / back
 //   POST /sim/v1/remotecopygroups/<name>/complete-sync
 //   POST /sim/v1/complete-syncs                      finish every sync in progress
+//   POST /sim/v1/remotecopygroups/<name>/report-role {"array": NAME, "role": N}: that array
+//                                                    reports role number N (0: the real one)
 //   POST /sim/v1/sessions/expire                     drop every session key of both arrays
 //
 // A down array closes its listener (clients get connection refused) and its groups stop

@@ -308,6 +308,63 @@ TEST_F(AlletraSimTest, VolumesReportRemoteCopyRole) {
   EXPECT_EQ(b_->Call("GET", "/api/v1/volumes", "", kb).body.value("total", 0), 4);
 }
 
+TEST_F(AlletraSimTest, VirtualCopiesOfSecondaryVolumesAreMadeAndDeleted) {
+  const std::string kb = b_->Login();
+  const std::string snap =
+      R"({"action":"createSnapshot","parameters":{"name":"shop-db-b-drill","readOnly":false,)"
+      R"("comment":"drill"}})";
+  Reply made = b_->Call("POST", "/api/v1/volumes/shop-db-b", snap, kb);
+  ASSERT_EQ(made.status, 201) << made.raw;
+  EXPECT_EQ(made.location, "/api/v1/volumes/shop-db-b-drill");
+  Reply copy = b_->Call("GET", "/api/v1/volumes/shop-db-b-drill", "", kb);
+  ASSERT_EQ(copy.status, 200) << copy.raw;
+  EXPECT_EQ(copy.body.value("copyOf", ""), "shop-db-b");
+  EXPECT_EQ(copy.body.value("copyType", 0), 3);
+  EXPECT_EQ(copy.body.value("sizeMiB", 0), 10240);
+  EXPECT_EQ(copy.body.value("readOnly", true), false);
+  EXPECT_EQ(b_->Call("GET", "/api/v1/volumes/shop-db-b", "", kb).body.value("copyType", 0), 1);
+
+  ExpectError(b_->Call("POST", "/api/v1/volumes/shop-db-b", snap, kb), 409, wsapi::kExistentSv,
+              "exists already");
+  ExpectError(b_->Call("POST", "/api/v1/volumes/nope",
+                       R"({"action":"createSnapshot","parameters":{"name":"nope-copy"}})", kb),
+              404, wsapi::kNonExistentVol, "nope does not exist");
+  ExpectError(b_->Call("POST", "/api/v1/volumes/shop-db-b",
+                       R"({"action":"createSnapshot","parameters":{"name":")" +
+                           std::string(32, 'x') + R"("}})",
+                       kb),
+              400, wsapi::kInvInput, "1 to 31 characters", "name");
+  ExpectError(b_->Call("POST", "/api/v1/volumes/shop-db-b", R"({"action":"growVolume"})", kb),
+              501, wsapi::kUnsupOp, "virtual copies only");
+  // A grouped volume and a volume with copies stay; the copy goes, then its parent is free.
+  ExpectError(b_->Call("DELETE", "/api/v1/volumes/shop-db-b", "", kb), 409, wsapi::kInUse,
+              "remote copy group");
+  EXPECT_EQ(b_->Call("DELETE", "/api/v1/volumes/shop-db-b-drill", "", kb).status, 200);
+  ExpectError(b_->Call("DELETE", "/api/v1/volumes/shop-db-b-drill", "", kb), 404,
+              wsapi::kNonExistentVol, "does not exist");
+  ASSERT_EQ(b_->Call("POST", "/api/v1/volumes/scratch",
+                     R"({"action":"createSnapshot","parameters":{"name":"scratch-1"}})", kb)
+                .status,
+            201);
+  ExpectError(b_->Call("DELETE", "/api/v1/volumes/scratch", "", kb), 409, wsapi::kInUse,
+              "virtual copy scratch-1");
+}
+
+TEST_F(AlletraSimTest, AnArrayCanBeMadeToReportARoleNumberNobodyKnows) {
+  const std::string kb = b_->Login();
+  Reply set = admin_->Call("POST", "/sim/v1/remotecopygroups/shop-data/report-role",
+                           R"({"array":"array-b","role":7})");
+  ASSERT_EQ(set.status, 200) << set.raw;
+  EXPECT_EQ(Group(*b_, kb, "shop-data-dr").value("role", 0), 7);
+  ASSERT_EQ(admin_->Call("POST", "/sim/v1/remotecopygroups/shop-data/report-role",
+                         R"({"array":"array-b","role":0})")
+                .status,
+            200);
+  EXPECT_EQ(Group(*b_, kb, "shop-data-dr").value("role", 0), kWsapiRoleSecondary);
+  EXPECT_EQ(admin_->Call("POST", "/sim/v1/remotecopygroups/shop-data/report-role", "{}").status,
+            400);
+}
+
 TEST_F(AlletraSimTest, UnknownResourcesAndMethodsGetTheArraysAnswer) {
   const std::string ka = a_->Login();
   ExpectError(a_->Call("GET", "/api/v1/cpgs", "", ka), 404, wsapi::kUriResNotFound,

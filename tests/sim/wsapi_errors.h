@@ -43,6 +43,9 @@ inline constexpr int kInvInputMissingRequired = 40;  // 400 [mock] [cinder]
 inline constexpr int kInvInputBadEnumValue = 46;     // 400 [mock] ("bad enum value - action")
 inline constexpr int kJsonSyntaxError = 60;          // 400 [guide] {"code":60,"desc":"JSON syntax error"}
 inline constexpr int kNonExistentRcopyGroup = 187;   // 404 [mock] [cinder]
+// Volume creation and deletion: symbol and HTTP status verified [client]; numbers INFERRED.
+inline constexpr int kExistentSv = 73;  // 409 EXISTENT_SV "volume exists already"
+inline constexpr int kInUse = 34;       // 409 IN_USE: in a remote copy group, or has copies
 
 // Remote-copy state refusals: symbol and 403 Forbidden verified [client]; numbers INFERRED.
 inline constexpr int kRcopyGroupStarted = 215;                     // RCOPY_GROUP_STARTED
