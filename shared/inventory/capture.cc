@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
+#include <deque>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "base/clock.h"
@@ -29,6 +33,7 @@ const kube::Gvr kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions"}
 const kube::Gvr kClusterRoles{"rbac.authorization.k8s.io", "v1", "clusterroles"};
 const kube::Gvr kClusterRoleBindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings"};
 constexpr std::string_view kRbacGroup = "rbac.authorization.k8s.io";
+constexpr int kWriteThreads = 4;
 
 bool Has(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
@@ -76,6 +81,82 @@ kube::ApiResource ClusterResource(const kube::Gvr& gvr, std::string kind) {
   return r;
 }
 
+// Writes objects on a few threads: creating a file costs 75-200 us on ext4 here (BENCHMARKS.md),
+// more than reading the object did, so one thread creating 10,000 files would double a capture.
+class WritePool {
+ public:
+  WritePool(Writer* writer, int threads) : writer_(writer) {
+    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
+  }
+  ~WritePool() {
+    {
+      std::lock_guard l(mu_);
+      stopping_ = true;
+      queue_.clear();
+    }
+    ready_.notify_all();
+    space_.notify_all();
+  }
+  WritePool(const WritePool&) = delete;
+  WritePool& operator=(const WritePool&) = delete;
+
+  // Queues one object; waits while the queue is full. Returns the first write error, once one
+  // happened (the capture then stops).
+  Status Submit(ObjectEntry entry, json object) {
+    std::unique_lock l(mu_);
+    space_.wait(l, [this] { return queue_.size() < kMaxQueued || !error_.ok() || stopping_; });
+    if (!error_.ok()) return error_;
+    queue_.emplace_back(std::move(entry), std::move(object));
+    ready_.notify_one();
+    return Status::Ok();
+  }
+
+  // Waits until everything queued is written; the first error, if any.
+  Status Finish() {
+    std::unique_lock l(mu_);
+    idle_.wait(l, [this] { return (queue_.empty() && busy_ == 0) || !error_.ok(); });
+    return error_;
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 2048;
+
+  void Work() {
+    std::unique_lock l(mu_);
+    for (;;) {
+      ready_.wait(l, [this] { return !queue_.empty() || stopping_; });
+      if (stopping_) return;
+      auto [entry, object] = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+      space_.notify_one();
+      l.unlock();
+      const std::string what = entry.resource + " " +
+                               (entry.namespace_name.empty() ? entry.name : entry.namespace_name + "/" + entry.name);
+      Result<ObjectEntry> added = writer_->Add(std::move(entry), object);
+      l.lock();
+      --busy_;
+      // Seen twice (a list restarted after 410): kept once.
+      if (!added.ok() && !added.status().IsAlreadyExists() && error_.ok()) {
+        error_ = added.status().WithContext("writing " + what);
+        space_.notify_all();
+      }
+      if ((queue_.empty() && busy_ == 0) || !error_.ok()) idle_.notify_all();
+    }
+  }
+
+  Writer* const writer_;
+  std::mutex mu_;
+  std::condition_variable ready_;  // work queued, or stopping
+  std::condition_variable space_;  // room in the queue, or an error
+  std::condition_variable idle_;   // everything written, or an error
+  std::deque<std::pair<ObjectEntry, json>> queue_;  // guarded by mu_
+  int busy_ = 0;                                      // guarded by mu_
+  bool stopping_ = false;                             // guarded by mu_
+  Status error_;                                      // guarded by mu_
+  std::vector<std::jthread> threads_;  // last: joined first
+};
+
 class Capturer {
  public:
   Capturer(kube::Client& client, const Env& env, const CaptureOptions& options)
@@ -101,6 +182,7 @@ class Capturer {
     wo.keep = options_.keep;
     wo.stale_lock_after = options_.stale_lock_after;
     KDR_ASSIGN_OR_RETURN(writer_, Writer::Begin(env_, root, wo));
+    pool_ = std::make_unique<WritePool>(writer_.get(), kWriteThreads);
     index_.capture_start = env_.clock->Now();
 
     const kube::ApiResource ns_resource = ClusterResource(kNamespaces, "Namespace");
@@ -112,6 +194,7 @@ class Capturer {
     }
     KDR_RETURN_IF_ERROR(CaptureDependencies());
     index_.capture_end = env_.clock->Now();
+    KDR_RETURN_IF_ERROR(pool_->Finish());
     KDR_RETURN_IF_ERROR(BuildVolumeMap());
     return writer_->Commit(index_);
   }
@@ -205,14 +288,16 @@ class Capturer {
     }
   }
 
-  // Lists gvr in ns page by page, handing each item to fn.
+  // Lists gvr in ns page by page, handing each item to fn. The next page is requested while fn
+  // runs on this one: writing the objects then overlaps the server's work and the parsing.
   template <typename Fn>
   Status ListPages(const kube::Gvr& gvr, const std::string& ns, Fn fn) {
     kube::ListOptions lo;
     lo.limit = options_.page_size;
+    auto fetch = [this, &gvr, &ns](kube::ListOptions options) { return client_.List(gvr, ns, options); };
+    Result<json> page = fetch(lo);
     bool restarted = false;
     for (;;) {
-      Result<json> page = client_.List(gvr, ns, lo);
       if (!page.ok()) {
         // 410 Gone: the continue token outlived etcd's compaction window (about 5 minutes on
         // kube-apiserver). List again from the start once; objects seen twice are kept once.
@@ -220,16 +305,20 @@ class Capturer {
             !restarted) {
           restarted = true;
           lo.continue_token.clear();
+          page = fetch(lo);
           continue;
         }
         return page.status();
       }
+      lo.continue_token = kube::StringField(*page, {"metadata", "continue"});
+      std::future<Result<json>> next;
+      if (!lo.continue_token.empty()) next = std::async(std::launch::async, fetch, lo);
       json& items = (*page)["items"];
       if (items.is_array()) {
-        for (json& item : items) KDR_RETURN_IF_ERROR(fn(std::move(item)));
+        for (json& item : items) KDR_RETURN_IF_ERROR(fn(std::move(item)));  // ~future waits
       }
-      lo.continue_token = kube::StringField(*page, {"metadata", "continue"});
-      if (lo.continue_token.empty()) return Status::Ok();
+      if (!next.valid()) return Status::Ok();
+      page = next.get();
     }
   }
 
@@ -302,18 +391,11 @@ class Capturer {
            ": an object without metadata.name was not captured");
       return Status::Ok();
     }
-    Result<ObjectEntry> added = writer_->Add(e, object);
-    if (!added.ok()) {
-      // Seen twice (a list restarted after 410): kept once.
-      if (added.status().IsAlreadyExists()) return Status::Ok();
-      return added.status().WithContext("writing " + r.gvr.GroupResource() + " " +
-                                        kube::NamespacedName(object));
-    }
     NoteDependencies(r, object);
-    return Status::Ok();
+    return pool_->Submit(std::move(e), std::move(object));
   }
 
-  void NoteDependencies(const kube::ApiResource& r, json& object) {
+  void NoteDependencies(const kube::ApiResource& r, const json& object) {
     const std::string& group = r.gvr.group;
     const std::string& resource = r.gvr.resource;
     if (group.empty() && resource == "persistentvolumeclaims") {
@@ -322,13 +404,13 @@ class Capturer {
       }
       NoteStorageClass(kube::StringField(object, {"spec", "storageClassName"}),
                        "claim " + kube::NamespacedName(object));
-      claims_.push_back(std::move(object));
+      claims_[kube::NamespacedName(object)] = object;
       return;
     }
     if (group.empty() && resource == "persistentvolumes") {
       NoteStorageClass(kube::StringField(object, {"spec", "storageClassName"}),
                        "volume " + kube::Name(object));
-      volumes_.emplace(kube::Name(object), std::move(object));
+      volumes_.emplace(kube::Name(object), object);
       return;
     }
     if (group.empty() && resource == "serviceaccounts") {
@@ -452,11 +534,8 @@ class Capturer {
   }
 
   Status BuildVolumeMap() {
-    std::sort(claims_.begin(), claims_.end(), [](const json& a, const json& b) {
-      return kube::NamespacedName(a) < kube::NamespacedName(b);
-    });
     bool inventory_seen = false;
-    for (const json& claim : claims_) {
+    for (const auto& [_, claim] : claims_) {
       VolumeMapEntry e = EntryFor(claim);
       if (e.pvc_namespace == options_.inventory_pvc_namespace &&
           e.pvc_name == options_.inventory_pvc_name) {
@@ -543,6 +622,7 @@ class Capturer {
   const CaptureOptions& options_;
   std::vector<std::string> namespaces_;  // the plan's, without repeats
   std::unique_ptr<Writer> writer_;
+  std::unique_ptr<WritePool> pool_;  // after writer_: stopped before it
   Index index_;
   // Dependencies noted while capturing, each with one object that needs it (for warnings).
   std::map<std::string, std::string> pv_users_;
@@ -551,7 +631,7 @@ class Capturer {
   std::map<std::string, std::string> cluster_role_users_;
   std::set<std::pair<std::string, std::string>> service_accounts_;  // namespace, name
   std::set<std::pair<std::string, std::string>> custom_candidates_;  // group, resource
-  std::vector<json> claims_;
+  std::map<std::string, json> claims_;  // by namespace/name
   std::map<std::string, json> volumes_;  // by name
 };
 
@@ -559,7 +639,7 @@ class Capturer {
 
 std::string_view LeftOutReason(std::string_view group, std::string_view resource, const json& object) {
   if (std::string_view whole = ResourceLeftOutReason(group, resource); !whole.empty()) return whole;
-  if (kube::Label(object, kExcludeLabel) == "true") return kLeftOutExcludeLabel;
+  if (kube::StringField(object, {"metadata", "labels", kExcludeLabel}) == "true") return kLeftOutExcludeLabel;
   if (((group.empty() && resource == "pods") || (group == "apps" && resource == "replicasets") ||
        (group == "batch" && resource == "jobs")) &&
       HasControllerOwner(object)) {
@@ -573,7 +653,7 @@ std::string_view LeftOutReason(std::string_view group, std::string_view resource
     return kLeftOutKubeRootCa;
   }
   if (group == kRbacGroup && (resource == "clusterroles" || resource == "clusterrolebindings") &&
-      kube::Label(object, "kubernetes.io/bootstrapping") == "rbac-defaults") {
+      kube::StringField(object, {"metadata", "labels", "kubernetes.io/bootstrapping"}) == "rbac-defaults") {
     return kLeftOutBuiltIn;
   }
   if (group == "scheduling.k8s.io" && resource == "priorityclasses" &&

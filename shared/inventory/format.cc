@@ -395,9 +395,10 @@ Result<VolumeMapEntry> VolumeMapEntryFromJson(const json& j, std::string_view wh
   return v;
 }
 
-json ToJson(const Index& index) {
-  json objects = json::array();
-  for (const ObjectEntry& e : index.objects) objects.push_back(EntryToJson(e));
+namespace {
+
+// Everything of index.json but "objects".
+json HeaderToJson(const Index& index) {
   json volumes = json::array();
   for (const VolumeMapEntry& v : index.volumes) volumes.push_back(ToJson(v));
   json unlisted = json::array();
@@ -410,11 +411,111 @@ json ToJson(const Index& index) {
           {"captureStart", FormatRfc3339(index.capture_start)},
           {"captureEnd", FormatRfc3339(index.capture_end)},
           {"kubectlDrVersion", index.kubectl_dr_version},
-          {"objects", std::move(objects)},
           {"volumes", std::move(volumes)},
           {"leftOut", index.left_out},
           {"unlisted", std::move(unlisted)},
           {"warnings", index.warnings}};
+}
+
+void AppendJsonString(std::string* out, std::string_view s) {
+  out->push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out->push_back('\\');
+      out->push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+      out->append(buf);
+    } else {
+      out->push_back(c);
+    }
+  }
+  out->push_back('"');
+}
+
+// Appends value as compact JSON: what json::dump() writes, without its per-character output
+// adapter and UTF-8 re-validation (the value came from ParseJson, which checked it). dump() was
+// the largest cost of writing an object (BENCHMARKS.md, inventory capture).
+void AppendCompactJson(std::string* out, const json& value) {
+  switch (value.type()) {
+    case json::value_t::object: {
+      out->push_back('{');
+      bool first = true;
+      for (const auto& [k, v] : value.items()) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendJsonString(out, k);
+        out->push_back(':');
+        AppendCompactJson(out, v);
+      }
+      out->push_back('}');
+      return;
+    }
+    case json::value_t::array: {
+      out->push_back('[');
+      bool first = true;
+      for (const json& v : value) {
+        if (!first) out->push_back(',');
+        first = false;
+        AppendCompactJson(out, v);
+      }
+      out->push_back(']');
+      return;
+    }
+    case json::value_t::string:
+      AppendJsonString(out, value.get_ref<const std::string&>());
+      return;
+    case json::value_t::number_integer:
+      out->append(std::to_string(value.get<int64_t>()));
+      return;
+    case json::value_t::number_unsigned:
+      out->append(std::to_string(value.get<uint64_t>()));
+      return;
+    case json::value_t::boolean:
+      out->append(value.get<bool>() ? "true" : "false");
+      return;
+    default:  // null, floating-point numbers (nlohmann's shortest round-trip form), discarded
+      out->append(value.dump());
+      return;
+  }
+}
+
+// index.json as written: ToJson's document, with one compact line per object. Building a json
+// value of 10,000 entries and dumping it indented took a tenth of a 10,000-object capture.
+std::string IndexText(const Index& index) {
+  std::string text = HeaderToJson(index).dump(2);
+  text.resize(text.size() - 2);  // "\n}"
+  text += ",\n  \"objects\": [";
+  bool first = true;
+  for (const ObjectEntry& e : index.objects) {
+    text += first ? "\n    " : ",\n    ";
+    first = false;
+    const std::pair<const char*, const std::string*> fields[] = {
+        {"{\"file\":", &e.file},          {",\"group\":", &e.group},
+        {",\"kind\":", &e.kind},          {",\"name\":", &e.name},
+        {",\"namespace\":", &e.namespace_name}, {",\"resource\":", &e.resource},
+        {",\"sha256\":", &e.sha256}};
+    for (const auto& [key, value] : fields) {
+      text += key;
+      AppendJsonString(&text, *value);
+    }
+    text += ",\"size\":" + std::to_string(e.size) + ",\"version\":";
+    AppendJsonString(&text, e.version);
+    text += "}";
+  }
+  text += first ? "]\n}\n" : "\n  ]\n}\n";
+  return text;
+}
+
+}  // namespace
+
+json ToJson(const Index& index) {
+  json doc = HeaderToJson(index);
+  json objects = json::array();
+  for (const ObjectEntry& e : index.objects) objects.push_back(EntryToJson(e));
+  doc["objects"] = std::move(objects);
+  return doc;
 }
 
 Result<Index> IndexFromJson(const json& j, std::string_view what) {
@@ -623,7 +724,11 @@ Status Writer::RenewLockIfDue() {
 }
 
 Result<ObjectEntry> Writer::Add(ObjectEntry entry, const json& object) {
-  return AddSerialized(std::move(entry), object.dump() + "\n");
+  std::string text;
+  text.reserve(1024);
+  AppendCompactJson(&text, object);
+  text += '\n';
+  return AddSerialized(std::move(entry), text);
 }
 
 Result<ObjectEntry> Writer::AddSerialized(ObjectEntry entry, std::string_view data) {
@@ -677,12 +782,13 @@ Result<Index> Writer::Commit(Index index) {
   index.format_version = kFormatVersion;
   index.generation = generation_;
   index.kubectl_dr_version = std::string(Version());
-  index.objects = entries_;
+  index.objects = std::move(entries_);
+  entries_.clear();
 
   // Objects, then the index, then the pointer: each durable before the next names it.
   KDR_RETURN_IF_ERROR(fs.SyncFileSystem(dir_).WithContext("making generation " +
                                                           std::to_string(generation_) + " durable"));
-  const std::string index_text = ToJson(index).dump(2) + "\n";
+  const std::string index_text = IndexText(index);
   KDR_RETURN_IF_ERROR(fs.WriteFile(JoinPath(dir_, kIndexFile), index_text));
   KDR_RETURN_IF_ERROR(fs.WriteFile(JoinPath(layout_, kPointerFile),
                                    PointerText(generation_, Sha256Hex(index_text))));

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 #include "base/strings.h"
 
@@ -124,12 +125,12 @@ Result<FileInfo> MemFileSystem::Stat(const std::string& path) const {
     info.change_key = std::to_string(generation_.at(path));
     return info;
   }
+  // Paths under the directory sort together, right after the prefix.
   std::string prefix = path.empty() || path.back() == '/' ? path : path + "/";
-  for (const auto& [p, _] : files_) {
-    if (StartsWith(p, prefix)) {
-      info.is_dir = true;
-      return info;
-    }
+  auto under = files_.lower_bound(prefix);
+  if (under != files_.end() && StartsWith(under->first, prefix)) {
+    info.is_dir = true;
+    return info;
   }
   return Status::NotFound("cannot stat " + path + ": No such file or directory");
 }
@@ -137,15 +138,13 @@ Result<FileInfo> MemFileSystem::Stat(const std::string& path) const {
 Result<std::vector<std::string>> MemFileSystem::ListDir(const std::string& path) const {
   std::lock_guard l(mu_);
   std::string prefix = path.empty() || path.back() == '/' ? path : path + "/";
-  std::vector<std::string> names;
-  for (const auto& [p, _] : files_) {
-    if (!StartsWith(p, prefix)) continue;
-    std::string rest = p.substr(prefix.size());
-    std::string name = rest.substr(0, rest.find('/'));
-    if (names.empty() || names.back() != name) names.push_back(name);
+  std::set<std::string> names;
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && StartsWith(it->first, prefix); ++it) {
+    std::string_view rest = std::string_view(it->first).substr(prefix.size());
+    names.emplace(rest.substr(0, rest.find('/')));
   }
   if (names.empty()) return Status::NotFound("cannot list " + path + ": No such file or directory");
-  return names;
+  return std::vector<std::string>(names.begin(), names.end());
 }
 
 Status MemFileSystem::MakeDirs(const std::string&, int) { return Status::Ok(); }

@@ -164,6 +164,10 @@ class CaptureTest : public ::testing::Test {
     Namespace("shop");
     Namespace("other");
     Namespace("kubectl-dr-system");
+    // Priority classes first: kube-apiserver's Priority admission refuses pods naming a missing one.
+    Make(kPriorityClasses, "", {{"kind", "PriorityClass"}, {"metadata", Meta("high")}, {"value", 1000}});
+    Make(kPriorityClasses, "", {{"kind", "PriorityClass"}, {"metadata", Meta("batch-low")}, {"value", 10}});
+    Make(kPriorityClasses, "", {{"kind", "PriorityClass"}, {"metadata", Meta("unused")}, {"value", 5}});
     // A Deployment, the ReplicaSet it made and that ReplicaSet's pods: only the Deployment.
     json labels = {{"app", "web"}};
     json deploy = Make(kDeployments, "shop",
@@ -188,9 +192,6 @@ class CaptureTest : public ::testing::Test {
     }
     // A bare pod: in, with its priority class.
     Make(kPods, "shop", {{"kind", "Pod"}, {"metadata", Meta("debug", "shop")}, {"spec", PodSpec("batch-low")}});
-    Make(kPriorityClasses, "", {{"kind", "PriorityClass"}, {"metadata", Meta("high")}, {"value", 1000}});
-    Make(kPriorityClasses, "", {{"kind", "PriorityClass"}, {"metadata", Meta("batch-low")}, {"value", 10}});
-    Make(kPriorityClasses, "", {{"kind", "PriorityClass"}, {"metadata", Meta("unused")}, {"value", 5}});
     // A CronJob and the Job it made.
     json cj = Make(kCronJobs, "shop",
                    {{"kind", "CronJob"},
@@ -555,13 +556,18 @@ TEST_F(CaptureTest, AFailingListFailsTheCaptureAndKeepsThePreviousGeneration) {
 
 TEST_F(CaptureTest, AMissingDependencyIsAWarningNamingWhoNeedsIt) {
   Namespace("shop");
-  Make(kPods, "shop", {{"kind", "Pod"}, {"metadata", Meta("debug", "shop")}, {"spec", PodSpec("gone-class")}});
+  Make(kClaims, "shop",
+       {{"kind", "PersistentVolumeClaim"},
+        {"metadata", Meta("data", "shop")},
+        {"spec", {{"accessModes", {"ReadWriteOnce"}},
+                  {"storageClassName", "gone-class"},
+                  {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
   auto index = Capture(*client_, env(), kRoot, Options());
   ASSERT_TRUE(index.ok()) << index.status().ToString();
   ASSERT_FALSE(index->warnings.empty());
   bool found = false;
   for (const std::string& w : index->warnings) {
-    found |= w == "priorityclass \"gone-class\" used by Pod shop/debug does not exist on the source cluster";
+    found |= w == "storageclass \"gone-class\" used by claim shop/data does not exist on the source cluster";
   }
   EXPECT_TRUE(found) << Join(index->warnings, "\n");
 }

@@ -212,11 +212,36 @@ TEST_F(FormatTest, RoundTripsIndexAndObjects) {
   EXPECT_EQ(got.objects[2].file, "objects/core/persistentvolumes/_cluster/pv-1.json");
   EXPECT_EQ(got.objects[3].file,
             "objects/rbac.authorization.k8s.io/clusterroles/_cluster/system:shop:reader.json");
+  // index.json is ToJson's document (written faster, one line per object).
+  auto index_text = fs_.ReadFile(std::string(kLayout) + "/generations/00000001/index.json");
+  ASSERT_TRUE(index_text.ok());
+  EXPECT_EQ(json::parse(*index_text), ToJson(got));
   // The lock is released and the pointer names the index.
   EXPECT_FALSE(fs_.Exists(std::string(kLayout) + "/lock"));
   auto pointer = fs_.ReadFile(std::string(kLayout) + "/current");
   ASSERT_TRUE(pointer.ok());
   EXPECT_NE(pointer->find("generations/00000001/index.json"), std::string::npos);
+}
+
+TEST_F(FormatTest, ObjectsReadBackEqualWhateverTheyHold) {
+  const json tricky = json::parse(R"({
+    "apiVersion": "v1", "kind": "ConfigMap",
+    "metadata": {"name": "tricky", "namespace": "shop", "annotations": {"a\"b\\c": "x"}},
+    "data": {"quote": "say \"hi\"", "backslash": "C:\\dir", "controls": "tab\tnl\ncr\r\u0001\u001f",
+             "unicode": "grüße 日本 \ud83d\ude80", "slash": "a/b", "empty": ""},
+    "numbers": [0, -5, 9223372036854775807, -9223372036854775808, 18446744073709551615, 1.5, -0.25,
+                1e300, 3.141592653589793],
+    "literals": [true, false, null], "nested": {"o": {}, "a": [], "aa": [[[]]], "oo": {"x": {"y": {}}}}
+  })");
+  auto w = Writer::Begin(env(), kRoot, {});
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Add(ConfigMapEntry("shop", "tricky"), tricky).ok());
+  ASSERT_TRUE((*w)->Commit(Header()).ok());
+  auto inv = Inventory::Open(fs_, kRoot);
+  ASSERT_TRUE(inv.ok()) << inv.status().ToString();
+  auto back = inv->ReadObject(inv->index().objects[0]);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, tricky) << back->dump();
 }
 
 TEST_F(FormatTest, EachCaptureIsANewGenerationAndOlderOnesStayReadable) {
