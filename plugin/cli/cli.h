@@ -60,6 +60,7 @@ void RegisterPlan(const Registrar& r);
 void RegisterFence(const Registrar& r);
 void RegisterInventory(const Registrar& r);
 void RegisterRecovery(const Registrar& r);
+void RegisterFailover(const Registrar& r);
 void RegisterQuiesce(const Registrar& r);
 
 // Help text laid out as kubectl lays out its own (help.cc).

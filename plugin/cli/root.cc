@@ -73,6 +73,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   RegisterFence(r);
   RegisterInventory(r);
   RegisterRecovery(r);
+  RegisterFailover(r);
   RegisterQuiesce(r);
 
   std::ostream& out = *ctx->streams.out;

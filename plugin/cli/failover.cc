@@ -1,0 +1,262 @@
+// kubectl dr failover NAME and kubectl dr drill NAME: run (or resume) a recovery job created with
+// `kubectl dr recovery create`, step by step (shared/dr/workflow.h), with progress on stderr and the
+// final report (RTO, RPO, the steps, the counts, every failure) on stdout.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <iostream>
+#include <ostream>
+#include <unistd.h>
+
+#include "base/strings.h"
+#include "cli/cli.h"
+#include "dr/plan_clone.h"
+#include "dr/types.h"
+#include "dr/workflow.h"
+#include "dr_site.h"
+#include "kube/client.h"
+#include "kube_context.h"
+#include "output.h"
+
+namespace kdr::plugin {
+namespace {
+
+using nlohmann::json;
+
+struct RunOptions {
+  std::string name;
+  std::string agent = "job";
+  std::string inventory_path;
+  int64_t generation = 0;  // 0: current
+  std::string existing = "fail";
+  int parallel = 16;
+  std::string timeout = "30m";
+  bool no_wait = false;
+  bool yes = false;
+};
+
+std::string Holder() {
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const char* user = std::getenv("USER");
+  return std::string(user != nullptr ? user : "unknown") + "@" + host + " pid " + std::to_string(::getpid());
+}
+
+std::string Seconds(std::chrono::nanoseconds d) {
+  const double s = std::chrono::duration<double>(d).count();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, s < 10 ? "%.1fs" : "%.0fs", s);
+  return buf;
+}
+
+json ReportJson(const dr::WorkflowReport& r) {
+  json steps = json::array();
+  for (const auto& s : r.steps) {
+    steps.push_back({{"name", s.name}, {"state", std::string(dr::ToString(s.state))}, {"attempts", s.attempts},
+                     {"seconds", std::chrono::duration<double>(s.elapsed).count()}, {"message", s.message}});
+  }
+  json failures = json::array();
+  for (const auto& f : r.failures) {
+    failures.push_back({{"object", f.object.ToString()}, {"tier", std::string(inventory::TierName(f.tier))},
+                        {"code", std::string(StatusCodeName(f.status.code()))}, {"message", f.status.message()}});
+  }
+  return {{"recovery", r.recovery},
+          {"plan", r.plan},
+          {"action", std::string(dr::ToString(r.action))},
+          {"phase", r.phase ? std::string(dr::ToString(*r.phase)) : "Pending"},
+          {"startedAt", r.started_at},
+          {"finishedAt", r.finished_at},
+          {"rtoSeconds", std::chrono::duration<double>(r.rto).count()},
+          {"rpo", {{"inventoryCapturedAt", r.inventory_captured_at}, {"inventoryGeneration", r.inventory_generation},
+                   {"storageLastSync", r.storage_last_sync}}},
+          {"steps", steps},
+          {"restored", {{"created", r.counts.created}, {"updated", r.counts.updated}, {"existing", r.counts.existing},
+                        {"skipped", r.counts.skipped}, {"failed", r.counts.failed}}},
+          {"failures", failures},
+          {"warnings", r.warnings}};
+}
+
+void PrintReport(const dr::WorkflowReport& r, std::ostream& out) {
+  out << "recovery " << r.recovery << " (" << dr::ToString(r.action) << " of plan " << r.plan << "): "
+      << (r.phase ? std::string(dr::ToString(*r.phase)) : "Pending") << "\n";
+  out << "RTO " << Seconds(r.rto) << " (started " << r.started_at << ")";
+  if (!r.inventory_captured_at.empty()) {
+    out << "; RPO: inventory generation " << r.inventory_generation << " captured " << r.inventory_captured_at;
+  }
+  if (!r.storage_last_sync.empty()) out << ", storage last synced " << r.storage_last_sync;
+  out << "\n";
+  Table t;
+  t.headers = {"STEP", "STATE", "ATTEMPTS", "TIME", "MESSAGE"};
+  for (const auto& s : r.steps) {
+    t.rows.push_back({s.name, std::string(dr::ToString(s.state)), std::to_string(s.attempts), Seconds(s.elapsed), s.message});
+  }
+  out << FormatTable(t);
+  out << "restored: " << (r.counts.created + r.counts.updated + r.counts.existing) << " (" << r.counts.created
+      << " created, " << r.counts.updated << " updated, " << r.counts.existing << " already there), "
+      << r.counts.skipped << " skipped, " << r.counts.failed << " failed\n";
+  for (const auto& f : r.failures) out << "failed: " << f.object.ToString() << ": " << f.status.message() << "\n";
+  for (const auto& w : r.warnings) out << "warning: " << w << "\n";
+}
+
+Status Confirm(const RunOptions& o, const dr::DRRecovery& rec, const dr::DRPlan& plan, const CommandContext& ctx) {
+  if (o.yes) return Status::Ok();
+  const bool tty = ctx.streams.in == &std::cin && ::isatty(0) == 1;
+  const std::string what = std::string(dr::ToString(rec.spec.action)) + " of plan " + Quote(plan.metadata.name) +
+                           " from " + plan.spec.source_context + " to " + plan.spec.target_context;
+  if (!tty) {
+    return Status::FailedPrecondition("recovery " + Quote(o.name) + " is a " + what + "; it is not confirmed and "
+                                      "stdin is not a terminal to ask: add --yes");
+  }
+  *ctx.streams.err << "This runs recovery " << Quote(o.name) << ": " << what
+                   << (rec.spec.action == dr::RecoveryAction::kTest
+                           ? " (a drill: nothing changes on the source, the plan stays usable)"
+                           : ". The plan will be spent: it cannot be used again (clone it afterwards).")
+                   << "\nType the recovery's name to go on: ";
+  std::string answer;
+  std::getline(*ctx.streams.in, answer);
+  if (answer != o.name) return Status::Cancelled("not confirmed; nothing was changed");
+  return Status::Ok();
+}
+
+Status RunWorkflow(const RunOptions& o, bool drill, const CommandContext& ctx) {
+  KDR_ASSIGN_OR_RETURN(OutputFormat format,
+                       ParseOutputFormat(ctx.globals.output, drill ? "drill" : "failover",
+                                         {OutputFormat::kTable, OutputFormat::kJson, OutputFormat::kYaml}));
+  KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(o.name, "NAME (the recovery)"));
+  KDR_ASSIGN_OR_RETURN(inventory::ExistingPolicy existing, inventory::ParseExistingPolicy(o.existing));
+  if (o.agent != "local" && o.agent != "job") {
+    return Status::InvalidArgument("--agent " + Quote(o.agent) + ": use job or local");
+  }
+  if (o.agent == "job") {
+    return Status::FailedPrecondition("--agent job (the agent as a Job on the target) is not built yet: run it here "
+                                      "with --agent local --inventory-path DIR, DIR holding the replicated inventory");
+  }
+  if (o.inventory_path.empty()) return Status::InvalidArgument("--agent local needs --inventory-path DIR");
+  if (o.parallel < 1 || o.parallel > 256) return Status::InvalidArgument("--parallel must be between 1 and 256");
+  KDR_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseRequestTimeout(o.timeout));
+  if (timeout.count() <= 0) return Status::InvalidArgument("--timeout must be positive");
+
+  const std::string ns = DrNamespace(ctx.globals);
+  KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Client> target, ClientFromGlobals(ctx.globals, ctx.env));
+  Result<json> obj = target->Get(kRecoveryGvr, ns, o.name);
+  if (!obj.ok()) {
+    if (obj.status().IsNotFound()) {
+      return Status::NotFound("drrecovery " + Quote(o.name) + " not found in namespace " + ns +
+                              " of the current context; create it first: kubectl dr recovery create " + o.name +
+                              " --plan PLAN" + (drill ? " --action Test" : ""));
+    }
+    return obj.status().WithContext("reading drrecovery " + ns + "/" + o.name);
+  }
+  KDR_ASSIGN_OR_RETURN(dr::DRRecovery rec, dr::DRRecoveryFromJson(*obj));
+  const bool is_drill = rec.spec.action == dr::RecoveryAction::kTest;
+  if (drill != is_drill) {
+    return Status::FailedPrecondition("recovery " + Quote(o.name) + " is a " + std::string(dr::ToString(rec.spec.action)) +
+                                      ": run it with kubectl dr " + (is_drill ? "drill" : "failover") + " " + o.name);
+  }
+  KDR_ASSIGN_OR_RETURN(dr::DRPlan plan, ReadPlan(*target, ns, rec.spec.plan_name));
+  KDR_RETURN_IF_ERROR(Confirm(o, rec, plan, ctx));
+
+  // The source only when it answers at once: a failover never waits on the dead site.
+  std::unique_ptr<kube::Client> source;
+  if (!is_drill) {
+    GlobalOptions g = ctx.globals;
+    g.request_timeout = "5s";
+    Result<std::unique_ptr<kube::Client>> c = SiteClient(g, ctx.env, plan.spec.source_context, "source cluster");
+    if (c.ok() && (*c)->ServerVersion().ok()) {
+      source = std::move(*c);
+    } else {
+      *ctx.streams.err << "warning: the source cluster (context " << Quote(plan.spec.source_context)
+                       << ") does not answer: quiesce and fencing will be skipped\n";
+    }
+  }
+
+  dr::WorkflowOptions w;
+  w.recovery = o.name;
+  w.dr_namespace = ns;
+  w.inventory_path = o.inventory_path;
+  if (o.generation > 0) w.generation = o.generation;
+  w.existing = existing;
+  w.parallel = o.parallel;
+  w.no_wait = o.no_wait;
+  w.timeout = timeout;
+  w.holder = Holder();
+  std::ostream& err = *ctx.streams.err;
+  int64_t last_shown = -1;
+  w.on_event = [&](const dr::WorkflowEvent& e) {
+    switch (e.kind) {
+      case dr::WorkflowEvent::Kind::kStepStarted:
+        err << e.step << ": running\n";
+        break;
+      case dr::WorkflowEvent::Kind::kStepFinished:
+        err << e.step << ": " << dr::ToString(e.state) << (e.message.empty() ? "" : " (" + e.message + ")") << "\n";
+        break;
+      case dr::WorkflowEvent::Kind::kRestoreProgress:
+        // A line each tenth of the way, and at the end.
+        if (e.progress.total > 0 && (e.progress.done == e.progress.total ||
+                                     e.progress.done * 10 / e.progress.total != last_shown * 10 / e.progress.total)) {
+          err << "  restored " << e.progress.done << "/" << e.progress.total << " (" << inventory::TierName(e.progress.tier)
+              << ")\n";
+          last_shown = e.progress.done;
+        }
+        break;
+      case dr::WorkflowEvent::Kind::kWarning:
+        err << "warning: " << e.message << "\n";
+        break;
+    }
+  };
+  dr::WorkflowReport report;
+  Status st = dr::RunRecovery(*target, source.get(), ctx.env, w, &report);
+  std::ostream& out = *ctx.streams.out;
+  if (!report.steps.empty()) {
+    if (format == OutputFormat::kTable) {
+      PrintReport(report, out);
+    } else {
+      PrintObjects({ReportJson(report)}, format, false, out);
+    }
+  }
+  if (!st.ok()) return st;
+  if (report.counts.failed > 0) {
+    return Status::Aborted(std::to_string(report.counts.failed) + " object(s) failed to restore (listed above); the "
+                           "rest were restored");
+  }
+  return Status::Ok();
+}
+
+void AddRunFlags(CLI::App* cmd, const std::shared_ptr<RunOptions>& o) {
+  cmd->add_option("NAME", o->name, "The recovery (kubectl dr recovery create)")->required();
+  cmd->add_option("--agent", o->agent, "Where the agent runs: job (a Job on the target; not built yet) or local")
+      ->type_name("job|local");
+  cmd->add_option("--inventory-path", o->inventory_path,
+                  "--agent local: the directory holding the replicated inventory")->type_name("DIR");
+  cmd->add_option("--generation", o->generation, "The inventory generation to restore (default: the current one)")
+      ->type_name("N");
+  cmd->add_option("--existing", o->existing,
+                  "What to do with objects on the target not created by this recovery: fail, skip or update")
+      ->type_name("POLICY");
+  cmd->add_option("--parallel", o->parallel, "Objects created at once within a tier")->type_name("N");
+  cmd->add_option("--timeout", o->timeout, "How long each storage call and each wait may take")->type_name("DURATION");
+  cmd->add_flag("--no-wait", o->no_wait, "Do not wait for the restored workloads to be ready");
+  cmd->add_flag("--yes", o->yes, "Do not ask for confirmation");
+}
+
+}  // namespace
+
+void RegisterFailover(const Registrar& r) {
+  auto f = std::make_shared<RunOptions>();
+  CLI::App* failover = r.root->add_subcommand(
+      "failover", "Run (or resume) a Failover recovery: move its plan's workloads to the DR site, spend the plan, "
+                  "fence the old primary");
+  AddRunFlags(failover, f);
+  failover->footer("Examples:\n  kubectl dr failover shop-failover --agent local --inventory-path /mnt/inventory --yes");
+  failover->callback([r, f] { *r.action = [r, f] { return RunWorkflow(*f, false, *r.context); }; });
+
+  auto d = std::make_shared<RunOptions>();
+  CLI::App* drill = r.root->add_subcommand(
+      "drill", "Run (or resume) a drill (a Test recovery): restore into mapped namespaces on the DR site from copies "
+               "of the replicated volumes, changing nothing on the source");
+  AddRunFlags(drill, d);
+  drill->footer("Examples:\n  kubectl dr drill shop-drill --agent local --inventory-path /mnt/inventory --yes");
+  drill->callback([r, d] { *r.action = [r, d] { return RunWorkflow(*d, true, *r.context); }; });
+}
+
+}  // namespace kdr::plugin

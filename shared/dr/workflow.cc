@@ -1,0 +1,624 @@
+#include "dr/workflow.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/strings.h"
+#include "dr/fence.h"
+#include "dr/journal.h"
+#include "dr/quiesce.h"
+#include "dr/verify.h"
+#include "inventory/format.h"
+#include "kube/client.h"
+#include "kube/lease.h"
+#include "kube/object.h"
+#include "storage/registry.h"
+
+namespace kdr::dr {
+namespace {
+
+using nlohmann::json;
+
+const kube::Gvr kPlans{std::string(kGroup), std::string(kVersion), std::string(kPlanResource)};
+const kube::Gvr kRecoveries{std::string(kGroup), std::string(kVersion), std::string(kRecoveryResource)};
+const kube::Gvr kWebhooks{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"};
+const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
+const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
+const kube::Gvr kNamespaces{"", "v1", "namespaces"};
+constexpr std::string_view kWebhookName = "kubectl-dr-webhook";
+
+std::string Describe(const std::vector<inventory::Conflict>& conflicts) {
+  std::string out;
+  for (const auto& c : conflicts) out += "\n  " + c.object.ToString() + ": " + c.reason;
+  return out;
+}
+
+// One run: the state every step reads, rebuilt at the start of each run (each piece is cheap and
+// idempotent to rebuild), and the journal written after every change.
+class Run {
+ public:
+  Run(kube::Client& target, kube::Client* source, const Env& env, const WorkflowOptions& o,
+      WorkflowReport* report, std::stop_token stop)
+      : target_(target), source_(source), env_(env), o_(o), report_(report), stop_(std::move(stop)) {}
+
+  Status Execute();
+
+ private:
+  Status Load();
+  Status Prepare();
+  Status SaveStatus();
+  Status RunStep(std::string_view name);
+  Status Step(std::string_view name, std::string* message, bool* skipped);
+  void Warn(std::string message);
+  storage::Deadline Deadline() const { return storage::Deadline::After(*env_.clock, o_.timeout, stop_); }
+  std::vector<std::string> Namespaces() const {
+    return recovery_.spec.namespaces.empty() ? plan_.spec.namespaces : recovery_.spec.namespaces;
+  }
+  std::vector<std::string> TargetNamespaces() const {
+    std::vector<std::string> out;
+    for (const std::string& n : Namespaces()) {
+      auto it = recovery_.spec.namespace_mapping.find(n);
+      out.push_back(it == recovery_.spec.namespace_mapping.end() ? n : it->second);
+    }
+    return out;
+  }
+  const storage::ConsistencyGroup* Group(storage::CgRole role) const {
+    for (const auto& cg : groups_) {
+      if (cg.role == role) return &cg;
+    }
+    return nullptr;
+  }
+  const storage::Volume* VolumeOf(const inventory::VolumeMapEntry& entry) const {
+    for (const auto& cg : groups_) {
+      for (const auto& v : cg.volumes) {
+        if (v.captured.pvc_namespace == entry.pvc_namespace && v.captured.pvc_name == entry.pvc_name) return &v;
+      }
+    }
+    return nullptr;
+  }
+
+  Status Preflight(std::string* message);
+  Status QuiesceSource(std::string* message, bool* skipped);
+  Status SyncGroup(storage::CgRole role, std::string* message, bool* skipped);
+  Status SpendPlan(std::string* message);
+  Status FailoverGroup(storage::CgRole role, std::string* message, bool* skipped);
+  Status RestoreInventoryVolume(std::string* message, bool* skipped);
+  Status PrepareDrill(std::string* message);
+  Status RestoreObjects(std::string* message);
+  Status FenceSource(std::string* message, bool* skipped);
+  Status Verify(std::string* message, bool* skipped);
+  inventory::RestoreOptions RestoreOptionsFor() const;
+  void FillReport();
+
+  kube::Client& target_;
+  kube::Client* source_;
+  const Env& env_;
+  const WorkflowOptions& o_;
+  WorkflowReport* report_;
+  std::stop_token stop_;
+
+  DRRecovery recovery_;
+  DRPlan plan_;
+  std::optional<inventory::Inventory> inventory_;
+  inventory::RestoreInput input_;
+  std::unique_ptr<storage::Driver> driver_;
+  std::vector<storage::ConsistencyGroup> groups_;
+  std::map<std::string, std::chrono::nanoseconds> elapsed_;
+};
+
+void Run::Warn(std::string message) {
+  report_->warnings.push_back(message);
+  if (o_.on_event) o_.on_event({WorkflowEvent::Kind::kWarning, "", StepState::kRunning, std::move(message), {}});
+}
+
+Status Run::Load() {
+  Result<json> obj = target_.Get(kRecoveries, o_.dr_namespace, o_.recovery);
+  if (!obj.ok()) {
+    if (obj.status().IsNotFound()) {
+      return Status::NotFound("drrecovery " + Quote(o_.recovery) + " not found in namespace " + o_.dr_namespace +
+                              " of the target; create it first: kubectl dr recovery create " + o_.recovery +
+                              " --plan PLAN");
+    }
+    return obj.status().WithContext("reading drrecovery " + o_.dr_namespace + "/" + o_.recovery);
+  }
+  KDR_ASSIGN_OR_RETURN(recovery_, DRRecoveryFromJson(*obj));
+  Result<json> plan = target_.Get(kPlans, o_.dr_namespace, recovery_.spec.plan_name);
+  if (!plan.ok()) return plan.status().WithContext("reading drplan " + recovery_.spec.plan_name);
+  KDR_ASSIGN_OR_RETURN(plan_, DRPlanFromJson(*plan));
+  report_->recovery = o_.recovery;
+  report_->plan = plan_.metadata.name;
+  report_->action = recovery_.spec.action;
+  return Status::Ok();
+}
+
+// What every step reads, rebuilt at each run: the inventory, the driver and the storage groups.
+Status Run::Prepare() {
+  Result<inventory::Inventory> inv = inventory::Inventory::Open(*env_.fs, o_.inventory_path, o_.generation);
+  if (!inv.ok()) return inv.status().WithContext("reading the inventory at " + o_.inventory_path);
+  inventory_.emplace(std::move(*inv));
+  const inventory::Index& index = inventory_->index();
+  if (index.plan.name != plan_.metadata.name) {
+    return Status::FailedPrecondition("the inventory at " + o_.inventory_path + " was captured for plan " +
+                                      Quote(index.plan.name) + ", not " + Quote(plan_.metadata.name) +
+                                      ": point --inventory-path at this plan's inventory");
+  }
+  report_->inventory_captured_at = FormatRfc3339(index.capture_end);
+  report_->inventory_generation = index.generation;
+  KDR_ASSIGN_OR_RETURN(input_, inventory::ReadRestoreInput(*inventory_));
+  storage::DriverOptions d;
+  d.env = env_;
+  d.source = source_;
+  d.target = &target_;
+  KDR_ASSIGN_OR_RETURN(driver_, storage::NewDriver(plan_, d));
+  Result<std::vector<storage::ConsistencyGroup>> groups = driver_->Discover(plan_, index.volumes, Deadline());
+  if (!groups.ok()) return groups.status().WithContext(std::string(driver_->name()) + " storage");
+  groups_ = std::move(*groups);
+  for (const auto& cg : groups_) {
+    for (const std::string& w : cg.warnings) Warn(w);
+  }
+  return Status::Ok();
+}
+
+Status Run::SaveStatus() {
+  recovery_.status.type = "DISASTER_RECOVERY";
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    Result<json> cur = target_.Get(kRecoveries, o_.dr_namespace, o_.recovery);
+    if (!cur.ok()) return cur.status().WithContext("reading drrecovery " + o_.recovery + " to record its journal");
+    json next = ToJson(recovery_);
+    (*cur)["status"] = next.value("status", json::object());
+    Result<json> r = target_.UpdateStatus(kRecoveries, o_.dr_namespace, *cur);
+    if (r.ok()) return Status::Ok();
+    if (r.status().code() != StatusCode::kAborted) {
+      return r.status().WithContext("recording the journal of drrecovery " + o_.recovery);
+    }
+  }
+  return Status::Aborted("the status of drrecovery " + o_.recovery + " kept changing under this run");
+}
+
+Status Run::Preflight(std::string* message) {
+  if (plan_.spent() && plan_.status.spent_by != o_.recovery) {
+    return Status::FailedPrecondition("plan " + Quote(plan_.metadata.name) + " was spent by " +
+                                      Quote(plan_.status.spent_by) + "; clone it: kubectl dr plan clone " +
+                                      plan_.metadata.name + " --name NEW --inventory-pvc NEW-PVC");
+  }
+  Result<json> hook = target_.Get(kWebhooks, "", kWebhookName);
+  if (!hook.ok()) {
+    if (hook.status().IsNotFound()) {
+      return Status::FailedPrecondition("the kubectl-dr webhook is not installed on the target: restored objects "
+                                        "would not be transformed and nothing would guard them; run kubectl dr "
+                                        "install --context " + plan_.spec.target_context);
+    }
+    return hook.status().WithContext("checking the webhook on the target");
+  }
+  std::vector<std::string> states;
+  for (const auto& cg : groups_) {
+    Result<storage::CgState> st = driver_->State(cg, Deadline());
+    if (!st.ok()) return st.status().WithContext(std::string(storage::ToString(cg.role)) + " storage group");
+    states.push_back(std::string(storage::ToString(cg.role)) + ": " + std::string(storage::ToString(st->replication)) +
+                     (st->backend.empty() ? "" : " (" + st->backend + ")"));
+    if (st->last_sync) report_->storage_last_sync = FormatRfc3339(*st->last_sync);
+  }
+  inventory::RestoreOptions ro = RestoreOptionsFor();
+  Result<std::vector<inventory::Conflict>> conflicts = inventory::ListConflicts(target_, input_, ro);
+  if (!conflicts.ok()) return conflicts.status().WithContext("listing what would conflict on the target");
+  if (!conflicts->empty() && o_.existing == inventory::ExistingPolicy::kFail) {
+    return Status::FailedPrecondition(std::to_string(conflicts->size()) + " object(s) on the target were not "
+                                      "created by this recovery (nothing was changed; choose --existing skip or "
+                                      "update, or remove them):" + Describe(*conflicts));
+  }
+  *message = "inventory generation " + std::to_string(inventory_->generation()) + " captured " +
+             report_->inventory_captured_at + "; " + Join(states, "; ");
+  if (!conflicts->empty()) *message += "; " + std::to_string(conflicts->size()) + " existing object(s) will be " +
+                                       std::string(inventory::ToString(o_.existing));
+  return Status::Ok();
+}
+
+Status Run::QuiesceSource(std::string* message, bool* skipped) {
+  if (source_ == nullptr) {
+    *skipped = true;
+    *message = "the source is unreachable: nothing was quiesced there";
+    Warn(*message);
+    return Status::Ok();
+  }
+  QuiesceOptions q;
+  q.namespaces = Namespaces();
+  q.pod_timeout = o_.timeout;
+  KDR_ASSIGN_OR_RETURN(QuiesceResult r, Quiesce(*source_, env_, q, stop_));
+  *message = std::to_string(r.changes.size()) + " workload(s) quiesced on the source";
+  return Status::Ok();
+}
+
+Status Run::SyncGroup(storage::CgRole role, std::string* message, bool* skipped) {
+  const storage::ConsistencyGroup* cg = Group(role);
+  if (cg == nullptr) {
+    *skipped = true;
+    *message = "no " + std::string(storage::ToString(role)) + " volumes";
+    return Status::Ok();
+  }
+  Status st = driver_->Sync(*cg, Deadline());
+  if (!st.ok()) {
+    if (st.code() == StatusCode::kCancelled) return st;
+    // Best effort (DESIGN.md step 3): the DR site fails over with what it has.
+    *skipped = true;
+    *message = "sync failed, going on with what the DR site holds: " + st.message();
+    Warn(std::string(storage::ToString(role)) + " " + *message);
+    return Status::Ok();
+  }
+  *message = std::to_string(cg->volumes.size()) + " volume(s) synced";
+  return Status::Ok();
+}
+
+Status Run::SpendPlan(std::string* message) {
+  // Before the point of no return: no second recovery can start from this plan.
+  Result<json> cur = target_.Get(kPlans, o_.dr_namespace, plan_.metadata.name);
+  if (!cur.ok()) return cur.status().WithContext("reading drplan " + plan_.metadata.name);
+  KDR_ASSIGN_OR_RETURN(DRPlan plan, DRPlanFromJson(*cur));
+  if (plan.spent()) {
+    if (plan.status.spent_by != o_.recovery) {
+      return Status::FailedPrecondition("plan " + Quote(plan.metadata.name) + " was spent by " +
+                                        Quote(plan.status.spent_by) + " meanwhile; this recovery stops");
+    }
+    *message = "already spent by this recovery";
+    return Status::Ok();
+  }
+  json status = ToJson(plan).value("status", json::object());
+  status["phase"] = "Spent";
+  status["spentBy"] = o_.recovery;
+  status["spentAt"] = FormatRfc3339(env_.clock->Now());
+  (*cur)["status"] = status;
+  Result<json> r = target_.UpdateStatus(kPlans, o_.dr_namespace, *cur);
+  if (!r.ok()) return r.status().WithContext("marking plan " + plan_.metadata.name + " spent");
+  plan_.status.phase = PlanPhase::kSpent;
+  plan_.status.spent_by = o_.recovery;
+  *message = "plan " + Quote(plan_.metadata.name) + " spent by " + Quote(o_.recovery);
+  return Status::Ok();
+}
+
+Status Run::FailoverGroup(storage::CgRole role, std::string* message, bool* skipped) {
+  const storage::ConsistencyGroup* cg = Group(role);
+  if (cg == nullptr) {
+    *skipped = true;
+    *message = "no " + std::string(storage::ToString(role)) + " volumes";
+    return Status::Ok();
+  }
+  if (role == storage::CgRole::kWorkloads) {
+    std::string sync_message;
+    bool sync_skipped = false;
+    KDR_RETURN_IF_ERROR(SyncGroup(role, &sync_message, &sync_skipped));
+  }
+  KDR_RETURN_IF_ERROR(driver_->Failover(*cg, Deadline()));
+  *message = std::to_string(cg->volumes.size()) + " volume(s) failed over";
+  return Status::Ok();
+}
+
+// The inventory's own claim and volume on the target, for the agent and later captures. Built
+// from the volume map (the claim usually lives in the DR namespace, which is not captured).
+Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
+  const storage::ConsistencyGroup* cg = Group(storage::CgRole::kInventory);
+  if (cg == nullptr || cg->volumes.empty()) {
+    *skipped = true;
+    *message = "the inventory's claim has no volume in the volume map";
+    return Status::Ok();
+  }
+  const storage::Volume& v = cg->volumes.front();
+  const inventory::VolumeMapEntry& e = v.captured;
+  json captured_pv;
+  for (const json& obj : input_.objects) {
+    if (kube::StringField(obj, {"kind"}) == "PersistentVolume" &&
+        kube::StringField(obj, {"metadata", "name"}) == e.pv_name) {
+      captured_pv = obj;
+    }
+  }
+  KDR_ASSIGN_OR_RETURN(std::optional<json> pv, driver_->VolumeSourceFor(v, captured_pv, Deadline()));
+  if (!pv) {
+    *skipped = true;
+    *message = v.note.empty() ? "the storage gives no volume for the inventory's claim" : v.note;
+    return Status::Ok();
+  }
+  // The claim's namespace may be one of the plan's (not restored yet): made now, from the
+  // inventory when it holds it, labelled so that the restore counts it as its own.
+  if (Result<json> ns = target_.Get(kNamespaces, "", e.pvc_namespace); !ns.ok()) {
+    if (!ns.status().IsNotFound()) return ns.status().WithContext("reading namespace " + e.pvc_namespace);
+    json made_ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", e.pvc_namespace}}}};
+    for (const json& obj : input_.objects) {
+      if (kube::StringField(obj, {"kind"}) != "Namespace" ||
+          kube::StringField(obj, {"metadata", "name"}) != e.pvc_namespace) {
+        continue;
+      }
+      for (const char* k : {"labels", "annotations"}) {
+        const json& v = kube::FieldAt(obj, {"metadata", k});
+        if (v.is_object()) made_ns["metadata"][k] = v;
+      }
+    }
+    made_ns["metadata"]["labels"][std::string(kRecoveryLabel)] = o_.recovery;
+    Result<json> r = target_.Create(kNamespaces, "", made_ns);
+    if (!r.ok() && !r.status().IsAlreadyExists()) return r.status().WithContext("creating namespace " + e.pvc_namespace);
+  }
+  (*pv)["metadata"]["labels"][std::string(kRecoveryLabel)] = o_.recovery;
+  Result<json> made = target_.Create(kVolumes, "", *pv);
+  if (!made.ok() && !made.status().IsAlreadyExists()) {
+    return made.status().WithContext("creating persistentvolume " + e.pv_name);
+  }
+  json claim = {{"apiVersion", "v1"},
+                {"kind", "PersistentVolumeClaim"},
+                {"metadata",
+                 {{"name", e.pvc_name},
+                  {"namespace", e.pvc_namespace},
+                  {"labels", {{std::string(kRecoveryLabel), o_.recovery}}}}},
+                {"spec",
+                 {{"accessModes", e.access_modes},
+                  {"resources", {{"requests", {{"storage", e.capacity}}}}},
+                  {"volumeName", kube::StringField(*pv, {"metadata", "name"})},
+                  {"storageClassName", e.storage_class}}}};
+  if (!e.volume_mode.empty()) claim["spec"]["volumeMode"] = e.volume_mode;
+  Result<json> pvc = target_.Create(kClaims, e.pvc_namespace, claim);
+  if (!pvc.ok() && !pvc.status().IsAlreadyExists()) {
+    return pvc.status().WithContext("creating persistentvolumeclaim " + e.pvc_namespace + "/" + e.pvc_name +
+                                    " (the inventory's claim)");
+  }
+  *message = "persistentvolumeclaim " + e.pvc_namespace + "/" + e.pvc_name + " on volume " +
+             kube::StringField(*pv, {"metadata", "name"});
+  return Status::Ok();
+}
+
+Status Run::PrepareDrill(std::string* message) {
+  std::vector<storage::ConsistencyGroup> copies;
+  for (const auto& cg : groups_) {
+    KDR_ASSIGN_OR_RETURN(storage::ConsistencyGroup copy, driver_->PrepareDrill(cg, Deadline()));
+    for (const auto& v : copy.volumes) {
+      if (v.without_data && !v.note.empty()) Warn(v.pvc() + ": " + v.note);
+    }
+    copies.push_back(std::move(copy));
+  }
+  size_t volumes = 0;
+  for (const auto& cg : copies) volumes += cg.volumes.size();
+  groups_ = std::move(copies);
+  *message = std::to_string(volumes) + " drill cop" + (volumes == 1 ? "y" : "ies") + " of the replicated volumes";
+  return Status::Ok();
+}
+
+inventory::RestoreOptions Run::RestoreOptionsFor() const {
+  inventory::RestoreOptions ro;
+  ro.recovery = o_.recovery;
+  ro.namespaces = Namespaces();
+  ro.namespace_mapping = recovery_.spec.namespace_mapping;
+  ro.existing = o_.existing;
+  ro.parallel = o_.parallel;
+  ro.rerun_finished_jobs = o_.rerun_finished_jobs;
+  ro.claim_bound_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o_.timeout);
+  return ro;
+}
+
+Status Run::RestoreObjects(std::string* message) {
+  inventory::RestoreOptions ro = RestoreOptionsFor();
+  ro.progress = [this](const inventory::RestoreProgress& p) {
+    if (o_.on_event) o_.on_event({WorkflowEvent::Kind::kRestoreProgress, std::string(step::kRestoreObjects),
+                                  StepState::kRunning, "", p});
+  };
+  // The PVs of failed-over volumes come from the storage driver.
+  ro.rewrite_volume = [this](const inventory::VolumeMapEntry& entry, json* pv) -> Status {
+    const storage::Volume* v = VolumeOf(entry);
+    if (v == nullptr) return Status::Ok();
+    KDR_ASSIGN_OR_RETURN(std::optional<json> source, driver_->VolumeSourceFor(*v, *pv, Deadline()));
+    if (!source) {
+      return Status::FailedPrecondition(v->note.empty() ? "the storage gives no volume for claim " + v->pvc()
+                                                        : v->note);
+    }
+    json labels = kube::FieldAt(*pv, {"metadata", "labels"});
+    *pv = std::move(*source);
+    if (labels.is_object()) {
+      for (const auto& [k, val] : labels.items()) (*pv)["metadata"]["labels"][k] = val;
+    }
+    return Status::Ok();
+  };
+  inventory::RestoreResult r = inventory::Restore(target_, input_, ro, stop_);
+  report_->counts = r.counts;
+  report_->failures = r.failures;
+  for (const auto& d : r.differences) {
+    Warn(d.object.ToString() + " differs on the target: " + d.field + " is " + d.target + " there, " + d.source +
+         " in the inventory");
+  }
+  if (!r.status.ok()) {
+    if (!r.conflicts.empty()) return Status(r.status.code(), r.status.message() + Describe(r.conflicts));
+    return r.status;
+  }
+  RestoredCounts& rc = recovery_.status.restored.emplace();
+  rc.created = static_cast<int>(r.counts.created + r.counts.updated + r.counts.existing);
+  rc.skipped = static_cast<int>(r.counts.skipped);
+  rc.failed = static_cast<int>(r.counts.failed);
+  *message = std::to_string(rc.created) + " restored, " + std::to_string(rc.skipped) + " skipped, " +
+             std::to_string(rc.failed) + " failed";
+  return Status::Ok();
+}
+
+Status Run::FenceSource(std::string* message, bool* skipped) {
+  if (source_ == nullptr) {
+    *skipped = true;
+    *message = "the source is unreachable: fence it when it is back: kubectl dr fence --plan " + plan_.metadata.name;
+    Warn(*message);
+    return Status::Ok();
+  }
+  std::vector<ClaimRef> claims = {{plan_.spec.inventory_pvc_namespace, plan_.spec.inventory_pvc_name}};
+  if (const storage::ConsistencyGroup* cg = Group(storage::CgRole::kWorkloads)) {
+    for (const auto& v : cg->volumes) claims.push_back({v.captured.pvc_namespace, v.captured.pvc_name});
+  }
+  KDR_ASSIGN_OR_RETURN(std::vector<FenceChange> changes, Fence(*source_, plan_.metadata.name, claims));
+  size_t changed = 0;
+  for (const auto& c : changes) changed += c.changed;
+  *message = std::to_string(changed) + " object(s) fenced on the source";
+  return Status::Ok();
+}
+
+Status Run::Verify(std::string* message, bool* skipped) {
+  if (o_.no_wait) {
+    *skipped = true;
+    *message = "not waited for (--no-wait)";
+    return Status::Ok();
+  }
+  VerifyOptions v;
+  v.namespaces = TargetNamespaces();
+  v.recovery = o_.recovery;
+  v.timeout = o_.timeout;
+  KDR_ASSIGN_OR_RETURN(std::vector<WorkloadReadiness> ready, WaitReady(target_, env_, v, stop_));
+  *message = std::to_string(ready.size()) + " workload(s) ready";
+  return Status::Ok();
+}
+
+Status Run::Step(std::string_view name, std::string* message, bool* skipped) {
+  using namespace step;
+  if (name == kPreflight) return Preflight(message);
+  if (name == kQuiesceSource) return QuiesceSource(message, skipped);
+  if (name == kSyncInventory) return SyncGroup(storage::CgRole::kInventory, message, skipped);
+  if (name == kSpendPlan) return SpendPlan(message);
+  if (name == kFailoverInventory) return FailoverGroup(storage::CgRole::kInventory, message, skipped);
+  if (name == kRestoreInventoryVolume) {
+    if (recovery_.spec.action == RecoveryAction::kTest) {
+      *skipped = true;
+      *message = "a drill reads the inventory in place";
+      return Status::Ok();
+    }
+    return RestoreInventoryVolume(message, skipped);
+  }
+  if (name == kStartAgent) {
+    *skipped = true;
+    *message = "the agent runs in this process (--agent local)";
+    return Status::Ok();
+  }
+  if (name == kWorkloadVolumes) return FailoverGroup(storage::CgRole::kWorkloads, message, skipped);
+  if (name == kPrepareDrill) return PrepareDrill(message);
+  if (name == kRestoreObjects) return RestoreObjects(message);
+  if (name == kFenceSource) return FenceSource(message, skipped);
+  if (name == kVerify) return Verify(message, skipped);
+  return Status::Internal("no code for step " + Quote(name));
+}
+
+Status Run::RunStep(std::string_view name) {
+  Journal journal(recovery_.spec.action, &recovery_.status.steps, env_.clock);
+  KDR_RETURN_IF_ERROR(journal.Start(name));
+  KDR_RETURN_IF_ERROR(SaveStatus());
+  if (o_.on_event) o_.on_event({WorkflowEvent::Kind::kStepStarted, std::string(name), StepState::kRunning, "", {}});
+  const Clock::MonoTime began = env_.clock->Monotonic();
+  std::string message;
+  bool skipped = false;
+  Status st = Step(name, &message, &skipped);
+  elapsed_[std::string(name)] = env_.clock->Monotonic() - began;
+  if (!st.ok()) {
+    KDR_RETURN_IF_ERROR(journal.Fail(name, st.message()));
+  } else if (skipped) {
+    KDR_RETURN_IF_ERROR(journal.Skip(name, message));
+  } else {
+    KDR_RETURN_IF_ERROR(journal.Succeed(name, message));
+  }
+  const RecoveryStep* s = journal.Find(name);
+  if (o_.on_event) o_.on_event({WorkflowEvent::Kind::kStepFinished, std::string(name), s->state, s->message, {}});
+  Status saved = SaveStatus();
+  if (!st.ok()) return st.WithContext(std::string(name));
+  return saved;
+}
+
+void Run::FillReport() {
+  const DRRecoveryStatus& s = recovery_.status;
+  report_->phase = s.phase;
+  report_->started_at = s.started_at;
+  report_->finished_at = s.finished_at;
+  Clock::WallTime start, end = env_.clock->Now();
+  if (ParseRfc3339(s.started_at, &start)) {
+    if (!s.finished_at.empty()) (void)ParseRfc3339(s.finished_at, &end);
+    report_->rto = end - start;
+  }
+  report_->steps.clear();
+  for (const RecoveryStep& step : s.steps) {
+    StepReport r{step.name, step.state, step.attempts, {}, step.message};
+    Clock::WallTime a, b;
+    if (auto it = elapsed_.find(step.name); it != elapsed_.end()) {
+      r.elapsed = it->second;
+    } else if (ParseRfc3339(step.started_at, &a) && ParseRfc3339(step.finished_at, &b)) {
+      r.elapsed = b - a;  // an earlier run's, to the second
+    }
+    report_->steps.push_back(std::move(r));
+  }
+  // A resumed run that did not restore this time reports what the journal recorded.
+  if (report_->counts.total() == 0 && s.restored) {
+    report_->counts.created = s.restored->created;
+    report_->counts.skipped = s.restored->skipped;
+    report_->counts.failed = s.restored->failed;
+  }
+}
+
+Status Run::Execute() {
+  KDR_RETURN_IF_ERROR(Load());
+  if (recovery_.finished()) {
+    return Status::FailedPrecondition("recovery " + Quote(o_.recovery) + " finished (" +
+                                      std::string(ToString(*recovery_.status.phase)) + ") at " +
+                                      recovery_.status.finished_at + "; a finished recovery is never re-run: "
+                                      "create a new one (kubectl dr recovery create)");
+  }
+  if (recovery_.spec.action == RecoveryAction::kFailback) {
+    return Status::FailedPrecondition("recovery " + Quote(o_.recovery) + " is a Failback, which this version of "
+                                      "kubectl dr cannot run yet; nothing was changed");
+  }
+  if (o_.inventory_path.empty()) {
+    return Status::FailedPrecondition("the agent as a Job on the target is not built yet: run the agent here with "
+                                      "--agent local --inventory-path DIR (the replicated inventory)");
+  }
+  kube::LeaseSpec ls{o_.dr_namespace, "kubectl-dr-plan-" + plan_.metadata.name, o_.holder, std::chrono::seconds(30)};
+  KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Lease> lease, kube::Lease::Acquire(&target_, ls, env_.clock));
+  lease->KeepAlive(stop_);
+
+  Journal journal(recovery_.spec.action, &recovery_.status.steps, env_.clock);
+  KDR_RETURN_IF_ERROR(journal.Reconcile());
+  if (recovery_.status.started_at.empty()) recovery_.status.started_at = FormatRfc3339(env_.clock->Now());
+  recovery_.status.phase = RecoveryPhase::kRunning;
+  recovery_.status.message.clear();
+  KDR_RETURN_IF_ERROR(SaveStatus());
+
+  Status st = Prepare();
+  if (st.ok()) {
+    while (auto next = journal.Next()) {
+      if (stop_.stop_requested()) {
+        st = Status::Cancelled("stopped before step " + std::string(*next) + "; run again to resume there");
+        break;
+      }
+      if (lease->lost()) {
+        st = Status::Aborted("the lease on plan " + plan_.metadata.name + " was lost; another run may be working");
+        break;
+      }
+      st = RunStep(*next);
+      if (!st.ok()) break;
+    }
+  }
+  if (st.ok()) {
+    recovery_.status.phase = RecoveryPhase::kSucceeded;
+    recovery_.status.finished_at = FormatRfc3339(env_.clock->Now());
+    recovery_.status.message = report_->counts.failed > 0
+                                   ? std::to_string(report_->counts.failed) + " object(s) failed to restore"
+                                   : "done";
+  } else {
+    // Left Running: the next run resumes at the step that failed.
+    recovery_.status.message = st.message() + "; run again to resume";
+  }
+  Status saved = SaveStatus();
+  Status released = lease->Release();
+  FillReport();
+  if (!st.ok()) return st;
+  if (!saved.ok()) return saved;
+  return released;
+}
+
+}  // namespace
+
+Status RunRecovery(kube::Client& target, kube::Client* source, const Env& env, const WorkflowOptions& options,
+                   WorkflowReport* report, std::stop_token stop) {
+  WorkflowReport local;
+  WorkflowReport* out = report != nullptr ? report : &local;
+  if (options.recovery.empty()) return Status::InvalidArgument("the recovery's name is empty");
+  if (env.clock == nullptr || env.fs == nullptr) return Status::Internal("the environment has no clock or file system");
+  if (options.holder.empty()) return Status::InvalidArgument("the run's holder identity is empty");
+  Run run(target, source, env, options, out, std::move(stop));
+  Status st = run.Execute();
+  return st;
+}
+
+}  // namespace kdr::dr

@@ -1,0 +1,108 @@
+#pragma once
+
+// The recovery workflow (DESIGN.md section 3): a DRRecovery run step by step, each step idempotent
+// and journaled in its status (journal.h), so running it again after a crash, a ^C or a lost laptop
+// resumes at the first step not done; a Lease on the target (kube/lease.h) keeps a second run of the
+// same plan out.
+//
+// Built today: Failover and Test (drill), with the agent in this process (`--agent local`): the
+// inventory is read from a directory holding it as replicated (inventory/format.h), the objects are
+// restored by the restore engine (inventory/restore.h), the storage moved by the plan's driver
+// (storage/driver.h). A Failback recovery, and the agent as a Job on the target, are refused with
+// FailedPrecondition saying so.
+//
+//   Failover: Preflight, QuiesceSource, SyncInventory, SpendPlan, FailoverInventory,
+//             RestoreInventoryVolume, StartAgent, WorkloadVolumes, RestoreObjects, FenceSource, Verify
+//   Test:     Preflight, PrepareDrill, RestoreInventoryVolume, StartAgent, RestoreObjects, Verify
+//
+// The source is never needed: when it is unreachable, quiesce and fencing are skipped with a
+// warning (run `kubectl dr fence` when it is back). Nothing on the source changes in a drill, and
+// a drill does not spend the plan.
+//
+// Errors: a step that fails stops the run with its error (the step Failed in the journal, the
+// recovery left Running so that the next run resumes there). Preflight changes nothing: a spent
+// plan, a finished recovery, a missing webhook, a torn inventory or conflicts on the target are
+// FailedPrecondition listing everything found. One object's failure in the restore does not stop
+// the rest; the report lists them all.
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/env.h"
+#include "base/status.h"
+#include "dr/types.h"
+#include "inventory/restore.h"
+
+namespace kdr::kube {
+class Client;
+}
+
+namespace kdr::dr {
+
+struct WorkflowEvent {
+  enum class Kind { kStepStarted, kStepFinished, kRestoreProgress, kWarning };
+  Kind kind = Kind::kStepStarted;
+  std::string step;
+  StepState state = StepState::kRunning;
+  std::string message;
+  inventory::RestoreProgress progress;  // kRestoreProgress
+};
+
+struct WorkflowOptions {
+  std::string recovery;  // REQUIRED: the DRRecovery's name
+  std::string dr_namespace = "kubectl-dr-system";
+  // --agent local: the inventory as replicated to the DR site, read here. REQUIRED.
+  std::string inventory_path;
+  std::optional<int64_t> generation;  // default: the current one
+  inventory::ExistingPolicy existing = inventory::ExistingPolicy::kFail;
+  int parallel = 16;
+  bool rerun_finished_jobs = false;
+  bool no_wait = false;  // Verify skipped
+  // Each storage call, the claim binding and the readiness wait get this long.
+  std::chrono::nanoseconds timeout{std::chrono::minutes(30)};
+  // The Lease's holder identity ("alice@laptop pid 42").
+  std::string holder;
+  // Called on the caller's thread for steps and warnings, from restore workers (serialized) for
+  // progress. May be empty.
+  std::function<void(const WorkflowEvent&)> on_event;
+};
+
+struct StepReport {
+  std::string name;
+  StepState state = StepState::kPending;
+  int attempts = 0;
+  std::chrono::nanoseconds elapsed{0};  // of its last attempt
+  std::string message;
+};
+
+struct WorkflowReport {
+  std::string recovery;
+  std::string plan;
+  RecoveryAction action = RecoveryAction::kFailover;
+  std::optional<RecoveryPhase> phase;
+  std::string started_at;   // the first run's start
+  std::string finished_at;  // empty unless finished
+  std::chrono::nanoseconds rto{0};  // started_at to finished_at (or to now)
+  // RPO: when the restored inventory was captured, and the storage's last sync when known.
+  std::string inventory_captured_at;
+  int64_t inventory_generation = 0;
+  std::string storage_last_sync;
+  std::vector<StepReport> steps;
+  inventory::RestoreCounts counts;
+  std::vector<inventory::ObjectFailure> failures;
+  std::vector<std::string> warnings;
+};
+
+// Runs (or resumes) the recovery named in options on the plan's target. `source` is the plan's
+// source cluster, or null when it cannot be reached (the caller probes it with a short deadline).
+// Returns the report once every step is done (Ok even when objects failed to restore: see the
+// report), or the error that stopped the run; `report` (when not null) is filled either way.
+Status RunRecovery(kube::Client& target, kube::Client* source, const Env& env, const WorkflowOptions& options,
+                   WorkflowReport* report, std::stop_token stop = {});
+
+}  // namespace kdr::dr

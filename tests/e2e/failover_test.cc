@@ -1,0 +1,133 @@
+// A failover as an operator runs it, with real kubectl and the real webhook on the target: capture
+// the shop's inventory on the primary, define the recovery, fail over with the agent in the
+// plugin (--agent local), then look at both sites.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/strings.h"
+#include "e2e/harness.h"
+#include "e2e/webhook_fixture.h"
+#include "testutil/testutil.h"
+
+namespace kdr::e2e {
+namespace {
+
+using nlohmann::json;
+using testutil::CommandResult;
+
+std::string FailoverData(const std::string& file) { return testutil::DataPath("e2e/failover/" + file); }
+
+class FailoverE2eTest : public WebhookE2eTest {
+ protected:
+  void SetUp() override {
+    WebhookE2eTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    inventory_ = dir_.path() + "/inventory";
+    CommandResult shop = pair_->Kubectl(pair_->source(), "apply -f " + FailoverData("shop.yaml"));
+    ASSERT_EQ(shop.exit_code, 0) << shop.output;
+    CommandResult cm = Kubectl("-n kubectl-dr-system create configmap shop-modifiers --from-file=modifiers.yaml=" +
+                               Data("modifiers.yaml"));
+    ASSERT_EQ(cm.exit_code, 0) << cm.output;
+    CommandResult plan = Kubectl("apply -f " + Data("plan.yaml"));
+    ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  }
+
+  // kubectl dr ... with the target as the current context (plans live there).
+  CommandResult Dr(const std::string& args) const {
+    return pair_->Shell("kubectl dr --context " + target().context() + " " + args);
+  }
+  CommandResult Source(const std::string& args) const { return pair_->Kubectl(pair_->source(), args); }
+
+  // Real pairs have no kubelet: restored pods never run there, so readiness is not waited for.
+  std::string WaitFlag() const { return target().simulated() ? "" : " --no-wait"; }
+
+  std::string inventory_;
+};
+
+TEST_F(FailoverE2eTest, FailsOverTheShopSpendsThePlanAndFencesTheOldPrimary) {
+  CommandResult capture = Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_);
+  ASSERT_EQ(capture.exit_code, 0) << capture.output;
+  CommandResult recovery = Dr("recovery create shop-failover --plan shop-to-dr --resource-modifiers " +
+                              Data("modifiers.yaml"));
+  ASSERT_EQ(recovery.exit_code, 0) << recovery.output;
+  WaitForCache("drrecoveries", 1);
+  WaitForCache("configmaps", 2);
+
+  CommandResult failover = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --yes" +
+                              WaitFlag());
+  ASSERT_EQ(failover.exit_code, 0) << failover.output << webhook_->Log();
+  EXPECT_NE(failover.output.find("recovery shop-failover (Failover of plan shop-to-dr): Succeeded"), std::string::npos)
+      << failover.output;
+  EXPECT_NE(failover.output.find("RPO: inventory generation 1 captured"), std::string::npos) << failover.output;
+
+  // The DR site runs the shop, transformed on its way in.
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+  EXPECT_EQ(Kubectl("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+  EXPECT_EQ(Kubectl("-n shop get ingress web -o jsonpath={.spec.ingressClassName}").output, "traefik");
+  EXPECT_EQ(Kubectl("-n shop get pvc shop-inventory -o jsonpath={.spec.volumeName}").output, "shop-inventory-pv");
+  EXPECT_EQ(Kubectl("-n shop get deployment web -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/recovery}'").output,
+            "shop-failover");
+  // The plan is spent by this recovery, whose journal says every step is done.
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan shop-to-dr -o jsonpath={.status.phase}/{.status.spentBy}").output,
+            "Spent/shop-failover");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drr shop-failover -o jsonpath={.status.phase}").output, "Succeeded");
+
+  // The old primary: quiesced (replicas remembered) and fenced, namespace first.
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "0");
+  EXPECT_EQ(Source("-n shop get deployment web -o 'jsonpath={.metadata.annotations.dr\\.kubectl-dr\\.dev/replicas}'").output,
+            "2");
+  EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
+  EXPECT_EQ(Source("-n shop get pvc shop-inventory -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/failed-over}'").output,
+            "shop-to-dr");
+
+  // A finished recovery is never run again, and the spent plan refuses a new one.
+  CommandResult again = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --yes");
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.output.find("a finished recovery is never re-run"), std::string::npos) << again.output;
+  CommandResult reuse = Dr("recovery create shop-failover-2 --plan shop-to-dr");
+  EXPECT_NE(reuse.exit_code, 0);
+  EXPECT_NE(reuse.output.find("plan \"shop-to-dr\" was spent by \"shop-failover\""), std::string::npos) << reuse.output;
+}
+
+TEST_F(FailoverE2eTest, AnUnconfirmedFailoverOrAConflictChangesNothing) {
+  ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
+  ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
+  CommandResult unconfirmed = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " </dev/null");
+  EXPECT_EQ(unconfirmed.exit_code, 1);
+  EXPECT_NE(unconfirmed.output.find("stdin is not a terminal to ask: add --yes"), std::string::npos)
+      << unconfirmed.output;
+
+  // Something of the same name already on the DR site, not made by this recovery: listed, and
+  // the failover stops before changing anything.
+  ASSERT_EQ(Kubectl("create namespace shop").exit_code, 0);
+  ASSERT_EQ(Kubectl("-n shop create configmap web-config --from-literal=greeting=local").exit_code, 0);
+  CommandResult conflict = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --yes");
+  EXPECT_EQ(conflict.exit_code, 1) << conflict.output;
+  EXPECT_NE(conflict.output.find("ConfigMap shop/web-config"), std::string::npos) << conflict.output;
+  EXPECT_NE(conflict.output.find("nothing was changed"), std::string::npos) << conflict.output;
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan shop-to-dr -o jsonpath={.status.phase}").output, "");
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "local");
+
+  // Once the conflict is gone, the same command resumes where the journal stopped: Preflight,
+  // attempted twice, then the rest.
+  ASSERT_EQ(Kubectl("-n shop delete configmap web-config").exit_code, 0);
+  ASSERT_EQ(Kubectl("delete namespace shop --wait=true").exit_code, 0);
+  CommandResult resumed = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --yes" +
+                             WaitFlag() + " -o json");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const std::string journal = Kubectl("-n kubectl-dr-system get drr shop-failover -o json").output;
+  json rec = json::parse(journal, nullptr, false);
+  ASSERT_TRUE(rec.is_object()) << journal;
+  EXPECT_EQ(rec["status"]["phase"], "Succeeded");
+  EXPECT_EQ(rec["status"]["steps"][0]["name"], "Preflight");
+  EXPECT_EQ(rec["status"]["steps"][0]["attempts"], 2);
+  EXPECT_EQ(rec["status"]["steps"].size(), 11u);
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+}
+
+}  // namespace
+}  // namespace kdr::e2e
