@@ -128,8 +128,9 @@ class RealCluster final : public Cluster {
   bool simulated() const override { return false; }
   bool local() const override { return true; }
 
-  // Returns once /readyz answers and the default ServiceAccount exists.
-  Status Start() { return Realk8s("start " + name_); }
+  // Returns once /readyz answers and the default ServiceAccount exists. The cluster also stops
+  // by itself when this process ends without destroying it (a test killed on its timeout).
+  Status Start() { return Realk8s("start " + name_ + " --stop-with " + std::to_string(::getpid())); }
   // kube-apiserver alone: etcd keeps the objects, the port stays the same.
   Status Stop() override { return Realk8s("stop " + name_ + " kube-apiserver"); }
   Status Restart() override { return Realk8s("restart " + name_ + " kube-apiserver"); }
