@@ -55,6 +55,25 @@ std::string OwnerRefsText(const json& object) {
   return refs.is_array() ? refs.dump() : "[]";
 }
 
+// A copy of a captured object without what every restore drops anyway (status, managedFields:
+// often most of a captured object's bytes), so it is never copied.
+json CopyForRestore(const json& captured) {
+  if (!captured.is_object()) return captured;
+  json out = json::object();
+  for (auto it = captured.begin(); it != captured.end(); ++it) {
+    if (it.key() == "status") continue;
+    if (it.key() != "metadata" || !it->is_object()) {
+      out[it.key()] = it.value();
+      continue;
+    }
+    json& meta = out["metadata"] = json::object();
+    for (auto m = it->begin(); m != it->end(); ++m) {
+      if (m.key() != "managedFields") meta[m.key()] = m.value();
+    }
+  }
+  return out;
+}
+
 // The server's reason, with what to do where the reason is a known restore pitfall.
 Status WithHint(const Status& s) {
   if (s.message().find("conversion webhook") != std::string::npos) {
@@ -127,7 +146,7 @@ class Engine {
       internal::RunParallel(list.size(), options_.parallel, stop_, [&](size_t i) { Handle(*list[i]); });
       if (tier == Tier::kCustomResourceDefinitions && !stop_.stop_requested()) {
         auto failures = internal::WaitEstablished(target_, list, options_.crd_established_timeout, stop_);
-        internal::ResolveAwaitingCrds(target_, &plan_, failures);
+        internal::ResolveAwaitingCrds(&plan_, failures);
       }
       if (tier == Tier::kPersistentVolumeClaims && !stop_.stop_requested()) {
         internal::WaitBound(target_, list, options_.claim_bound_timeout, stop_);
@@ -165,7 +184,7 @@ class Engine {
   }
 
   json Sanitized(Entry& e) {
-    json obj = *e.captured;
+    json obj = CopyForRestore(*e.captured);
     SanitizeOutcome out = Sanitize(plan_.sanitize, *plan_.set, lookup_, &obj);
     e.notes = std::move(out.notes);
     e.owners_pending = !out.pending_owner_uids.empty();

@@ -84,9 +84,9 @@ struct Plan {
 // InvalidArgument for bad options; a discovery failure.
 Status BuildPlan(kube::Client& target, const RestoreInput& input, const RestoreOptions& options,
                  Plan* plan);
-// Resolves entries whose CRD came in the CRD tier (after a discovery refresh). Entries whose
-// kind is still not served fail with a message naming the CRD.
-void ResolveAwaitingCrds(kube::Client& target, Plan* plan, const std::map<std::string, Status>& crd_failures);
+// Resolves entries whose CRD came in the CRD tier, by the CRD's names once it is Established.
+// Entries whose CRD failed (or did not become Established) fail with a message naming it.
+void ResolveAwaitingCrds(Plan* plan, const std::map<std::string, Status>& crd_failures);
 // Reads what exists on the target for every restorable entry (one LIST per resource and target
 // namespace, in parallel), filling Entry::found.
 Status Survey(kube::Client& target, Plan* plan, int parallel, std::stop_token stop);

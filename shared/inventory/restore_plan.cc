@@ -278,14 +278,13 @@ Status BuildPlan(kube::Client& target, const RestoreInput& input, const RestoreO
   return Status::Ok();
 }
 
-void ResolveAwaitingCrds(kube::Client& target, Plan* plan, const std::map<std::string, Status>& crd_failures) {
+void ResolveAwaitingCrds(Plan* plan, const std::map<std::string, Status>& crd_failures) {
   std::map<std::string, const Entry*> crd_entries;  // "group/kind" -> the CRD's entry
   for (const Entry& e : plan->entries) {
     if (e.gvk.group != "apiextensions.k8s.io" || e.gvk.kind != "CustomResourceDefinition") continue;
     crd_entries[kube::StringField(*e.captured, {"spec", "group"}) + "/" +
                 kube::StringField(*e.captured, {"spec", "names", "kind"})] = &e;
   }
-  bool refreshed = false;
   for (Entry& e : plan->entries) {
     if (!e.awaits_crd) continue;
     e.awaits_crd = false;
@@ -302,19 +301,8 @@ void ResolveAwaitingCrds(kube::Client& target, Plan* plan, const std::map<std::s
       e.resolve_error = Status::FailedPrecondition("its CustomResourceDefinition " + crd + " is not ready: " + why);
       continue;
     }
-    if (!refreshed) {
-      (void)target.mapper().Refresh();  // a failure leaves the old cache; ForKind reloads on a miss
-      refreshed = true;
-    }
-    Result<kube::ApiResource> r = target.mapper().ForKind(e.gvk);
-    if (!r.ok()) {
-      e.resolve_error = Status::NotFound("CustomResourceDefinition " + crd + " was restored, but the target does not serve " +
-                                         e.gvk.kind + " in " + e.gvk.ApiVersion() + ": " + r.status().message());
-      continue;
-    }
+    // Established: the CRD's resources are served (e.gvr and e.namespaced came from it).
     e.resolved = true;
-    e.gvr = r->gvr;
-    e.namespaced = r->namespaced;
     if (!e.namespaced) e.namespace_name.clear();
   }
 }
@@ -334,8 +322,16 @@ Status Survey(kube::Client& target, Plan* plan, int parallel, std::stop_token st
     g.ns = e.namespace_name;
     g.by_name[e.name] = &e;
   }
+  // Nothing can exist in a namespace the target does not have: one LIST of namespaces spares a
+  // LIST per resource and namespace on a fresh target (the usual failover).
+  Result<json> namespaces = target.ListAll(kube::Gvr{"", "v1", "namespaces"}, "");
+  if (!namespaces.ok()) return namespaces.status().WithContext("reading the target: listing namespaces");
+  std::set<std::string> present;
+  for (const json& ns : (*namespaces)["items"]) present.insert(kube::Name(ns));
   std::vector<Group*> list;
-  for (auto& [key, g] : groups) list.push_back(&g);
+  for (auto& [key, g] : groups) {
+    if (g.ns.empty() || present.count(g.ns)) list.push_back(&g);
+  }
   RunParallel(list.size(), parallel, stop, [&](size_t i) {
     Group& g = *list[i];
     Result<json> items = target.ListAll(g.gvr, g.ns);
