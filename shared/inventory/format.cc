@@ -735,7 +735,6 @@ Result<ObjectEntry> Writer::AddSerialized(ObjectEntry entry, std::string_view da
   entry.file = ObjectFile(entry.group, entry.resource, entry.namespace_name, entry.name);
   const std::string path = JoinPath(dir_, entry.file);
   const std::string parent = DirName(path);
-  bool need_dir = false;
   {
     std::lock_guard l(mu_);
     if (committed_) {
@@ -747,14 +746,19 @@ Result<ObjectEntry> Writer::AddSerialized(ObjectEntry entry, std::string_view da
       return Status::AlreadyExists(entry.file + " was captured twice into generation " +
                                    std::to_string(generation_));
     }
-    need_dir = made_dirs_.insert(parent).second;
+    // Made under the lock, once per folder: a writer of the same folder on another thread must
+    // not write into it before it exists.
+    if (made_dirs_.count(parent) == 0) {
+      if (Status s = env_.fs->MakeDirs(parent); !s.ok()) {
+        files_.erase(entry.file);
+        return s;
+      }
+      made_dirs_.insert(parent);
+    }
   }
-  Status written = need_dir ? env_.fs->MakeDirs(parent) : Status::Ok();
-  if (written.ok()) written = env_.fs->WriteFileBuffered(path, data);
-  if (!written.ok()) {
+  if (Status written = env_.fs->WriteFileBuffered(path, data); !written.ok()) {
     std::lock_guard l(mu_);
     files_.erase(entry.file);
-    if (need_dir) made_dirs_.erase(parent);
     return written;
   }
   entry.size = data.size();

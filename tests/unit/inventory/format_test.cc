@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/env.h"
@@ -429,6 +430,35 @@ TEST_F(FormatTest, SecondCaptureIsRefusedNamingTheFirstUntilItsLockIsStale) {
   ASSERT_TRUE((*second)->Add(ConfigMapEntry("shop", "b"), ConfigMap("shop", "b", "1")).ok());
   ASSERT_TRUE((*second)->Commit(Header()).ok());
   EXPECT_FALSE(fs_.Exists(std::string(kLayout) + "/lock"));
+}
+
+// Writers on several threads, each object in a folder that may not exist yet: none writes into a
+// folder another thread is still creating.
+TEST_F(FormatTest, ConcurrentAddsIntoNewFoldersAllLand) {
+  testutil::TempDir dir;
+  PosixFileSystem posix;
+  Env e{&clock_, &posix, nullptr};
+  for (int round = 0; round < 5; ++round) {
+    auto w = Writer::Begin(e, dir.path(), {});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 40; ++i) {
+          const std::string ns = "ns-" + std::to_string(i % 10);
+          const std::string name = "cm-" + std::to_string(t) + "-" + std::to_string(i);
+          if (!(*w)->Add(ConfigMapEntry(ns, name), ConfigMap(ns, name, "v")).ok()) ++failures;
+        }
+      });
+    }
+    for (std::thread& th : threads) th.join();
+    ASSERT_EQ(failures.load(), 0);
+    ASSERT_TRUE((*w)->Commit(Header()).ok());
+  }
+  auto inv = Inventory::Open(posix, dir.path());
+  ASSERT_TRUE(inv.ok()) << inv.status().ToString();
+  EXPECT_EQ(inv->index().objects.size(), 320u);
 }
 
 TEST_F(FormatTest, PosixLockIsExclusiveAcrossWriters) {
