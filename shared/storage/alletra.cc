@@ -735,6 +735,7 @@ class AlletraDriver final : public Driver {
   // Waits until every volume of the group is synced, as the array of site s reports it.
   Status WaitSynced(Site s, const std::string& group, const Deadline& d) {
     KDR_ASSIGN_OR_RETURN(WsapiClient * a, Array(s, d));
+    Backoff backoff(options_.poll_interval);
     for (;;) {
       KDR_ASSIGN_OR_RETURN(json raw, a->Get("remotecopygroups/" + group, d));
       KDR_ASSIGN_OR_RETURN(Group g, ParseGroup(raw, array_names_[s]));
@@ -747,7 +748,7 @@ class AlletraDriver final : public Driver {
       for (const Group::Vol& v : g.volumes) {
         if (v.sync != kSynced) pending.push_back(Quote(v.local));
       }
-      KDR_RETURN_IF_ERROR(Pause(clock_, d, options_.poll_interval,
+      KDR_RETURN_IF_ERROR(Pause(clock_, d, backoff.Next(),
                                 "waiting for " + group + " to sync",
                                 "remote copy group " + Quote(group) + " on " + g.array +
                                     " still syncing at the deadline: " + Join(pending, ", ")));

@@ -16,6 +16,7 @@
 //
 // so the error of a deadline names what the last read found still pending.
 
+#include <algorithm>
 #include <chrono>
 #include <stop_token>
 #include <string_view>
@@ -41,6 +42,23 @@ struct Deadline {
   // Time left on `clock` (zero or less once passed).
   std::chrono::nanoseconds Remaining(const Clock& clock) const { return at - clock.Monotonic(); }
   bool Expired(const Clock& clock) const { return clock.Monotonic() >= at; }
+};
+
+// The intervals of a poll loop: they start at max/16 and double up to max, so a state that
+// settles at once is seen within tens of milliseconds while a slow one is not read more often
+// than every max (DriverOptions::poll_interval).
+class Backoff {
+ public:
+  explicit Backoff(std::chrono::nanoseconds max) : max_(max), next_(max / 16) {}
+  std::chrono::nanoseconds Next() {
+    std::chrono::nanoseconds d = next_;
+    next_ = std::min(max_, next_ * 2);
+    return d;
+  }
+
+ private:
+  const std::chrono::nanoseconds max_;
+  std::chrono::nanoseconds next_;
 };
 
 // kCancelled "<what>: stopped" when stop was requested, kDeadlineExceeded "<what>: the deadline

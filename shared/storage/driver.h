@@ -142,7 +142,8 @@ struct DriverOptions {
   Env env;                         // env.clock is required; env.logger may be null
   kube::Client* source = nullptr;  // the plan's source cluster; null when it is unreachable
   kube::Client* target = nullptr;  // the plan's target cluster (holds the plan and its Secret)
-  // How often a driver re-reads what it waits for.
+  // The longest pause between two reads of what a driver waits for (the first pauses are
+  // shorter: Backoff in deadline.h).
   std::chrono::milliseconds poll_interval{std::chrono::seconds(1)};
 };
 

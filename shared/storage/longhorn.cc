@@ -372,6 +372,7 @@ class LonghornDriver final : public Driver {
       created.push_back(v);
     }
     // Wait until every new DR volume has made its first restore.
+    Backoff backoff(options_.poll_interval);
     for (;;) {
       KDR_ASSIGN_OR_RETURN(View now, ReadView(*options_.target, ns_, "target", false));
       std::vector<std::string> pending;
@@ -387,7 +388,7 @@ class LonghornDriver final : public Driver {
         }
       }
       if (pending.empty()) break;
-      KDR_RETURN_IF_ERROR(Pause(clock_, d, options_.poll_interval, "protecting the volumes",
+      KDR_RETURN_IF_ERROR(Pause(clock_, d, backoff.Next(), "protecting the volumes",
                                 "DR volumes still making their first restore at the deadline: " +
                                     Join(pending, ", ")));
     }
@@ -543,6 +544,7 @@ class LonghornDriver final : public Driver {
       }
       names[Source(v)] = name;
     }
+    Backoff backoff(options_.poll_interval);
     for (;;) {
       auto list = src.List(kBackups, ns_);
       if (!list.ok()) return list.status().WithContext("listing backups on the source");
@@ -568,7 +570,7 @@ class LonghornDriver final : public Driver {
                                    ": " + Join(failed, "; ") + "; check the backup target");
       }
       if (pending.empty()) break;
-      KDR_RETURN_IF_ERROR(Pause(clock_, d, options_.poll_interval, "waiting for backups",
+      KDR_RETURN_IF_ERROR(Pause(clock_, d, backoff.Next(), "waiting for backups",
                                 "backups not completed at the deadline: " + Join(pending, ", ")));
     }
     return names;
@@ -630,6 +632,7 @@ class LonghornDriver final : public Driver {
   Status CatchUp(const ConsistencyGroup& cg, const std::map<std::string, std::string>& want,
                  const Deadline& d) {
     std::map<std::string, std::string> baseline;  // backup volume -> lastSyncedAt at request
+    Backoff backoff(options_.poll_interval);
     for (int poll = 0;; ++poll) {
       KDR_ASSIGN_OR_RETURN(View target, ReadView(*options_.target, ns_, "target", true));
       if (poll % kResyncEvery == 0) {
@@ -676,7 +679,7 @@ class LonghornDriver final : public Driver {
         }
       }
       if (pending.empty()) return Status::Ok();
-      KDR_RETURN_IF_ERROR(Pause(clock_, d, options_.poll_interval, "waiting for DR volumes",
+      KDR_RETURN_IF_ERROR(Pause(clock_, d, backoff.Next(), "waiting for DR volumes",
                                 "DR volumes not caught up at the deadline: " +
                                     Join(pending, "; ")));
     }
@@ -689,6 +692,7 @@ class LonghornDriver final : public Driver {
 
   // Waits until the target volume of every one of `volumes` is active.
   Status WaitActive(const std::vector<Volume>& volumes, const Deadline& d, std::string_view what) {
+    Backoff backoff(options_.poll_interval);
     for (;;) {
       KDR_ASSIGN_OR_RETURN(View target, ReadView(*options_.target, ns_, "target", false));
       std::vector<std::string> pending;
@@ -706,7 +710,7 @@ class LonghornDriver final : public Driver {
         }
       }
       if (pending.empty()) return Status::Ok();
-      KDR_RETURN_IF_ERROR(Pause(clock_, d, options_.poll_interval,
+      KDR_RETURN_IF_ERROR(Pause(clock_, d, backoff.Next(),
                                 "waiting for " + std::string(what) + "s to become active",
                                 std::string(what) + "s still restoring at the deadline: " +
                                     Join(pending, ", ")));
