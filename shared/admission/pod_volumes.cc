@@ -3,25 +3,17 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "kube/object.h"
 
 namespace kdr::admission {
 namespace {
 
 using nlohmann::json;
 
+// The member `key` of obj, or null when obj is not an object or has none.
 const json* Find(const json& obj, const char* key) {
-  if (!obj.is_object()) return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
-}
-
-const json* Path(const json& obj, std::initializer_list<const char*> keys) {
-  const json* cur = &obj;
-  for (const char* k : keys) {
-    cur = Find(*cur, k);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
+  const json& v = kube::FieldAt(obj, {key});
+  return v.is_null() ? nullptr : &v;
 }
 
 std::string StringOr(const json* v) { return v != nullptr && v->is_string() ? v->get<std::string>() : ""; }
@@ -85,13 +77,13 @@ std::optional<PodTemplate> WorkloadPodTemplate(std::string_view group, std::stri
                            resource == "daemonsets" || resource == "replicasets")) ||
       (group.empty() && resource == "replicationcontrollers") ||
       (group == "batch" && resource == "jobs")) {
-    t.spec = Path(object, {"spec", "template", "spec"});
+    t.spec = &kube::FieldAt(object, {"spec", "template", "spec"});
     t.path = "spec.template.spec";
   } else if (group == "batch" && resource == "cronjobs") {
-    t.spec = Path(object, {"spec", "jobTemplate", "spec", "template", "spec"});
+    t.spec = &kube::FieldAt(object, {"spec", "jobTemplate", "spec", "template", "spec"});
     t.path = "spec.jobTemplate.spec.template.spec";
   }
-  if (t.spec == nullptr) return std::nullopt;
+  if (t.spec == nullptr || !t.spec->is_object()) return std::nullopt;
   return t;
 }
 
