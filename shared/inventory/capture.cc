@@ -81,8 +81,9 @@ kube::ApiResource ClusterResource(const kube::Gvr& gvr, std::string kind) {
   return r;
 }
 
-// Writes objects on a few threads: creating a file costs 75-200 us on ext4 here (BENCHMARKS.md),
-// more than reading the object did, so one thread creating 10,000 files would double a capture.
+// Writes objects on a few threads, so that serializing, hashing and creating files (75-200 us a
+// file on ext4 here, more than reading the object took: BENCHMARKS.md) overlap the fetch and
+// parse of the next page instead of following them.
 class WritePool {
  public:
   WritePool(Writer* writer, int threads) : writer_(writer) {
