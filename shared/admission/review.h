@@ -35,10 +35,10 @@ struct Request {
   std::string api_version;  // version of the kind ("v1")
   std::string kind;         // "Pod"
   std::string resource;     // "pods"
-  std::string sub_resource; // "", "status", "scale", "ephemeralcontainers"
   // request.resource.group: the resource's own group, which differs from `group` (the kind's) on
   // subresources of another kind: deployments/scale is resource group "apps", kind autoscaling.
   std::string resource_group;
+  std::string sub_resource; // "", "status", "scale", "ephemeralcontainers"
   std::string name;
   std::string namespace_name;
   std::string username;
