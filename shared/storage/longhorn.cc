@@ -29,16 +29,15 @@ constexpr size_t kMaxName = 63;
 // Sync re-asks the target's Longhorn to read the backup store every this many polls.
 constexpr int kResyncEvery = 5;
 
-const std::string& Source(const Volume& v) {
-  static const std::string kEmpty;
+// The Longhorn volume of a claim on each site ("" when not discovered).
+std::string Source(const Volume& v) {
   auto it = v.source.find("volume");
-  return it == v.source.end() ? kEmpty : it->second;
+  return it == v.source.end() ? "" : it->second;
 }
 
-const std::string& Target(const Volume& v) {
-  static const std::string kEmpty;
+std::string Target(const Volume& v) {
   auto it = v.target.find("volume");
-  return it == v.target.end() ? kEmpty : it->second;
+  return it == v.target.end() ? "" : it->second;
 }
 
 std::string RandomHex() {

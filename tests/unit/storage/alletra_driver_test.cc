@@ -131,7 +131,7 @@ TEST_F(AlletraDriverTest, SyncWaitsUntilEveryVolumeIsSynced) {
 
 TEST_F(AlletraDriverTest, ADeadlinePassingMidSyncNamesTheGroupAndVolumes) {
   Start(/*workloads=*/2, /*sync_reads=*/0);  // a sync that never completes by itself
-  Status s = d().Sync(work(), Deadline::After(rig_.clock(), std::chrono::minutes(2)));
+  Status s = d().Sync(work(), Deadline::After(rig_.clock(), std::chrono::seconds(20)));
   EXPECT_EQ(s.code(), StatusCode::kDeadlineExceeded) << s.ToString();
   EXPECT_NE(s.message().find("remote copy group \"shop-data\" on array-a still syncing at the "
                              "deadline: \"data-0-a\", \"data-1-a\""),

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -34,14 +35,17 @@ namespace kdr::storage::testing {
 
 using nlohmann::json;
 
-// A FakeClock (sleeps advance time at once) that also yields the CPU at each sleep, so the
-// simulators' threads run while a driver polls them.
+// A FakeClock whose sleeps advance fake time at once and also let a little real time pass
+// (a hundredth of the fake sleep, at most 10ms): the simulators are other threads, and a
+// driver's fake hour of polling must leave them seconds of real time on a loaded machine, not
+// the few milliseconds its reads take. Fake deadlines still decide every outcome; nothing is
+// asserted about real time.
 class PollClock final : public Clock {
  public:
   WallTime Now() const override { return fake_.Now(); }
   MonoTime Monotonic() const override { return fake_.Monotonic(); }
   bool SleepFor(std::chrono::nanoseconds d, std::stop_token stop = {}) override {
-    std::this_thread::yield();
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(d / 100, std::chrono::milliseconds(10)));
     return fake_.SleepFor(d, stop);
   }
   void Advance(std::chrono::nanoseconds d) { fake_.Advance(d); }
@@ -450,6 +454,7 @@ class AlletraRig : public Rig {
   std::string pv_driver() const override { return "csi.hpe.com"; }
   sim::AlletraSim& sim() { return *sim_; }
   kube::Client& target() { return *target_; }
+  kubesim::Server& server() { return *server_; }
 
  protected:
   PollClock clock_;

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/rest_config.h"
+#include "kube/transport_https.h"
 #include "sim/alletra_sim.h"
 #include "tls/certs.h"
 #include "unit/storage/rigs.h"
@@ -99,6 +101,40 @@ TEST_F(WsapiClientTest, AWrongPasswordIsUnauthenticatedNamingSecretAndKeys) {
             "\"3paradm\" (keys \"username\" and \"targetPassword\" of Secret "
             "kubectl-dr-system/alletra): HTTP 403, code 5 INV_USER_PASS: invalid user or "
             "password; fix the Secret");
+}
+
+// The real transport, except that logins are answered 401 (as some WSAPI builds answer a bad
+// password, where alletra-sim follows the guide's 403 code 5).
+class LoginRefused final : public kube::Transport {
+ public:
+  explicit LoginRefused(std::unique_ptr<kube::Transport> real) : real_(std::move(real)) {}
+  Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
+    if (request.path == "/api/v1/credentials") {
+      return kube::HttpResponse{401, {}, R"({"code":5,"desc":"invalid username or password"})"};
+    }
+    return real_->Send(request);
+  }
+  const std::string& base_url() const override { return real_->base_url(); }
+
+ private:
+  std::unique_ptr<kube::Transport> real_;
+};
+
+TEST_F(WsapiClientTest, A401IsUnauthenticatedToo) {
+  kube::RestConfig config;
+  config.server = sim_->url("array-a");
+  config.ca_pem = sim_->ca_pem();
+  auto real = kube::HttpsTransport::Create(config);
+  ASSERT_TRUE(real.ok());
+  auto e = Endpoint("array-a");
+  e.label = "source array array-a";
+  e.password_key = "sourcePassword";
+  WsapiClient c(e, std::make_unique<LoginRefused>(std::move(*real)), Env{&clock_, nullptr, nullptr});
+  Status s = c.Get("system", Long()).status();
+  EXPECT_EQ(s.code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("(keys \"username\" and \"sourcePassword\" of Secret "
+                             "kubectl-dr-system/alletra): HTTP 401, code 5 INV_USER_PASS"),
+            std::string::npos) << s.message();
 }
 
 TEST_F(WsapiClientTest, AnUntrustedCertificateNamesTheCaKey) {
