@@ -12,7 +12,12 @@ namespace {
 
 using json = nlohmann::json;
 
+const GroupResource kNamespaces{"", "namespaces"};
 const GroupResource kStorageClasses{"storage.k8s.io", "storageclasses"};
+const GroupResource kIngressClasses{"networking.k8s.io", "ingressclasses"};
+
+constexpr std::string_view kPvcProtection = "kubernetes.io/pvc-protection";
+constexpr std::string_view kPvProtection = "kubernetes.io/pv-protection";
 
 bool Is(const AdmissionRequest& r, std::string_view group, std::string_view resource) {
   return r.resource.group == group && r.resource.resource == resource;
@@ -53,6 +58,81 @@ AdmissionResult Forbidden(const AdmissionRequest& r, const std::string& why) {
   return out;
 }
 
+AdmissionResult NamespaceNotFound(const std::string& ns) {
+  AdmissionResult out;
+  out.allowed = false;
+  out.code = 404;
+  out.reason = "NotFound";
+  out.message = "namespaces " + json(ns).dump() + " not found";
+  out.status_body = json{{"kind", "Status"},
+                         {"apiVersion", "v1"},
+                         {"metadata", json::object()},
+                         {"status", "Failure"},
+                         {"message", out.message},
+                         {"reason", "NotFound"},
+                         {"details", {{"name", ns}, {"kind", "namespaces"}}},
+                         {"code", 404}}
+                        .dump();
+  return out;
+}
+
+// NamespaceLifecycle (k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle), a mutating
+// plugin: it runs before every webhook.
+AdmissionResult NamespaceLifecycle(const Store& store, const AdmissionRequest& r) {
+  const bool namespace_kind = Is(r, "", "namespaces");
+  if (r.operation == Operation::kDelete && namespace_kind &&
+      (r.name == "default" || r.name == "kube-system" || r.name == "kube-public")) {
+    return Forbidden(r, "this namespace may not be deleted");
+  }
+  if (namespace_kind || r.namespace_name.empty() || r.operation == Operation::kDelete) return {};
+  auto ns = store.Get(kNamespaces, "", r.namespace_name);
+  if (!ns.ok()) return NamespaceNotFound(r.namespace_name);
+  if (r.operation != Operation::kCreate || kube::StringField(*ns, {"status", "phase"}) != "Terminating") {
+    return {};
+  }
+  AdmissionResult out = Forbidden(r, "unable to create new content in namespace " + r.namespace_name +
+                                         " because it is being terminated");
+  json body = json::parse(out.status_body);
+  body["details"]["causes"] = json::array({{{"reason", "NamespaceTerminating"},
+                                            {"message", "namespace " + r.namespace_name + " is being terminated"},
+                                            {"field", "metadata.namespace"}}});
+  out.status_body = body.dump();
+  return out;
+}
+
+// The default class among `classes` (storageutil.GetDefaultClass, and DefaultIngressClass's twin
+// of it): of those annotated as default, the newest, ties broken by name; "" when none is.
+std::string NewestDefault(const Store& store, const GroupResource& gr,
+                          std::initializer_list<std::string_view> annotations) {
+  auto list = store.List(gr, {});
+  if (!list.ok()) return "";
+  std::string name, created;
+  for (const auto& c : list->items) {
+    bool is_default = false;
+    for (std::string_view a : annotations) {
+      is_default = is_default || kube::FieldAt(*c, {"metadata", "annotations", a}) == "true";
+    }
+    if (!is_default) continue;
+    std::string n = kube::StringField(*c, {"metadata", "name"});
+    std::string t = kube::StringField(*c, {"metadata", "creationTimestamp"});
+    if (name.empty() || t > created || (t == created && n < name)) {
+      name = n;
+      created = t;
+    }
+  }
+  return name;
+}
+
+// Appends `finalizer` to the object's metadata.finalizers unless it is there.
+void AddFinalizer(json* obj, std::string_view finalizer) {
+  json& meta = (*obj)["metadata"];
+  if (!meta.contains("finalizers") || !meta["finalizers"].is_array()) meta["finalizers"] = json::array();
+  for (const auto& f : meta["finalizers"]) {
+    if (f == finalizer) return;
+  }
+  meta["finalizers"].push_back(finalizer);
+}
+
 // The storage a claim requests; zero when absent, as an empty ResourceList reads in Go.
 Quantity RequestedStorage(const json& pvc) {
   const json& v = kube::FieldAt(pvc, {"spec", "resources", "requests", "storage"});
@@ -70,8 +150,42 @@ std::string ClaimClass(const json& pvc) {
 
 }  // namespace
 
-AdmissionResult BuiltinAdmission::Mutate(const AdmissionRequest& request) const {
-  (void)request;
+AdmissionResult BuiltinAdmission::Mutate(const AdmissionRequest& r) const {
+  if (AdmissionResult out = NamespaceLifecycle(*store_, r); !out.allowed) return out;
+  if (r.operation != Operation::kCreate || !r.sub_resource.empty() || r.object == nullptr ||
+      !r.object->is_object()) {
+    return {};
+  }
+  json& obj = *r.object;
+  if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
+  if (Is(r, "", "persistentvolumeclaims")) {
+    // DefaultStorageClass (plugin/pkg/admission/storage/storageclass/setdefault): a claim that
+    // names no class, not even "" or through the beta annotation, gets the default one.
+    const json& cls = kube::FieldAt(obj, {"spec", "storageClassName"});
+    const json& beta = kube::FieldAt(obj, {"metadata", "annotations", "volume.beta.kubernetes.io/storage-class"});
+    if (cls.is_null() && beta.is_null() && obj.contains("spec") && obj["spec"].is_object()) {
+      std::string def = NewestDefault(*store_, kStorageClasses,
+                                      {"storageclass.kubernetes.io/is-default-class",
+                                       "storageclass.beta.kubernetes.io/is-default-class"});
+      if (!def.empty()) obj["spec"]["storageClassName"] = def;
+    }
+    // StorageObjectInUseProtection: the pvc-protection controller removes it once no pod uses the
+    // claim (controllers.h), so a claim in use outlives its deletion.
+    AddFinalizer(&obj, kPvcProtection);
+  } else if (Is(r, "", "persistentvolumes")) {
+    AddFinalizer(&obj, kPvProtection);  // removed once the volume is no longer Bound
+  } else if (Is(r, "networking.k8s.io", "ingresses")) {
+    // DefaultIngressClass (plugin/pkg/admission/network/defaultingressclass).
+    const json& cls = kube::FieldAt(obj, {"spec", "ingressClassName"});
+    const json& legacy = kube::FieldAt(obj, {"metadata", "annotations", "kubernetes.io/ingress.class"});
+    if (cls.is_null() && legacy.is_null()) {
+      std::string def = NewestDefault(*store_, kIngressClasses, {"ingressclass.kubernetes.io/is-default-class"});
+      if (!def.empty()) {
+        if (!obj.contains("spec") || !obj["spec"].is_object()) obj["spec"] = json::object();
+        obj["spec"]["ingressClassName"] = def;
+      }
+    }
+  }
   return {};
 }
 
@@ -99,6 +213,27 @@ AdmissionResult BuiltinAdmission::Validate(const AdmissionRequest& r) const {
     }
   }
   return {};
+}
+
+Result<json> CreateAdmitted(Store* store, const GroupResource& gr, std::string_view ns, json object) {
+  auto t = store->registry()->Find(gr);
+  if (!t) return Status::NotFound("the server could not find the requested resource (" + gr.String() + ")");
+  AdmissionRequest r;
+  r.operation = Operation::kCreate;
+  r.kind = {t->group, t->version, t->kind};
+  r.resource = {t->group, t->version, t->resource};
+  r.name = kube::StringField(object, {"metadata", "name"});
+  r.namespace_name = t->namespaced ? std::string(ns) : "";
+  r.object = &object;
+  BuiltinAdmission builtin(store);
+  AdmissionResult a = builtin.Mutate(r);
+  if (a.allowed) a = builtin.Validate(r);
+  if (!a.allowed) {
+    if (a.code == 404) return Status::NotFound(a.message);
+    if (a.code == 403) return Status::PermissionDenied(a.message);
+    return Status::Internal(a.message);
+  }
+  return store->Create(gr, ns, std::move(object));
 }
 
 }  // namespace kdr::kubesim

@@ -7,13 +7,31 @@
 // One write, in kube-apiserver's order (AllOrderedPlugins, pkg/kubeapiserver/options/plugins.go:
 // every mutating plugin in that order, then every validating one; the webhook plugins come after
 // the built-in ones in both phases):
-//   1. Mutate     the mutating built-ins (none yet)
-//   2.            the mutating webhooks (Admission::Mutate)
+//   1. Mutate     NamespaceLifecycle, DefaultStorageClass, StorageObjectInUseProtection,
+//                 DefaultIngressClass
+//   2.            the mutating webhooks (Admission::Mutate), which see what step 1 did
 //   3.            the object's own validation: 422 Invalid (validation.h; the REST layer asks the
 //                 Store with WriteOptions::validate_only)
-//   4. Validate   the validating built-ins: PersistentVolumeClaimResize
+//   4. Validate   PersistentVolumeClaimResize
 //   5.            the validating webhooks (Admission::Validate)
 //   6.            the write (409 AlreadyExists is found only here, as in etcd)
+//
+// NamespaceLifecycle: DELETE of the namespaces default, kube-system and kube-public is refused
+// (403 `namespaces "default" is forbidden: this namespace may not be deleted`); any other request
+// for an object in a namespace that does not exist gets 404 `namespaces "x" not found`, and a
+// CREATE in a Terminating namespace 403 `configmaps "x" is forbidden: unable to create new content
+// in namespace x because it is being terminated` with the cause {reason NamespaceTerminating,
+// message "namespace x is being terminated", field metadata.namespace}.
+// DefaultStorageClass: a PVC CREATE naming no class (spec.storageClassName absent or null and no
+// volume.beta.kubernetes.io/storage-class annotation; "" is a choice) gets the default class: of
+// the StorageClasses annotated storageclass.kubernetes.io/is-default-class (or the beta
+// annotation) "true", the newest, ties broken by name.
+// StorageObjectInUseProtection: a created PVC gets the finalizer kubernetes.io/pvc-protection,
+// a PV kubernetes.io/pv-protection (kubesim's pvc controller removes them as
+// kube-controller-manager does: controllers.h).
+// DefaultIngressClass: an Ingress CREATE without spec.ingressClassName or the
+// kubernetes.io/ingress.class annotation gets the newest IngressClass annotated
+// ingressclass.kubernetes.io/is-default-class "true".
 //
 // PersistentVolumeClaimResize (validating; UPDATE of persistentvolumeclaims, not subresources):
 // when spec.resources.requests.storage grows (Quantity order: "1Gi" == "1024Mi"), the old claim
@@ -30,7 +48,12 @@
 //
 // Thread-safe: reads the store only, never holding anything across calls.
 
+#include <nlohmann/json_fwd.hpp>
+#include <string_view>
+
 #include "admission.h"
+#include "base/status.h"
+#include "registry.h"
 
 namespace kdr::kubesim {
 
@@ -50,5 +73,12 @@ class BuiltinAdmission {
  private:
   const Store* const store_;
 };
+
+// Creates `object` as kube-apiserver creates what its own controllers send it (a StatefulSet's
+// claims, a provisioner's volumes, a ReplicaSet's pods): through the built-in plugins first.
+// kubesim's simulated controllers call no webhooks. Errors: a plugin's refusal as
+// PermissionDenied (403, with the plugin's message) or NotFound (404), else the Store's.
+Result<nlohmann::json> CreateAdmitted(Store* store, const GroupResource& gr, std::string_view ns,
+                                      nlohmann::json object);
 
 }  // namespace kdr::kubesim

@@ -84,6 +84,19 @@ class BuiltinAdmissionTest : public ::testing::Test {
     return seen;
   }
 
+  // Waits (watching from the object's current version, at most 20 s) until the object at
+  // `collection`/`name` is gone.
+  bool WaitGone(const std::string& collection, const std::string& name) {
+    auto r = client_->Get(collection + "/" + name);
+    if (r.status == 404) return true;
+    std::string rv = r.body["metadata"].value("resourceVersion", "");
+    bool gone = false;
+    client_->Watch(collection + "?watch=1&timeoutSeconds=20&resourceVersion=" + rv +
+                       "&fieldSelector=metadata.name%3D" + name,
+                   [&](const std::vector<json>& events) { return gone = events.back()["type"] == "DELETED"; });
+    return gone;
+  }
+
   static json Pvc(const std::string& name, const std::string& cls, const std::string& size,
                   const std::string& volume = "") {
     json spec = {{"accessModes", {"ReadWriteOnce"}},
@@ -191,13 +204,225 @@ TEST_F(BuiltinAdmissionTest, PersistentVolumeClaimResize) {
     EXPECT_EQ(stored.body["spec"]["resources"]["requests"]["storage"], "1Gi");
   }
   // What kubectl users read.
-  EXPECT_NE(Kubectl("patch pvc static -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"5Gi\"}}}}'")
-                .find("Error from server (Forbidden): persistentvolumeclaims \"static\" " + kResize),
-            std::string::npos);
-  EXPECT_NE(Kubectl("patch pvc shrinks -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"1Mi\"}}}}'")
-                .find("The PersistentVolumeClaim \"shrinks\" is invalid: spec.resources.requests.storage: "
-                      "Forbidden: field can not be less than previous value"),
-            std::string::npos);
+  std::string out = Kubectl("patch pvc static -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"5Gi\"}}}}'");
+  EXPECT_NE(out.find("Error from server (Forbidden): persistentvolumeclaims \"static\" " + kResize),
+            std::string::npos) << out;
+  out = Kubectl("patch pvc shrinks -p '{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"1Mi\"}}}}'");
+  EXPECT_NE(out.find("The PersistentVolumeClaim \"shrinks\" is invalid: spec.resources.requests.storage: "
+                     "Forbidden: field can not be less than previous value"),
+            std::string::npos) << out;
+}
+
+// NamespaceLifecycle runs before every webhook: refused requests never reach one.
+TEST_F(BuiltinAdmissionTest, NamespaceLifecycle) {
+  Client& c = *client_;
+  json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "closing"}}}};
+  ASSERT_EQ(c.Post("/api/v1/namespaces", ns).status, 201);
+  ns["metadata"]["name"] = "doomed";
+  ASSERT_EQ(c.Post("/api/v1/namespaces", ns).status, 201);
+  // A finalizer holds "closing" in Terminating.
+  json held = testing::ConfigMap("held");
+  held["metadata"]["finalizers"] = json::array({"example.com/hold"});
+  ASSERT_EQ(c.Post("/api/v1/namespaces/closing/configmaps", held).status, 201);
+  ASSERT_EQ(c.Delete("/api/v1/namespaces/closing").status, 200);
+  const json terminating_cause = {{"reason", "NamespaceTerminating"},
+                                  {"message", "namespace closing is being terminated"},
+                                  {"field", "metadata.namespace"}};
+  struct Case {
+    const char* name;
+    const char* method;
+    std::string path;
+    std::string body;
+    int code;
+    std::string message;
+    json details;  // null when allowed
+    const char* resource;
+    const char* operation;
+    const char* object;  // the name the webhooks would be asked about
+  };
+  const Case cases[] = {
+      {"create in a namespace that does not exist", "POST", "/api/v1/namespaces/nope/configmaps",
+       testing::ConfigMap("early").dump(), 404, "namespaces \"nope\" not found",
+       {{"name", "nope"}, {"kind", "namespaces"}}, "configmaps", "CREATE", "early"},
+      {"create in a terminating namespace", "POST", "/api/v1/namespaces/closing/configmaps",
+       testing::ConfigMap("late").dump(), 403,
+       "configmaps \"late\" is forbidden: unable to create new content in namespace closing because it is being "
+       "terminated",
+       {{"name", "late"}, {"kind", "configmaps"}, {"causes", json::array({terminating_cause})}}, "configmaps",
+       "CREATE", "late"},
+      {"update in a terminating namespace", "PATCH", "/api/v1/namespaces/closing/configmaps/held",
+       R"({"metadata":{"labels":{"still":"editable"}}})", 200, "", nullptr, "configmaps", "UPDATE", "held"},
+      {"delete default", "DELETE", "/api/v1/namespaces/default", "", 403,
+       "namespaces \"default\" is forbidden: this namespace may not be deleted",
+       {{"name", "default"}, {"kind", "namespaces"}}, "namespaces", "DELETE", "default"},
+      {"delete kube-system", "DELETE", "/api/v1/namespaces/kube-system", "", 403,
+       "namespaces \"kube-system\" is forbidden: this namespace may not be deleted",
+       {{"name", "kube-system"}, {"kind", "namespaces"}}, "namespaces", "DELETE", "kube-system"},
+      {"delete kube-public", "DELETE", "/api/v1/namespaces/kube-public", "", 403,
+       "namespaces \"kube-public\" is forbidden: this namespace may not be deleted",
+       {{"name", "kube-public"}, {"kind", "namespaces"}}, "namespaces", "DELETE", "kube-public"},
+      {"delete another namespace", "DELETE", "/api/v1/namespaces/doomed", "", 200, "", nullptr, "namespaces",
+       "DELETE", "doomed"},
+  };
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    auto r = c.Do(k.method, k.path, k.body, k.method == std::string("PATCH") ? "application/merge-patch+json"
+                                                                              : "application/json");
+    EXPECT_EQ(r.status, k.code) << r.raw;
+    EXPECT_EQ(Calls("mutate", k.operation, k.resource, k.object), k.code == 200 ? 1 : 0);
+    EXPECT_EQ(Calls("validate", k.operation, k.resource, k.object), k.code == 200 ? 1 : 0);
+    if (k.code == 200) continue;
+    EXPECT_EQ(r.body["code"], k.code);
+    EXPECT_EQ(r.body["reason"], k.code == 404 ? "NotFound" : "Forbidden");
+    EXPECT_EQ(r.body["message"], k.message);
+    EXPECT_EQ(r.body["details"], k.details);
+  }
+  std::string out = Kubectl("create configmap later -n closing");
+  EXPECT_NE(out.find("error: failed to create configmap: configmaps \"later\" is forbidden: unable to create new "
+                     "content in namespace closing because it is being terminated"),
+            std::string::npos) << out;
+  out = Kubectl("delete namespace kube-public");
+  EXPECT_NE(out.find("Error from server (Forbidden): namespaces \"kube-public\" is forbidden: this namespace may "
+                     "not be deleted"),
+            std::string::npos) << out;
+}
+
+// DefaultStorageClass picks the newest default class (by creation time, then name), and the
+// mutating webhooks already see it.
+TEST_F(BuiltinAdmissionTest, DefaultStorageClass) {
+  testutil::FakeClock clock;
+  Server::Options o;
+  o.clock = &clock;
+  auto s = Server::Start(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Client c(**s, (*s)->admin_token());
+  auto sc = [](const std::string& name, const char* annotation) {
+    json m = {{"name", name}};
+    if (annotation) m["annotations"] = {{annotation, "true"}};
+    return json{{"apiVersion", "storage.k8s.io/v1"}, {"kind", "StorageClass"}, {"metadata", m},
+                {"provisioner", "example.com/x"}};
+  };
+  ASSERT_EQ(c.Post("/apis/storage.k8s.io/v1/storageclasses", sc("b-older", "storageclass.kubernetes.io/is-default-class")).status, 201);
+  clock.Advance(std::chrono::seconds(5));
+  ASSERT_EQ(c.Post("/apis/storage.k8s.io/v1/storageclasses", sc("c-newer", "storageclass.beta.kubernetes.io/is-default-class")).status, 201);
+  ASSERT_EQ(c.Post("/apis/storage.k8s.io/v1/storageclasses", sc("a-same-second", "storageclass.kubernetes.io/is-default-class")).status, 201);
+  ASSERT_EQ(c.Post("/apis/storage.k8s.io/v1/storageclasses", sc("d-plain", nullptr)).status, 201);
+  struct Case {
+    const char* name;
+    json spec_class;  // null: absent
+    const char* beta_annotation;
+    json want;  // the stored spec.storageClassName (null: absent)
+  };
+  const Case cases[] = {
+      {"no class: the newest default, ties by name", nullptr, nullptr, "a-same-second"},
+      {"an explicit class is kept", "d-plain", nullptr, "d-plain"},
+      {"\"\" asks for no class", "", nullptr, ""},
+      {"the beta annotation names a class", nullptr, "d-plain", nullptr},
+  };
+  int n = 0;
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    json pvc = Pvc("claim-" + std::to_string(n++), "", "1Gi");
+    pvc["spec"].erase("storageClassName");
+    if (!k.spec_class.is_null()) pvc["spec"]["storageClassName"] = k.spec_class;
+    if (k.beta_annotation) pvc["metadata"]["annotations"] = {{"volume.beta.kubernetes.io/storage-class", k.beta_annotation}};
+    auto r = c.Post(kPvcs, pvc);
+    ASSERT_EQ(r.status, 201) << r.raw;
+    EXPECT_EQ(r.body["spec"].value("storageClassName", json()), k.want);
+  }
+  // Through the fixture's server: its mutating webhook sees the class.
+  ASSERT_EQ(client_->Post("/apis/storage.k8s.io/v1/storageclasses", sc("std", "storageclass.kubernetes.io/is-default-class")).status, 201);
+  json pvc = Pvc("seen", "", "1Gi");
+  pvc["spec"].erase("storageClassName");
+  ASSERT_EQ(client_->Post(kPvcs, pvc).status, 201);
+  bool seen = false;
+  for (const auto& req : webhook_.requests()) {
+    json r = json::parse(req.body, nullptr, false)["request"];
+    if (req.path == "/mutate" && r["operation"] == "CREATE" && r["name"] == "seen") {
+      seen = r["object"]["spec"].value("storageClassName", "") == "std";
+    }
+  }
+  EXPECT_TRUE(seen);
+}
+
+// StorageObjectInUseProtection: claims and volumes get their finalizers (before any webhook), and
+// the protection controllers hold a deleted claim while a pod mounts it and a deleted volume
+// while it is Bound.
+TEST_F(BuiltinAdmissionTest, StorageObjectInUseProtection) {
+  Client& c = *client_;
+  json pv = {{"apiVersion", "v1"}, {"kind", "PersistentVolume"}, {"metadata", {{"name", "vol"}}},
+             {"spec", {{"capacity", {{"storage", "1Gi"}}}, {"accessModes", {"ReadWriteOnce"}},
+                       {"persistentVolumeReclaimPolicy", "Retain"}, {"hostPath", {{"path", "/data/vol"}}}}}};
+  auto created_pv = c.Post("/api/v1/persistentvolumes", pv);
+  ASSERT_EQ(created_pv.status, 201) << created_pv.raw;
+  EXPECT_EQ(created_pv.body["metadata"]["finalizers"], json::array({"kubernetes.io/pv-protection"}));
+  auto created = c.Post(kPvcs, Pvc("data", "", "1Gi", "vol"));
+  ASSERT_EQ(created.status, 201) << created.raw;
+  ASSERT_EQ(c.Post(kPvcs, Pvc("unused", "", "1Gi")).status, 201);
+  EXPECT_EQ(created.body["metadata"]["finalizers"], json::array({"kubernetes.io/pvc-protection"}));
+  for (const auto& req : webhook_.requests()) {
+    json r = json::parse(req.body, nullptr, false)["request"];
+    if (req.path == "/mutate" && r["operation"] == "CREATE" && r["name"] == "data") {
+      EXPECT_EQ(r["object"]["metadata"]["finalizers"], json::array({"kubernetes.io/pvc-protection"}));
+    }
+  }
+  ASSERT_TRUE(WaitForPhase(kPvcs, "data", "Bound"));
+  json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "user"}}},
+              {"spec", {{"nodeName", "kubesim-node"},
+                        {"containers", json::array({{{"name", "app"}, {"image", "nginx:1.27"}}})},
+                        {"volumes", json::array({{{"name", "data"}, {"persistentVolumeClaim", {{"claimName", "data"}}}}})}}}};
+  ASSERT_EQ(c.Post("/api/v1/namespaces/default/pods", pod).status, 201);
+  ASSERT_TRUE(WaitForPhase("/api/v1/namespaces/default/pods", "user", "Running"));
+
+  // The volume is Bound: deleting it only marks it.
+  auto d = c.Delete("/api/v1/persistentvolumes/vol");
+  ASSERT_EQ(d.status, 200) << d.raw;
+  EXPECT_TRUE(d.body["metadata"].contains("deletionTimestamp"));
+  // The claim is mounted by a pod: deleting it only marks it, for as long as the pod exists.
+  d = c.Delete(std::string(kPvcs) + "/data");
+  ASSERT_EQ(d.status, 200) << d.raw;
+  EXPECT_TRUE(d.body["metadata"].contains("deletionTimestamp"));
+  // An unused claim goes at once; the pass that removed its finalizer saw the others too.
+  ASSERT_EQ(c.Delete(std::string(kPvcs) + "/unused").status, 200);
+  ASSERT_TRUE(WaitGone(kPvcs, "unused"));
+  EXPECT_EQ(c.Get(std::string(kPvcs) + "/data").status, 200);
+  EXPECT_EQ(c.Get("/api/v1/persistentvolumes/vol").status, 200);
+  // Without the pod the claim goes; released, the volume goes too.
+  ASSERT_EQ(c.Delete("/api/v1/namespaces/default/pods/user").status, 200);
+  EXPECT_TRUE(WaitGone(kPvcs, "data"));
+  EXPECT_TRUE(WaitGone("/api/v1/persistentvolumes", "vol"));
+}
+
+// DefaultIngressClass: an Ingress naming no class gets the default IngressClass.
+TEST_F(BuiltinAdmissionTest, DefaultIngressClass) {
+  Client& c = *client_;
+  json ic = {{"apiVersion", "networking.k8s.io/v1"}, {"kind", "IngressClass"},
+             {"metadata", {{"name", "nginx"}, {"annotations", {{"ingressclass.kubernetes.io/is-default-class", "true"}}}}},
+             {"spec", {{"controller", "k8s.io/ingress-nginx"}}}};
+  ASSERT_EQ(c.Post("/apis/networking.k8s.io/v1/ingressclasses", ic).status, 201);
+  struct Case {
+    const char* name;
+    json spec_class;
+    const char* legacy_annotation;
+    json want;
+  };
+  const Case cases[] = {
+      {"no class: the default", nullptr, nullptr, "nginx"},
+      {"an explicit class is kept", "traefik", nullptr, "traefik"},
+      {"the legacy annotation names a class", nullptr, "traefik", nullptr},
+  };
+  int n = 0;
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    json ing = {{"apiVersion", "networking.k8s.io/v1"}, {"kind", "Ingress"},
+                {"metadata", {{"name", "web-" + std::to_string(n++)}}},
+                {"spec", {{"defaultBackend", {{"service", {{"name", "web"}, {"port", {{"number", 80}}}}}}}}}};
+    if (!k.spec_class.is_null()) ing["spec"]["ingressClassName"] = k.spec_class;
+    if (k.legacy_annotation) ing["metadata"]["annotations"] = {{"kubernetes.io/ingress.class", k.legacy_annotation}};
+    auto r = c.Post("/apis/networking.k8s.io/v1/namespaces/default/ingresses", ing);
+    ASSERT_EQ(r.status, 201) << r.raw;
+    EXPECT_EQ(r.body["spec"].value("ingressClassName", json()), k.want);
+  }
 }
 
 TEST(QuantityTest, ComparesValuesNotSpellings) {

@@ -3,7 +3,8 @@
 // kubesim's simulated controllers: what kube-controller-manager, a scheduler, kubelets, a CSI
 // provisioner and Longhorn would do on a real cluster, reduced to what kubectl-dr observes. Each
 // runs on its own thread, fed by a Store watch over every resource (plus a periodic resync), and
-// writes through the Store like a controller with an exempt service account (no admission).
+// writes through the Store; the claims and volumes a controller creates through the API on a
+// cluster pass the built-in admission plugins first (CreateAdmitted), never webhooks.
 // Every write is idempotent: a controller seeing its own write again changes nothing.
 //
 //   pvc        PersistentVolumeClaim binding. A PVC naming spec.volumeName binds to that PV
@@ -15,7 +16,13 @@
 //              names a pending PVC binds to it. Bound: PVC spec.volumeName, the
 //              pv.kubernetes.io/bind-completed annotation, status {phase Bound, accessModes,
 //              capacity}; PV claimRef (with the claim's uid) and status.phase Bound. A deleted
-//              claim releases its PV: reclaimPolicy Delete deletes it, Retain leaves it Released.
+//              claim releases its PV (Released): reclaimPolicy Delete then deletes it, Retain
+//              keeps it. The protection finalizers admission adds (builtin_admission.h) go as
+//              kube-controller-manager's pvc-/pv-protection controllers remove them: a deleted
+//              claim's once no scheduled pod of its namespace mounts it (whatever the pod's
+//              phase), a deleted volume's once it is not Bound. Provisioned PVs and the claims of
+//              StatefulSets are created through the built-in admission plugins, as their API
+//              calls would be on a cluster.
 //   workloads  Deployments own a ReplicaSet per pod template (label pod-template-hash), the
 //              newest scaled to spec.replicas and older ones to 0; ReplicaSets and StatefulSets
 //              own Pods (StatefulSets: NAME-0..N-1 and a PVC per volumeClaimTemplate, kept on

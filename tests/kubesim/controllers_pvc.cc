@@ -1,8 +1,11 @@
-// The persistent-volume binder and a hostPath provisioner, as kube-controller-manager and an
-// external provisioner would run them. Level-triggered: any change to claims, volumes, classes
-// or Longhorn volumes re-examines every claim that is not Bound.
+// The persistent-volume binder, the pvc-protection and pv-protection controllers and a hostPath
+// provisioner, as kube-controller-manager and an external provisioner would run them.
+// Level-triggered: any change to claims, volumes, classes or Longhorn volumes re-examines every
+// claim that is not Bound; any change to claims, volumes or pods re-examines what is being
+// deleted.
 
 #include "base/log.h"
+#include "builtin_admission.h"
 #include "controllers_internal.h"
 #include "longhorn.h"
 
@@ -13,6 +16,15 @@ using nlohmann::json;
 using namespace ctl;
 
 constexpr const char* kLonghornDriver = "driver.longhorn.io";
+constexpr std::string_view kPvcProtection = "kubernetes.io/pvc-protection";
+constexpr std::string_view kPvProtection = "kubernetes.io/pv-protection";
+
+bool HasFinalizer(const json& o, std::string_view f) {
+  for (const auto& x : o.value("/metadata/finalizers"_json_pointer, json::array())) {
+    if (x == f) return true;
+  }
+  return false;
+}
 
 class PvcController : public Reconciler {
  public:
@@ -29,13 +41,18 @@ class PvcController : public Reconciler {
                e.gr == kLonghornVolumes) {
       dirty_ = true;
     }
+    if (e.gr == kPvcs || e.gr == kPvs || e.gr == kPods) protection_dirty_ = true;
   }
 
-  void Resync() override { dirty_ = true; }
+  void Resync() override { dirty_ = protection_dirty_ = true; }
 
   void Reconcile() override {
     for (const auto& claim : released_) Release(claim);
     released_.clear();
+    if (protection_dirty_) {
+      protection_dirty_ = false;
+      Protect();
+    }
     if (!dirty_) return;
     dirty_ = false;
     for (const auto& pvc : ListAll(store_, kPvcs, "")) {
@@ -149,7 +166,8 @@ class PvcController : public Reconciler {
       pv["spec"]["hostPath"] = {{"path", "/var/lib/kubesim/volumes/" + pv_name},
                                 {"type", "DirectoryOrCreate"}};
     }
-    auto created = store_->Create(kPvs, "", pv);
+    // A provisioner creates its volume through the API: admission adds pv-protection.
+    auto created = CreateAdmitted(store_, kPvs, "", pv);
     if (!created.ok() && !created.status().IsAlreadyExists()) return created.status();
     auto stored = store_->Get(kPvs, "", pv_name);
     if (!stored.ok()) return stored.status();
@@ -207,29 +225,72 @@ class PvcController : public Reconciler {
     return s;
   }
 
-  // A deleted claim releases its volume: Delete removes it (and its Longhorn volume), Retain
-  // leaves it Released with its claimRef, as Kubernetes does.
+  // A deleted claim releases its volume (Released, claimRef kept); then Delete removes it (and
+  // its Longhorn volume) while Retain keeps it, as Kubernetes does. Once Released the volume is
+  // no longer in use, so its pv-protection finalizer goes at once.
   void Release(const json& claim) {
     for (const auto& pv : ListAll(store_, kPvs, "")) {
       if (Str(pv, "/spec/claimRef/uid"_json_pointer) != Uid(claim) || Uid(claim).empty()) continue;
-      std::string policy = Str(pv, "/spec/persistentVolumeReclaimPolicy"_json_pointer);
-      if (policy == "Delete") {
+      json status = pv.value("status", json::object());
+      status["phase"] = "Released";
+      (void)WriteStatus(store_, kPvs, "", Name(pv), status);
+      if (Str(pv, "/spec/persistentVolumeReclaimPolicy"_json_pointer) == "Delete") {
         if (options_.longhorn && Str(pv, "/spec/csi/driver"_json_pointer) == kLonghornDriver) {
           (void)store_->Delete(kLonghornVolumes, options_.longhorn_namespace,
                                Str(pv, "/spec/csi/volumeHandle"_json_pointer));
         }
         (void)store_->Delete(kPvs, "", Name(pv));
-      } else {
-        json status = pv.value("status", json::object());
-        status["phase"] = "Released";
-        (void)WriteStatus(store_, kPvs, "", Name(pv), status);
+        RemoveFinalizer(kPvs, "", Name(pv), kPvProtection);
       }
+    }
+  }
+
+  // kube-controller-manager's pvc-protection controller (a claim is in use while a scheduled pod
+  // of its namespace mounts it, whatever the pod's phase) and pv-protection controller (a volume
+  // is in use while Bound): the finalizer of a deleted object goes once nothing uses it.
+  void Protect() {
+    std::vector<json> pods;
+    for (const auto& pvc : ListAll(store_, kPvcs, "")) {
+      if (!Deleting(pvc) || !HasFinalizer(pvc, kPvcProtection)) continue;
+      if (pods.empty()) pods = ListAll(store_, kPods, "");
+      bool used = false;
+      for (const auto& p : pods) {
+        if (Ns(p) != Ns(pvc) || Str(p, "/spec/nodeName"_json_pointer).empty()) continue;
+        for (const auto& v : p.value("/spec/volumes"_json_pointer, json::array())) {
+          used = used || Str(v, "/persistentVolumeClaim/claimName"_json_pointer) == Name(pvc);
+        }
+      }
+      if (!used) RemoveFinalizer(kPvcs, Ns(pvc), Name(pvc), kPvcProtection);
+    }
+    for (const auto& pv : ListAll(store_, kPvs, "")) {
+      if (Deleting(pv) && HasFinalizer(pv, kPvProtection) &&
+          Str(pv, "/status/phase"_json_pointer) != "Bound") {
+        RemoveFinalizer(kPvs, "", Name(pv), kPvProtection);
+      }
+    }
+  }
+
+  void RemoveFinalizer(const GroupResource& gr, const std::string& ns, const std::string& name,
+                       std::string_view finalizer) {
+    auto r = store_->Modify(gr, ns, name, [&](json* obj) {
+      json kept = json::array();
+      for (const auto& f : obj->value("/metadata/finalizers"_json_pointer, json::array())) {
+        if (f != finalizer) kept.push_back(f);
+      }
+      (*obj)["metadata"]["finalizers"] = kept;
+      return Status::Ok();
+    });
+    // NotFound: already gone, which is what the finalizer was waiting for.
+    if (!r.ok() && !r.status().IsNotFound() && options_.logger) {
+      options_.logger->Warning("removing finalizer", {{"object", gr.String() + " " + ns + "/" + name},
+                                                       {"error", r.status().message()}});
     }
   }
 
   Store* const store_;
   const ControllerOptions options_;
   bool dirty_ = true;
+  bool protection_dirty_ = true;
   std::vector<json> released_;
 };
 

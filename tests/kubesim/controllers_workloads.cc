@@ -3,6 +3,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "builtin_admission.h"
 #include "controllers_internal.h"
 
 namespace kdr::kubesim {
@@ -314,7 +315,7 @@ class WorkloadController : public Reconciler {
                       {"namespace", Ns(s)},
                       {"labels", tmpl.value("/metadata/labels"_json_pointer, json::object())}}},
                     {"spec", vct.value("spec", json::object())}};
-        auto r = store_->Create(kPvcs, Ns(s), pvc);
+        auto r = CreateAdmitted(store_, kPvcs, Ns(s), pvc);
         if (!r.ok() && !r.status().IsAlreadyExists()) Warn("creating pvc", r.status());
         volumes.push_back({{"name", Name(vct)}, {"persistentVolumeClaim", {{"claimName", claim}}}});
       }

@@ -492,20 +492,6 @@ Result<json> Store::Create(const GroupResource& gr, std::string_view ns_arg, jso
   uint32_t scratch_ip = next_ip_;  // a validation must not use up a Service IP
   ApplyCreateDefaults(t, &obj, options.validate_only ? &scratch_ip : &next_ip_);
   ApplyDefaults(t, &obj);
-  if (gr == GroupResource{"", "persistentvolumeclaims"} && obj.contains("spec") && obj["spec"].is_object() &&
-      !obj["spec"].contains("storageClassName")) {
-    // The DefaultStorageClass admission plugin: a claim without a class gets the default one.
-    auto classes = data_.find({"storage.k8s.io", "storageclasses"});
-    if (classes != data_.end()) {
-      for (const auto& [key, sc] : classes->second) {
-        const json& ann = Meta(*sc).value("annotations", json::object());
-        if (ann.is_object() && ann.value("storageclass.kubernetes.io/is-default-class", "") == "true") {
-          obj["spec"]["storageClassName"] = MetaStr(*sc, "name");
-          break;
-        }
-      }
-    }
-  }
   if (t.custom) {
     auto pruned = ApplySchema(t, &obj);
     if (!pruned.ok()) return pruned.status();

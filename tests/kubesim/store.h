@@ -9,9 +9,10 @@
 //   - Create: uid, creationTimestamp, generateName (name = prefix + 5 random chars),
 //     generation = 1 (types that track it), status reset for types with a status subresource,
 //     defaults (namespace phase Active, Service clusterIP, Pod/PVC phase Pending, PV phase
-//     Available, workload replicas 1, the field defaults of defaults.h, the default StorageClass
-//     for a claim without one); the namespace must exist (404 `namespaces "x" not found`) and
-//     not be terminating (403 Forbidden)
+//     Available, workload replicas 1, the field defaults of defaults.h); the namespace must
+//     exist (404 `namespaces "x" not found`) and not be terminating (403 Forbidden). What
+//     admission plugins add (the default StorageClass, protection finalizers...) is not the
+//     Store's: see builtin_admission.h
 //   - validation (validation.h): names, labels, per-type rules and immutable fields on update;
 //     custom resources are pruned and validated by their CRD's structural schema (schema.h)
 //   - Update: optimistic concurrency when metadata.resourceVersion is set (409 Conflict with
@@ -45,8 +46,9 @@
 //
 // Objects are nlohmann::json values of the type's storage version (apiVersion and kind set).
 // Thread-safe: one mutex; no user callback ever runs under it. Writes bypass admission: the
-// REST layer calls admission before it calls the Store, in-process controllers write directly
-// (like a controller with an exempt service account).
+// REST layer calls admission before it calls the Store; in-process controllers create what a
+// controller's API call would create through the built-in plugins (CreateAdmitted in
+// builtin_admission.h) and write the rest directly.
 
 #include <chrono>
 #include <condition_variable>

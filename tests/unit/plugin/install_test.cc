@@ -610,6 +610,12 @@ TEST_F(InstallCliTest, UninstallDeleteCrdsKeepsANamespaceHoldingPvcs) {
   EXPECT_TRUE(Exists(kNamespaces, "", "kubectl-dr-system"));
 
   ASSERT_TRUE(client_->Delete({"", "v1", "persistentvolumeclaims"}, "kubectl-dr-system", "shop-inventory").ok());
+  // The claim carries kubernetes.io/pvc-protection (StorageObjectInUseProtection); with no
+  // controllers in this cluster, lift it as kube-controller-manager's pvc-protection controller
+  // does for a claim no pod uses, so the claim is gone.
+  ASSERT_TRUE(client_->Patch({"", "v1", "persistentvolumeclaims"}, "kubectl-dr-system", "shop-inventory",
+                             kube::PatchType::kMergePatch, {{"metadata", {{"finalizers", nullptr}}}})
+                  .ok());
   CliRun again = Run({"uninstall", "--delete-crds"});
   ASSERT_EQ(again.code, 0) << again.err;
   EXPECT_NE(again.out.find("namespace/kubectl-dr-system deleted"), std::string::npos) << again.out;
