@@ -609,6 +609,21 @@ std::optional<WsapiError> AlletraPair::DeleteVolume(int array, std::string_view 
   return std::nullopt;
 }
 
+Result<bool> AlletraPair::Writable(int array, std::string_view name) const {
+  std::lock_guard lock(mu_);
+  for (const Group& g : groups_) {
+    for (const VolumePairSpec& p : g.spec.volumes) {
+      const std::string& local = array == g.primary ? p.primary_volume : p.secondary_volume;
+      if (local == name) return IsPrimarySide(RoleOf(g, array));
+    }
+  }
+  for (const Volume& v : volumes_[array]) {
+    if (v.name == name) return !v.read_only;
+  }
+  return Status::NotFound("volume \"" + std::string(name) + "\" does not exist on " +
+                          spec_.arrays[array].name);
+}
+
 // ---- test controls ----
 
 void AlletraPair::SetUp(int array, bool up) {

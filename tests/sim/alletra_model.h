@@ -233,6 +233,12 @@ class AlletraPair {
   // DELETE /volumes/<name>: refused (409 IN_USE) for a volume in a remote-copy group or with
   // virtual copies.
   std::optional<WsapiError> DeleteVolume(int array, std::string_view name);
+  // Whether hosts attached to `array` may write the volume: a volume of a remote-copy group
+  // only on the group's primary side (Primary or Primary-Rev: both sides are writable after a
+  // failover until recover, as on the arrays), a virtual copy unless read-only, any other
+  // volume always. NotFound naming the volume and the array. What a CSI driver's attach would
+  // find out; kubesim can ask it before binding an HPE CSI PV.
+  Result<bool> Writable(int array, std::string_view name) const;
 
   // ---- test controls ----
   // An array going down stops replication of every group (links down); a sync in progress is

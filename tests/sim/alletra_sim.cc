@@ -480,6 +480,15 @@ Status AlletraSim::StartListener(int which, int port) {
     };
     server.Get(".*", h).Post(".*", h).Put(".*", h).Delete(".*", h);
   } else {
+    server.Get(R"(/sim/v1/arrays/([^/]+)/volumes/([^/]+))",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 const std::string array = req.matches[1], volume = req.matches[2];
+                 auto i = Index(array);
+                 if (!i.ok()) return SetStatus(res, i.status(), json());
+                 auto w = pair_->Writable(*i, volume);
+                 if (!w.ok()) return SetStatus(res, w.status(), json());
+                 SetJson(res, 200, {{"array", array}, {"name", volume}, {"writable", *w}});
+               });
     server.Get("/sim/v1/state", [this](const httplib::Request&, httplib::Response& res) {
       SetJson(res, 200, StateJson(*this, *pair_));
     });

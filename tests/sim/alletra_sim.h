@@ -34,6 +34,8 @@
 //
 // Admin (https://HOST:ADMIN_PORT, no session, same CA):
 //   GET  /sim/v1/state                               arrays (up/down, URLs) and groups (phase...)
+//   GET  /sim/v1/arrays/<name>/volumes/<volume>      {"array","name","writable"}: may hosts of
+//                                                    that array write it (AlletraPair::Writable)
 //   POST /sim/v1/arrays/<name>/down | /up            take an array off the network / back
 //   POST /sim/v1/remotecopygroups/<name>/complete-sync
 //   POST /sim/v1/complete-syncs                      finish every sync in progress

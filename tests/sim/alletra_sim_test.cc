@@ -350,6 +350,32 @@ TEST_F(AlletraSimTest, VirtualCopiesOfSecondaryVolumesAreMadeAndDeleted) {
               "virtual copy scratch-1");
 }
 
+TEST_F(AlletraSimTest, TheAdminEndpointSaysWhichArrayMayWriteAVolume) {
+  auto writable = [&](const std::string& array, const std::string& volume) {
+    Reply r = admin_->Call("GET", "/sim/v1/arrays/" + array + "/volumes/" + volume);
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.body.value("writable", false);
+  };
+  EXPECT_TRUE(writable("array-a", "shop-db-a"));
+  EXPECT_FALSE(writable("array-b", "shop-db-b"));
+  EXPECT_TRUE(writable("array-b", "scratch"));
+  const std::string kb = b_->Login();
+  ASSERT_EQ(b_->Call("PUT", "/api/v1/remotecopygroups/shop-data-dr", Action(kActionStop), kb).status,
+            200);
+  ASSERT_EQ(b_->Call("POST", "/api/v1/remotecopygroups/shop-data-dr", Action(kActionFailover), kb)
+                .status,
+            200);
+  EXPECT_TRUE(writable("array-b", "shop-db-b"));  // Primary-Rev
+  EXPECT_TRUE(writable("array-a", "shop-db-a"));  // still Primary until recover: fence it
+  ASSERT_EQ(b_->Call("POST", "/api/v1/volumes/scratch",
+                     R"({"action":"createSnapshot","parameters":{"name":"ro","readOnly":true}})", kb)
+                .status,
+            201);
+  EXPECT_FALSE(writable("array-b", "ro"));
+  EXPECT_EQ(admin_->Call("GET", "/sim/v1/arrays/array-b/volumes/nope").status, 404);
+  EXPECT_EQ(admin_->Call("GET", "/sim/v1/arrays/array-z/volumes/ro").status, 404);
+}
+
 TEST_F(AlletraSimTest, AnArrayCanBeMadeToReportARoleNumberNobodyKnows) {
   const std::string kb = b_->Login();
   Reply set = admin_->Call("POST", "/sim/v1/remotecopygroups/shop-data/report-role",
