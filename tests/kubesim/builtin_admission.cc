@@ -1,7 +1,10 @@
 #include "builtin_admission.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
+#include <utility>
 
 #include "kube/object.h"
 #include "quantity.h"
@@ -15,6 +18,9 @@ using json = nlohmann::json;
 const GroupResource kNamespaces{"", "namespaces"};
 const GroupResource kStorageClasses{"storage.k8s.io", "storageclasses"};
 const GroupResource kIngressClasses{"networking.k8s.io", "ingressclasses"};
+const GroupResource kServiceAccounts{"", "serviceaccounts"};
+const GroupResource kPriorityClasses{"scheduling.k8s.io", "priorityclasses"};
+const GroupResource kRuntimeClasses{"node.k8s.io", "runtimeclasses"};
 
 constexpr std::string_view kPvcProtection = "kubernetes.io/pvc-protection";
 constexpr std::string_view kPvProtection = "kubernetes.io/pv-protection";
@@ -133,6 +139,203 @@ void AddFinalizer(json* obj, std::string_view finalizer) {
   meta["finalizers"].push_back(finalizer);
 }
 
+// ServiceAccount (plugin/pkg/admission/serviceaccount), for a pod CREATE: the default account,
+// which must exist, its API token mounted (the projected kube-api-access-XXXXX volume, in every
+// container not already mounting something at the token path) unless automounting is off (the
+// pod's automountServiceAccountToken, else the account's), and its imagePullSecrets when the pod
+// names none. Not simulated: kubernetes.io/enforce-mountable-secrets.
+AdmissionResult ServiceAccount(const Store& store, const AdmissionRequest& r, json& pod) {
+  if (kube::FieldAt(pod, {"metadata", "annotations", "kubernetes.io/config.mirror"}).is_string()) return {};
+  json& spec = pod["spec"];
+  if (kube::StringField(spec, {"serviceAccountName"}).empty()) spec["serviceAccountName"] = "default";
+  const std::string name = spec["serviceAccountName"].get<std::string>();
+  auto sa = store.Get(kServiceAccounts, r.namespace_name, name);
+  if (!sa.ok()) {
+    return Forbidden(r, "error looking up service account " + r.namespace_name + "/" + name +
+                            ": serviceaccount " + json(name).dump() + " not found");
+  }
+  const json& pod_auto = kube::FieldAt(spec, {"automountServiceAccountToken"});
+  const json& sa_auto = kube::FieldAt(*sa, {"automountServiceAccountToken"});
+  bool automount = pod_auto.is_boolean() ? pod_auto.get<bool>() : sa_auto.is_boolean() ? sa_auto.get<bool>() : true;
+  if (automount) {
+    constexpr std::string_view kTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+    std::string volume;
+    for (const auto& v : spec.value("volumes", json::array())) {
+      std::string n = v.value("name", "");
+      if (n.rfind("kube-api-access-", 0) == 0) volume = n;
+    }
+    const bool has_volume = !volume.empty();
+    if (!has_volume) {
+      static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
+      std::random_device rd;
+      volume = "kube-api-access-";
+      for (int i = 0; i < 5; ++i) volume.push_back(kAlphabet[rd() % kAlphabet.size()]);
+    }
+    bool needed = false;
+    for (const char* list : {"initContainers", "containers"}) {
+      if (!spec.contains(list) || !spec[list].is_array()) continue;
+      for (auto& c : spec[list]) {
+        if (!c.is_object()) continue;
+        bool mounted = false;
+        for (const auto& m : c.value("volumeMounts", json::array())) mounted = mounted || m.value("mountPath", "") == kTokenPath;
+        if (mounted) continue;
+        if (!c.contains("volumeMounts") || !c["volumeMounts"].is_array()) c["volumeMounts"] = json::array();
+        c["volumeMounts"].push_back({{"name", volume}, {"readOnly", true}, {"mountPath", kTokenPath}});
+        needed = true;
+      }
+    }
+    if (needed && !has_volume) {
+      if (!spec.contains("volumes") || !spec["volumes"].is_array()) spec["volumes"] = json::array();
+      spec["volumes"].push_back(
+          {{"name", volume},
+           {"projected",
+            {{"defaultMode", 420},
+             {"sources",
+              json::array({{{"serviceAccountToken", {{"expirationSeconds", 3607}, {"path", "token"}}}},
+                           {{"configMap", {{"name", "kube-root-ca.crt"}, {"items", json::array({{{"key", "ca.crt"}, {"path", "ca.crt"}}})}}}},
+                           {{"downwardAPI", {{"items", json::array({{{"path", "namespace"},
+                                                                     {"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "metadata.namespace"}}}}})}}}}})}}}});
+    }
+  }
+  const json& pull = kube::FieldAt(spec, {"imagePullSecrets"});
+  const json& sa_pull = kube::FieldAt(*sa, {"imagePullSecrets"});
+  if ((!pull.is_array() || pull.empty()) && sa_pull.is_array() && !sa_pull.empty()) {
+    json names = json::array();
+    for (const auto& p : sa_pull) names.push_back({{"name", p.value("name", "")}});
+    spec["imagePullSecrets"] = names;
+  }
+  return {};
+}
+
+// The globalDefault PriorityClass (the lowest value when a race left several), or nullopt.
+std::optional<json> DefaultPriorityClass(const Store& store) {
+  auto list = store.List(kPriorityClasses, {});
+  if (!list.ok()) return std::nullopt;
+  std::optional<json> out;
+  auto value = [](const json& pc) {
+    const json& v = kube::FieldAt(pc, {"value"});
+    return v.is_number_integer() ? v.get<int64_t>() : 0;
+  };
+  for (const auto& pc : list->items) {
+    if (kube::FieldAt(*pc, {"globalDefault"}) != true) continue;
+    if (!out || value(*pc) < value(*out)) out = *pc;
+  }
+  return out;
+}
+
+// Priority (plugin/pkg/admission/priority), for pods. CREATE: spec.priority (and
+// preemptionPolicy) come from the named PriorityClass, which must exist, else from the
+// globalDefault class, else 0 and PreemptLowerPriority; a pod may state them only as computed.
+// UPDATE: a pod that omits them keeps the old values.
+AdmissionResult Priority(const Store& store, const AdmissionRequest& r, json& pod) {
+  json& spec = pod["spec"];
+  if (r.operation == Operation::kUpdate) {
+    const json& old = r.old_object != nullptr ? kube::FieldAt(*r.old_object, {"spec"}) : json();
+    for (const char* f : {"priority", "preemptionPolicy"}) {
+      if (!spec.contains(f) && old.is_object() && old.contains(f)) spec[f] = old[f];
+    }
+    return {};
+  }
+  const std::string cls = kube::StringField(spec, {"priorityClassName"});
+  int64_t priority = 0;
+  json policy = "PreemptLowerPriority";
+  if (cls.empty()) {
+    if (auto def = DefaultPriorityClass(store)) {
+      spec["priorityClassName"] = kube::StringField(*def, {"metadata", "name"});
+      const json& v = kube::FieldAt(*def, {"value"});
+      priority = v.is_number_integer() ? v.get<int64_t>() : 0;
+      policy = def->value("preemptionPolicy", json());
+    }
+  } else {
+    auto pc = store.Get(kPriorityClasses, "", cls);
+    if (!pc.ok()) return Forbidden(r, "no PriorityClass with name " + cls + " was found");
+    const json& v = kube::FieldAt(*pc, {"value"});
+    priority = v.is_number_integer() ? v.get<int64_t>() : 0;
+    policy = pc->value("preemptionPolicy", json());
+  }
+  const json& stated = kube::FieldAt(spec, {"priority"});
+  if (stated.is_number_integer() && stated.get<int64_t>() != priority) {
+    return Forbidden(r, "the integer value of priority (" + std::to_string(stated.get<int64_t>()) +
+                            ") must not be provided in pod spec; priority admission controller computed " +
+                            std::to_string(priority) + " from the given PriorityClass name");
+  }
+  spec["priority"] = priority;
+  if (policy.is_string()) {
+    const json& stated_policy = kube::FieldAt(spec, {"preemptionPolicy"});
+    if (stated_policy.is_string() && stated_policy != policy) {
+      return Forbidden(r, "the string value of PreemptionPolicy (" + stated_policy.get<std::string>() +
+                              ") must not be provided in pod spec; priority admission controller computed " +
+                              policy.get<std::string>() + " from the given PriorityClass name");
+    }
+    spec["preemptionPolicy"] = policy;
+  }
+  return {};
+}
+
+// DefaultTolerationSeconds (plugin/pkg/admission/defaulttolerationseconds): a pod that does not
+// tolerate the not-ready and unreachable NoExecute taints tolerates them for 300 s.
+void DefaultTolerationSeconds(json& pod) {
+  json& spec = pod["spec"];
+  bool not_ready = false, unreachable = false;
+  for (const auto& t : spec.value("tolerations", json::array())) {
+    std::string key = t.value("key", ""), effect = t.value("effect", "");
+    bool no_execute = effect.empty() || effect == "NoExecute";
+    not_ready = not_ready || (no_execute && (key.empty() || key == "node.kubernetes.io/not-ready"));
+    unreachable = unreachable || (no_execute && (key.empty() || key == "node.kubernetes.io/unreachable"));
+  }
+  if (not_ready && unreachable) return;
+  if (!spec.contains("tolerations") || !spec["tolerations"].is_array()) spec["tolerations"] = json::array();
+  for (auto [key, has] : {std::pair{"node.kubernetes.io/not-ready", not_ready},
+                          std::pair{"node.kubernetes.io/unreachable", unreachable}}) {
+    if (has) continue;
+    spec["tolerations"].push_back(
+        {{"key", key}, {"operator", "Exists"}, {"effect", "NoExecute"}, {"tolerationSeconds", 300}});
+  }
+}
+
+// RuntimeClass (plugin/pkg/admission/runtimeclass), for a pod CREATE naming a runtimeClassName:
+// the class must exist; its overhead.podFixed becomes the pod's spec.overhead (which, when the
+// pod states one, must be the same) and its scheduling merges into the pod's nodeSelector (a key
+// the pod sets otherwise is a conflict) and tolerations.
+AdmissionResult RuntimeClass(const Store& store, const AdmissionRequest& r, json& pod) {
+  json& spec = pod["spec"];
+  const json& name = kube::FieldAt(spec, {"runtimeClassName"});
+  if (!name.is_string()) return {};
+  auto rc = store.Get(kRuntimeClasses, "", name.get<std::string>());
+  if (!rc.ok()) return Forbidden(r, "pod rejected: RuntimeClass " + name.dump() + " not found");
+  const json& fixed = kube::FieldAt(*rc, {"overhead", "podFixed"});
+  if (fixed.is_object()) {
+    const json& stated = kube::FieldAt(spec, {"overhead"});
+    if (stated.is_object() && !stated.empty() && stated != fixed) {
+      return Forbidden(r, "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead");
+    }
+    spec["overhead"] = fixed;
+  }
+  const json& selector = kube::FieldAt(*rc, {"scheduling", "nodeSelector"});
+  if (selector.is_object()) {
+    if (!spec.contains("nodeSelector") || !spec["nodeSelector"].is_object()) spec["nodeSelector"] = json::object();
+    for (const auto& [key, want] : selector.items()) {
+      const json& have = kube::FieldAt(spec, {"nodeSelector", key});
+      if (have.is_string() && have != want) {
+        return Forbidden(r, "conflict: runtimeClass.scheduling.nodeSelector[" + key + "] = " +
+                                want.get<std::string>() + "; pod.spec.nodeSelector[" + key + "] = " +
+                                have.get<std::string>());
+      }
+      spec["nodeSelector"][key] = want;
+    }
+  }
+  const json& tolerations = kube::FieldAt(*rc, {"scheduling", "tolerations"});
+  if (tolerations.is_array()) {
+    if (!spec.contains("tolerations") || !spec["tolerations"].is_array()) spec["tolerations"] = json::array();
+    for (const auto& t : tolerations) {
+      if (std::find(spec["tolerations"].begin(), spec["tolerations"].end(), t) == spec["tolerations"].end()) {
+        spec["tolerations"].push_back(t);
+      }
+    }
+  }
+  return {};
+}
+
 // The storage a claim requests; zero when absent, as an empty ResourceList reads in Go.
 Quantity RequestedStorage(const json& pvc) {
   const json& v = kube::FieldAt(pvc, {"spec", "resources", "requests", "storage"});
@@ -152,12 +355,20 @@ std::string ClaimClass(const json& pvc) {
 
 AdmissionResult BuiltinAdmission::Mutate(const AdmissionRequest& r) const {
   if (AdmissionResult out = NamespaceLifecycle(*store_, r); !out.allowed) return out;
-  if (r.operation != Operation::kCreate || !r.sub_resource.empty() || r.object == nullptr ||
-      !r.object->is_object()) {
-    return {};
-  }
+  if (!r.sub_resource.empty() || r.object == nullptr || !r.object->is_object()) return {};
   json& obj = *r.object;
   if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
+  if (Is(r, "", "pods") && (r.operation == Operation::kCreate || r.operation == Operation::kUpdate)) {
+    if (!obj.contains("spec") || !obj["spec"].is_object()) obj["spec"] = json::object();
+    if (r.operation == Operation::kCreate) {
+      if (AdmissionResult out = ServiceAccount(*store_, r, obj); !out.allowed) return out;
+    }
+    if (AdmissionResult out = Priority(*store_, r, obj); !out.allowed) return out;
+    DefaultTolerationSeconds(obj);
+    if (r.operation == Operation::kCreate) return RuntimeClass(*store_, r, obj);
+    return {};
+  }
+  if (r.operation != Operation::kCreate) return {};
   if (Is(r, "", "persistentvolumeclaims")) {
     // DefaultStorageClass (plugin/pkg/admission/storage/storageclass/setdefault): a claim that
     // names no class, not even "" or through the beta annotation, gets the default one.
@@ -190,6 +401,34 @@ AdmissionResult BuiltinAdmission::Mutate(const AdmissionRequest& r) const {
 }
 
 AdmissionResult BuiltinAdmission::Validate(const AdmissionRequest& r) const {
+  // RuntimeClass's validating half: the overhead is the class's, or absent without one.
+  if (r.operation == Operation::kCreate && Is(r, "", "pods") && r.sub_resource.empty() && r.object != nullptr) {
+    const json& overhead = kube::FieldAt(*r.object, {"spec", "overhead"});
+    const json& cls = kube::FieldAt(*r.object, {"spec", "runtimeClassName"});
+    json fixed;
+    if (cls.is_string()) {
+      auto rc = store_->Get(kRuntimeClasses, "", cls.get<std::string>());
+      if (!rc.ok()) return Forbidden(r, "pod rejected: RuntimeClass " + cls.dump() + " not found");
+      fixed = kube::FieldAt(*rc, {"overhead", "podFixed"});
+    }
+    if (fixed.is_object() && overhead != fixed) {
+      return Forbidden(r, "pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead");
+    }
+    if (!fixed.is_object() && !overhead.is_null()) {
+      return Forbidden(r, "pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead");
+    }
+  }
+  // Priority's validating half: one globalDefault PriorityClass at most.
+  if ((r.operation == Operation::kCreate || r.operation == Operation::kUpdate) &&
+      Is(r, "scheduling.k8s.io", "priorityclasses") && r.sub_resource.empty() && r.object != nullptr &&
+      kube::FieldAt(*r.object, {"globalDefault"}) == true) {
+    auto def = DefaultPriorityClass(*store_);
+    const std::string name = MetaString(r.object, "name");
+    if (def && (r.operation == Operation::kCreate || kube::StringField(*def, {"metadata", "name"}) != name)) {
+      return Forbidden(r, "PriorityClass " + kube::StringField(*def, {"metadata", "name"}) +
+                              " is already marked as default. Only one default can exist");
+    }
+  }
   // PersistentVolumeClaimResize (plugin/pkg/admission/storage/persistentvolume/resize).
   if (r.operation == Operation::kUpdate && Is(r, "", "persistentvolumeclaims") &&
       r.sub_resource.empty() && r.object != nullptr && r.old_object != nullptr) {

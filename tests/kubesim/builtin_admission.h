@@ -7,12 +7,13 @@
 // One write, in kube-apiserver's order (AllOrderedPlugins, pkg/kubeapiserver/options/plugins.go:
 // every mutating plugin in that order, then every validating one; the webhook plugins come after
 // the built-in ones in both phases):
-//   1. Mutate     NamespaceLifecycle, DefaultStorageClass, StorageObjectInUseProtection,
+//   1. Mutate     NamespaceLifecycle, ServiceAccount, Priority, DefaultTolerationSeconds,
+//                 DefaultStorageClass, StorageObjectInUseProtection, RuntimeClass,
 //                 DefaultIngressClass
 //   2.            the mutating webhooks (Admission::Mutate), which see what step 1 did
 //   3.            the object's own validation: 422 Invalid (validation.h; the REST layer asks the
 //                 Store with WriteOptions::validate_only)
-//   4. Validate   PersistentVolumeClaimResize
+//   4. Validate   Priority (PriorityClasses), PersistentVolumeClaimResize, RuntimeClass (pods)
 //   5.            the validating webhooks (Admission::Validate)
 //   6.            the write (409 AlreadyExists is found only here, as in etcd)
 //
@@ -22,6 +23,25 @@
 // CREATE in a Terminating namespace 403 `configmaps "x" is forbidden: unable to create new content
 // in namespace x because it is being terminated` with the cause {reason NamespaceTerminating,
 // message "namespace x is being terminated", field metadata.namespace}.
+// ServiceAccount (pod CREATE): spec.serviceAccountName defaults to "default"; the account must
+// exist (403 `pods "x" is forbidden: error looking up service account ns/app: serviceaccount
+// "app" not found`); unless automounting is off (the pod's automountServiceAccountToken, else
+// the account's) the token volume kube-api-access-XXXXX (projected: token, kube-root-ca.crt,
+// namespace) is mounted at /var/run/secrets/kubernetes.io/serviceaccount in every container not
+// mounting something there already; a pod without imagePullSecrets gets the account's.
+// Priority (pod CREATE): spec.priority and preemptionPolicy come from spec.priorityClassName,
+// which must exist (403 `no PriorityClass with name x was found`; the system classes exist, see
+// store.h), else from the globalDefault class (whose name is then set), else 0 and
+// PreemptLowerPriority; a pod stating other values is refused ("the integer value of priority
+// (5) must not be provided in pod spec; ..."). An UPDATE omitting them keeps the old ones.
+// Validating: a second globalDefault PriorityClass is refused ("PriorityClass x is already
+// marked as default. Only one default can exist").
+// DefaultTolerationSeconds (pod CREATE and UPDATE): unless tolerated already, NoExecute
+// tolerations of node.kubernetes.io/not-ready and unreachable for 300 s.
+// RuntimeClass (pod CREATE naming spec.runtimeClassName): the class must exist (403 `pod
+// rejected: RuntimeClass "x" not found`); its overhead.podFixed becomes spec.overhead, its
+// scheduling nodeSelector and tolerations merge into the pod's (a conflicting nodeSelector value
+// is refused). Validating: a pod's overhead must be its class's, or absent without one.
 // DefaultStorageClass: a PVC CREATE naming no class (spec.storageClassName absent or null and no
 // volume.beta.kubernetes.io/storage-class annotation; "" is a choice) gets the default class: of
 // the StorageClasses annotated storageclass.kubernetes.io/is-default-class (or the beta

@@ -97,6 +97,20 @@ class BuiltinAdmissionTest : public ::testing::Test {
     return gone;
   }
 
+  // Waits (watching, at most 20 s) until the object `collection`/`name` exists.
+  bool WaitExists(const std::string& collection, const std::string& name) {
+    bool seen = false;
+    client_->Watch(collection + "?watch=1&timeoutSeconds=20&fieldSelector=metadata.name%3D" + name,
+                   [&](const std::vector<json>& events) { return seen = events.back()["type"] != "DELETED"; });
+    return seen;
+  }
+
+  static json Pod(const std::string& name, json spec_extra = json::object()) {
+    json spec = {{"containers", json::array({{{"name", "app"}, {"image", "nginx:1.27"}}})}};
+    for (const auto& [k, v] : spec_extra.items()) spec[k] = v;
+    return {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}}}, {"spec", spec}};
+  }
+
   static json Pvc(const std::string& name, const std::string& cls, const std::string& size,
                   const std::string& volume = "") {
     json spec = {{"accessModes", {"ReadWriteOnce"}},
@@ -192,7 +206,9 @@ TEST_F(BuiltinAdmissionTest, PersistentVolumeClaimResize) {
     EXPECT_EQ(Calls("validate", "UPDATE", "persistentvolumeclaims", k.pvc), k.validating_webhook_called ? 1 : 0);
     auto stored = c.Get(std::string(kPvcs) + "/" + k.pvc);
     if (k.code == 200) {
-      EXPECT_EQ(stored.body["spec"]["resources"]["requests"]["storage"], k.storage);
+      // The value, not the spelling: kube-apiserver stores "1024Mi" as "1Gi".
+      auto size = Quantity::Parse(stored.body["spec"]["resources"]["requests"].value("storage", ""));
+      EXPECT_TRUE(size && *size == *Quantity::Parse(k.storage)) << stored.raw;
       continue;
     }
     EXPECT_EQ(r.body["kind"], "Status");
@@ -422,6 +438,269 @@ TEST_F(BuiltinAdmissionTest, DefaultIngressClass) {
     auto r = c.Post("/apis/networking.k8s.io/v1/namespaces/default/ingresses", ing);
     ASSERT_EQ(r.status, 201) << r.raw;
     EXPECT_EQ(r.body["spec"].value("ingressClassName", json()), k.want);
+  }
+}
+
+constexpr const char* kPods = "/api/v1/namespaces/default/pods";
+constexpr const char* kTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+// ServiceAccount: pods get the default account, which must exist, and its token volume.
+TEST_F(BuiltinAdmissionTest, ServiceAccount) {
+  Client& c = *client_;
+  ASSERT_TRUE(WaitExists("/api/v1/namespaces/default/serviceaccounts", "default"));
+  json quiet = {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "quiet"}}},
+                {"automountServiceAccountToken", false}, {"imagePullSecrets", json::array({{{"name", "registry"}}})}};
+  ASSERT_EQ(c.Post("/api/v1/namespaces/default/serviceaccounts", quiet).status, 201);
+  json own_mount = {{"containers", json::array({{{"name", "app"}, {"image", "nginx:1.27"},
+                                                 {"volumeMounts", json::array({{{"name", "mine"}, {"mountPath", kTokenPath}}})}},
+                                                {{"name", "side"}, {"image", "busybox:1.36"}}})},
+                    {"volumes", json::array({{{"name", "mine"}, {"emptyDir", json::object()}}})}};
+  struct Case {
+    const char* name;
+    json spec;
+    int code;
+    std::string message;
+    const char* account;     // the stored spec.serviceAccountName
+    int token_mounts;        // containers mounting the kube-api-access volume
+    json pull_secrets;       // the stored spec.imagePullSecrets (null: absent)
+  };
+  const Case cases[] = {
+      {"no account: default, with its token", json::object(), 201, "", "default", 1, nullptr},
+      {"an account that does not exist", {{"serviceAccountName", "ghost"}}, 403,
+       "pods \"p1\" is forbidden: error looking up service account default/ghost: serviceaccount \"ghost\" not found",
+       "", 0, nullptr},
+      {"the pod turns automounting off", {{"automountServiceAccountToken", false}}, 201, "", "default", 0, nullptr},
+      {"the account turns it off and lends its pull secrets", {{"serviceAccountName", "quiet"}}, 201, "", "quiet", 0,
+       json::array({{{"name", "registry"}}})},
+      {"the pod turns it back on", {{"serviceAccountName", "quiet"}, {"automountServiceAccountToken", true}}, 201, "",
+       "quiet", 1, json::array({{{"name", "registry"}}})},
+      {"a container that mounts the token path itself", own_mount, 201, "", "default", 1, nullptr},
+  };
+  int n = 0;
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    const std::string name = "p" + std::to_string(n++);
+    auto r = c.Post(kPods, Pod(name, k.spec));
+    EXPECT_EQ(r.status, k.code) << r.raw;
+    EXPECT_EQ(Calls("mutate", "CREATE", "pods", name), k.code == 201 ? 1 : 0);
+    if (k.code != 201) {
+      EXPECT_EQ(r.body["reason"], "Forbidden");
+      EXPECT_EQ(r.body["message"], k.message);
+      continue;
+    }
+    const json& spec = r.body["spec"];
+    EXPECT_EQ(spec["serviceAccountName"], k.account);
+    EXPECT_EQ(spec.value("imagePullSecrets", json()), k.pull_secrets);
+    std::string volume;
+    for (const auto& v : spec.value("volumes", json::array())) {
+      if (v["name"].get<std::string>().rfind("kube-api-access-", 0) != 0) continue;
+      volume = v["name"];
+      EXPECT_EQ(v["projected"]["sources"][0]["serviceAccountToken"]["path"], "token");
+      EXPECT_EQ(v["projected"]["sources"][1]["configMap"]["name"], "kube-root-ca.crt");
+      EXPECT_EQ(v["projected"]["sources"][2]["downwardAPI"]["items"][0]["fieldRef"]["fieldPath"], "metadata.namespace");
+    }
+    EXPECT_EQ(volume.empty(), k.token_mounts == 0);
+    int mounts = 0;
+    for (const auto& ctr : spec["containers"]) {
+      for (const auto& m : ctr.value("volumeMounts", json::array())) {
+        if (m["name"] == volume && m["mountPath"] == kTokenPath && m["readOnly"] == true) ++mounts;
+      }
+    }
+    EXPECT_EQ(mounts, k.token_mounts);
+  }
+}
+
+// Priority: a pod's priority comes from its PriorityClass, which must exist, and cannot be
+// stated otherwise; DefaultTolerationSeconds adds the 300 s not-ready/unreachable tolerations.
+TEST_F(BuiltinAdmissionTest, PriorityAndDefaultTolerationSeconds) {
+  Client& c = *client_;
+  ASSERT_TRUE(WaitExists("/api/v1/namespaces/default/serviceaccounts", "default"));
+  json high = {{"apiVersion", "scheduling.k8s.io/v1"}, {"kind", "PriorityClass"}, {"metadata", {{"name", "high"}}},
+               {"value", 1000}, {"preemptionPolicy", "Never"}};
+  ASSERT_EQ(c.Post("/apis/scheduling.k8s.io/v1/priorityclasses", high).status, 201);
+  json tolerate_all = json::array({{{"operator", "Exists"}}});
+  struct Case {
+    const char* name;
+    json spec;
+    int code;
+    std::string message;
+    json priority;
+    const char* policy;
+    size_t tolerations;
+  };
+  const Case cases[] = {
+      {"no class and no default class", json::object(), 201, "", 0, "PreemptLowerPriority", 2},
+      {"a class", {{"priorityClassName", "high"}}, 201, "", 1000, "Never", 2},
+      {"a system class", {{"priorityClassName", "system-cluster-critical"}}, 201, "", 2000000000,
+       "PreemptLowerPriority", 2},
+      {"a class that does not exist", {{"priorityClassName", "ghost"}}, 403,
+       "pods \"q3\" is forbidden: no PriorityClass with name ghost was found", nullptr, "", 0},
+      {"a priority other than the class's", {{"priorityClassName", "high"}, {"priority", 5}}, 403,
+       "pods \"q4\" is forbidden: the integer value of priority (5) must not be provided in pod spec; priority "
+       "admission controller computed 1000 from the given PriorityClass name",
+       nullptr, "", 0},
+      {"the class's own priority", {{"priorityClassName", "high"}, {"priority", 1000}}, 201, "", 1000, "Never", 2},
+      {"a preemption policy other than the class's", {{"priorityClassName", "high"}, {"preemptionPolicy", "PreemptLowerPriority"}},
+       403,
+       "pods \"q6\" is forbidden: the string value of PreemptionPolicy (PreemptLowerPriority) must not be provided in "
+       "pod spec; priority admission controller computed Never from the given PriorityClass name",
+       nullptr, "", 0},
+      {"a pod that tolerates every taint", {{"tolerations", tolerate_all}}, 201, "", 0, "PreemptLowerPriority", 1},
+  };
+  int n = 0;
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    const std::string name = "q" + std::to_string(n++);
+    auto r = c.Post(kPods, Pod(name, k.spec));
+    EXPECT_EQ(r.status, k.code) << r.raw;
+    EXPECT_EQ(Calls("mutate", "CREATE", "pods", name), k.code == 201 ? 1 : 0);
+    if (k.code != 201) {
+      EXPECT_EQ(r.body["reason"], "Forbidden");
+      EXPECT_EQ(r.body["message"], k.message);
+      continue;
+    }
+    EXPECT_EQ(r.body["spec"]["priority"], k.priority);
+    EXPECT_EQ(r.body["spec"]["preemptionPolicy"], k.policy);
+    const json& tolerations = r.body["spec"]["tolerations"];
+    ASSERT_EQ(tolerations.size(), k.tolerations) << tolerations.dump();
+    if (k.tolerations == 2) {
+      EXPECT_EQ(tolerations[0], json({{"key", "node.kubernetes.io/not-ready"}, {"operator", "Exists"},
+                                      {"effect", "NoExecute"}, {"tolerationSeconds", 300}}));
+      EXPECT_EQ(tolerations[1]["key"], "node.kubernetes.io/unreachable");
+    }
+  }
+  // A global default class names itself on pods without a class; there can be only one.
+  json low = {{"apiVersion", "scheduling.k8s.io/v1"}, {"kind", "PriorityClass"}, {"metadata", {{"name", "low"}}},
+              {"value", 10}, {"globalDefault", true}};
+  ASSERT_EQ(c.Post("/apis/scheduling.k8s.io/v1/priorityclasses", low).status, 201);
+  auto r = c.Post(kPods, Pod("defaulted"));
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["spec"]["priorityClassName"], "low");
+  EXPECT_EQ(r.body["spec"]["priority"], 10);
+  low["metadata"]["name"] = "lower";
+  r = c.Post("/apis/scheduling.k8s.io/v1/priorityclasses", low);
+  EXPECT_EQ(r.status, 403) << r.raw;
+  EXPECT_EQ(r.body["message"], "priorityclasses.scheduling.k8s.io \"lower\" is forbidden: PriorityClass low is already "
+                               "marked as default. Only one default can exist");
+  std::string out = Kubectl("run ghostly --image=nginx:1.27 --overrides='{\"spec\":{\"priorityClassName\":\"ghost\"}}'");
+  EXPECT_NE(out.find("Error from server (Forbidden): pods \"ghostly\" is forbidden: no PriorityClass with name ghost "
+                     "was found"),
+            std::string::npos) << out;
+}
+
+// RuntimeClass: a pod naming a runtime class needs it, and takes its overhead and scheduling.
+TEST_F(BuiltinAdmissionTest, RuntimeClass) {
+  Client& c = *client_;
+  ASSERT_TRUE(WaitExists("/api/v1/namespaces/default/serviceaccounts", "default"));
+  json toleration = {{"key", "sandbox"}, {"operator", "Exists"}, {"effect", "NoSchedule"}};
+  json overhead = {{"cpu", "250m"}, {"memory", "120Mi"}};
+  json kata = {{"apiVersion", "node.k8s.io/v1"}, {"kind", "RuntimeClass"}, {"metadata", {{"name", "kata"}}},
+               {"handler", "kata"}, {"overhead", {{"podFixed", overhead}}},
+               {"scheduling", {{"nodeSelector", {{"sandbox", "kata"}}}, {"tolerations", json::array({toleration})}}}};
+  ASSERT_EQ(c.Post("/apis/node.k8s.io/v1/runtimeclasses", kata).status, 201);
+  struct Case {
+    const char* name;
+    json spec;
+    int code;
+    std::string message;
+    bool mutating_webhook_called;
+  };
+  const Case cases[] = {
+      {"a class that does not exist", {{"runtimeClassName", "gvisor"}}, 403,
+       "pods \"r0\" is forbidden: pod rejected: RuntimeClass \"gvisor\" not found", false},
+      {"a class with overhead and scheduling", {{"runtimeClassName", "kata"}}, 201, "", true},
+      {"a node selector the class contradicts", {{"runtimeClassName", "kata"}, {"nodeSelector", {{"sandbox", "gvisor"}}}},
+       403,
+       "pods \"r2\" is forbidden: conflict: runtimeClass.scheduling.nodeSelector[sandbox] = kata; "
+       "pod.spec.nodeSelector[sandbox] = gvisor",
+       false},
+      {"an overhead other than the class's", {{"runtimeClassName", "kata"}, {"overhead", {{"cpu", "1"}}}}, 403,
+       "pods \"r3\" is forbidden: pod rejected: Pod's Overhead doesn't match RuntimeClass's defined Overhead", false},
+      {"an overhead without a class (refused by the validating half)", {{"overhead", {{"cpu", "1"}}}}, 403,
+       "pods \"r4\" is forbidden: pod rejected: Pod Overhead set without corresponding RuntimeClass defined Overhead",
+       true},
+  };
+  int n = 0;
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    const std::string name = "r" + std::to_string(n++);
+    auto r = c.Post(kPods, Pod(name, k.spec));
+    EXPECT_EQ(r.status, k.code) << r.raw;
+    EXPECT_EQ(Calls("mutate", "CREATE", "pods", name), k.mutating_webhook_called ? 1 : 0);
+    EXPECT_EQ(Calls("validate", "CREATE", "pods", name), k.code == 201 ? 1 : 0);
+    if (k.code != 201) {
+      EXPECT_EQ(r.body["reason"], "Forbidden");
+      EXPECT_EQ(r.body["message"], k.message);
+      continue;
+    }
+    EXPECT_EQ(r.body["spec"]["overhead"], overhead);
+    EXPECT_EQ(r.body["spec"]["nodeSelector"], json({{"sandbox", "kata"}}));
+    const json& tolerations = r.body["spec"]["tolerations"];
+    EXPECT_NE(std::find(tolerations.begin(), tolerations.end(), toleration), tolerations.end()) << tolerations.dump();
+  }
+}
+
+// kubesim's workload controllers create pods through the same plugins: a template naming a
+// missing service account or PriorityClass gets no pods, and the ReplicaSet and Deployment say
+// why (ReplicaFailure), until the missing object appears.
+TEST_F(BuiltinAdmissionTest, ControllersMeetThePodPlugins) {
+  Client& c = *client_;
+  ASSERT_TRUE(WaitExists("/api/v1/namespaces/default/serviceaccounts", "default"));
+  struct Case {
+    const char* name;
+    json template_spec;
+    std::string path;  // what to create to let the pods in
+    json missing;
+    std::string message_suffix;
+  };
+  const Case cases[] = {
+      {"missing service account", {{"serviceAccountName", "app"}}, "/api/v1/namespaces/default/serviceaccounts",
+       {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "app"}}}},
+       "is forbidden: error looking up service account default/app: serviceaccount \"app\" not found"},
+      {"missing priority class", {{"priorityClassName", "batch"}}, "/apis/scheduling.k8s.io/v1/priorityclasses",
+       {{"apiVersion", "scheduling.k8s.io/v1"}, {"kind", "PriorityClass"}, {"metadata", {{"name", "batch"}}},
+        {"value", 100}},
+       "is forbidden: no PriorityClass with name batch was found"},
+      {"missing runtime class", {{"runtimeClassName", "kata"}}, "/apis/node.k8s.io/v1/runtimeclasses",
+       {{"apiVersion", "node.k8s.io/v1"}, {"kind", "RuntimeClass"}, {"metadata", {{"name", "kata"}}}, {"handler", "kata"}},
+       "is forbidden: pod rejected: RuntimeClass \"kata\" not found"},
+  };
+  int n = 0;
+  for (const auto& k : cases) {
+    SCOPED_TRACE(k.name);
+    const std::string name = "web" + std::to_string(n++);
+    json d = testing::Deployment(name, 1);
+    for (const auto& [f, v] : k.template_spec.items()) d["spec"]["template"]["spec"][f] = v;
+    ASSERT_EQ(c.Post("/apis/apps/v1/namespaces/default/deployments", d).status, 201);
+    json failure;
+    c.Watch("/apis/apps/v1/namespaces/default/deployments?watch=1&timeoutSeconds=20&fieldSelector=metadata.name%3D" + name,
+            [&](const std::vector<json>& events) {
+              for (const auto& cond : events.back().value("/object/status/conditions"_json_pointer, json::array())) {
+                if (cond["type"] == "ReplicaFailure") failure = cond;
+              }
+              return failure.is_object();
+            });
+    ASSERT_TRUE(failure.is_object());
+    EXPECT_EQ(failure["status"], "True");
+    EXPECT_EQ(failure["reason"], "FailedCreate");
+    const std::string message = failure.value("message", "");
+    EXPECT_EQ(message.rfind("pods \"" + name + "-", 0), 0u) << message;  // the generateName
+    EXPECT_NE(message.find(k.message_suffix), std::string::npos) << message;
+    auto pods = c.Get(std::string(kPods) + "?labelSelector=app%3D" + name);
+    EXPECT_TRUE(pods.body["items"].empty()) << pods.raw;
+    ASSERT_EQ(c.Post(k.path, k.missing).status, 201);
+    bool available = false;
+    c.Watch("/apis/apps/v1/namespaces/default/deployments?watch=1&timeoutSeconds=20&fieldSelector=metadata.name%3D" + name,
+            [&](const std::vector<json>& events) {
+              bool failing = false;
+              available = false;
+              for (const auto& cond : events.back().value("/object/status/conditions"_json_pointer, json::array())) {
+                failing = failing || cond["type"] == "ReplicaFailure";
+                available = available || (cond["type"] == "Available" && cond["status"] == "True");
+              }
+              return available = available && !failing;
+            });
+    EXPECT_TRUE(available);
   }
 }
 

@@ -3,8 +3,8 @@
 // kubesim's simulated controllers: what kube-controller-manager, a scheduler, kubelets, a CSI
 // provisioner and Longhorn would do on a real cluster, reduced to what kubectl-dr observes. Each
 // runs on its own thread, fed by a Store watch over every resource (plus a periodic resync), and
-// writes through the Store; the claims and volumes a controller creates through the API on a
-// cluster pass the built-in admission plugins first (CreateAdmitted), never webhooks.
+// writes through the Store; the pods, claims and volumes a controller creates through the API on
+// a cluster pass the built-in admission plugins first (CreateAdmitted), never webhooks.
 // Every write is idempotent: a controller seeing its own write again changes nothing.
 //
 //   pvc        PersistentVolumeClaim binding. A PVC naming spec.volumeName binds to that PV
@@ -29,6 +29,10 @@
 //              scale-down as Kubernetes does); DaemonSets run one Pod (one node). A Pod runs
 //              (phase Running, Ready) once every PVC it mounts is Bound, else it stays Pending
 //              with PodScheduled False "pod has unbound immediate PersistentVolumeClaims".
+//              Pods are created through the built-in admission plugins: a template naming a
+//              service account, PriorityClass or RuntimeClass that does not exist gets no pods,
+//              and the ReplicaSet (and its Deployment) reports ReplicaFailure, reason
+//              FailedCreate, with kube-apiserver's refusal as message, until it appears.
 //              Workload status reports what its pods show: replicas, readyReplicas,
 //              availableReplicas, updatedReplicas, observedGeneration and (Deployments) the
 //              Available and Progressing conditions. Jobs start (active 1, startTime) and then

@@ -24,9 +24,15 @@ class WorkloadController : public Reconciler {
   void Observe(const WatchEvent& e) override {
     if (!e.object) return;
     const json& o = *e.object;
+    // Service accounts, priority and runtime classes: a pod refused for want of one may now be
+    // created.
     if (e.gr == kDeployments || e.gr == kReplicaSets || e.gr == kStatefulSets ||
-        e.gr == kDaemonSets || e.gr == kJobs || e.gr == kPods || e.gr == kPvcs) {
+        e.gr == kDaemonSets || e.gr == kJobs || e.gr == kPods || e.gr == kPvcs ||
+        e.gr == GroupResource{"", "serviceaccounts"}) {
       dirty_ns_.insert(Ns(o));
+    } else if (e.gr == GroupResource{"scheduling.k8s.io", "priorityclasses"} ||
+               e.gr == GroupResource{"node.k8s.io", "runtimeclasses"}) {
+      all_ = true;
     }
   }
 
@@ -98,7 +104,9 @@ class WorkloadController : public Reconciler {
     spec["nodeName"] = kNode;
     for (const auto& v : extra_volumes) spec["volumes"].push_back(v);
     json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", meta}, {"spec", spec}};
-    auto r = store_->Create(kPods, Ns(owner), pod);
+    // Through the built-in plugins, as the controller's API call would be: a missing service
+    // account or PriorityClass refuses the pod.
+    auto r = CreateAdmitted(store_, kPods, Ns(owner), pod);
     if (!r.ok() && !r.status().IsAlreadyExists()) return r.status();
     return Status::Ok();
   }
@@ -181,9 +189,11 @@ class WorkloadController : public Reconciler {
     for (auto& p : Owned(kPods, Ns(rs), rs)) {
       if (!Deleting(p)) pods.push_back(std::move(p));
     }
-    for (long long i = static_cast<long long>(pods.size()); i < want; ++i) {
-      Warn("creating pod", CreatePod(rs, rs.value("/spec/template"_json_pointer, json::object()),
-                                     "", Name(rs) + "-", json::object(), json::array()));
+    Status failed;
+    for (long long i = static_cast<long long>(pods.size()); i < want && failed.ok(); ++i) {
+      failed = CreatePod(rs, rs.value("/spec/template"_json_pointer, json::object()), "",
+                         Name(rs) + "-", json::object(), json::array());
+      Warn("creating pod", failed);
     }
     while (static_cast<long long>(pods.size()) > want) {
       (void)store_->Delete(kPods, Ns(rs), Name(pods.back()));
@@ -200,6 +210,15 @@ class WorkloadController : public Reconciler {
     if (ready > 0) {
       next["readyReplicas"] = ready;
       next["availableReplicas"] = ready;
+    }
+    // The ReplicaSet controller reports a refused pod as ReplicaFailure, with the API's message.
+    if (!failed.ok()) {
+      json c = {{"type", "ReplicaFailure"}, {"status", "True"}, {"lastTransitionTime", Now()},
+                {"reason", "FailedCreate"}, {"message", failed.message()}};
+      for (const auto& o : st.value("conditions", json::array())) {
+        if (o.value("type", "") == "ReplicaFailure") c["lastTransitionTime"] = o["lastTransitionTime"];
+      }
+      next["conditions"] = json::array({c});
     }
     if (next != st) Warn("replicaset status", WriteStatus(store_, kReplicaSets, Ns(rs), Name(rs), next));
   }
@@ -289,6 +308,16 @@ class WorkloadController : public Reconciler {
          cond("Progressing", true, complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
               complete ? "ReplicaSet \"" + rs_name + "\" has successfully progressed."
                        : "ReplicaSet \"" + rs_name + "\" is progressing.")});
+    // The deployment controller passes its ReplicaSets' ReplicaFailure on.
+    for (const auto& rs : sets) {
+      for (const auto& c : rs.value("/status/conditions"_json_pointer, json::array())) {
+        if (c.value("type", "") == "ReplicaFailure" && c.value("status", "") == "True") {
+          st["conditions"].push_back(cond("ReplicaFailure", true, c.value("reason", ""), c.value("message", "")));
+          break;
+        }
+      }
+      if (st["conditions"].size() > 2) break;
+    }
     if (st != old) Warn("deployment status", WriteStatus(store_, kDeployments, Ns(d), Name(d), st));
   }
 

@@ -83,6 +83,10 @@ void ApplyDefaults(const ResourceType& t, json* object) {
     if (o.contains("spec") && o["spec"].is_object()) Default(o["spec"], "volumeMode", "Filesystem");
     return;
   }
+  if (k == "scheduling.k8s.io/PriorityClass") {
+    Default(o, "preemptionPolicy", "PreemptLowerPriority");
+    return;
+  }
   if (k == "/PersistentVolume") {
     if (o.contains("spec") && o["spec"].is_object()) {
       Default(o["spec"], "volumeMode", "Filesystem");

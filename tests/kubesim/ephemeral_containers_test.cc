@@ -20,6 +20,10 @@ class EphemeralContainersTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     server_ = std::move(*s);
     client_ = std::make_unique<Client>(*server_, server_->admin_token());
+    // No controllers here: the default ServiceAccount, which the ServiceAccount admission plugin
+    // requires of every pod, is what kube-controller-manager would have created.
+    json sa = {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}};
+    ASSERT_EQ(client_->Post("/api/v1/namespaces/default/serviceaccounts", sa).status, 201);
     json pod = {{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", "web"}}},
                 {"spec", {{"containers", {{{"name", "app"}, {"image", "nginx"}}}},
                           {"volumes", {{{"name", "data"}, {"emptyDir", json::object()}}}}}}};

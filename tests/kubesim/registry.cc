@@ -63,6 +63,8 @@ std::vector<Builtin> Builtins() {
        {"netpol"}, {}, false, false, true, {}},
       {"networking.k8s.io", "v1", "ingressclasses", "ingressclass", "IngressClass", false, {}, {},
        false, false, false, {}},
+      {"node.k8s.io", "v1", "runtimeclasses", "runtimeclass", "RuntimeClass", false, {}, {}, false, false,
+       false, {}},
       {"scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, {"pc"},
        {}, false, false, true, {}},
       {"storage.k8s.io", "v1", "csidrivers", "csidriver", "CSIDriver", false, {}, {}, false, false,

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "kube/object.h"
+#include "quantity.h"
 
 #include "quantity.h"
 namespace kdr::kubesim {
