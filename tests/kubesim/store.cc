@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <tuple>
 
 #include "base/clock.h"
 #include "base/strings.h"
@@ -258,6 +259,20 @@ Result<std::unique_ptr<Store>> Store::Open(Registry* registry, Options options) 
     if (store->Get(kNamespaces, "", ns).ok()) continue;
     json obj = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}};
     auto r = store->Create(kNamespaces, "", std::move(obj));
+    if (!r.ok()) return r.status();
+  }
+  // kube-apiserver's scheduling/bootstrap-system-priority-classes: pods naming these resolve.
+  const GroupResource priority_classes{"scheduling.k8s.io", "priorityclasses"};
+  for (const auto& [name, value, description] :
+       {std::tuple{"system-node-critical", 2000001000,
+                   "Used for system critical pods that must not be moved from their current node."},
+        std::tuple{"system-cluster-critical", 2000000000,
+                   "Used for system critical pods that must run in the cluster, but can be moved to another "
+                   "node if necessary."}}) {
+    if (store->Get(priority_classes, "", name).ok()) continue;
+    json obj = {{"apiVersion", "scheduling.k8s.io/v1"}, {"kind", "PriorityClass"},
+                {"metadata", {{"name", name}}}, {"value", value}, {"description", description}};
+    auto r = store->Create(priority_classes, "", std::move(obj));
     if (!r.ok()) return r.status();
   }
   return store;

@@ -7,7 +7,6 @@
 #include "kube/object.h"
 #include "quantity.h"
 
-#include "quantity.h"
 namespace kdr::kubesim {
 namespace {
 
