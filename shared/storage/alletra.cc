@@ -11,6 +11,7 @@
 #include "dr/types.h"
 #include "kube/client.h"
 #include "kube/object.h"
+#include "storage/alletra_groups.h"
 #include "storage/common.h"
 #include "storage/registry.h"
 #include "storage/wsapi.h"
@@ -19,23 +20,8 @@ namespace kdr::storage {
 namespace {
 
 using nlohmann::json;
+using namespace alletra;
 
-// Remote-copy group actions (python-3parclient; tests/sim/alletra_model.h has the provenance).
-constexpr int kStart = 3;
-constexpr int kStop = 4;
-constexpr int kSynchronize = 5;
-constexpr int kFailover = 7;
-constexpr int kRecover = 9;
-constexpr int kRestore = 10;
-// The WSAPI's numbers: group role 1 primary side / 2 secondary side; targets[].state 3 started /
-// 5 stopped; remoteVolumes[].syncStatus 2 syncing, 3 synced, 5 stopped.
-constexpr int kRolePrimary = 1;
-constexpr int kRoleSecondary = 2;
-constexpr int kTargetStarted = 3;
-constexpr int kTargetStopped = 5;
-constexpr int kSyncing = 2;
-constexpr int kSynced = 3;
-constexpr int kSyncStopped = 5;
 // The array refuses a synchronize while one runs (RCOPY_GROUP_INVOLVED_IN_SYNCHRONIZATION).
 constexpr std::string_view kAlreadySyncing = "code 223 ";
 // 3PAR volume names have at most 31 characters.
@@ -43,100 +29,6 @@ constexpr size_t kMaxVolumeName = 31;
 
 enum Site { kSource = 0, kTarget = 1 };
 const char* SiteName(Site s) { return s == kSource ? "source" : "target"; }
-
-enum class Role { kPrimary, kSecondary, kPrimaryRev, kSecondaryRev };
-std::string RoleName(Role r) {
-  switch (r) {
-    case Role::kPrimary: return "Primary";
-    case Role::kSecondary: return "Secondary";
-    case Role::kPrimaryRev: return "Primary-Rev";
-    case Role::kSecondaryRev: return "Secondary-Rev";
-  }
-  return "?";
-}
-
-// One remote-copy group as one array reports it.
-struct Group {
-  std::string array;
-  std::string name;
-  Role role = Role::kPrimary;
-  bool started = false;
-  std::string last_sync;
-  struct Vol {
-    std::string local;
-    std::string remote;
-    int sync = 0;
-  };
-  std::vector<Vol> volumes;
-
-  bool AllSynced() const {
-    return std::all_of(volumes.begin(), volumes.end(), [](const Vol& v) { return v.sync == kSynced; });
-  }
-  bool AnySyncing() const {
-    return std::any_of(volumes.begin(), volumes.end(), [](const Vol& v) { return v.sync == kSyncing; });
-  }
-  // "array-b: shop-data.r188150 Secondary, started, synced"
-  std::string Words() const {
-    std::string sync = AllSynced() ? "synced" : AnySyncing() ? "syncing" : "not synced";
-    return array + ": " + name + " " + RoleName(role) + ", " + (started ? "started" : "stopped") +
-           ", " + sync + (last_sync.empty() ? "" : " (last sync " + last_sync + ")");
-  }
-};
-
-int IntField(const json& o, std::string_view key, int fallback) {
-  auto it = o.find(key);
-  return it != o.end() && it->is_number_integer() ? it->get<int>() : fallback;
-}
-
-std::string Unknown(const std::string& array, const std::string& group, const std::string& what) {
-  return array + " reports " + what + " for remote copy group " + Quote(group) +
-         ", which kubectl-dr does not know; stopping rather than guessing what it means";
-}
-
-Result<Group> ParseGroup(const json& g, const std::string& array) {
-  Group out;
-  out.array = array;
-  out.name = g.value("name", "");
-  const json& targets = kube::FieldAt(g, {"targets"});
-  const json target = targets.is_array() && !targets.empty() ? targets[0] : json::object();
-  const int role = IntField(g, "role", 0);
-  bool reversed = kube::FieldAt(g, {"roleReversed"}).is_boolean()
-                      ? g["roleReversed"].get<bool>()
-                      : target.value("roleReversed", false);
-  if (role == kRolePrimary) {
-    out.role = reversed ? Role::kPrimaryRev : Role::kPrimary;
-  } else if (role == kRoleSecondary) {
-    out.role = reversed ? Role::kSecondaryRev : Role::kSecondary;
-  } else {
-    return Status::FailedPrecondition(Unknown(array, out.name, "role " + std::to_string(role)));
-  }
-  const int state = IntField(target, "state", 0);
-  if (state != kTargetStarted && state != kTargetStopped) {
-    return Status::FailedPrecondition(
-        Unknown(array, out.name, "target state " + std::to_string(state)));
-  }
-  out.started = state == kTargetStarted;
-  out.last_sync = target.value("groupLastSyncTime", "");
-  const json& vols = kube::FieldAt(g, {"volumes"});
-  if (vols.is_array()) {
-    for (const json& v : vols) {
-      Group::Vol vol;
-      vol.local = v.value("localVolumeName", "");
-      const json& remotes = kube::FieldAt(v, {"remoteVolumes"});
-      if (remotes.is_array() && !remotes.empty()) {
-        vol.remote = remotes[0].value("remoteVolumeName", "");
-        vol.sync = IntField(remotes[0], "syncStatus", 0);
-      }
-      if (vol.sync != kSyncing && vol.sync != kSynced && vol.sync != kSyncStopped) {
-        return Status::FailedPrecondition(Unknown(
-            array, out.name,
-            "sync status " + std::to_string(vol.sync) + " of volume " + Quote(vol.local)));
-      }
-      out.volumes.push_back(std::move(vol));
-    }
-  }
-  return out;
-}
 
 // The value of `key` in an identity, "" when absent (a CG built by hand, or from an older
 // capture).
