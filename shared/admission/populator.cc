@@ -6,6 +6,7 @@
 #include "base/yaml.h"
 #include "dr/types.h"
 #include "kube/client.h"
+#include "kube/object.h"
 #include "kube/watch.h"
 
 namespace kdr::admission {
@@ -14,9 +15,8 @@ namespace {
 using nlohmann::json;
 
 std::string NameOf(const json& object) {
-  const json* md = object.is_object() && object.contains("metadata") ? &object["metadata"] : nullptr;
-  if (md == nullptr || !md->is_object()) return "<unnamed>";
-  return md->value("namespace", "") + "/" + md->value("name", "");
+  if (!kube::FieldAt(object, {"metadata"}).is_object()) return "<unnamed>";
+  return kube::StringField(object, {"metadata", "namespace"}) + "/" + kube::StringField(object, {"metadata", "name"});
 }
 
 kube::Gvr GvrOf(CacheKind kind) {
@@ -55,8 +55,9 @@ std::vector<T> ParseAll(const json& list, const Parse& parse, const Note& note) 
 
 std::optional<CacheKind> CacheKindOf(const json& object) {
   if (!object.is_object()) return std::nullopt;
-  const std::string api_version = object.value("apiVersion", "");
-  const std::string kind = object.value("kind", "");
+  // Mistyped fields read as absent: a seed file or event with `kind: 7` is "another kind".
+  const std::string api_version = kube::StringField(object, {"apiVersion"});
+  const std::string kind = kube::StringField(object, {"kind"});
   if (api_version == dr::kApiVersion && kind == dr::kPlanKind) return CacheKind::kPlans;
   if (api_version == dr::kApiVersion && kind == dr::kRecoveryKind) return CacheKind::kRecoveries;
   if (api_version == "v1" && kind == "PersistentVolumeClaim") return CacheKind::kPvcs;
@@ -180,7 +181,10 @@ Status SeedCache(StateCache* cache, std::string_view text, std::string_view what
     if (!kind) {
       return Status::InvalidArgument(
           std::string(what) + ": object " + std::to_string(i) + " (" +
-          (objects[i].is_object() ? objects[i].value("kind", "no kind") : "not an object") +
+          (!objects[i].is_object() ? std::string("not an object")
+                                   : objects[i].contains("kind") && objects[i]["kind"].is_string()
+                                         ? objects[i]["kind"].get<std::string>()
+                                         : std::string("no kind")) +
           " " + NameOf(objects[i]) + ") is not a DRPlan, DRRecovery, PersistentVolumeClaim, "
           "PersistentVolume, ConfigMap, Deployment, StatefulSet, ReplicaSet or "
           "ReplicationController");

@@ -40,6 +40,7 @@ TEST(PopulatorTest, SeedRejectsOtherKindsAndBadObjects) {
        "apiVersion: dr.kubectl-dr.dev/v1alpha1\nkind: DRPlan\nmetadata: {name: p, namespace: x}\nspec: {}\n",
        "drplans x/p"},
       {"not yaml", "a: [", "objects.yaml"},
+      {"a kind that is not a string", "apiVersion: v1\nkind: 7\nmetadata: {name: x}\n", "object 0 (no kind"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
