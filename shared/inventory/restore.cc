@@ -4,8 +4,6 @@
 #include <atomic>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <shared_mutex>
-#include <unordered_map>
 
 #include "base/clock.h"
 #include "base/strings.h"
@@ -53,25 +51,6 @@ bool OnTarget(const Entry& e) {
 std::string OwnerRefsText(const json& object) {
   const json& refs = kube::FieldAt(object, {"metadata", "ownerReferences"});
   return refs.is_array() ? refs.dump() : "[]";
-}
-
-// A copy of a captured object without what every restore drops anyway (status, managedFields:
-// often most of a captured object's bytes), so it is never copied.
-json CopyForRestore(const json& captured) {
-  if (!captured.is_object()) return captured;
-  json out = json::object();
-  for (auto it = captured.begin(); it != captured.end(); ++it) {
-    if (it.key() == "status") continue;
-    if (it.key() != "metadata" || !it->is_object()) {
-      out[it.key()] = it.value();
-      continue;
-    }
-    json& meta = out["metadata"] = json::object();
-    for (auto m = it->begin(); m != it->end(); ++m) {
-      if (m.key() != "managedFields") meta[m.key()] = m.value();
-    }
-  }
-  return out;
 }
 
 // The server's reason, with what to do where the reason is a known restore pitfall.
@@ -126,8 +105,11 @@ void CarryOver(const Entry& e, const json& current, json* desired) {
 
 class Engine {
  public:
-  Engine(kube::Client& target, const RestoreOptions& options, internal::Plan* plan, std::stop_token stop)
-      : target_(target), options_(options), plan_(*plan), stop_(std::move(stop)) {
+  // objects: the input the plan was built from, sanitized in place as objects are written.
+  Engine(kube::Client& target, const RestoreOptions& options, internal::Plan* plan, std::vector<json>* objects,
+         std::stop_token stop)
+      : target_(target), options_(options), plan_(*plan), objects_(*objects), stop_(std::move(stop)),
+        uid_ready_(plan->entries.size()) {
     for (const Entry& e : plan_.entries) total_ += e.outcome == Outcome::kExcluded ? 0 : 1;
     lookup_ = [this](std::string_view uid) { return TargetUid(uid); };
   }
@@ -183,16 +165,22 @@ class Engine {
     e.status = std::move(s);
   }
 
-  json Sanitized(Entry& e) {
-    json obj = CopyForRestore(*e.captured);
-    SanitizeOutcome out = Sanitize(plan_.sanitize, *plan_.set, lookup_, &obj);
-    e.notes = std::move(out.notes);
-    e.owners_pending = !out.pending_owner_uids.empty();
+  // The object as it is written, sanitized in place (no copy per object: the input is ours).
+  // After this, *e.captured is sanitized too: what later steps read of it (names, specs,
+  // imagePullSecrets) Sanitize leaves alone, and the owner references were kept in e.owners.
+  json& Sanitized(Entry& e) {
+    json& obj = objects_[e.index];
+    if (!e.sanitized) {
+      SanitizeOutcome out = Sanitize(plan_.sanitize, *plan_.set, lookup_, &obj);
+      e.notes = std::move(out.notes);
+      e.owners_pending = !out.pending_owner_uids.empty();
+      e.sanitized = true;
+    }
     return obj;
   }
 
   void Create(Entry& e) {
-    json obj = Sanitized(e);
+    json& obj = Sanitized(e);
     if (e.gvk.group.empty() && e.gvk.kind == "PersistentVolume" && options_.rewrite_volume) {
       if (const VolumeMapEntry* v = plan_.set->VolumeForPv(e.name)) {
         Status s = options_.rewrite_volume(*v, &obj);
@@ -222,7 +210,7 @@ class Engine {
       case Existing::kOurs:
         e.outcome = Outcome::kExisting;
         e.owner_refs = OwnerRefsText(found);
-        e.owners_pending = kube::FieldAt(*e.captured, {"metadata", "ownerReferences"}).is_array();
+        e.owners_pending = e.owners != nullptr;
         RecordUid(e, kube::Uid(found));
         return;
       case Existing::kMadeByTarget:
@@ -308,7 +296,8 @@ class Engine {
     for (Entry& e : plan_.entries) {
       if (!e.owners_pending || !OnTarget(e)) continue;
       bool settled = true;
-      const json& refs = kube::FieldAt(*e.captured, {"metadata", "ownerReferences"});
+      if (e.owners == nullptr) continue;
+      const json& refs = (*e.owners)["metadata"]["ownerReferences"];
       for (const json& r : refs) {
         const RestoreSet::Member* m = r.is_object() ? plan_.set->FindByUid(r.value("uid", "")) : nullptr;
         if (m != nullptr && plan_.entries[m->index].outcome == Outcome::kPending) settled = false;
@@ -316,7 +305,7 @@ class Engine {
       if (!settled) continue;
       e.owners_pending = false;
       bool all_known = true;
-      Result<json> want = TargetOwnerReferences(*plan_.set, lookup_, *e.captured, &all_known);
+      Result<json> want = TargetOwnerReferences(*plan_.set, lookup_, *e.owners, &all_known);
       if (!want.ok() || want->dump() == e.owner_refs) continue;
       json patch = {{"metadata", {{"ownerReferences", want->empty() ? json() : *want}}}};
       kube::PatchOptions po;
@@ -330,18 +319,19 @@ class Engine {
     }
   }
 
+  // The target uid of a restored owner: written once by the worker that restored it, published
+  // by uid_ready_. No lock: on two cores shared with the server, a worker preempted while holding
+  // one stalls the rest of the pool.
   std::optional<std::string> TargetUid(std::string_view source_uid) {
-    std::shared_lock lock(uid_mu_);
-    auto it = uids_.find(std::string(source_uid));
-    if (it == uids_.end()) return std::nullopt;
-    return it->second;
+    const RestoreSet::Member* m = plan_.set->FindByUid(source_uid);
+    if (m == nullptr || !uid_ready_[m->index].load(std::memory_order_acquire)) return std::nullopt;
+    return plan_.entries[m->index].target_uid;
   }
 
-  void RecordUid(const Entry& e, std::string target_uid) {
-    const std::string source = kube::Uid(*e.captured);
-    if (source.empty() || target_uid.empty()) return;
-    std::unique_lock lock(uid_mu_);
-    uids_[source] = std::move(target_uid);
+  void RecordUid(Entry& e, std::string target_uid) {
+    if (target_uid.empty() || uid_ready_[e.index].load(std::memory_order_relaxed)) return;
+    e.target_uid = std::move(target_uid);
+    uid_ready_[e.index].store(true, std::memory_order_release);
   }
 
   void Done(Tier tier) {
@@ -354,11 +344,11 @@ class Engine {
   kube::Client& target_;
   const RestoreOptions& options_;
   internal::Plan& plan_;
+  std::vector<json>& objects_;
   const std::stop_token stop_;
   int64_t total_ = 0;
   OwnerUidLookup lookup_;
-  std::shared_mutex uid_mu_;
-  std::unordered_map<std::string, std::string> uids_;  // guarded by uid_mu_: source -> target uid
+  std::vector<std::atomic<bool>> uid_ready_;  // by entry: its target_uid is written
   std::atomic<int64_t> done_{0};
   std::mutex progress_mu_;
 };
@@ -416,7 +406,7 @@ Result<std::vector<Conflict>> ListConflicts(kube::Client& target, const RestoreI
   return internal::Conflicts(target, plan, options);
 }
 
-RestoreResult Restore(kube::Client& target, const RestoreInput& input, const RestoreOptions& options,
+RestoreResult Restore(kube::Client& target, RestoreInput input, const RestoreOptions& options,
                       std::stop_token stop) {
   RestoreResult result;
   internal::Plan plan;
@@ -448,7 +438,7 @@ RestoreResult Restore(kube::Client& target, const RestoreInput& input, const Res
     return result;
   }
 
-  Engine engine(target, options, &plan, stop);
+  Engine engine(target, options, &plan, &input.objects, stop);
   engine.Run(&result);
   Collect(plan, &result);
   if (stop.stop_requested()) {

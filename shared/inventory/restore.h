@@ -226,8 +226,10 @@ Result<std::vector<Conflict>> ListConflicts(kube::Client& target, const RestoreI
                                             const RestoreOptions& options);
 
 // Restores `input` into `target`. See the top of this file and RestoreResult::status. A stop
-// request is honoured between objects and during waits.
-RestoreResult Restore(kube::Client& target, const RestoreInput& input, const RestoreOptions& options,
+// request is honoured between objects and during waits. The input is taken by value and its
+// objects are sanitized in place: pass it with std::move unless it is needed again (a copy of
+// every object costs as much as sanitizing it).
+RestoreResult Restore(kube::Client& target, RestoreInput input, const RestoreOptions& options,
                       std::stop_token stop = {});
 
 }  // namespace kdr::inventory

@@ -64,10 +64,14 @@ struct Entry {
   std::string target_uid;
   std::vector<std::string> notes;
   std::vector<Difference> differences;
+  // The captured owner references ({"metadata": {"ownerReferences": [...]}}, source uids), kept
+  // apart because the object is sanitized in place; null when it has none.
+  std::shared_ptr<const nlohmann::json> owners;
   // Owner references: those sent or found (JSON text), and whether they may still change (an
   // owner in the restore set was not restored when the object was written).
   std::string owner_refs;
   bool owners_pending = false;
+  bool sanitized = false;  // the input object has been sanitized in place
 
   ObjectRef Ref() const;
 };

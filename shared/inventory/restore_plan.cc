@@ -218,7 +218,21 @@ Status BuildPlan(kube::Client& target, const RestoreInput& input, const RestoreO
   const std::map<std::string, InputCrd> crds = CrdsOf(input.objects);
 
   plan->entries.resize(input.objects.size());
-  std::map<std::string, Result<kube::ApiResource>> resolved;  // by GvkKey
+  // One discovery read for every kind (RestMapper::ForKind reloads discovery on each miss, and
+  // the kinds of the input's own CRDs all miss); one refresh more for a kind neither served nor
+  // in the input, in case its CRD was installed since the client read discovery.
+  std::map<std::string, kube::ApiResource> served;  // by GvkKey
+  auto load = [&]() -> Status {
+    KDR_ASSIGN_OR_RETURN(std::vector<kube::ApiResource> all, target.mapper().Resources());
+    served.clear();
+    for (kube::ApiResource& r : all) {
+      const std::string key = GvkKey(r.gvk());
+      if (!served.count(key) || (r.preferred && !served[key].preferred)) served[key] = std::move(r);
+    }
+    return Status::Ok();
+  };
+  if (Status s = load(); !s.ok()) return s.WithContext("reading the target's discovery");
+  bool refreshed = false;
   for (size_t i = 0; i < input.objects.size(); ++i) {
     const json& obj = input.objects[i];
     Entry& e = plan->entries[i];
@@ -236,6 +250,9 @@ Status BuildPlan(kube::Client& target, const RestoreInput& input, const RestoreO
     }
     e.gvk = *gvk;
     e.tier = TierOf(e.gvk.group, e.gvk.kind);
+    if (const json& refs = kube::FieldAt(obj, {"metadata", "ownerReferences"}); refs.is_array() && !refs.empty()) {
+      e.owners = std::make_shared<const json>(json{{"metadata", {{"ownerReferences", refs}}}});
+    }
     if (e.gvk.group.empty() && e.gvk.kind == "Namespace") e.name = TargetNamespace(plan->sanitize, e.name);
     if ((!e.source_namespace.empty() && !Selected(options, e.source_namespace)) || ExcludedClusterObject(options, e)) {
       e.outcome = Outcome::kExcluded;
@@ -245,17 +262,20 @@ Status BuildPlan(kube::Client& target, const RestoreInput& input, const RestoreO
     e.skip = SkipReason(plan->sanitize, *plan->set, obj);
     if (e.skip) continue;
 
-    auto it = resolved.find(GvkKey(e.gvk));
-    if (it == resolved.end()) it = resolved.emplace(GvkKey(e.gvk), target.mapper().ForKind(e.gvk)).first;
-    const Result<kube::ApiResource>& r = it->second;
-    if (r.ok()) {
+    auto crd = crds.find(e.gvk.group + "/" + e.gvk.kind);
+    const bool in_input = crd != crds.end() && crd->second.versions.count(e.gvk.version);
+    auto it = served.find(GvkKey(e.gvk));
+    if (it == served.end() && !in_input && !refreshed) {
+      refreshed = true;
+      if (Status s = target.mapper().Refresh(); !s.ok()) return s.WithContext("reading the target's discovery");
+      if (Status s = load(); !s.ok()) return s.WithContext("reading the target's discovery");
+      it = served.find(GvkKey(e.gvk));
+    }
+    if (it != served.end()) {
       e.resolved = true;
-      e.gvr = r->gvr;
-      e.namespaced = r->namespaced;
-    } else if (!r.status().IsNotFound()) {
-      return r.status().WithContext("reading the target's discovery");
-    } else if (auto crd = crds.find(e.gvk.group + "/" + e.gvk.kind);
-               crd != crds.end() && crd->second.versions.count(e.gvk.version)) {
+      e.gvr = it->second.gvr;
+      e.namespaced = it->second.namespaced;
+    } else if (in_input) {
       e.awaits_crd = true;
       e.gvr = {e.gvk.group, e.gvk.version, crd->second.plural};
       e.namespaced = crd->second.namespaced;
