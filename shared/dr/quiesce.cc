@@ -21,7 +21,9 @@ using nlohmann::json;
 using namespace internal;
 
 constexpr std::string_view kHalted = "Halted";
-constexpr int kAttempts = 5;  // reads and writes of one workload before a conflict is given up
+// Reads and writes of one workload before a conflict is given up. The resourceVersion also moves
+// with every status write of the workload's controller, so a busy rollout may take a few.
+constexpr int kAttempts = 10;
 constexpr size_t kPodsNamed = 10;
 
 // A Deployment or StatefulSet: what the scale subresource serves.

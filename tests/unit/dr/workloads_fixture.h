@@ -32,6 +32,7 @@ using nlohmann::json;
 inline const kube::Gvr kNamespaces{"", "v1", "namespaces"};
 inline const kube::Gvr kPods{"", "v1", "pods"};
 inline const kube::Gvr kServiceAccounts{"", "v1", "serviceaccounts"};
+inline const kube::Gvr kPvcs{"", "v1", "persistentvolumeclaims"};
 inline const kube::Gvr kDeployments{"apps", "v1", "deployments"};
 inline const kube::Gvr kStatefulSets{"apps", "v1", "statefulsets"};
 inline const kube::Gvr kDaemonSets{"apps", "v1", "daemonsets"};
