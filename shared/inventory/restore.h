@@ -9,7 +9,7 @@
 //   RestoreOptions o;
 //   o.recovery = "shop-failover";
 //   KDR_ASSIGN_OR_RETURN(auto conflicts, ListConflicts(target, in, o));   // preflight: no writes
-//   RestoreResult r = Restore(target, in, o, stop);                       // r.status, r.counts
+//   RestoreResult r = Restore(target, std::move(in), o, stop);            // r.status, r.counts
 //
 // Tiers, one after the other (a tier starts when the previous one has finished and its waits are
 // over): CRDs (wait Established) -> Namespaces -> StorageClasses, PriorityClasses, RuntimeClasses
