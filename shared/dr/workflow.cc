@@ -64,11 +64,19 @@ class Run {
     }
     return out;
   }
-  const storage::ConsistencyGroup* Group(storage::CgRole role) const {
+  // The groups of a role, in discovery order: the inventory has one; the workloads one per
+  // backend group (an Alletra remote-copy group each).
+  std::vector<const storage::ConsistencyGroup*> Groups(storage::CgRole role) const {
+    std::vector<const storage::ConsistencyGroup*> out;
     for (const auto& cg : groups_) {
-      if (cg.role == role) return &cg;
+      if (cg.role == role) out.push_back(&cg);
     }
-    return nullptr;
+    return out;
+  }
+  static size_t VolumeCount(const std::vector<const storage::ConsistencyGroup*>& groups) {
+    size_t n = 0;
+    for (const auto* cg : groups) n += cg->volumes.size();
+    return n;
   }
   const storage::Volume* VolumeOf(const inventory::VolumeMapEntry& entry) const {
     for (const auto& cg : groups_) {
@@ -231,22 +239,34 @@ Status Run::QuiesceSource(std::string* message, bool* skipped) {
 }
 
 Status Run::SyncGroup(storage::CgRole role, std::string* message, bool* skipped) {
-  const storage::ConsistencyGroup* cg = Group(role);
-  if (cg == nullptr) {
+  const std::vector<const storage::ConsistencyGroup*> groups = Groups(role);
+  if (groups.empty()) {
     *skipped = true;
     *message = "no " + std::string(storage::ToString(role)) + " volumes";
     return Status::Ok();
   }
-  Status st = driver_->Sync(*cg, Deadline());
-  if (!st.ok()) {
+  // Best effort (DESIGN.md step 3): a group that fails to sync fails over with what the DR site
+  // holds; the others are still synced.
+  std::vector<std::string> failed;
+  size_t synced = 0;
+  for (const storage::ConsistencyGroup* cg : groups) {
+    Status st = driver_->Sync(*cg, Deadline());
     if (st.code() == StatusCode::kCancelled) return st;
-    // Best effort (DESIGN.md step 3): the DR site fails over with what it has.
-    *skipped = true;
-    *message = "sync failed, going on with what the DR site holds: " + st.message();
+    if (st.ok()) {
+      synced += cg->volumes.size();
+      continue;
+    }
+    failed.push_back((groups.size() > 1 ? "group " + cg->name + ": " : std::string()) + st.message());
+  }
+  if (!failed.empty()) {
+    *skipped = synced == 0;
+    *message = std::string(synced > 0 ? std::to_string(synced) + " volume(s) synced; " : "") +
+               "sync failed, going on with what the DR site holds: " + Join(failed, "; ");
     Warn(std::string(storage::ToString(role)) + " " + *message);
     return Status::Ok();
   }
-  *message = std::to_string(cg->volumes.size()) + " volume(s) synced";
+  *message = std::to_string(synced) + " volume(s) synced" +
+             (groups.size() > 1 ? " in " + std::to_string(groups.size()) + " groups" : "");
   return Status::Ok();
 }
 
@@ -277,26 +297,33 @@ Status Run::SpendPlan(std::string* message) {
 }
 
 Status Run::FailoverGroup(storage::CgRole role, std::string* message, bool* skipped) {
-  const storage::ConsistencyGroup* cg = Group(role);
-  if (cg == nullptr) {
+  const std::vector<const storage::ConsistencyGroup*> groups = Groups(role);
+  if (groups.empty()) {
     *skipped = true;
     *message = "no " + std::string(storage::ToString(role)) + " volumes";
     return Status::Ok();
   }
+  std::string sync_message;
   if (role == storage::CgRole::kWorkloads) {
-    std::string sync_message;
     bool sync_skipped = false;
     KDR_RETURN_IF_ERROR(SyncGroup(role, &sync_message, &sync_skipped));
   }
-  KDR_RETURN_IF_ERROR(driver_->Failover(*cg, Deadline()));
-  *message = std::to_string(cg->volumes.size()) + " volume(s) failed over";
+  // Every group, in order; a group already failed over is Ok again (drivers are idempotent), so
+  // a run that stopped between two groups repeats the first and goes on.
+  for (const storage::ConsistencyGroup* cg : groups) {
+    Status st = driver_->Failover(*cg, Deadline());
+    if (!st.ok()) return groups.size() > 1 ? st.WithContext("group " + cg->name) : st;
+  }
+  *message = std::to_string(VolumeCount(groups)) + " volume(s) failed over" +
+             (groups.size() > 1 ? " in " + std::to_string(groups.size()) + " groups" : "");
   return Status::Ok();
 }
 
 // The inventory's own claim and volume on the target, for the agent and later captures. Built
 // from the volume map (the claim usually lives in the DR namespace, which is not captured).
 Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
-  const storage::ConsistencyGroup* cg = Group(storage::CgRole::kInventory);
+  const std::vector<const storage::ConsistencyGroup*> groups = Groups(storage::CgRole::kInventory);
+  const storage::ConsistencyGroup* cg = groups.empty() ? nullptr : groups.front();
   if (cg == nullptr || cg->volumes.empty()) {
     *skipped = true;
     *message = "the inventory's claim has no volume in the volume map";
@@ -413,7 +440,7 @@ Status Run::RestoreObjects(std::string* message) {
     }
     return Status::Ok();
   };
-  inventory::RestoreResult r = inventory::Restore(target_, input_, ro, stop_);
+  inventory::RestoreResult r = inventory::Restore(target_, std::move(input_), ro, stop_);
   report_->counts = r.counts;
   report_->failures = r.failures;
   for (const auto& d : r.differences) {
@@ -441,7 +468,7 @@ Status Run::FenceSource(std::string* message, bool* skipped) {
     return Status::Ok();
   }
   std::vector<ClaimRef> claims = {{plan_.spec.inventory_pvc_namespace, plan_.spec.inventory_pvc_name}};
-  if (const storage::ConsistencyGroup* cg = Group(storage::CgRole::kWorkloads)) {
+  for (const storage::ConsistencyGroup* cg : Groups(storage::CgRole::kWorkloads)) {
     for (const auto& v : cg->volumes) claims.push_back({v.captured.pvc_namespace, v.captured.pvc_name});
   }
   KDR_ASSIGN_OR_RETURN(std::vector<FenceChange> changes, Fence(*source_, plan_.metadata.name, claims));
