@@ -150,23 +150,22 @@ class FencedPvcPolicy final : public Policy {
           HasLabel(new_obj, dr::kFailedOverLabel) ? "changing" : "removing";
       return Denied(change + " the label " + std::string(dr::kFailedOverLabel) +
                     " of persistentvolumeclaim " + ns_name + " is refused: only kubectl dr "
-                    "failback (service account " + dr_account_ + " with a Failback recovery "
-                    "running) may unfence an inventory volume failed over by plan " +
+                    "failback (a Failback recovery running, as its user or the service account " +
+                    dr_account_ + ") may unfence an inventory volume failed over by plan " +
                     Quote(plan) + "; run kubectl dr failback");
     }
     return Allowed("metadata change of a fenced pvc");
   }
 
-  bool FailbackRunning() const {
-    return cache_->AnyRecovery(dr_namespace_, [](const dr::DRRecovery& r) {
-      return r.spec.action == dr::RecoveryAction::kFailback &&
-             r.status.phase == dr::RecoveryPhase::kRunning;
-    });
-  }
-
-  // The running failback may unfence; nobody else may.
+  // The running failback may unfence; nobody else may. Its runner is the DR service account (the
+  // agent as a Job) or the user the recovery records as running it (status.startedBy, from a
+  // SelfSubjectReview as the run started: the plugin with --agent local).
   bool MayUnfence(const Request& req) const {
-    return req.username == dr_account_ && FailbackRunning();
+    if (req.username.empty()) return false;
+    return cache_->AnyRecovery(dr_namespace_, [&](const dr::DRRecovery& r) {
+      return r.spec.action == dr::RecoveryAction::kFailback && r.status.phase == dr::RecoveryPhase::kRunning &&
+             (req.username == dr_account_ || req.username == r.status.started_by);
+    });
   }
 
   std::string PlanOf(const std::string& ns, const std::string& claim) const {
@@ -356,8 +355,8 @@ class FencedPvcPolicy final : public Policy {
     return Denied(change + " the label " + label + " of namespace " + ns + " is refused: it holds "
                   "fenced persistentvolumeclaims (" + claims + ", failed over by plan " +
                   plan_list + "), and without the label their writable mounts are no longer "
-                  "checked. Only kubectl dr failback (service account " + dr_account_ +
-                  " with a Failback recovery running) may unfence it; run kubectl dr failback");
+                  "checked. Only kubectl dr failback (a Failback recovery running, as its user or the "
+                  "service account " + dr_account_ + ") may unfence it; run kubectl dr failback");
   }
 
   const StateCache* const cache_;

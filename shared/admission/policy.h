@@ -44,9 +44,9 @@ std::string DrServiceAccount(std::string_view dr_namespace);
 // Fenced inventory PVCs ("fenced-pvc"). A PVC is fenced when it carries the label
 // dr.kubectl-dr.dev/failed-over (any value). Rules:
 //  - UPDATE of a fenced PVC (PATCH arrives as UPDATE) that changes spec: denied.
-//  - UPDATE that removes the failed-over label or changes its value: denied, except by the DR
-//    service account while a Failback DRRecovery is Running in the DR namespace (failback is
-//    what unfences). Other metadata (annotations, other labels, finalizers) may change.
+//  - UPDATE that removes the failed-over label or changes its value: denied, except while a
+//    Failback DRRecovery is Running in the DR namespace, by its runner: the DR service account
+//    or the user the recovery records in status.startedBy (failback is what unfences). Other metadata (annotations, other labels, finalizers) may change.
 //  - DELETE of a fenced PVC: denied unless it is annotated kAllowDeleteAnnotation: "true".
 //  - CREATE/UPDATE of a Pod, or of a workload whose pod template would run pods (Deployment,
 //    StatefulSet, ReplicaSet, ReplicationController with replicas > 0; DaemonSet; Job and

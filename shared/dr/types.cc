@@ -314,6 +314,7 @@ Result<DRRecovery> DRRecoveryFromJson(const json& object) {
     rec.status.restored = counts;
   }
   KDR_ASSIGN_OR_RETURN(rec.status.started_at, status.String("startedAt"));
+  KDR_ASSIGN_OR_RETURN(rec.status.started_by, status.String("startedBy"));
   KDR_ASSIGN_OR_RETURN(rec.status.finished_at, status.String("finishedAt"));
   KDR_ASSIGN_OR_RETURN(rec.status.message, status.String("message"));
   return rec;
@@ -353,6 +354,7 @@ json ToJson(const DRRecovery& rec) {
                           {"failed", rec.status.restored->failed}};
   }
   SetIfNotEmpty(&status, "startedAt", rec.status.started_at);
+  SetIfNotEmpty(&status, "startedBy", rec.status.started_by);
   SetIfNotEmpty(&status, "finishedAt", rec.status.finished_at);
   SetIfNotEmpty(&status, "message", rec.status.message);
   if (!status.empty()) out["status"] = std::move(status);

@@ -121,6 +121,9 @@ struct DRRecoveryStatus {
   std::vector<RecoveryStep> steps;
   std::optional<RestoredCounts> restored;
   std::string started_at;
+  // The user running it now (a SelfSubjectReview's username, recorded by each run as it starts):
+  // while a Failback runs, the webhook lets this user unfence the old primary.
+  std::string started_by;
   std::string finished_at;
   std::string message;
 };

@@ -1,5 +1,6 @@
 #include "inventory/sanitize.h"
 
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
@@ -223,6 +224,59 @@ void JobSelector(Ctx&, json& o) {
   EraseMapKeys(o, {"metadata", "labels"}, {"controller-uid", "batch.kubernetes.io/controller-uid"});
 }
 
+// The quiesce step's marks (dr/quiesce.h): what a stopped workload ran with before.
+constexpr std::string_view kQuiescedReplicas = "dr.kubectl-dr.dev/replicas";
+constexpr std::string_view kQuiescedRunStrategy = "dr.kubectl-dr.dev/run-strategy";
+
+// A workload captured while quiesced (replicas 0 with the remembered count) comes back running
+// as it ran before the quiesce: a failback's inventory is often captured after the DR site was
+// quiesced. One scaled up by hand since then keeps its replicas; the mark goes either way.
+void QuiescedReplicas(Ctx& c, json& o) {
+  const json& mark = kube::FieldAt(o, {"metadata", "annotations", kQuiescedReplicas});
+  if (!mark.is_string()) return;
+  const std::string text = mark.get<std::string>();
+  EraseMapKeys(o, {"metadata", "annotations"}, {kQuiescedReplicas.data()});
+  const json& replicas = kube::FieldAt(o, {"spec", "replicas"});
+  if (!replicas.is_number_integer() || replicas.get<int64_t>() != 0) return;
+  int32_t remembered = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), remembered);
+  if (ec != std::errc() || end != text.data() + text.size() || remembered < 0) {
+    c.out->notes.push_back("annotation " + std::string(kQuiescedReplicas) + " " + Quote(text) +
+                           " is not a replica count: restored at 0 replicas");
+    return;
+  }
+  o["spec"]["replicas"] = remembered;
+  c.out->notes.push_back("spec.replicas " + std::to_string(remembered) + " from annotation " +
+                         std::string(kQuiescedReplicas) + " (captured quiesced)");
+}
+
+// The same for a KubeVirt VirtualMachine halted by the quiesce: "runStrategy=Always" or
+// "running=true" (the older field).
+void QuiescedRunStrategy(Ctx& c, json& o) {
+  const json& mark = kube::FieldAt(o, {"metadata", "annotations", kQuiescedRunStrategy});
+  if (!mark.is_string()) return;
+  const std::string text = mark.get<std::string>();
+  EraseMapKeys(o, {"metadata", "annotations"}, {kQuiescedRunStrategy.data()});
+  json* spec = ObjectAt(o, {"spec"});
+  if (spec == nullptr) return;
+  const size_t eq = text.find('=');
+  const std::string field = eq == std::string::npos ? "" : text.substr(0, eq);
+  const std::string value = eq == std::string::npos ? "" : text.substr(eq + 1);
+  if (field == "runStrategy" && !value.empty()) {
+    if (spec->value("runStrategy", "") != "Halted") return;
+    (*spec)["runStrategy"] = value;
+  } else if (field == "running" && (value == "true" || value == "false")) {
+    if (!spec->contains("running") || (*spec)["running"] != false) return;
+    (*spec)["running"] = value == "true";
+  } else {
+    c.out->notes.push_back("annotation " + std::string(kQuiescedRunStrategy) + " " + Quote(text) +
+                           " is not runStrategy=S or running=B: restored halted");
+    return;
+  }
+  c.out->notes.push_back("spec." + field + " " + value + " from annotation " + std::string(kQuiescedRunStrategy) +
+                         " (captured quiesced)");
+}
+
 void BindingSubjects(Ctx& c, json& o) {
   if (!o.contains("subjects") || !o["subjects"].is_array()) return;
   for (json& s : o["subjects"]) {
@@ -312,6 +366,16 @@ const Rule kRules[] = {
     {"batch", {"Job", "drop generated selector and controller-uid/job-name labels unless manualSelector",
                "the selector must name the new uid (422)"},
      JobSelector},
+    // dr/quiesce.h: a capture taken after the quiesce (a failback's, on the DR site) holds the
+    // workloads stopped; restored so, the application would stay down at the new primary.
+    {"apps", {"Deployment, StatefulSet",
+              "spec.replicas from annotation dr.kubectl-dr.dev/replicas when captured at 0; drop it",
+              "captured quiesced: the workload runs again as before the quiesce"},
+     QuiescedReplicas},
+    {"kubevirt.io", {"VirtualMachine",
+                     "spec.runStrategy (or running) from annotation dr.kubectl-dr.dev/run-strategy when halted; drop it",
+                     "captured quiesced: the VM runs again as before the quiesce"},
+     QuiescedRunStrategy},
     // Drills: subjects naming a mapped namespace follow it.
     {"rbac.authorization.k8s.io", {"RoleBinding, ClusterRoleBinding", "map subjects[].namespace",
                                    "service accounts moved with their namespace"},

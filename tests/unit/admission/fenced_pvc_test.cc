@@ -25,12 +25,14 @@ class FencedPvcPolicyTest : public ::testing::Test {
     cache_.UpsertPvc({"shop", "data", {}, {}, ""});  // not fenced: forgotten
     policy_ = NewFencedPvcPolicy(&cache_, "kubectl-dr-system");
   }
-  void StartFailback() {
+  void StartFailback(std::string started_by = "", dr::RecoveryAction action = dr::RecoveryAction::kFailback,
+                     dr::RecoveryPhase phase = dr::RecoveryPhase::kRunning) {
     dr::DRRecovery r;
     r.metadata.name = "shop-failback";
     r.metadata.namespace_name = "kubectl-dr-system";
-    r.spec.action = dr::RecoveryAction::kFailback;
-    r.status.phase = dr::RecoveryPhase::kRunning;
+    r.spec.action = action;
+    r.status.phase = phase;
+    r.status.started_by = std::move(started_by);
     cache_.UpsertRecovery(r);
   }
   StateCache cache_;
@@ -150,6 +152,23 @@ TEST_F(FencedPvcPolicyTest, DrServiceAccountUnfencesDuringFailback) {
   Response r = Decide(*policy_, review);
   EXPECT_FALSE(r.allowed);
   EXPECT_NE(r.message.find(kDrAccount), std::string::npos) << r.message;
+}
+
+TEST_F(FencedPvcPolicyTest, TheUserRunningAFailbackUnfencesAndNobodyElse) {
+  json review = Fixture("pvc-update.json");
+  Obj(review)["metadata"]["labels"].erase(std::string(dr::kFailedOverLabel));
+  review["request"]["userInfo"]["username"] = "bob";
+  StartFailback("bob", dr::RecoveryAction::kFailover);
+  EXPECT_FALSE(Decide(*policy_, review).allowed) << "a failover does not unfence";
+  StartFailback("bob", dr::RecoveryAction::kFailback, dr::RecoveryPhase::kSucceeded);
+  EXPECT_FALSE(Decide(*policy_, review).allowed) << "a finished failback no longer unfences";
+  StartFailback("bob");
+  EXPECT_TRUE(Decide(*policy_, review).allowed);
+  review["request"]["userInfo"]["username"] = "alice";
+  EXPECT_FALSE(Decide(*policy_, review).allowed) << "another user while bob's failback runs";
+  review["request"]["userInfo"]["username"] = "";
+  StartFailback("");
+  EXPECT_FALSE(Decide(*policy_, review).allowed) << "an anonymous request never matches an empty startedBy";
 }
 
 // Edits applied to a pod spec (of a Pod or of a workload's template): each is a way of using
@@ -504,8 +523,8 @@ TEST_F(FencedPvcPolicyTest, NamespaceFenceLabelStaysWhileItHoldsAFencedPvc) {
             "removing the label dr.kubectl-dr.dev/fenced of namespace shop is refused: it holds "
             "fenced persistentvolumeclaims (shop-inventory, failed over by plan \"shop-to-dr\"), "
             "and without the label their writable mounts are no longer checked. Only kubectl dr "
-            "failback (service account system:serviceaccount:kubectl-dr-system:kubectl-dr with a "
-            "Failback recovery running) may unfence it; run kubectl dr failback");
+            "failback (a Failback recovery running, as its user or the service account "
+            "system:serviceaccount:kubectl-dr-system:kubectl-dr) may unfence it; run kubectl dr failback");
   Response changed = Decide(*policy_, ns_review(fenced, {{label, "false"}}, "alice"));
   EXPECT_FALSE(changed.allowed);
   EXPECT_EQ(changed.message.rfind("changing the label dr.kubectl-dr.dev/fenced of namespace shop", 0), 0u);

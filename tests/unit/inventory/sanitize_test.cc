@@ -467,5 +467,51 @@ TEST(SanitizeTableTest, TargetNamespace) {
   EXPECT_EQ(TargetNamespace(o, ""), "");
 }
 
+TEST_F(SanitizeTest, AWorkloadCapturedQuiescedComesBackRunningAsBefore) {
+  auto restore = [&](json object) {
+    std::vector<json> one = {object};
+    RestoreSet set(one, {});
+    SanitizeOutcome out = Sanitize(Base(), set, [](std::string_view) { return std::nullopt; }, &object);
+    return std::make_pair(object, out.notes);
+  };
+  auto deployment = [](json replicas, const char* mark) {
+    json d = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"},
+              {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"annotations", {{"team", "shop"}}}}},
+              {"spec", {{"replicas", replicas}}}};
+    if (mark != nullptr) d["metadata"]["annotations"]["dr.kubectl-dr.dev/replicas"] = mark;
+    return d;
+  };
+  auto [quiesced, notes] = restore(deployment(0, "3"));
+  EXPECT_EQ(quiesced["spec"]["replicas"], 3);
+  EXPECT_FALSE(quiesced["metadata"]["annotations"].contains("dr.kubectl-dr.dev/replicas"));
+  EXPECT_EQ(quiesced["metadata"]["annotations"]["team"], "shop");
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0], "spec.replicas 3 from annotation dr.kubectl-dr.dev/replicas (captured quiesced)");
+
+  auto [scaled_since, _] = restore(deployment(2, "3"));
+  EXPECT_EQ(scaled_since["spec"]["replicas"], 2) << "scaled up by hand after the quiesce";
+  EXPECT_FALSE(scaled_since["metadata"]["annotations"].contains("dr.kubectl-dr.dev/replicas"));
+
+  auto [bad, bad_notes] = restore(deployment(0, "three"));
+  EXPECT_EQ(bad["spec"]["replicas"], 0);
+  ASSERT_EQ(bad_notes.size(), 1u);
+  EXPECT_NE(bad_notes[0].find("is not a replica count"), std::string::npos);
+
+  auto [plain, plain_notes] = restore(deployment(0, nullptr));
+  EXPECT_EQ(plain["spec"]["replicas"], 0) << "scaled to 0 by its owner, not by a quiesce";
+  EXPECT_TRUE(plain_notes.empty());
+
+  json vm = {{"apiVersion", "kubevirt.io/v1"}, {"kind", "VirtualMachine"},
+             {"metadata", {{"name", "vm"}, {"namespace", "shop"},
+                           {"annotations", {{"dr.kubectl-dr.dev/run-strategy", "runStrategy=RerunOnFailure"}}}}},
+             {"spec", {{"runStrategy", "Halted"}}}};
+  auto [halted, vm_notes] = restore(vm);
+  EXPECT_EQ(halted["spec"]["runStrategy"], "RerunOnFailure");
+  EXPECT_FALSE(halted["metadata"].contains("annotations")) << "emptied annotations are removed";
+  vm["metadata"]["annotations"]["dr.kubectl-dr.dev/run-strategy"] = "running=true";
+  vm["spec"] = {{"running", false}};
+  EXPECT_EQ(restore(vm).first["spec"]["running"], true);
+}
+
 }  // namespace
 }  // namespace kdr::inventory
