@@ -22,7 +22,11 @@
 //              claim's once no scheduled pod of its namespace mounts it (whatever the pod's
 //              phase), a deleted volume's once it is not Bound. Provisioned PVs and the claims of
 //              StatefulSets are created through the built-in admission plugins, as their API
-//              calls would be on a cluster.
+//              calls would be on a cluster. With an HPE array (ControllerOptions::hpe_array,
+//              hpe_csi.h) a PV of driver csi.hpe.com binds only while alletra-sim says its
+//              volume is writable on that array; until then the claim stays Pending with a
+//              Warning Event (reason VolumeNotWritable, or VolumeCheckFailed when alletra-sim
+//              cannot say), and every resync asks again, so it binds once failed over.
 //   workloads  Deployments own a ReplicaSet per pod template (label pod-template-hash), the
 //              newest scaled to spec.replicas and older ones to 0; ReplicaSets and StatefulSets
 //              own Pods (StatefulSets: NAME-0..N-1 and a PVC per volumeClaimTemplate, kept on
@@ -62,6 +66,7 @@ class Logger;
 
 namespace kdr::kubesim {
 
+class HpeArray;
 class Store;
 
 // The provisioner kubesim provisions volumes for.
@@ -86,7 +91,10 @@ struct ControllerOptions {
   // How often standby volumes look for new backups in the backup store (Longhorn's
   // backupstore-poll-interval; a BackupVolume's spec.syncRequestedAt forces a sync at once).
   std::chrono::milliseconds longhorn_poll_interval{std::chrono::seconds(5)};
-  // Periodic resync of every controller (catches anything an event did not).
+  // The HPE array this cluster's hosts use (hpe_csi.h); null: HPE CSI PVs bind like any other.
+  std::shared_ptr<const HpeArray> hpe_array;
+  // Periodic resync of every controller (catches anything an event did not; re-asks alletra-sim
+  // about Pending HPE claims).
   std::chrono::milliseconds resync_interval{std::chrono::seconds(2)};
   FileSystem* fs = nullptr;  // the backup store's files; null: the real file system
   Clock* clock = nullptr;    // timestamps (startTime, lastTransitionTime); null: the real clock

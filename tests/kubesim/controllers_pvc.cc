@@ -4,9 +4,14 @@
 // claim that is not Bound; any change to claims, volumes or pods re-examines what is being
 // deleted.
 
+#include <map>
+
+#include "base/clock.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "builtin_admission.h"
 #include "controllers_internal.h"
+#include "hpe_csi.h"
 #include "longhorn.h"
 
 namespace kdr::kubesim {
@@ -18,6 +23,7 @@ using namespace ctl;
 constexpr const char* kLonghornDriver = "driver.longhorn.io";
 constexpr std::string_view kPvcProtection = "kubernetes.io/pvc-protection";
 constexpr std::string_view kPvProtection = "kubernetes.io/pv-protection";
+const GroupResource kEvents{"", "events"};
 
 bool HasFinalizer(const json& o, std::string_view f) {
   for (const auto& x : o.value("/metadata/finalizers"_json_pointer, json::array())) {
@@ -55,28 +61,91 @@ class PvcController : public Reconciler {
     }
     if (!dirty_) return;
     dirty_ = false;
+    std::set<std::string> pending;
     for (const auto& pvc : ListAll(store_, kPvcs, "")) {
       if (Deleting(pvc)) continue;
       if (Str(pvc, "/status/phase"_json_pointer) == "Bound" &&
           !Str(pvc, "/spec/volumeName"_json_pointer).empty()) {
         continue;
       }
+      pending.insert(Uid(pvc));
       Status s = Bind(pvc);
       if (!s.ok() && options_.logger) {
         options_.logger->Warning("pvc binding failed", {{"pvc", Ns(pvc) + "/" + Name(pvc)},
                                                         {"error", s.message()}});
       }
     }
+    // Forget what was reported about claims bound or gone since.
+    std::erase_if(reported_, [&](const auto& r) { return !pending.contains(r.first); });
   }
 
  private:
-  // A Longhorn CSI volume is usable for a claim only once active (not a standby DR volume).
-  bool VolumeUsable(const json& pv) {
-    if (!options_.longhorn) return true;
-    if (Str(pv, "/spec/csi/driver"_json_pointer) != kLonghornDriver) return true;
-    auto vol = store_->Get(kLonghornVolumes, options_.longhorn_namespace,
-                           Str(pv, "/spec/csi/volumeHandle"_json_pointer));
-    return vol.ok() && LonghornVolumeActive(*vol);
+  // A Longhorn CSI volume is usable for a claim only once active (not a standby DR volume); an
+  // HPE CSI volume only while this cluster's array may write it (the primary side of its
+  // remote-copy group), which a real cluster would learn when attaching it. A claim kept
+  // Pending for the HPE volume is told why in an Event.
+  bool VolumeUsable(const json& pv, const json& pvc) {
+    const std::string driver = Str(pv, "/spec/csi/driver"_json_pointer);
+    const std::string handle = Str(pv, "/spec/csi/volumeHandle"_json_pointer);
+    if (driver == kLonghornDriver && options_.longhorn) {
+      auto vol = store_->Get(kLonghornVolumes, options_.longhorn_namespace, handle);
+      return vol.ok() && LonghornVolumeActive(*vol);
+    }
+    if (driver != kHpeCsiDriver || !options_.hpe_array) return true;
+    const HpeArray& array = *options_.hpe_array;
+    Result<bool> writable = array.Writable(handle);
+    if (writable.ok() && *writable) return true;
+    if (writable.ok()) {
+      Report(pvc, "VolumeNotWritable",
+             "volume " + Quote(handle) + " of persistentvolume " + Quote(Name(pv)) +
+                 " is not writable on array " + array.array() +
+                 ", this cluster's (a remote-copy secondary is read-only): the claim binds once "
+                 "the volume is failed over to this array");
+    } else {
+      Report(pvc, "VolumeCheckFailed",
+             "cannot tell whether volume " + Quote(handle) + " of persistentvolume " +
+                 Quote(Name(pv)) + " is writable on array " + array.array() + ": " +
+                 writable.status().message());
+    }
+    return false;
+  }
+
+  // A Warning Event on the claim, once per distinct reason and message (the resync re-checks
+  // every few seconds; an event recorder would aggregate the repeats).
+  void Report(const json& pvc, const std::string& reason, const std::string& message) {
+    std::string& last = reported_[Uid(pvc)];
+    if (last == reason + ": " + message) return;
+    last = reason + ": " + message;
+    const std::string now = FormatRfc3339(options_.clock->Now());
+    json event = {
+        {"apiVersion", "v1"},
+        {"kind", "Event"},
+        {"metadata",
+         {{"name", Name(pvc) + "." + ShortHash(Uid(pvc) + last)}, {"namespace", Ns(pvc)}}},
+        {"involvedObject",
+         {{"apiVersion", "v1"},
+          {"kind", "PersistentVolumeClaim"},
+          {"namespace", Ns(pvc)},
+          {"name", Name(pvc)},
+          {"uid", Uid(pvc)},
+          {"resourceVersion", Str(pvc, "/metadata/resourceVersion"_json_pointer)}}},
+        {"reason", reason},
+        {"message", message},
+        {"type", "Warning"},
+        {"count", 1},
+        {"firstTimestamp", now},
+        {"lastTimestamp", now},
+        {"source", {{"component", std::string(kHpeCsiDriver)}}},
+        {"reportingComponent", std::string(kHpeCsiDriver)}};
+    auto made = store_->Create(kEvents, Ns(pvc), event);
+    if (!made.ok() && options_.logger) {
+      options_.logger->Warning("recording an event", {{"pvc", Ns(pvc) + "/" + Name(pvc)},
+                                                      {"error", made.status().message()}});
+    }
+    if (options_.logger) {
+      options_.logger->Info("pvc pending", {{"pvc", Ns(pvc) + "/" + Name(pvc)},
+                                            {"reason", reason}});
+    }
   }
 
   // The PV's claimRef names this claim (and, when it has a uid, this very claim).
@@ -95,7 +164,7 @@ class PvcController : public Reconciler {
     std::string volume = Str(pvc, "/spec/volumeName"_json_pointer);
     if (!volume.empty()) {
       auto pv = store_->Get(kPvs, "", volume);
-      if (!pv.ok() || ClaimedByOther(*pv, pvc) || Deleting(*pv) || !VolumeUsable(*pv)) {
+      if (!pv.ok() || ClaimedByOther(*pv, pvc) || Deleting(*pv) || !VolumeUsable(*pv, pvc)) {
         return Status::Ok();  // stays Pending until the volume appears or becomes usable
       }
       return BindTo(pvc, *pv, false);
@@ -104,7 +173,7 @@ class PvcController : public Reconciler {
     for (const auto& pv : ListAll(store_, kPvs, "")) {
       if (ClaimRefMatches(pv, pvc) && !Deleting(pv) &&
           Str(pv, "/status/phase"_json_pointer) != "Released") {
-        if (!VolumeUsable(pv)) return Status::Ok();
+        if (!VolumeUsable(pv, pvc)) return Status::Ok();
         return BindTo(pvc, pv, true);
       }
     }
@@ -292,6 +361,7 @@ class PvcController : public Reconciler {
   bool dirty_ = true;
   bool protection_dirty_ = true;
   std::vector<json> released_;
+  std::map<std::string, std::string> reported_;  // claim uid -> the last Event's reason: message
 };
 
 }  // namespace

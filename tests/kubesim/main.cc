@@ -4,6 +4,8 @@
 //   kubesim --listen 127.0.0.1:0 --kubeconfig-out /tmp/src.kubeconfig [--data-dir DIR]
 //           [--context-name NAME] [--service-endpoint ns/name:port=127.0.0.1:port]...
 //           [--no-controllers pvc,workloads,longhorn] [--longhorn-backupstore DIR]
+//           [--hpe-array NAME --alletra-sim-url https://127.0.0.1:P
+//            (--alletra-sim-ca FILE | --alletra-sim-insecure)]
 //
 // Prints "kubesim ready at https://127.0.0.1:PORT" on stdout once serving, then serves until
 // SIGTERM or SIGINT.
@@ -20,6 +22,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "controllers.h"
+#include "hpe_csi.h"
 #include "server.h"
 
 int main(int argc, char** argv) {
@@ -37,6 +40,7 @@ int main(int argc, char** argv) {
   int longhorn_poll_ms = 5000;
   std::string ca_cert_file;
   std::string ca_key_file;
+  kdr::kubesim::HpeArrayFlags hpe;
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free port)");
   app.add_option("--kubeconfig-out", kubeconfig_out, "write an admin kubeconfig for this server here");
   app.add_option("--data-dir", data_dir, "keep state here across restarts (default: in memory)");
@@ -55,6 +59,15 @@ int main(int argc, char** argv) {
                  "PEM CA certificate that signs the serving and client certificates (default: made at "
                  "start, or kept in --data-dir)");
   app.add_option("--ca-key", ca_key_file, "PEM private key of --ca-cert");
+  app.add_option("--hpe-array", hpe.array,
+                 "the HPE Alletra array this cluster's hosts use: a csi.hpe.com PV binds only "
+                 "while alletra-sim says its volume is writable there");
+  app.add_option("--alletra-sim-url", hpe.alletra_url,
+                 "alletra-sim's admin listener (the admin= URL of its ready line)");
+  app.add_option("--alletra-sim-ca", hpe.ca_file,
+                 "PEM CA of alletra-sim (the ca= file of its ready line)");
+  app.add_flag("--alletra-sim-insecure", hpe.insecure,
+               "do not verify alletra-sim's certificate (loopback URLs only)");
   app.add_option("-v", verbosity, "log verbosity (1+: one line per request)");
   CLI11_PARSE(app, argc, argv);
 
@@ -91,6 +104,22 @@ int main(int argc, char** argv) {
       !s.ok()) {
     std::cerr << "kubesim: " << s.message() << "\n";
     return 2;
+  }
+  {
+    kdr::PosixFileSystem fs;
+    auto hpe_options = kdr::kubesim::HpeArrayOptionsFromFlags(hpe, fs);
+    if (!hpe_options.ok()) {
+      std::cerr << "kubesim: " << hpe_options.status().message() << "\n";
+      return 2;
+    }
+    if (*hpe_options) {
+      auto array = kdr::kubesim::HpeArray::Connect(std::move(**hpe_options));
+      if (!array.ok()) {
+        std::cerr << "kubesim: " << array.status().message() << "\n";
+        return array.status().code() == kdr::StatusCode::kUnavailable ? 1 : 2;
+      }
+      controller_options.hpe_array = std::move(*array);
+    }
   }
   kdr::RealClock clock;
   auto logger = std::make_unique<kdr::Logger>(std::make_unique<kdr::TextLogSink>(&std::cerr, &clock),
