@@ -37,14 +37,15 @@ class ExternalCluster final : public Cluster {
 };
 
 // A kubesim process. The first start picks a free port; restarts reuse it so kubeconfigs stay
-// valid.
+// valid. `extra` flags are passed at every start.
 class KubesimCluster final : public Cluster {
  public:
-  KubesimCluster(std::string binary, std::string dir, std::string context)
+  KubesimCluster(std::string binary, std::string dir, std::string context, std::vector<std::string> extra)
       : binary_(std::move(binary)),
         dir_(std::move(dir)),
         context_(std::move(context)),
-        kubeconfig_(dir_ + "/kubeconfig") {}
+        kubeconfig_(dir_ + "/kubeconfig"),
+        extra_(std::move(extra)) {}
   ~KubesimCluster() override { (void)Stop(); }
 
   const std::string& kubeconfig() const override { return kubeconfig_; }
@@ -57,6 +58,7 @@ class KubesimCluster final : public Cluster {
     std::vector<std::string> args = {binary_,          "--listen",     listen,
                                       "--data-dir",     dir_ + "/data", "--kubeconfig-out",
                                       kubeconfig_,      "--context-name", context_};
+    args.insert(args.end(), extra_.begin(), extra_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -111,6 +113,7 @@ class KubesimCluster final : public Cluster {
   const std::string dir_;
   const std::string context_;
   const std::string kubeconfig_;
+  const std::vector<std::string> extra_;
   pid_t pid_ = -1;
   int port_ = 0;
 };
@@ -158,10 +161,98 @@ std::string CurrentContext(const std::string& kubeconfig) {
   return std::string(TrimSpace(r.output));
 }
 
+// "KEY=VALUE" words of a ready line -> VALUE of `key` ("" when absent).
+std::string ReadyValue(const std::string& line, const std::string& key) {
+  for (const std::string& word : Split(TrimSpace(line), ' ')) {
+    if (StartsWith(word, key + "=")) return word.substr(key.size() + 1);
+  }
+  return "";
+}
+
 }  // namespace
 
-Result<std::unique_ptr<ClusterPair>> ClusterPair::Create() {
+// A helper process (alletra-sim) started once, stopped with SIGTERM when destroyed.
+class ClusterPair::Process {
+ public:
+  ~Process() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
+
+  // Starts args[0] with stderr to `log` and returns its first stdout line once it begins with
+  // `ready`; Unavailable naming the log when it does not within 30 s.
+  Result<std::string> Start(std::vector<std::string> args, const std::string& log, const std::string& ready) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return Status::Internal("pipe failed");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(out[1]);
+    if (rc != 0) {
+      ::close(out[0]);
+      pid_ = -1;
+      return Status::FailedPrecondition("cannot start " + args[0] + ": " + std::to_string(rc));
+    }
+    std::string line;
+    char c;
+    pollfd pfd{out[0], POLLIN, 0};
+    while (line.find('\n') == std::string::npos) {
+      if (::poll(&pfd, 1, 30000) <= 0 || ::read(out[0], &c, 1) != 1) break;
+      line += c;
+    }
+    ::close(out[0]);
+    if (!StartsWith(line, ready)) {
+      return Status::Unavailable(args[0] + " did not become ready (see " + log + "): " + line);
+    }
+    return line;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+ClusterPair::~ClusterPair() = default;
+
+bool ClusterPair::Simulated() {
+  if (!EnvOr("KDR_E2E_SOURCE_KUBECONFIG").empty() && !EnvOr("KDR_E2E_TARGET_KUBECONFIG").empty()) return false;
+  std::string kind = EnvOr("KDR_E2E_PAIR");
+  return kind.empty() || kind == "kubesim";
+}
+
+Result<std::unique_ptr<ClusterPair>> ClusterPair::Create(const PairOptions& options) {
   auto pair = std::unique_ptr<ClusterPair>(new ClusterPair());
+  if (!options.alletra_config.empty()) {
+    std::string binary = testutil::BinaryDir() + "/tests/alletra-sim";
+    if (!PosixFileSystem().Exists(binary)) {
+      return Status::FailedPrecondition("alletra-sim is not built at " + binary + "; build the alletra-sim target");
+    }
+    const std::string ca = pair->dir_.path() + "/alletra-ca.pem";
+    pair->alletra_ = std::make_unique<Process>();
+    KDR_ASSIGN_OR_RETURN(std::string ready,
+                         pair->alletra_->Start({binary, "--config", options.alletra_config, "--ca-out", ca},
+                                               pair->dir_.path() + "/alletra-sim.log", "alletra-sim ready "));
+    // "alletra-sim ready array-a=https://... array-b=https://... admin=https://... ca=PATH"
+    std::vector<std::string> words = Split(TrimSpace(ready), ' ');
+    AlletraSimInfo& info = pair->alletra_info_;
+    if (words.size() >= 4) {
+      info.source_array = words[2].substr(0, words[2].find('='));
+      info.target_array = words[3].substr(0, words[3].find('='));
+      info.source_url = ReadyValue(ready, info.source_array);
+      info.target_url = ReadyValue(ready, info.target_array);
+    }
+    info.admin_url = ReadyValue(ready, "admin");
+    info.ca_path = ReadyValue(ready, "ca");
+    if (info.target_url.empty() || info.admin_url.empty() || info.ca_path.empty()) {
+      return Status::Unavailable("alletra-sim's ready line is not what the harness reads: " + ready);
+    }
+  }
   std::string src = EnvOr("KDR_E2E_SOURCE_KUBECONFIG");
   std::string dst = EnvOr("KDR_E2E_TARGET_KUBECONFIG");
   if (!src.empty() && !dst.empty()) {
@@ -200,10 +291,16 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create() {
     return Status::FailedPrecondition("kubesim is not built at " + binary + "; build the kubesim target");
   }
   std::vector<std::unique_ptr<KubesimCluster>> clusters;
+  const std::string backupstore = pair->dir_.path() + "/longhorn-backupstore";
   for (const char* name : {"source", "target"}) {
     std::string dir = pair->dir_.path() + "/" + name;
     KDR_RETURN_IF_ERROR(fs.MakeDirs(dir));
-    auto c = std::make_unique<KubesimCluster>(binary, dir, name);
+    std::vector<std::string> extra = {"--longhorn-backupstore", backupstore};
+    if (const AlletraSimInfo* a = pair->alletra()) {
+      extra.insert(extra.end(), {"--hpe-array", std::string(name) == "source" ? a->source_array : a->target_array,
+                                 "--alletra-sim-url", a->admin_url, "--alletra-sim-ca", a->ca_path});
+    }
+    auto c = std::make_unique<KubesimCluster>(binary, dir, name, std::move(extra));
     KDR_RETURN_IF_ERROR(c->Start());
     clusters.push_back(std::move(c));
   }

@@ -18,6 +18,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 #include "testutil/testutil.h"
@@ -40,12 +41,35 @@ class Cluster {
   virtual Status Stop() = 0;
 };
 
+// alletra-sim running beside a pair: the source's array first, the target's second.
+struct AlletraSimInfo {
+  std::string source_array;  // system names ("array-a")
+  std::string target_array;
+  std::string source_url;    // each array's WSAPI, "https://127.0.0.1:PORT"
+  std::string target_url;
+  std::string admin_url;     // alletra-sim's admin listener (/sim/v1/...)
+  std::string ca_path;       // the PEM CA that signed all three
+};
+
+struct PairOptions {
+  // When set, an alletra-sim process is started first with this pair description (--config) and
+  // stopped with the pair. On a kubesim pair the source's kubesim attaches to the first array and
+  // the target's to the second (--hpe-array), so a csi.hpe.com PV binds only where its volume is
+  // writable; elsewhere nothing binds by that rule (a real kube-controller-manager binds any PV).
+  std::string alletra_config;
+};
+
 class ClusterPair {
  public:
   // Starts (or connects to) both clusters. FailedPrecondition naming what to build when kubesim
   // (or, for KDR_E2E_PAIR=real, the real control plane) is not built; InvalidArgument for an
   // unknown KDR_E2E_PAIR; Unavailable with the start-up log when a real cluster does not start.
-  static Result<std::unique_ptr<ClusterPair>> Create();
+  // Both kubesims share a Longhorn backup store (a folder of the pair's temp dir).
+  static Result<std::unique_ptr<ClusterPair>> Create(const PairOptions& options = {});
+  ~ClusterPair();
+  // True when Create() starts kubesim clusters (KDR_E2E_PAIR unset or kubesim and no
+  // KDR_E2E_*_KUBECONFIG): tests that need a simulator can skip before starting anything.
+  static bool Simulated();
 
   Cluster& source() const { return *source_; }
   Cluster& target() const { return *target_; }
@@ -60,8 +84,15 @@ class ClusterPair {
   // KUBECONFIG set to the merged kubeconfig.
   testutil::CommandResult Shell(const std::string& command) const;
 
+  // The alletra-sim started for PairOptions::alletra_config; null without one.
+  const AlletraSimInfo* alletra() const { return alletra_ ? &alletra_info_ : nullptr; }
+
  private:
+  class Process;
+  ClusterPair() = default;
   testutil::TempDir dir_;
+  std::unique_ptr<Process> alletra_;  // stopped after the clusters
+  AlletraSimInfo alletra_info_;
   std::unique_ptr<Cluster> source_;
   std::unique_ptr<Cluster> target_;
   std::string merged_;

@@ -115,32 +115,40 @@ class WebhookE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (testutil::RunCommand("command -v kubectl").exit_code != 0) GTEST_SKIP() << "kubectl is not installed";
-    auto pair = ClusterPair::Create();
+    auto pair = ClusterPair::Create(pair_options_);
     ASSERT_TRUE(pair.ok()) << pair.status().message();
     pair_ = std::move(*pair);
     if (!pair_->target().local()) {
       GTEST_SKIP() << "the webhook runs on 127.0.0.1 here, which a remote cluster's API server cannot call";
     }
-    port_ = FreePort();
-    ASSERT_GT(port_, 0);
-    url_ = "https://127.0.0.1:" + std::to_string(port_);
-    certs_ = dir_.path() + "/certs";
+    StartWebhook(target(), dir_.path(), &port_, &url_, &certs_, &webhook_);
+  }
 
-    CommandResult install = pair_->Shell("kubectl dr install --context " + target().context() +
-                                         " --webhook-url " + url_ + " --cert-dir " + certs_);
+  // `kubectl dr install --webhook-url` on `cluster` and a real kubectl-dr-webhook process for it on
+  // a free loopback port, waited for until ready. Files go under `dir` (certs/, webhook.log).
+  void StartWebhook(Cluster& cluster, const std::string& dir, int* port, std::string* url, std::string* certs,
+                    std::unique_ptr<WebhookProcess>* process) {
+    *port = FreePort();
+    ASSERT_GT(*port, 0);
+    *url = "https://127.0.0.1:" + std::to_string(*port);
+    *certs = dir + "/certs";
+    CommandResult install = pair_->Shell("kubectl dr install --context " + cluster.context() +
+                                         " --webhook-url " + *url + " --cert-dir " + *certs);
     ASSERT_EQ(install.exit_code, 0) << install.output;
 
-    webhook_ = std::make_unique<WebhookProcess>(
+    *process = std::make_unique<WebhookProcess>(
         std::vector<std::string>{testutil::BinaryDir() + "/kubectl-dr-webhook", "--listen",
-                                 "127.0.0.1:" + std::to_string(port_), "--tls-cert", certs_ + "/tls.crt",
-                                 "--tls-key", certs_ + "/tls.key", "--kubeconfig", target().kubeconfig(),
+                                 "127.0.0.1:" + std::to_string(*port), "--tls-cert", *certs + "/tls.crt",
+                                 "--tls-key", *certs + "/tls.key", "--kubeconfig", cluster.kubeconfig(),
                                  "--shutdown-delay", "0"},
-        dir_.path() + "/webhook.log");
-    ASSERT_TRUE(webhook_->started()) << "cannot start " << testutil::BinaryDir() << "/kubectl-dr-webhook";
-    ASSERT_TRUE(Eventually([&] { return Get("/readyz").first == 200 || !webhook_->Running(); }, kReadyDeadline) &&
-                webhook_->Running())
-        << "the webhook did not become ready at " << url_ << "/readyz:\n"
-        << webhook_->Log();
+        dir + "/webhook.log");
+    WebhookProcess& webhook = **process;
+    ASSERT_TRUE(webhook.started()) << "cannot start " << testutil::BinaryDir() << "/kubectl-dr-webhook";
+    ASSERT_TRUE(Eventually([&] { return Get(*port, *certs, "/readyz").first == 200 || !webhook.Running(); },
+                           kReadyDeadline) &&
+                webhook.Running())
+        << "the webhook did not become ready at " << *url << "/readyz:\n"
+        << webhook.Log();
   }
 
   Cluster& target() const { return pair_->target(); }
@@ -148,9 +156,10 @@ class WebhookE2eTest : public ::testing::Test {
 
   // GET over HTTPS, trusting only the CA install wrote: {status, body}; status 0 when the call
   // failed.
-  std::pair<int, std::string> Get(const std::string& path) const {
-    httplib::SSLClient cli("127.0.0.1", port_);
-    cli.set_ca_cert_path((certs_ + "/ca.crt").c_str());
+  std::pair<int, std::string> Get(const std::string& path) const { return Get(port_, certs_, path); }
+  static std::pair<int, std::string> Get(int port, const std::string& certs, const std::string& path) {
+    httplib::SSLClient cli("127.0.0.1", port);
+    cli.set_ca_cert_path((certs + "/ca.crt").c_str());
     cli.enable_server_certificate_verification(true);
     cli.set_connection_timeout(2, 0);
     auto r = cli.Get(path.c_str());
@@ -176,6 +185,7 @@ class WebhookE2eTest : public ::testing::Test {
   }
 
   testutil::TempDir dir_;
+  PairOptions pair_options_;  // set before SetUp (a simulator beside the pair)
   std::unique_ptr<ClusterPair> pair_;
   std::unique_ptr<WebhookProcess> webhook_;
   int port_ = 0;
