@@ -62,6 +62,9 @@ void RegisterInventory(const Registrar& r);
 void RegisterRecovery(const Registrar& r);
 void RegisterFailover(const Registrar& r);
 void RegisterQuiesce(const Registrar& r);
+void RegisterStatus(const Registrar& r);
+// `plan check`, added to the `plan` subcommand by RegisterPlan.
+void RegisterPlanCheck(CLI::App* plan, const Registrar& r);
 
 // Help text laid out as kubectl lays out its own (help.cc).
 std::shared_ptr<CLI::FormatterBase> MakeKubectlFormatter();

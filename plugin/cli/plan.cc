@@ -272,7 +272,7 @@ Status RunClone(const CloneOptions& o, const CommandContext& ctx) {
 
 void RegisterPlan(const Registrar& r) {
   CLI::App* cmd = r.root->add_subcommand(
-      "plan", "List, show and clone DR plans (DRPlan objects on the target cluster of the current context)");
+      "plan", "List, show, clone and check DR plans (DRPlan objects on the target cluster of the current context)");
   cmd->require_subcommand(1);
 
   auto gopts = std::make_shared<GetOptions>();
@@ -325,6 +325,8 @@ void RegisterPlan(const Registrar& r) {
     if (exclude->count() > 0) copts->request.exclude_namespaces = Split(copts->exclude_namespaces, ',');
     *r.action = [r, copts] { return RunClone(*copts, *r.context); };
   });
+
+  RegisterPlanCheck(cmd, r);
 }
 
 }  // namespace kdr::plugin

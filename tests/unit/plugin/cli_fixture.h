@@ -1,7 +1,8 @@
 #pragma once
 
 // Running kubectl-dr in-process, as the plugin's tests do: the command line in, what it printed
-// and its exit code out; and a fixture with a kubesim cluster and a kubeconfig for it.
+// and its exit code out; a fixture with a kubesim cluster and a kubeconfig for it; and one with a
+// plan's two sites, each a kubesim cluster, in one kubeconfig.
 
 #include <gtest/gtest.h>
 
@@ -10,9 +11,13 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "base/env.h"
 #include "base/fs.h"
+#include "base/yaml.h"
 #include "cli/cli.h"
+#include "install/manifests.h"
 #include "kube/client.h"
 #include "kube_context.h"
 #include "kubesim/server.h"
@@ -74,6 +79,84 @@ class PluginOnKubesimTest : public ::testing::Test {
   std::unique_ptr<kubesim::Server> server_;
   std::unique_ptr<kube::Client> client_;
   std::string kubeconfig_;
+};
+
+// A plan's two sites: the target (context dr-west, this fixture's own cluster, the current
+// context) holding the product's CRDs, the DR namespace and the plans; the source (context
+// prod-east) reached through the same kubeconfig, as an operator's would be.
+class TwoSitesTest : public PluginOnKubesimTest {
+ protected:
+  std::string context_name() const override { return "dr-west"; }
+
+  void SetUp() override {
+    PluginOnKubesimTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto source = kubesim::Server::Start({});
+    ASSERT_TRUE(source.ok()) << source.status().ToString();
+    source_ = std::move(source).value();
+    const std::string source_kc = dir_.path() + "/source-config";
+    ASSERT_TRUE(source_->WriteKubeconfig(source_kc, "prod-east").ok());
+    auto target_text = fs_.ReadFile(kubeconfig_);
+    auto other_text = fs_.ReadFile(source_kc);
+    ASSERT_TRUE(target_text.ok() && other_text.ok());
+    auto target = YamlToJson(*target_text, "target kubeconfig");
+    auto other = YamlToJson(*other_text, "source kubeconfig");
+    ASSERT_TRUE(target.ok() && other.ok());
+    for (const char* list : {"clusters", "users", "contexts"}) {
+      for (const nlohmann::json& item : (*other)[list]) (*target)[list].push_back(item);
+    }
+    ASSERT_TRUE(fs_.WriteFile(kubeconfig_, target->dump(), 0600).ok());
+    GlobalOptions g;
+    g.kubeconfig = source_kc;
+    auto client = ClientFromGlobals(g, env());
+    ASSERT_TRUE(client.ok()) << client.status().message();
+    source_client_ = std::move(client).value();
+
+    auto crds = install::BuildKustomization(install::EmbeddedManifests(), "crds");
+    ASSERT_TRUE(crds.ok()) << crds.status().message();
+    for (const nlohmann::json& crd : *crds) ASSERT_TRUE(client_->Create(kCrds, "", crd).ok());
+    Namespace(*client_, "kubectl-dr-system");
+  }
+
+  // Creates obj (apiVersion from gvr) on cluster c.
+  void Make(kube::Client& c, const kube::Gvr& gvr, const std::string& ns, nlohmann::json obj) {
+    obj["apiVersion"] = gvr.ApiVersion();
+    auto r = c.Create(gvr, ns, obj);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+  }
+
+  void Namespace(kube::Client& c, const std::string& name, nlohmann::json labels = nlohmann::json::object()) {
+    Make(c, kNamespaces, "", {{"kind", "Namespace"}, {"metadata", {{"name", name}, {"labels", labels}}}});
+  }
+
+  // A claim on the source (kubesim binds nothing here: no controllers run).
+  void Claim(const std::string& ns, const std::string& name, nlohmann::json labels = nlohmann::json::object()) {
+    Make(*source_client_, kClaims, ns,
+         {{"kind", "PersistentVolumeClaim"},
+          {"metadata", {{"name", name}, {"labels", labels}}},
+          {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+  }
+
+  // A plan from tests/data (plan/ready-plan.yaml: orders-to-dr; plan/spent-plan.yaml: shop-to-dr)
+  // on the target, with the fixture's status.
+  void Plan(const std::string& fixture) {
+    auto obj = YamlToJson(testutil::ReadData(fixture), fixture);
+    ASSERT_TRUE(obj.ok()) << obj.status().message();
+    nlohmann::json status = obj->value("status", nlohmann::json());
+    obj->erase("status");
+    auto made = client_->Create(kPlans, "kubectl-dr-system", *obj);
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    (*made)["status"] = status;
+    ASSERT_TRUE(client_->UpdateStatus(kPlans, "kubectl-dr-system", *made).ok());
+  }
+
+  inline static const kube::Gvr kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions"};
+  inline static const kube::Gvr kNamespaces{"", "v1", "namespaces"};
+  inline static const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
+  inline static const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
+
+  std::unique_ptr<kubesim::Server> source_;
+  std::unique_ptr<kube::Client> source_client_;
 };
 
 }  // namespace kdr::plugin::testing

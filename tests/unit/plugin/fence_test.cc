@@ -7,13 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "base/yaml.h"
 #include "cli_fixture.h"
-#include "install/manifests.h"
 #include "kube/client.h"
-#include "kube_context.h"
-#include "kubesim/server.h"
-#include "testutil/testutil.h"
 
 namespace kdr {
 namespace {
@@ -21,74 +16,16 @@ namespace {
 using nlohmann::json;
 using plugin::testing::CliRun;
 
-const kube::Gvr kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions"};
-const kube::Gvr kNamespaces{"", "v1", "namespaces"};
-const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
-const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
 constexpr char kFenced[] = "dr.kubectl-dr.dev/fenced";
 constexpr char kFailedOver[] = "dr.kubectl-dr.dev/failed-over";
 
-class FenceCliTest : public plugin::testing::PluginOnKubesimTest {
+class FenceCliTest : public plugin::testing::TwoSitesTest {
  protected:
-  std::string context_name() const override { return "dr-west"; }
-
   void SetUp() override {
-    PluginOnKubesimTest::SetUp();
+    TwoSitesTest::SetUp();
     if (HasFatalFailure()) return;
-    auto source = kubesim::Server::Start({});
-    ASSERT_TRUE(source.ok()) << source.status().ToString();
-    source_ = std::move(source).value();
-    const std::string source_kc = dir_.path() + "/source-config";
-    ASSERT_TRUE(source_->WriteKubeconfig(source_kc, "prod-east").ok());
-    // One kubeconfig with both contexts, the target current, as an operator's would be.
-    auto target_text = fs_.ReadFile(kubeconfig_);
-    auto other_text = fs_.ReadFile(source_kc);
-    ASSERT_TRUE(target_text.ok() && other_text.ok());
-    auto target = YamlToJson(*target_text, "target kubeconfig");
-    auto other = YamlToJson(*other_text, "source kubeconfig");
-    ASSERT_TRUE(target.ok() && other.ok());
-    for (const char* list : {"clusters", "users", "contexts"}) {
-      for (const json& item : (*other)[list]) (*target)[list].push_back(item);
-    }
-    ASSERT_TRUE(fs_.WriteFile(kubeconfig_, target->dump(), 0600).ok());
-    plugin::GlobalOptions g;
-    g.kubeconfig = source_kc;
-    auto client = plugin::ClientFromGlobals(g, env());
-    ASSERT_TRUE(client.ok()) << client.status().message();
-    source_client_ = std::move(client).value();
-
-    // The target: the product's CRDs and the plans.
-    auto crds = install::BuildKustomization(install::EmbeddedManifests(), "crds");
-    ASSERT_TRUE(crds.ok()) << crds.status().message();
-    for (const json& crd : *crds) ASSERT_TRUE(client_->Create(kCrds, "", crd).ok());
-    Namespace(*client_, "kubectl-dr-system");
     Plan("plan/spent-plan.yaml");
     Plan("plan/ready-plan.yaml");
-  }
-
-  void Namespace(kube::Client& c, const std::string& name, json labels = json::object()) {
-    auto r = c.Create(kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"},
-                                        {"metadata", {{"name", name}, {"labels", labels}}}});
-    ASSERT_TRUE(r.ok()) << r.status().message();
-  }
-
-  void Claim(const std::string& ns, const std::string& name, json labels = json::object()) {
-    json pvc = {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
-                {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
-                {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}};
-    auto r = source_client_->Create(kClaims, ns, pvc);
-    ASSERT_TRUE(r.ok()) << r.status().message();
-  }
-
-  void Plan(const std::string& fixture) {
-    auto obj = YamlToJson(testutil::ReadData(fixture), fixture);
-    ASSERT_TRUE(obj.ok()) << obj.status().message();
-    json status = obj->value("status", json());
-    obj->erase("status");
-    auto made = client_->Create(kPlans, "kubectl-dr-system", *obj);
-    ASSERT_TRUE(made.ok()) << made.status().message();
-    (*made)["status"] = status;
-    ASSERT_TRUE(client_->UpdateStatus(kPlans, "kubectl-dr-system", *made).ok());
   }
 
   std::string SourceLabel(const kube::Gvr& gvr, const std::string& ns, const std::string& name,
@@ -103,9 +40,6 @@ class FenceCliTest : public plugin::testing::PluginOnKubesimTest {
     auto obj = source_client_->Get(gvr, ns, name);
     return obj.ok() ? std::stoll((*obj)["metadata"].value("resourceVersion", "0")) : -1;
   }
-
-  std::unique_ptr<kubesim::Server> source_;
-  std::unique_ptr<kube::Client> source_client_;
 };
 
 TEST_F(FenceCliTest, FencesTheNamespaceBeforeTheInventoryClaimAndAgainChangesNothing) {

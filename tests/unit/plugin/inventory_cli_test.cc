@@ -10,10 +10,8 @@
 
 #include "base/yaml.h"
 #include "cli_fixture.h"
-#include "install/manifests.h"
 #include "inventory/format.h"
 #include "kube/client.h"
-#include "kube_context.h"
 #include "kubesim/server.h"
 #include "testutil/testutil.h"
 
@@ -23,65 +21,17 @@ namespace {
 using nlohmann::json;
 using plugin::testing::CliRun;
 
-const kube::Gvr kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions"};
-const kube::Gvr kNamespaces{"", "v1", "namespaces"};
 const kube::Gvr kConfigMaps{"", "v1", "configmaps"};
 const kube::Gvr kDeployments{"apps", "v1", "deployments"};
-const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
 
-class InventoryCliTest : public plugin::testing::PluginOnKubesimTest {
+class InventoryCliTest : public plugin::testing::TwoSitesTest {
  protected:
-  std::string context_name() const override { return "dr-west"; }
-
   void SetUp() override {
-    PluginOnKubesimTest::SetUp();
+    TwoSitesTest::SetUp();
     if (HasFatalFailure()) return;
-    auto source = kubesim::Server::Start({});
-    ASSERT_TRUE(source.ok()) << source.status().ToString();
-    source_ = std::move(source).value();
-    const std::string source_kc = dir_.path() + "/source-config";
-    ASSERT_TRUE(source_->WriteKubeconfig(source_kc, "prod-east").ok());
-    // One kubeconfig with both contexts, the target current.
-    auto target_text = fs_.ReadFile(kubeconfig_);
-    auto other_text = fs_.ReadFile(source_kc);
-    ASSERT_TRUE(target_text.ok() && other_text.ok());
-    auto target = YamlToJson(*target_text, "target kubeconfig");
-    auto other = YamlToJson(*other_text, "source kubeconfig");
-    ASSERT_TRUE(target.ok() && other.ok());
-    for (const char* list : {"clusters", "users", "contexts"}) {
-      for (const json& item : (*other)[list]) (*target)[list].push_back(item);
-    }
-    ASSERT_TRUE(fs_.WriteFile(kubeconfig_, target->dump(), 0600).ok());
-    plugin::GlobalOptions g;
-    g.kubeconfig = source_kc;
-    auto client = plugin::ClientFromGlobals(g, env());
-    ASSERT_TRUE(client.ok()) << client.status().message();
-    source_client_ = std::move(client).value();
-
-    auto crds = install::BuildKustomization(install::EmbeddedManifests(), "crds");
-    ASSERT_TRUE(crds.ok()) << crds.status().message();
-    for (const json& crd : *crds) ASSERT_TRUE(client_->Create(kCrds, "", crd).ok());
-    Make(*client_, kNamespaces, "", {{"kind", "Namespace"}, {"metadata", {{"name", "kubectl-dr-system"}}}});
     Plan("plan/ready-plan.yaml");  // orders-to-dr: namespace orders
     Plan("plan/spent-plan.yaml");  // shop-to-dr
     inventory_ = dir_.path() + "/inventory";
-  }
-
-  void Make(kube::Client& c, const kube::Gvr& gvr, const std::string& ns, json obj) {
-    obj["apiVersion"] = gvr.ApiVersion();
-    auto r = c.Create(gvr, ns, obj);
-    ASSERT_TRUE(r.ok()) << r.status().message();
-  }
-
-  void Plan(const std::string& fixture) {
-    auto obj = YamlToJson(testutil::ReadData(fixture), fixture);
-    ASSERT_TRUE(obj.ok()) << obj.status().message();
-    json status = obj->value("status", json());
-    obj->erase("status");
-    auto made = client_->Create(kPlans, "kubectl-dr-system", *obj);
-    ASSERT_TRUE(made.ok()) << made.status().message();
-    (*made)["status"] = status;
-    ASSERT_TRUE(client_->UpdateStatus(kPlans, "kubectl-dr-system", *made).ok());
   }
 
   // The orders namespace on the source: a config map and a deployment.
@@ -106,8 +56,6 @@ class InventoryCliTest : public plugin::testing::PluginOnKubesimTest {
     return Run(args);
   }
 
-  std::unique_ptr<kubesim::Server> source_;
-  std::unique_ptr<kube::Client> source_client_;
   std::string inventory_;
 };
 
