@@ -13,7 +13,6 @@
 #include "base/clock.h"
 #include "base/strings.h"
 #include "cli/cli.h"
-#include "dr/journal.h"
 #include "dr/plan_clone.h"
 #include "dr/types.h"
 #include "dr_site.h"
@@ -22,6 +21,7 @@
 #include "kube_context.h"
 #include "modifier_file.h"
 #include "output.h"
+#include "recovery_view.h"
 
 namespace kdr::plugin {
 namespace {
@@ -262,46 +262,6 @@ Status RunCreate(const CreateOptions& o, const CommandContext& ctx) {
   return Status::Ok();
 }
 
-// The recoveries of ns ("" = all namespaces), as returned.
-Result<std::vector<json>> ListRecoveries(kube::Client& client, const std::string& ns) {
-  Result<json> list = client.ListAll(kRecoveryGvr, ns);
-  if (!list.ok()) {
-    if (list.status().IsNotFound()) {
-      return Status::FailedPrecondition("the cluster of " + ContextName(client) + " does not serve drrecoveries." +
-                                        std::string(dr::kGroup) + ": install kubectl-dr there first (kubectl dr "
-                                        "install), or choose the target cluster with --context");
-    }
-    return list.status().WithContext("listing drrecoveries on " + ContextName(client));
-  }
-  std::vector<json> items;
-  if ((*list)["items"].is_array()) {
-    for (json& item : (*list)["items"]) items.push_back(std::move(item));
-  }
-  return items;
-}
-
-std::string PhaseOf(const dr::DRRecovery& r) {
-  return r.status.phase ? std::string(dr::ToString(*r.status.phase)) : "Pending";
-}
-
-// "RestoreObjects (9/11)": the step a run is at or resumes at; the last step once done.
-std::string StepOf(const dr::DRRecovery& r) {
-  const std::vector<std::string_view>& all = dr::StepsOf(r.spec.action);
-  for (size_t i = 0; i < r.status.steps.size(); ++i) {
-    const dr::RecoveryStep& s = r.status.steps[i];
-    if (s.state != dr::StepState::kSucceeded && s.state != dr::StepState::kSkipped) {
-      return s.name + " (" + std::to_string(i + 1) + "/" + std::to_string(all.size()) + ")";
-    }
-  }
-  return r.status.steps.empty() ? "" : "done";
-}
-
-std::string RestoredOf(const dr::DRRecovery& r) {
-  if (!r.status.restored) return "";
-  const dr::RestoredCounts& c = *r.status.restored;
-  return std::to_string(c.created) + "/" + std::to_string(c.skipped) + "/" + std::to_string(c.failed);
-}
-
 Status RunGet(const GetOptions& o, const CommandContext& ctx) {
   KDR_ASSIGN_OR_RETURN(OutputFormat format,
                        ParseOutputFormat(ctx.globals.output, "recovery get",
@@ -381,59 +341,11 @@ Status RunGet(const GetOptions& o, const CommandContext& ctx) {
 
 Status RunDescribe(const std::string& name, const CommandContext& ctx) {
   KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(name, "NAME"));
+  if (ctx.env.clock == nullptr) return Status::Internal("no clock in the environment");
   const std::string ns = DrNamespace(ctx.globals);
   KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Client> client, ClientFromGlobals(ctx.globals, ctx.env));
-  Result<json> obj = client->Get(kRecoveryGvr, ns, name);
-  if (!obj.ok()) {
-    if (obj.status().IsNotFound()) {
-      std::vector<std::string> names;
-      if (auto all = ListRecoveries(*client, ns); all.ok()) {
-        for (const json& r : *all) names.push_back(kube::StringField(r, {"metadata", "name"}));
-      }
-      return Status::NotFound("drrecovery " + Quote(name) + " not found in namespace " + ns + DidYouMean(name, names));
-    }
-    return obj.status().WithContext("reading drrecovery " + ns + "/" + name);
-  }
-  KDR_ASSIGN_OR_RETURN(dr::DRRecovery r, dr::DRRecoveryFromJson(*obj));
-  auto none = [](const std::string& s) { return s.empty() ? std::string("<none>") : s; };
-  std::ostream& out = *ctx.streams.out;
-  out << "Name:        " << r.metadata.name << "\n"
-      << "Namespace:   " << r.metadata.namespace_name << "\n"
-      << "Plan:        " << r.spec.plan_name << "\n"
-      << "Action:      " << dr::ToString(r.spec.action) << "\n"
-      << "Namespaces:  " << (r.spec.namespaces.empty() ? "all of the plan's" : Join(r.spec.namespaces, ", ")) << "\n";
-  if (!r.spec.namespace_mapping.empty()) {
-    std::vector<std::string> pairs;
-    for (const auto& [from, to] : r.spec.namespace_mapping) pairs.push_back(from + " -> " + to);
-    out << "Mapping:     " << Join(pairs, ", ") << "\n";
-  }
-  out << "Modifiers:   " << (r.spec.modifiers_config_map.empty() ? "<none>" : "configmap " + r.spec.modifiers_config_map)
-      << "\n"
-      << "VM power on: " << (r.spec.vm_power_on ? (*r.spec.vm_power_on ? "true" : "false") : "<unchanged>") << "\n"
-      << "Phase:       " << PhaseOf(r) << "\n"
-      << "Started:     " << none(r.status.started_at) << "\n"
-      << "Finished:    " << none(r.status.finished_at) << "\n";
-  if (r.status.restored) {
-    out << "Restored:    " << r.status.restored->created << " created, " << r.status.restored->skipped << " skipped, "
-        << r.status.restored->failed << " failed\n";
-  }
-  out << "Message:     " << none(r.status.message) << "\n";
-  if (r.status.steps.empty()) {
-    out << "Steps:       <none> (not started: kubectl dr "
-        << (r.spec.action == dr::RecoveryAction::kTest ? "drill" : ToLower(std::string(dr::ToString(r.spec.action))))
-        << " " << r.metadata.name << ")\n";
-    return Status::Ok();
-  }
-  out << "Steps:\n";
-  Table t;
-  t.headers = {"STEP", "STATE", "ATTEMPTS", "STARTED", "FINISHED", "MESSAGE"};
-  for (const dr::RecoveryStep& s : r.status.steps) {
-    t.rows.push_back({s.name, std::string(dr::ToString(s.state)), std::to_string(s.attempts), s.started_at,
-                      s.finished_at, s.message});
-  }
-  for (const std::string& line : Split(FormatTable(t), '\n')) {
-    if (!line.empty()) out << "  " << line << "\n";
-  }
+  KDR_ASSIGN_OR_RETURN(dr::DRRecovery r, ReadRecovery(*client, ns, name));
+  DescribeRecovery(r, ctx.env.clock->Now(), *ctx.streams.out);
   return Status::Ok();
 }
 

@@ -75,6 +75,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   RegisterRecovery(r);
   RegisterFailover(r);
   RegisterQuiesce(r);
+  RegisterStatus(r);
 
   std::ostream& out = *ctx->streams.out;
   std::ostream& err = *ctx->streams.err;

@@ -4,14 +4,21 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "base/log.h"
+#include "base/strings.h"
 #include "base/yaml.h"
 #include "cli_fixture.h"
 #include "install/manifests.h"
 #include "kube/client.h"
+#include "kubesim/store.h"
 #include "testutil/testutil.h"
 
 namespace kdr {
@@ -222,6 +229,188 @@ TEST_F(RecoveryCliTest, DeleteRemovesItsConfigMapButRefusesARunningRecoveryWitho
   CliRun forced = Run({"recovery", "delete", "shop-failover", "--force"});
   EXPECT_EQ(forced.code, 0) << forced.err;
   EXPECT_EQ(Count(kRecoveries), 0u);
+}
+
+
+// Counts the requests kubesim has answered ("GET /apis/..."), so that a test can wait until the
+// command under test has listed what it watches: anything written after that reaches its watch.
+class RequestLog final : public LogSink {
+ public:
+  void Write(LogLevel, std::string_view message, const LogFields& fields) override {
+    if (message != "request") return;
+    std::string method, path;
+    for (const auto& [k, v] : fields) {
+      if (k == "method") method = v;
+      if (k == "path") path = v;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counts_[method + " " + path];
+    cv_.notify_all();
+  }
+  void WaitFor(const std::string& request, int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return counts_[request] >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, int> counts_;
+};
+
+constexpr char kRecoveryCollection[] = "GET /apis/dr.kubectl-dr.dev/v1alpha1/namespaces/kubectl-dr-system/drrecoveries";
+
+class StatusCliTest : public RecoveryCliTest {
+ protected:
+  StatusCliTest() {
+    auto sink = std::make_unique<RequestLog>();
+    requests_ = sink.get();
+    logger_ = std::make_unique<Logger>(std::move(sink), LogLevel::kDebug);
+    server_options_.logger = logger_.get();
+  }
+
+  // Rewrites the recovery's status with `change`.
+  void SetStatus(const std::function<void(json&)>& change) {
+    auto obj = client_->Get(kRecoveries, "kubectl-dr-system", "shop-failover");
+    ASSERT_TRUE(obj.ok()) << obj.status().message();
+    change((*obj)["status"]);
+    auto r = client_->UpdateStatus(kRecoveries, "kubectl-dr-system", *obj);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+  }
+
+  // The step SyncInventory done, then the whole recovery.
+  void Finish() {
+    SetStatus([](json& s) {
+      s["steps"][2] = {{"name", "SyncInventory"}, {"state", "Succeeded"}, {"attempts", 2},
+                       {"startedAt", "2026-01-01T00:00:05Z"}, {"finishedAt", "2026-01-01T00:00:09Z"},
+                       {"message", "synced"}};
+    });
+    SetStatus([](json& s) {
+      s["phase"] = "Succeeded";
+      s["finishedAt"] = "2026-01-01T00:01:00Z";
+      s["message"] = "done";
+      s["restored"] = {{"created", 12}, {"skipped", 1}, {"failed", 0}};
+    });
+  }
+
+  RequestLog* requests_ = nullptr;
+  std::unique_ptr<Logger> logger_;
+};
+
+TEST_F(StatusCliTest, ShowsThePhaseEachStepWithElapsedTimeAndTheCounts) {
+  Create(kRecoveries, "recovery/running.yaml");
+  clock_.Advance(1min);
+  CliRun r = Run({"status", "shop-failover"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "recovery shop-failover (Failover of plan shop-to-dr): Running, at SyncInventory (3/11)\n"
+            "started 2026-01-01T00:00:00Z\n"
+            "restored: 0 created, 0 skipped, 0 failed\n"
+            "STEP           STATE      ATTEMPTS  ELAPSED  MESSAGE\n"
+            "Preflight      Succeeded  1         1s       <none>\n"
+            "QuiesceSource  Skipped    1         <none>   source unreachable: quiesce skipped\n"
+            "SyncInventory  Running    2         55s      <none>\n");
+}
+
+TEST_F(StatusCliTest, JsonCarriesTheJournalAndCounts) {
+  Create(kRecoveries, "recovery/running.yaml");
+  clock_.Advance(1min);
+  CliRun r = Run({"status", "shop-failover", "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json s = json::parse(r.out);
+  EXPECT_EQ(s["phase"], "Running");
+  EXPECT_EQ(s["step"], "SyncInventory (3/11)");
+  ASSERT_EQ(s["steps"].size(), 3u);
+  EXPECT_EQ(s["steps"][2]["elapsed"], "55s");
+  EXPECT_EQ(s["steps"][2]["attempts"], 2);
+  EXPECT_EQ(s["restored"], json({{"created", 0}, {"skipped", 0}, {"failed", 0}}));
+}
+
+TEST_F(StatusCliTest, RefusesBadInputAndOffersTheNearestRecovery) {
+  Create(kRecoveries, "recovery/running.yaml");
+  struct Case {
+    std::vector<std::string> args;
+    int code;
+    std::string want;
+  } cases[] = {
+      {{"status", "shop-failovr"}, 1,
+       "error: drrecovery \"shop-failovr\" not found in namespace kubectl-dr-system; did you mean \"shop-failover\"?"},
+      {{"status", "Shop_Failover"}, 2, "NAME (the recovery)"},
+      {{"status", "shop-failover", "-o", "wide"}, 2, "status"},
+      {{"status"}, 2, "NAME is required"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args.size() > 1 ? c.args[1] : "no name");
+    CliRun r = Run(c.args);
+    EXPECT_EQ(r.code, c.code) << r.err;
+    EXPECT_NE(r.err.find(c.want), std::string::npos) << r.err;
+    EXPECT_EQ(r.out, "");
+  }
+}
+
+TEST_F(StatusCliTest, WatchFollowsChangesUntilTheRecoveryFinishes) {
+  Create(kRecoveries, "recovery/running.yaml");
+  CliRun r;
+  std::thread watcher([&] { r = Run({"status", "shop-failover", "--watch"}); });
+  requests_->WaitFor(kRecoveryCollection, 1);  // listed: later writes reach the watch
+  Finish();
+  watcher.join();
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(StartsWith(r.out, "recovery shop-failover (Failover of plan shop-to-dr): Running, at SyncInventory"))
+      << r.out;
+  EXPECT_NE(r.out.find("SyncInventory: Succeeded (attempt 2, 4s): synced\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("restored: 12 created, 1 skipped, 0 failed\nrecovery shop-failover: Succeeded (done)\n"),
+            std::string::npos)
+      << r.out;
+}
+
+TEST_F(StatusCliTest, WatchReconnectsWhenTheWatchDrops) {
+  Create(kRecoveries, "recovery/running.yaml");
+  CliRun r;
+  std::thread watcher([&] { r = Run({"status", "shop-failover", "--watch", "-o", "json"}); });
+  requests_->WaitFor(kRecoveryCollection, 2);  // the list, then the watch
+  server_->store()->CloseWatchers();
+  Finish();
+  watcher.join();
+  ASSERT_EQ(r.code, 0) << r.err;
+  // One document per state seen: the first, and the finished one after the reconnection.
+  std::vector<json> docs;
+  size_t at = 0;
+  while (at < r.out.size()) {
+    size_t end = r.out.find("\n}\n", at);
+    ASSERT_NE(end, std::string::npos) << r.out;
+    docs.push_back(json::parse(r.out.substr(at, end + 2 - at)));
+    at = end + 3;
+  }
+  ASSERT_GE(docs.size(), 2u) << r.out;
+  EXPECT_EQ(docs.front()["phase"], "Running");
+  EXPECT_EQ(docs.back()["phase"], "Succeeded");
+  EXPECT_EQ(docs.back()["restored"]["created"], 12);
+}
+
+TEST_F(StatusCliTest, WatchEndsWithAnErrorWhenTheRecoveryIsDeleted) {
+  Create(kRecoveries, "recovery/running.yaml");
+  CliRun r;
+  std::thread watcher([&] { r = Run({"status", "shop-failover", "--watch"}); });
+  requests_->WaitFor(kRecoveryCollection, 1);
+  kube::DeleteOptions del;
+  ASSERT_TRUE(client_->Delete(kRecoveries, "kubectl-dr-system", "shop-failover", del).ok());
+  watcher.join();
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("drrecovery \"shop-failover\" was deleted from namespace kubectl-dr-system while watched"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(StatusCliTest, WatchOfAFinishedRecoveryPrintsItAndReturns) {
+  Create(kRecoveries, "recovery/running.yaml");
+  Finish();
+  CliRun r = Run({"status", "shop-failover", "--watch"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(StartsWith(r.out, "recovery shop-failover (Failover of plan shop-to-dr): Succeeded\n"
+                                "started 2026-01-01T00:00:00Z, finished 2026-01-01T00:01:00Z\n"
+                                "restored: 12 created, 1 skipped, 0 failed\nmessage: done\n"))
+      << r.out;
 }
 
 }  // namespace
