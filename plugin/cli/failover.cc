@@ -1,5 +1,5 @@
-// kubectl dr failover NAME and kubectl dr drill NAME: run (or resume) a recovery job created with
-// `kubectl dr recovery create`, step by step (shared/dr/workflow.h), with progress on stderr and the
+// kubectl dr failover NAME, kubectl dr failback NAME and kubectl dr drill NAME: run (or resume) a
+// recovery job created with `kubectl dr recovery create`, step by step (shared/dr/workflow.h), with progress on stderr and the
 // final report (RTO, RPO, the steps, the counts, every failure) on stdout.
 
 #include <CLI/CLI.hpp>
@@ -28,7 +28,7 @@ struct RunOptions {
   std::string agent = "job";
   std::string inventory_path;
   int64_t generation = 0;  // 0: current
-  std::string existing = "fail";
+  std::string existing;  // "": fail, or update for a failback (the old primary's stale copies)
   int parallel = 16;
   std::string timeout = "30m";
   bool no_wait = false;
@@ -118,12 +118,25 @@ Status Confirm(const RunOptions& o, const dr::DRRecovery& rec, const dr::DRPlan&
   return Status::Ok();
 }
 
-Status RunWorkflow(const RunOptions& o, bool drill, const CommandContext& ctx) {
+// The command that runs recoveries of this action.
+std::string CommandOf(dr::RecoveryAction action) {
+  switch (action) {
+    case dr::RecoveryAction::kFailover: return "failover";
+    case dr::RecoveryAction::kFailback: return "failback";
+    case dr::RecoveryAction::kTest: return "drill";
+  }
+  return "failover";
+}
+
+Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const CommandContext& ctx) {
+  const std::string command = CommandOf(action);
   KDR_ASSIGN_OR_RETURN(OutputFormat format,
-                       ParseOutputFormat(ctx.globals.output, drill ? "drill" : "failover",
+                       ParseOutputFormat(ctx.globals.output, command,
                                          {OutputFormat::kTable, OutputFormat::kJson, OutputFormat::kYaml}));
   KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(o.name, "NAME (the recovery)"));
-  KDR_ASSIGN_OR_RETURN(inventory::ExistingPolicy existing, inventory::ParseExistingPolicy(o.existing));
+  KDR_ASSIGN_OR_RETURN(inventory::ExistingPolicy existing,
+                       inventory::ParseExistingPolicy(
+                           !o.existing.empty() ? o.existing : action == dr::RecoveryAction::kFailback ? "update" : "fail"));
   if (o.agent != "local" && o.agent != "job") {
     return Status::InvalidArgument("--agent " + Quote(o.agent) + ": use job or local");
   }
@@ -143,20 +156,22 @@ Status RunWorkflow(const RunOptions& o, bool drill, const CommandContext& ctx) {
     if (obj.status().IsNotFound()) {
       return Status::NotFound("drrecovery " + Quote(o.name) + " not found in namespace " + ns +
                               " of the current context; create it first: kubectl dr recovery create " + o.name +
-                              " --plan PLAN" + (drill ? " --action Test" : ""));
+                              " --plan PLAN" +
+                              (action == dr::RecoveryAction::kFailover ? "" : " --action " + std::string(dr::ToString(action))));
     }
     return obj.status().WithContext("reading drrecovery " + ns + "/" + o.name);
   }
   KDR_ASSIGN_OR_RETURN(dr::DRRecovery rec, dr::DRRecoveryFromJson(*obj));
   const bool is_drill = rec.spec.action == dr::RecoveryAction::kTest;
-  if (drill != is_drill) {
+  if (rec.spec.action != action) {
     return Status::FailedPrecondition("recovery " + Quote(o.name) + " is a " + std::string(dr::ToString(rec.spec.action)) +
-                                      ": run it with kubectl dr " + (is_drill ? "drill" : "failover") + " " + o.name);
+                                      ": run it with kubectl dr " + CommandOf(rec.spec.action) + " " + o.name);
   }
   KDR_ASSIGN_OR_RETURN(dr::DRPlan plan, ReadPlan(*target, ns, rec.spec.plan_name));
   KDR_RETURN_IF_ERROR(Confirm(o, rec, plan, ctx));
 
-  // The source only when it answers at once: a failover never waits on the dead site.
+  // The source only when it answers at once: a failover never waits on the dead site (a failback
+  // needs it, and its preflight says so).
   std::unique_ptr<kube::Client> source;
   if (!is_drill) {
     GlobalOptions g = ctx.globals;
@@ -165,8 +180,8 @@ Status RunWorkflow(const RunOptions& o, bool drill, const CommandContext& ctx) {
     if (c.ok() && (*c)->ServerVersion().ok()) {
       source = std::move(*c);
     } else {
-      *ctx.streams.err << "warning: the source cluster (context " << Quote(plan.spec.source_context)
-                       << ") does not answer: quiesce and fencing will be skipped\n";
+      *ctx.streams.err << "warning: the source cluster (context " << Quote(plan.spec.source_context) << ") does not answer"
+                       << (action == dr::RecoveryAction::kFailback ? "\n" : ": quiesce and fencing will be skipped\n");
     }
   }
 
@@ -231,7 +246,8 @@ void AddRunFlags(CLI::App* cmd, const std::shared_ptr<RunOptions>& o) {
   cmd->add_option("--generation", o->generation, "The inventory generation to restore (default: the current one)")
       ->type_name("N");
   cmd->add_option("--existing", o->existing,
-                  "What to do with objects on the target not created by this recovery: fail, skip or update")
+                  "What to do with objects on the target not created by this recovery: fail, skip or update "
+                  "(default: fail; for a failback, update)")
       ->type_name("POLICY");
   cmd->add_option("--parallel", o->parallel, "Objects created at once within a tier")->type_name("N");
   cmd->add_option("--timeout", o->timeout, "How long each storage call and each wait may take")->type_name("DURATION");
@@ -248,7 +264,16 @@ void RegisterFailover(const Registrar& r) {
                   "fence the old primary");
   AddRunFlags(failover, f);
   failover->footer("Examples:\n  kubectl dr failover shop-failover --agent local --inventory-path /mnt/inventory --yes");
-  failover->callback([r, f] { *r.action = [r, f] { return RunWorkflow(*f, false, *r.context); }; });
+  failover->callback([r, f] { *r.action = [r, f] { return RunWorkflow(*f, dr::RecoveryAction::kFailover, *r.context); }; });
+
+  auto b = std::make_shared<RunOptions>();
+  CLI::App* failback = r.root->add_subcommand(
+      "failback", "Run (or resume) a Failback recovery, from a plan defined from the DR site back to the primary: "
+                  "quiesce the DR site, bring the storage back (Recover then Restore), unfence the primary and bring "
+                  "its stale copies to the DR site's state");
+  AddRunFlags(failback, b);
+  failback->footer("Examples:\n  kubectl dr failback shop-failback --agent local --inventory-path /mnt/inventory --yes");
+  failback->callback([r, b] { *r.action = [r, b] { return RunWorkflow(*b, dr::RecoveryAction::kFailback, *r.context); }; });
 
   auto d = std::make_shared<RunOptions>();
   CLI::App* drill = r.root->add_subcommand(
@@ -256,7 +281,7 @@ void RegisterFailover(const Registrar& r) {
                "of the replicated volumes, changing nothing on the source");
   AddRunFlags(drill, d);
   drill->footer("Examples:\n  kubectl dr drill shop-drill --agent local --inventory-path /mnt/inventory --yes");
-  drill->callback([r, d] { *r.action = [r, d] { return RunWorkflow(*d, true, *r.context); }; });
+  drill->callback([r, d] { *r.action = [r, d] { return RunWorkflow(*d, dr::RecoveryAction::kTest, *r.context); }; });
 }
 
 }  // namespace kdr::plugin

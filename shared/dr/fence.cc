@@ -97,6 +97,45 @@ Result<std::vector<FenceChange>> Fence(kube::Client& source, std::string_view pl
   return changes;
 }
 
+Result<std::vector<FenceChange>> Unfence(kube::Client& cluster, const std::vector<std::string>& namespaces,
+                                         bool dry_run) {
+  kube::PatchOptions options;
+  options.dry_run = dry_run;
+  options.field_manager = "kubectl-dr";
+  kube::ListOptions failed_over;
+  failed_over.label_selector = std::string(kFailedOverLabel);
+  const json remove_claim_label = {{"metadata", {{"labels", {{std::string(kFailedOverLabel), nullptr}}}}}};
+  const json remove_namespace_label = {{"metadata", {{"labels", {{std::string(kFencedLabel), nullptr}}}}}};
+  std::vector<FenceChange> changes;
+  for (const std::string& ns : std::set<std::string>(namespaces.begin(), namespaces.end())) {
+    Result<json> namespace_object = cluster.Get(kNamespaces, "", ns);
+    if (!namespace_object.ok()) {
+      if (namespace_object.status().IsNotFound()) continue;
+      return namespace_object.status().WithContext("unfencing namespace " + ns);
+    }
+    KDR_ASSIGN_OR_RETURN(std::vector<json> claims,
+                         Items(cluster, kClaims, ns, failed_over, "failed-over persistentvolumeclaims in " + ns));
+    for (const json& pvc : claims) {
+      const std::string name = kube::StringField(pvc, {"metadata", "name"});
+      Result<json> r = cluster.Patch(kClaims, ns, name, kube::PatchType::kMergePatch, remove_claim_label, options);
+      if (!r.ok() && !r.status().IsNotFound()) {
+        return r.status().WithContext("removing the label " + std::string(kFailedOverLabel) +
+                                      " of persistentvolumeclaim " + ns + "/" + name);
+      }
+      changes.push_back({"persistentvolumeclaim " + ns + "/" + name, r.ok()});
+    }
+    FenceChange change{"namespace " + ns, HasLabel(*namespace_object, kFencedLabel)};
+    // A dry run leaves the claims labelled, so the webhook would refuse the namespace's patch.
+    if (change.changed && !(dry_run && !claims.empty())) {
+      Result<json> r = cluster.Patch(kNamespaces, "", ns, kube::PatchType::kMergePatch, remove_namespace_label,
+                                     options);
+      if (!r.ok()) return r.status().WithContext("removing the label " + std::string(kFencedLabel) + " of namespace " + ns);
+    }
+    changes.push_back(std::move(change));
+  }
+  return changes;
+}
+
 Result<std::vector<ClaimRef>> FailedOverClaims(kube::Client& cluster, std::string_view plan) {
   kube::ListOptions options;
   options.label_selector = std::string(kFailedOverLabel) + "=" + std::string(plan);

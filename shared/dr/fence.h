@@ -43,6 +43,18 @@ struct FenceChange {
 Result<std::vector<FenceChange>> Fence(kube::Client& source, std::string_view plan,
                                        const std::vector<ClaimRef>& claims, bool dry_run = false);
 
+// Failback (DESIGN.md section 3): lifts the fence of the namespaces `namespaces` on the old
+// primary, so the workloads coming back may mount their claims again. Every claim there labelled
+// failed-over (by whichever plan: the failback plan is not the plan that fenced) loses the label,
+// then every one of those namespaces that no longer holds a failed-over claim loses its fenced
+// label: the reverse order of Fence, so a crash between the two leaves a fenced namespace, never a
+// failed-over claim in an unfenced one. Claims elsewhere (the spent plan's inventory claim in the
+// DR namespace) stay fenced. The webhook admits the label's removal only from a running failback
+// (admission/policy.h): PermissionDenied otherwise, naming the object. Idempotent; a missing
+// namespace is skipped. With dry_run the server checks each patch and nothing is persisted.
+Result<std::vector<FenceChange>> Unfence(kube::Client& cluster, const std::vector<std::string>& namespaces,
+                                         bool dry_run = false);
+
 // The failed-over claims of `plan` on the cluster (label selector), sorted.
 Result<std::vector<ClaimRef>> FailedOverClaims(kube::Client& cluster, std::string_view plan);
 

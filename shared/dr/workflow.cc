@@ -96,6 +96,11 @@ class Run {
   Status PrepareDrill(std::string* message);
   Status RestoreObjects(std::string* message);
   Status FenceSource(std::string* message, bool* skipped);
+  Status RecoverGroups(storage::CgRole role, std::string* message, bool* skipped);
+  Status RestoreGroups(storage::CgRole role, std::string* message, bool* skipped);
+  Status UnfenceTarget(std::string* message);
+  bool failback() const { return recovery_.spec.action == RecoveryAction::kFailback; }
+  std::string RecordRunner();
   Status Verify(std::string* message, bool* skipped);
   inventory::RestoreOptions RestoreOptionsFor() const;
   void FillReport();
@@ -200,10 +205,20 @@ Status Run::Preflight(std::string* message) {
     }
     return hook.status().WithContext("checking the webhook on the target");
   }
+  if (failback() && source_ == nullptr) {
+    return Status::FailedPrecondition("a failback needs both sites, and its source (the DR site, context " +
+                                      plan_.spec.source_context + ") cannot be reached: its workloads must be "
+                                      "quiesced and its storage must replicate back before anything moves");
+  }
   std::vector<std::string> states;
   for (const auto& cg : groups_) {
     Result<storage::CgState> st = driver_->State(cg, Deadline());
     if (!st.ok()) return st.status().WithContext(std::string(storage::ToString(cg.role)) + " storage group");
+    if (failback() && st->replication == storage::Replication::kUnknown) {
+      return Status::FailedPrecondition("a failback needs both sites' storage, and the " +
+                                        std::string(storage::ToString(cg.role)) + " group " + Quote(cg.name) +
+                                        " cannot be read: " + st->backend);
+    }
     states.push_back(std::string(storage::ToString(cg.role)) + ": " + std::string(storage::ToString(st->replication)) +
                      (st->backend.empty() ? "" : " (" + st->backend + ")"));
     if (st->last_sync) report_->storage_last_sync = FormatRfc3339(*st->last_sync);
@@ -224,6 +239,10 @@ Status Run::Preflight(std::string* message) {
 }
 
 Status Run::QuiesceSource(std::string* message, bool* skipped) {
+  if (source_ == nullptr && failback()) {
+    return Status::Unavailable("the DR site (context " + plan_.spec.source_context + ") cannot be reached: a "
+                               "failback quiesces it first; run again when it answers");
+  }
   if (source_ == nullptr) {
     *skipped = true;
     *message = "the source is unreachable: nothing was quiesced there";
@@ -460,6 +479,57 @@ Status Run::RestoreObjects(std::string* message) {
   return Status::Ok();
 }
 
+// Failback, first half: the DR site's changes replicate back to the old primary (Alletra: Recover
+// of each group; Longhorn: backups restored into the old primary's DR volumes), waited for until
+// synced. Not best effort: a failback without it would bring back stale data.
+Status Run::RecoverGroups(storage::CgRole role, std::string* message, bool* skipped) {
+  const std::vector<const storage::ConsistencyGroup*> groups = Groups(role);
+  if (groups.empty()) {
+    *skipped = true;
+    *message = "no " + std::string(storage::ToString(role)) + " volumes";
+    return Status::Ok();
+  }
+  for (const storage::ConsistencyGroup* cg : groups) {
+    Status st = driver_->Recover(*cg, Deadline());
+    if (!st.ok()) return st.WithContext("recovering " + std::string(storage::ToString(role)) + " group " + Quote(cg->name));
+  }
+  *message = std::to_string(VolumeCount(groups)) + " volume(s) replicated back";
+  return Status::Ok();
+}
+
+// Failback, second half: the old primary's volumes writable again (Alletra: Restore; Longhorn:
+// its DR volumes activated).
+Status Run::RestoreGroups(storage::CgRole role, std::string* message, bool* skipped) {
+  const std::vector<const storage::ConsistencyGroup*> groups = Groups(role);
+  if (groups.empty()) {
+    *skipped = true;
+    *message = "no " + std::string(storage::ToString(role)) + " volumes";
+    return Status::Ok();
+  }
+  std::string recovered;
+  if (role == storage::CgRole::kWorkloads) {
+    bool none = false;
+    KDR_RETURN_IF_ERROR(RecoverGroups(role, &recovered, &none));
+  }
+  for (const storage::ConsistencyGroup* cg : groups) {
+    Status st = driver_->Restore(*cg, Deadline());
+    if (!st.ok()) return st.WithContext("restoring " + std::string(storage::ToString(role)) + " group " + Quote(cg->name));
+  }
+  *message = std::to_string(VolumeCount(groups)) + " volume(s) back on the primary" +
+             (groups.size() > 1 ? " in " + std::to_string(groups.size()) + " groups" : "");
+  return Status::Ok();
+}
+
+// Failback: what the failover fenced on the old primary (the claims and namespaces of the plan's
+// namespaces) is unfenced before the workloads that mount it are restored.
+Status Run::UnfenceTarget(std::string* message) {
+  KDR_ASSIGN_OR_RETURN(std::vector<FenceChange> changes, Unfence(target_, TargetNamespaces()));
+  size_t changed = 0;
+  for (const auto& c : changes) changed += c.changed;
+  *message = std::to_string(changed) + " object(s) unfenced on the primary";
+  return Status::Ok();
+}
+
 Status Run::FenceSource(std::string* message, bool* skipped) {
   if (source_ == nullptr) {
     *skipped = true;
@@ -497,7 +567,12 @@ Status Run::Step(std::string_view name, std::string* message, bool* skipped) {
   using namespace step;
   if (name == kPreflight) return Preflight(message);
   if (name == kQuiesceSource) return QuiesceSource(message, skipped);
-  if (name == kSyncInventory) return SyncGroup(storage::CgRole::kInventory, message, skipped);
+  if (name == kSyncInventory) {
+    if (failback()) return RecoverGroups(storage::CgRole::kInventory, message, skipped);
+    return SyncGroup(storage::CgRole::kInventory, message, skipped);
+  }
+  if (name == kFailbackInventory) return RestoreGroups(storage::CgRole::kInventory, message, skipped);
+  if (name == kUnfence) return UnfenceTarget(message);
   if (name == kSpendPlan) return SpendPlan(message);
   if (name == kFailoverInventory) return FailoverGroup(storage::CgRole::kInventory, message, skipped);
   if (name == kRestoreInventoryVolume) {
@@ -513,7 +588,10 @@ Status Run::Step(std::string_view name, std::string* message, bool* skipped) {
     *message = "the agent runs in this process (--agent local)";
     return Status::Ok();
   }
-  if (name == kWorkloadVolumes) return FailoverGroup(storage::CgRole::kWorkloads, message, skipped);
+  if (name == kWorkloadVolumes) {
+    if (failback()) return RestoreGroups(storage::CgRole::kWorkloads, message, skipped);
+    return FailoverGroup(storage::CgRole::kWorkloads, message, skipped);
+  }
   if (name == kPrepareDrill) return PrepareDrill(message);
   if (name == kRestoreObjects) return RestoreObjects(message);
   if (name == kFenceSource) return FenceSource(message, skipped);
@@ -574,6 +652,22 @@ void Run::FillReport() {
   }
 }
 
+// Who this run is, as the target's API server authenticates it (a SelfSubjectReview): recorded in
+// the recovery so that the webhook lets a running failback unfence. Empty, with a warning, when
+// the server cannot say (a failback's unfencing is then refused, naming who may do it).
+std::string Run::RecordRunner() {
+  static const kube::Gvr kSelfSubjectReviews{"authentication.k8s.io", "v1", "selfsubjectreviews"};
+  json review = {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}};
+  Result<json> r = target_.Create(kSelfSubjectReviews, "", review);
+  std::string user = r.ok() ? kube::StringField(*r, {"status", "userInfo", "username"}) : "";
+  if (user.empty() && failback()) {
+    Warn("the target cannot say who runs this failback (SelfSubjectReview: " +
+         (r.ok() ? std::string("no username") : r.status().message()) +
+         "): the webhook may refuse to unfence; run it as the DR service account instead");
+  }
+  return user;
+}
+
 Status Run::Execute() {
   KDR_RETURN_IF_ERROR(Load());
   if (recovery_.finished()) {
@@ -581,10 +675,6 @@ Status Run::Execute() {
                                       std::string(ToString(*recovery_.status.phase)) + ") at " +
                                       recovery_.status.finished_at + "; a finished recovery is never re-run: "
                                       "create a new one (kubectl dr recovery create)");
-  }
-  if (recovery_.spec.action == RecoveryAction::kFailback) {
-    return Status::FailedPrecondition("recovery " + Quote(o_.recovery) + " is a Failback, which this version of "
-                                      "kubectl dr cannot run yet; nothing was changed");
   }
   if (o_.inventory_path.empty()) {
     return Status::FailedPrecondition("the agent as a Job on the target is not built yet: run the agent here with "
@@ -597,6 +687,7 @@ Status Run::Execute() {
   Journal journal(recovery_.spec.action, &recovery_.status.steps, env_.clock);
   KDR_RETURN_IF_ERROR(journal.Reconcile());
   if (recovery_.status.started_at.empty()) recovery_.status.started_at = FormatRfc3339(env_.clock->Now());
+  recovery_.status.started_by = RecordRunner();
   recovery_.status.phase = RecoveryPhase::kRunning;
   recovery_.status.message.clear();
   KDR_RETURN_IF_ERROR(SaveStatus());

@@ -5,19 +5,30 @@
 // resumes at the first step not done; a Lease on the target (kube/lease.h) keeps a second run of the
 // same plan out.
 //
-// Built today: Failover and Test (drill), with the agent in this process (`--agent local`): the
-// inventory is read from a directory holding it as replicated (inventory/format.h), the objects are
-// restored by the restore engine (inventory/restore.h), the storage moved by the plan's driver
-// (storage/driver.h). A Failback recovery, and the agent as a Job on the target, are refused with
-// FailedPrecondition saying so.
+// Every action, with the agent in this process (`--agent local`): the inventory is read from a
+// directory holding it as replicated (inventory/format.h), the objects are restored by the restore
+// engine (inventory/restore.h), the storage moved by the plan's driver (storage/driver.h). The
+// agent as a Job on the target is refused with FailedPrecondition saying so.
 //
 //   Failover: Preflight, QuiesceSource, SyncInventory, SpendPlan, FailoverInventory,
 //             RestoreInventoryVolume, StartAgent, WorkloadVolumes, RestoreObjects, FenceSource, Verify
+//   Failback: Preflight, QuiesceSource, SyncInventory (Recover), SpendPlan, FailbackInventory
+//             (Restore), RestoreInventoryVolume, StartAgent, WorkloadVolumes (Recover, Restore),
+//             Unfence, RestoreObjects, Verify
 //   Test:     Preflight, PrepareDrill, RestoreInventoryVolume, StartAgent, RestoreObjects, Verify
 //
-// The source is never needed: when it is unreachable, quiesce and fencing are skipped with a
-// warning (run `kubectl dr fence` when it is back). Nothing on the source changes in a drill, and
-// a drill does not spend the plan.
+// The source of a failover is never needed: when it is unreachable, quiesce and fencing are
+// skipped with a warning (run `kubectl dr fence` when it is back). Nothing on the source changes
+// in a drill, and a drill does not spend the plan.
+//
+// A failback runs a plan defined the other way round (its source is the DR site, its target the
+// old primary) and needs both sites and both storage backends: preflight refuses otherwise. The
+// DR site is quiesced first; its changes replicate back (Recover, waited for: not best effort)
+// before the plan is spent; the primary's claims and namespaces that the failover fenced are
+// unfenced before the objects are restored, as the user running the failback (recorded in
+// status.startedBy from a SelfSubjectReview: the webhook admits the unfence from that user while
+// the failback runs). The primary's stale copies are replaced with the DR site's objects when the
+// caller passes ExistingPolicy::kUpdate (the CLI's default for a failback).
 //
 // Errors: a step that fails stops the run with its error (the step Failed in the journal, the
 // recovery left Running so that the next run resumes there). Preflight changes nothing: a spent

@@ -129,5 +129,88 @@ TEST_F(FailoverE2eTest, AnUnconfirmedFailoverOrAConflictChangesNothing) {
   EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
 }
 
+// The way back: a plan defined from the DR site to the primary (kept on the primary), an inventory
+// of the DR site, and kubectl dr failback, which quiesces the DR site, unfences the primary (as the
+// user running it: the primary's webhook admits that from a running failback only) and brings the
+// primary's stale copies to the DR site's state.
+TEST_F(FailoverE2eTest, FailsBackToThePrimaryWithTheDrSitesStateAndUnfencesIt) {
+  ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
+  ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
+  CommandResult failover = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --yes" +
+                              WaitFlag());
+  ASSERT_EQ(failover.exit_code, 0) << failover.output;
+
+  // Life goes on at the DR site.
+  ASSERT_EQ(Kubectl("-n shop scale deployment web --replicas=3").exit_code, 0);
+  ASSERT_EQ(Kubectl("-n shop patch configmap web-config --type=merge -p '{\"data\":{\"greeting\":\"hello from "
+                    "the DR site\"}}'").exit_code, 0);
+
+  // The primary gets kubectl-dr too (its webhook guards the fence there), and the failback plan.
+  int port = 0;
+  std::string url, certs;
+  std::unique_ptr<WebhookProcess> primary_webhook;
+  StartWebhook(pair_->source(), dir_.path() + "/primary", &port, &url, &certs, &primary_webhook);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(Source("apply -f " + FailoverData("plan-back.yaml")).exit_code, 0);
+  auto back = [&](const std::string& args) {
+    return pair_->Shell("kubectl dr --context " + pair_->source().context() + " " + args);
+  };
+  const std::string back_inventory = dir_.path() + "/inventory-back";
+  CommandResult capture = back("inventory capture --plan shop-back --agent local --inventory-path " + back_inventory);
+  ASSERT_EQ(capture.exit_code, 0) << capture.output;
+  ASSERT_EQ(back("recovery create shop-failback --plan shop-back --action Failback").exit_code, 0);
+
+  // Run as a failover, it is refused, naming the command to use.
+  CommandResult wrong = back("failover shop-failback --agent local --inventory-path " + back_inventory + " --yes");
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.output.find("is a Failback: run it with kubectl dr failback shop-failback"), std::string::npos)
+      << wrong.output;
+
+  // Before the failback, the fence holds on the primary against anyone.
+  CommandResult by_hand = Source("label ns shop dr.kubectl-dr.dev/fenced-");
+  EXPECT_NE(by_hand.exit_code, 0) << by_hand.output;
+
+  // A failback needs both sites: with the DR site down, preflight refuses and nothing moves.
+  ASSERT_TRUE(target().Stop().ok());
+  CommandResult alone = back("failback shop-failback --agent local --inventory-path " + back_inventory + " --yes");
+  ASSERT_TRUE(target().Restart().ok());
+  EXPECT_NE(alone.exit_code, 0);
+  EXPECT_NE(alone.output.find("a failback needs both sites"), std::string::npos) << alone.output;
+  EXPECT_EQ(Source("-n kubectl-dr-system get drplan shop-back -o jsonpath={.status.phase}").output, "");
+
+  CommandResult failback = back("failback shop-failback --agent local --inventory-path " + back_inventory +
+                                " --yes" + WaitFlag());
+  ASSERT_EQ(failback.exit_code, 0) << failback.output << primary_webhook->Log();
+  EXPECT_NE(failback.output.find("recovery shop-failback (Failback of plan shop-back): Succeeded"), std::string::npos)
+      << failback.output;
+
+  // The primary runs the DR site's state, unfenced.
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "3");
+  EXPECT_EQ(Source("-n shop get deployment web -o 'jsonpath={.metadata.annotations.dr\\.kubectl-dr\\.dev/replicas}'").output,
+            "");
+  EXPECT_EQ(Source("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the DR site");
+  EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "");
+  EXPECT_EQ(Source("-n shop get pvc shop-inventory -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/failed-over}'").output,
+            "");
+  EXPECT_EQ(Source("-n kubectl-dr-system get drplan shop-back -o jsonpath={.status.phase}/{.status.spentBy}").output,
+            "Spent/shop-failback");
+  const std::string journal = Source("-n kubectl-dr-system get drr shop-failback -o json").output;
+  json rec = json::parse(journal, nullptr, false);
+  ASSERT_TRUE(rec.is_object()) << journal;
+  EXPECT_EQ(rec["status"]["phase"], "Succeeded");
+  EXPECT_FALSE(rec["status"].value("startedBy", "").empty()) << "the user who ran it is recorded";
+  std::vector<std::string> steps;
+  for (const json& st : rec["status"]["steps"]) steps.push_back(st["name"].get<std::string>() + "=" + st["state"].get<std::string>());
+  EXPECT_EQ(Join(steps, ","),
+            "Preflight=Succeeded,QuiesceSource=Succeeded,SyncInventory=Succeeded,SpendPlan=Succeeded,"
+            "FailbackInventory=Succeeded,RestoreInventoryVolume=Succeeded,StartAgent=Skipped,WorkloadVolumes=Skipped,"
+            "Unfence=Succeeded,RestoreObjects=Succeeded,Verify=" + std::string(target().simulated() ? "Succeeded" : "Skipped"));
+
+  // The DR site is quiesced, its replicas remembered.
+  EXPECT_EQ(Kubectl("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "0");
+  EXPECT_EQ(Kubectl("-n shop get deployment web -o 'jsonpath={.metadata.annotations.dr\\.kubectl-dr\\.dev/replicas}'").output,
+            "3");
+}
+
 }  // namespace
 }  // namespace kdr::e2e
