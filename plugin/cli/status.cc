@@ -135,12 +135,16 @@ Status RunStatus(const StatusOptions& o, const CommandContext& ctx) {
   KDR_ASSIGN_OR_RETURN(dr::DRRecovery first, ReadRecovery(*client, ns, o.name));
 
   std::ostream& out = *ctx.streams.out;
+  int shown = 0;
   auto show = [&](const dr::DRRecovery& r) {
     if (format == OutputFormat::kTable) {
       PrintStatus(r, clock.Now(), out);
     } else {
+      // Successive YAML documents need their separator, as kubectl get -w -o yaml prints them.
+      if (format == OutputFormat::kYaml && shown > 0) out << "---\n";
       PrintObjects({StatusJson(r, clock.Now())}, format, false, out);
     }
+    ++shown;
     out.flush();
   };
   show(first);

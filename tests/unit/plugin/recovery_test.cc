@@ -251,6 +251,10 @@ class RequestLog final : public LogSink {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return counts_[request] >= n; });
   }
+  int Count(const std::string& request) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return counts_[request];
+  }
 
  private:
   std::mutex mu_;
@@ -383,9 +387,32 @@ TEST_F(StatusCliTest, WatchReconnectsWhenTheWatchDrops) {
     at = end + 3;
   }
   ASSERT_GE(docs.size(), 2u) << r.out;
+  EXPECT_GE(requests_->Count(kRecoveryCollection), 3) << "no request after the watch dropped";
   EXPECT_EQ(docs.front()["phase"], "Running");
   EXPECT_EQ(docs.back()["phase"], "Succeeded");
   EXPECT_EQ(docs.back()["restored"]["created"], 12);
+}
+
+TEST_F(StatusCliTest, WatchAsYamlSeparatesTheDocuments) {
+  Create(kRecoveries, "recovery/running.yaml");
+  CliRun r;
+  std::thread watcher([&] { r = Run({"status", "shop-failover", "--watch", "-o", "yaml"}); });
+  requests_->WaitFor(kRecoveryCollection, 1);
+  Finish();
+  watcher.join();
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<std::string> docs;
+  size_t at = 0;
+  for (size_t sep; (sep = r.out.find("---\n", at)) != std::string::npos; at = sep + 4) {
+    docs.push_back(r.out.substr(at, sep - at));
+  }
+  docs.push_back(r.out.substr(at));
+  ASSERT_EQ(docs.size(), 3u) << r.out;  // Running, SyncInventory done, Succeeded
+  auto first = YamlToJson(docs.front(), "first");
+  auto last = YamlToJson(docs.back(), "last");
+  ASSERT_TRUE(first.ok() && last.ok()) << r.out;
+  EXPECT_EQ((*first)["phase"], "Running");
+  EXPECT_EQ((*last)["phase"], "Succeeded");
 }
 
 TEST_F(StatusCliTest, WatchEndsWithAnErrorWhenTheRecoveryIsDeleted) {
