@@ -191,11 +191,17 @@ Status CheckWebhook(kube::Client& cluster, std::string_view dr_namespace, std::s
 }
 
 std::string DescribeConflicts(const std::vector<inventory::Conflict>& conflicts) {
-  std::string out = std::to_string(conflicts.size()) +
-                    " object(s) on the target were not created by this recovery (nothing was changed; choose "
-                    "--existing skip or update, or remove them):";
+  std::string out;
   for (const auto& c : conflicts) out += "\n  " + c.object.ToString() + ": " + c.reason;
   return out;
+}
+
+Status RefuseConflicts(const std::vector<inventory::Conflict>& conflicts) {
+  if (conflicts.empty()) return Status::Ok();
+  return Status::FailedPrecondition(std::to_string(conflicts.size()) +
+                                    " object(s) on the target were not created by this recovery (nothing was "
+                                    "changed; choose --existing skip or update, or remove them):" +
+                                    DescribeConflicts(conflicts));
 }
 
 Result<std::vector<ClaimRef>> UnfencedClaims(kube::Client& cluster, std::string_view plan) {

@@ -61,10 +61,13 @@ Status CheckPlanNotSpent(const DRPlan& plan, std::string_view recovery = "");
 Status CheckWebhook(kube::Client& cluster, std::string_view dr_namespace, std::string_view plan,
                     std::string_view site, std::string_view context);
 
-// The failover's text for conflicts: "N object(s) on the target were not created by this
-// recovery (nothing was changed; choose --existing skip or update, or remove them):" and one
-// indented line per conflict.
+// One line per conflict, each starting with "\n  ": "\n  Namespace shop: exists on the target ...".
 std::string DescribeConflicts(const std::vector<inventory::Conflict>& conflicts);
+
+// What a failover's preflight refuses conflicts with: FailedPrecondition "N object(s) on the
+// target were not created by this recovery (nothing was changed; choose --existing skip or
+// update, or remove them):" and DescribeConflicts. Ok when there are none.
+Status RefuseConflicts(const std::vector<inventory::Conflict>& conflicts);
 
 // The failed-over claims of `plan` on `cluster` whose namespace is not labelled fenced (the
 // webhook does not see the pods of such a namespace: the fence has a hole). Sorted. `kubectl dr
