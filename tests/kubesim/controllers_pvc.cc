@@ -62,6 +62,7 @@ class PvcController : public Reconciler {
     if (!dirty_) return;
     dirty_ = false;
     std::set<std::string> pending;
+    hpe_unreachable_ = Status::Ok();
     for (const auto& pvc : ListAll(store_, kPvcs, "")) {
       if (Deleting(pvc)) continue;
       if (Str(pvc, "/status/phase"_json_pointer) == "Bound" &&
@@ -93,7 +94,12 @@ class PvcController : public Reconciler {
     }
     if (driver != kHpeCsiDriver || !options_.hpe_array) return true;
     const HpeArray& array = *options_.hpe_array;
-    Result<bool> writable = array.Writable(handle);
+    // One unreachable alletra-sim per pass, not one timeout per pending claim.
+    Result<bool> writable = hpe_unreachable_.ok() ? array.Writable(handle) : Result<bool>(hpe_unreachable_);
+    if (!writable.ok() && (writable.status().code() == StatusCode::kUnavailable ||
+                           writable.status().code() == StatusCode::kDeadlineExceeded)) {
+      hpe_unreachable_ = writable.status();
+    }
     if (writable.ok() && *writable) return true;
     if (writable.ok()) {
       Report(pvc, "VolumeNotWritable",
@@ -362,6 +368,7 @@ class PvcController : public Reconciler {
   bool protection_dirty_ = true;
   std::vector<json> released_;
   std::map<std::string, std::string> reported_;  // claim uid -> the last Event's reason: message
+  Status hpe_unreachable_;  // set once alletra-sim did not answer in this pass
 };
 
 }  // namespace

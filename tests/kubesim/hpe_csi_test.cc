@@ -196,6 +196,18 @@ TEST_F(HpeCsiBindingTest, ReportsAVolumeTheArrayDoesNotHave) {
   EXPECT_NE(ClaimPhase(), "Bound");
 }
 
+TEST_F(HpeCsiBindingTest, KeepsTheClaimPendingWhileTheSimulatorCannotBeReached) {
+  Start("array-a");
+  sim_.reset();  // alletra-sim gone: nothing says the volume is writable
+  CreateVolumeAndClaim("shop-db-a");
+  json event = WaitEvent("VolumeCheckFailed");
+  ASSERT_FALSE(event.is_null()) << "claim phase " << ClaimPhase();
+  EXPECT_NE(event.value("message", "").find("cannot tell whether volume \"shop-db-a\""), std::string::npos)
+      << event.dump();
+  EXPECT_NE(event.value("message", "").find("cannot connect"), std::string::npos) << event.dump();
+  EXPECT_NE(ClaimPhase(), "Bound");
+}
+
 TEST(HpeArrayTest, ConnectRefusesAnArrayTheSimulatorDoesNotServe) {
   auto sim = StartSim();
   ASSERT_NE(sim, nullptr);
