@@ -30,7 +30,9 @@
 //                                  default) refuses the whole restore before any write and lists
 //                                  every conflict; kSkip leaves it; kUpdate replaces it (PUT, the
 //                                  target's allocated fields kept: clusterIPs, node ports, a
-//                                  claim's volume, a Job's selector)
+//                                  claim's volume, a Job's selector). A PV naming another volume
+//                                  than the restore's (a failback's stale original) is made anew
+//                                  with its claim, the stale volume kept (reclaim policy Retain)
 //
 // Within a tier, objects are written in parallel (RestoreOptions::parallel, default 16) over the
 // client's keep-alive connections. One object's failure is recorded with the server's reason and

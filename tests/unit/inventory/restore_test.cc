@@ -36,6 +36,7 @@ const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
 const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
 const kube::Gvr kJobs{"batch", "v1", "jobs"};
 const kube::Gvr kDeployments{"apps", "v1", "deployments"};
+const kube::Gvr kStatefulSets{"apps", "v1", "statefulsets"};
 const kube::Gvr kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings"};
 const kube::Gvr kStorageClasses{"storage.k8s.io", "v1", "storageclasses"};
 const kube::Gvr kWidgets{"example.com", "v1", "widgets"};
@@ -368,6 +369,69 @@ TEST_F(RestoreTest, ExistingUpdateReplacesAndKeepsWhatTheTargetAllocated) {
   EXPECT_EQ(again.counts.created, 0);
   EXPECT_EQ(again.counts.updated, 0);
   EXPECT_EQ(again.counts.existing, Restorable(Shop()));
+}
+
+// A failback's old primary holds the claim bound to the stale original volume, while the restore
+// brings the volume that took over: the PV's source is immutable, so under kUpdate the claim and
+// the PV are made anew on the new volume, and the stale volume is kept (Retain).
+TEST_F(RestoreTest, ExistingUpdateReplacesAVolumeThatPointsElsewhereKeepingTheStaleOne) {
+  RestoreResult first = Restore(*client_, Shop(), Options());
+  ASSERT_TRUE(first.status.ok()) << first.status.ToString();
+  ASSERT_EQ(first.counts.failed, 0) << Failures(first);
+  const json old_claim = Get(kClaims, "shop", "data");
+  ASSERT_EQ(old_claim["status"].value("phase", ""), "Bound");
+  const std::string logs_uid = kube::Uid(Get(kClaims, "shop", "logs"));
+
+  RestoreInput back = Shop();
+  for (json& o : back.objects) {
+    if (kube::Kind(o) == "PersistentVolume" && kube::Name(o) == "pv-data") {
+      o["spec"]["hostPath"]["path"] = "/var/lib/kubesim/volumes/pv-data-dr";
+      o["spec"]["persistentVolumeReclaimPolicy"] = "Delete";
+    }
+  }
+  RestoreOptions o = Options();
+  o.recovery = "shop-failback";
+  o.existing = ExistingPolicy::kUpdate;
+
+  // While the database's pod uses the claim, it is not deleted: the PV fails, naming the pod.
+  RestoreOptions brief = o;
+  brief.claim_bound_timeout = std::chrono::seconds(30);
+  RestoreResult in_use = Restore(*client_, back, brief);
+  ASSERT_TRUE(in_use.status.ok()) << in_use.status.ToString();
+  EXPECT_NE(Failures(in_use).find("PersistentVolume pv-data: deadline exceeded: persistentvolumeclaim shop/data "
+                                  "(bound to the stale volume) is still there after 30s"),
+            std::string::npos) << Failures(in_use);
+  EXPECT_NE(Failures(in_use).find("pods still use it (shop/db-0)"), std::string::npos) << Failures(in_use);
+
+  // Quiesced (as a failback's old primary is), the claim (deleted by the first run) goes, and the
+  // run again makes both anew.
+  json zero = {{"spec", {{"replicas", 0}}}};
+  ASSERT_TRUE(client_->Patch(kStatefulSets, "shop", "db", kube::PatchType::kMergePatch, zero, {}).ok());
+  RestoreResult r = Restore(*client_, std::move(back), o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.counts.failed, 0) << Failures(r);
+
+  const json pv = Get(kVolumes, "", "pv-data");
+  EXPECT_EQ(pv["spec"]["hostPath"]["path"], "/var/lib/kubesim/volumes/pv-data-dr");
+  EXPECT_EQ(kube::Label(pv, kRecoveryLabel).value_or(""), "shop-failback");
+  const json claim = Get(kClaims, "shop", "data");
+  EXPECT_NE(kube::Uid(claim), kube::Uid(old_claim)) << "the claim is made anew";
+  EXPECT_EQ(claim["spec"]["volumeName"], "pv-data");
+  EXPECT_EQ(claim["status"].value("phase", ""), "Bound");
+  EXPECT_EQ(kube::Label(claim, kRecoveryLabel).value_or(""), "shop-failback");
+  bool noted = false;
+  for (const ObjectNote& n : r.notes) {
+    if (n.object.ToString() == "PersistentVolume pv-data" &&
+        n.message == "replaced: the target's PV named volume hostPath:/var/lib/kubesim/volumes/pv-data (kept: "
+                     "reclaim policy Retain)") {
+      noted = true;
+    }
+  }
+  EXPECT_TRUE(noted) << "no note on the replaced volume";
+
+  // The other volume points where it did: updated in place, its claim kept.
+  EXPECT_EQ(kube::Uid(Get(kClaims, "shop", "logs")), logs_uid);
+  EXPECT_EQ(kube::Label(Get(kVolumes, "", "pv-logs"), kRecoveryLabel).value_or(""), "shop-failback");
 }
 
 TEST_F(RestoreTest, AnInterruptedRunResumesToTheSameEndState) {
