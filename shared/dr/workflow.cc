@@ -9,6 +9,7 @@
 #include "dr/fence.h"
 #include "dr/journal.h"
 #include "dr/quiesce.h"
+#include "dr/readiness.h"
 #include "dr/verify.h"
 #include "inventory/format.h"
 #include "kube/client.h"
@@ -23,17 +24,9 @@ using nlohmann::json;
 
 const kube::Gvr kPlans{std::string(kGroup), std::string(kVersion), std::string(kPlanResource)};
 const kube::Gvr kRecoveries{std::string(kGroup), std::string(kVersion), std::string(kRecoveryResource)};
-const kube::Gvr kWebhooks{"admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations"};
 const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
 const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
 const kube::Gvr kNamespaces{"", "v1", "namespaces"};
-constexpr std::string_view kWebhookName = "kubectl-dr-webhook";
-
-std::string Describe(const std::vector<inventory::Conflict>& conflicts) {
-  std::string out;
-  for (const auto& c : conflicts) out += "\n  " + c.object.ToString() + ": " + c.reason;
-  return out;
-}
 
 // One run: the state every step reads, rebuilt at the start of each run (each piece is cheap and
 // idempotent to rebuild), and the journal written after every change.
@@ -191,20 +184,10 @@ Status Run::SaveStatus() {
 }
 
 Status Run::Preflight(std::string* message) {
-  if (plan_.spent() && plan_.status.spent_by != o_.recovery) {
-    return Status::FailedPrecondition("plan " + Quote(plan_.metadata.name) + " was spent by " +
-                                      Quote(plan_.status.spent_by) + "; clone it: kubectl dr plan clone " +
-                                      plan_.metadata.name + " --name NEW --inventory-pvc NEW-PVC");
-  }
-  Result<json> hook = target_.Get(kWebhooks, "", kWebhookName);
-  if (!hook.ok()) {
-    if (hook.status().IsNotFound()) {
-      return Status::FailedPrecondition("the kubectl-dr webhook is not installed on the target: restored objects "
-                                        "would not be transformed and nothing would guard them; run kubectl dr "
-                                        "install --context " + plan_.spec.target_context);
-    }
-    return hook.status().WithContext("checking the webhook on the target");
-  }
+  KDR_RETURN_IF_ERROR(CheckPlanNotSpent(plan_, o_.recovery));
+  // Restored objects are transformed, and the old primary fenced, by the webhook: it must be there
+  // and answering the target's API server, not merely configured.
+  KDR_RETURN_IF_ERROR(CheckWebhook(target_, o_.dr_namespace, plan_.metadata.name, "target", plan_.spec.target_context));
   if (failback() && source_ == nullptr) {
     return Status::FailedPrecondition("a failback needs both sites, and its source (the DR site, context " +
                                       plan_.spec.source_context + ") cannot be reached: its workloads must be "
@@ -226,11 +209,7 @@ Status Run::Preflight(std::string* message) {
   inventory::RestoreOptions ro = RestoreOptionsFor();
   Result<std::vector<inventory::Conflict>> conflicts = inventory::ListConflicts(target_, input_, ro);
   if (!conflicts.ok()) return conflicts.status().WithContext("listing what would conflict on the target");
-  if (!conflicts->empty() && o_.existing == inventory::ExistingPolicy::kFail) {
-    return Status::FailedPrecondition(std::to_string(conflicts->size()) + " object(s) on the target were not "
-                                      "created by this recovery (nothing was changed; choose --existing skip or "
-                                      "update, or remove them):" + Describe(*conflicts));
-  }
+  if (o_.existing == inventory::ExistingPolicy::kFail) KDR_RETURN_IF_ERROR(RefuseConflicts(*conflicts));
   *message = "inventory generation " + std::to_string(inventory_->generation()) + " captured " +
              report_->inventory_captured_at + "; " + Join(states, "; ");
   if (!conflicts->empty()) *message += "; " + std::to_string(conflicts->size()) + " existing object(s) will be " +
@@ -404,7 +383,12 @@ Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
     return pvc.status().WithContext("creating persistentvolumeclaim " + e.pvc_namespace + "/" + e.pvc_name +
                                     " (the inventory's claim)");
   }
-  *message = "persistentvolumeclaim " + e.pvc_namespace + "/" + e.pvc_name + " on volume " +
+  // DESIGN.md step 6: Bound before the agent mounts it (a claim on a volume that is not writable
+  // here yet stays Pending, and an agent Job would hang on it).
+  Status bound = inventory::WaitClaimBound(target_, e.pvc_namespace, e.pvc_name,
+                                           std::chrono::duration_cast<std::chrono::milliseconds>(o_.timeout), stop_);
+  if (!bound.ok()) return bound.WithContext("the inventory's claim");
+  *message = "persistentvolumeclaim " + e.pvc_namespace + "/" + e.pvc_name + " bound to volume " +
              kube::StringField(*pv, {"metadata", "name"});
   return Status::Ok();
 }
@@ -467,7 +451,7 @@ Status Run::RestoreObjects(std::string* message) {
          " in the inventory");
   }
   if (!r.status.ok()) {
-    if (!r.conflicts.empty()) return Status(r.status.code(), r.status.message() + Describe(r.conflicts));
+    if (!r.conflicts.empty()) return Status(r.status.code(), r.status.message() + DescribeConflicts(r.conflicts));
     return r.status;
   }
   RestoredCounts& rc = recovery_.status.restored.emplace();

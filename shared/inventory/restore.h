@@ -227,6 +227,12 @@ struct RestoreResult {
 Result<std::vector<Conflict>> ListConflicts(kube::Client& target, const RestoreInput& input,
                                             const RestoreOptions& options);
 
+// Waits until claim ns/name on `target` is Bound (polling through the client's clock). Errors:
+// DeadlineExceeded after `timeout` saying why it is not (its phase and conditions, its volume's
+// state, the latest event); Cancelled when stopped; the client's error when it cannot be read.
+Status WaitClaimBound(kube::Client& target, std::string_view ns, std::string_view name,
+                      std::chrono::milliseconds timeout, std::stop_token stop = {});
+
 // Restores `input` into `target`. See the top of this file and RestoreResult::status. A stop
 // request is honoured between objects and during waits. The input is taken by value and its
 // objects are sanitized in place: pass it with std::move unless it is needed again (a copy of

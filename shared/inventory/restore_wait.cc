@@ -273,3 +273,33 @@ void WaitBound(kube::Client& target, std::vector<Entry*>& claims, milliseconds t
 }
 
 }  // namespace kdr::inventory::internal
+
+namespace kdr::inventory {
+
+Status WaitClaimBound(kube::Client& target, std::string_view ns, std::string_view name,
+                      std::chrono::milliseconds timeout, std::stop_token stop) {
+  using nlohmann::json;
+  static const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
+  Clock& clock = *target.env().clock;
+  const Clock::MonoTime deadline = clock.Monotonic() + timeout;
+  json claim;
+  Status read;
+  bool bound = false;
+  internal::Poll(clock, deadline, stop, [&] {
+    Result<json> r = target.Get(kClaims, ns, name);
+    read = r.status();
+    if (r.ok()) {
+      claim = std::move(*r);
+      bound = kube::StringField(claim, {"status", "phase"}) == "Bound";
+    }
+    return bound;
+  });
+  if (bound) return Status::Ok();
+  if (stop.stop_requested()) return Status::Cancelled("stopped while waiting for claim " + std::string(ns) + "/" + std::string(name) + " to bind");
+  const std::string what = "claim " + std::string(ns) + "/" + std::string(name);
+  if (!read.ok()) return read.WithContext("waiting for " + what + " to bind");
+  return Status::DeadlineExceeded(what + " is not Bound after " + internal::Duration(timeout) + ": " +
+                                  internal::WhyPending(target, claim, {}));
+}
+
+}  // namespace kdr::inventory
