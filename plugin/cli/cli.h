@@ -65,6 +65,8 @@ void RegisterQuiesce(const Registrar& r);
 void RegisterStatus(const Registrar& r);
 // `plan check`, added to the `plan` subcommand by RegisterPlan.
 void RegisterPlanCheck(CLI::App* plan, const Registrar& r);
+// `plan create|describe|delete` (plan_create.cc), likewise.
+void RegisterPlanCreate(CLI::App* plan, const Registrar& r);
 
 // Help text laid out as kubectl lays out its own (help.cc).
 std::shared_ptr<CLI::FormatterBase> MakeKubectlFormatter();

@@ -272,7 +272,8 @@ Status RunClone(const CloneOptions& o, const CommandContext& ctx) {
 
 void RegisterPlan(const Registrar& r) {
   CLI::App* cmd = r.root->add_subcommand(
-      "plan", "List, show, clone and check DR plans (DRPlan objects on the target cluster of the current context)");
+      "plan", "Create, list, describe, clone, check and delete DR plans (DRPlan objects on the target cluster of the "
+      "current context)");
   cmd->require_subcommand(1);
 
   auto gopts = std::make_shared<GetOptions>();
@@ -327,6 +328,7 @@ void RegisterPlan(const Registrar& r) {
   });
 
   RegisterPlanCheck(cmd, r);
+  RegisterPlanCreate(cmd, r);
 }
 
 }  // namespace kdr::plugin

@@ -91,7 +91,7 @@ class TwoSitesTest : public PluginOnKubesimTest {
   void SetUp() override {
     PluginOnKubesimTest::SetUp();
     if (HasFatalFailure()) return;
-    auto source = kubesim::Server::Start({});
+    auto source = kubesim::Server::Start(source_options_);
     ASSERT_TRUE(source.ok()) << source.status().ToString();
     source_ = std::move(source).value();
     const std::string source_kc = dir_.path() + "/source-config";
@@ -155,6 +155,8 @@ class TwoSitesTest : public PluginOnKubesimTest {
   inline static const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
   inline static const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
 
+  // The source's kubesim (a derived fixture may start controllers there, as server_options_).
+  kubesim::Server::Options source_options_;
   std::unique_ptr<kubesim::Server> source_;
   std::unique_ptr<kube::Client> source_client_;
 };
