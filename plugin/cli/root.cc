@@ -7,6 +7,10 @@
 #include "cli/cli.h"
 
 namespace kdr::plugin {
+
+// `agent capture|restore|install` (agent.cc).
+void RegisterAgent(const Registrar& r);
+
 namespace {
 
 constexpr std::string_view kDescription =
@@ -76,6 +80,7 @@ int RunPlugin(int argc, const char* const* argv, CommandContext* ctx) {
   RegisterFailover(r);
   RegisterQuiesce(r);
   RegisterStatus(r);
+  RegisterAgent(r);
 
   std::ostream& out = *ctx->streams.out;
   std::ostream& err = *ctx->streams.err;

@@ -277,6 +277,9 @@ ConfigPaths ConfigPaths::FromEnvironment() {
   p.home = get("HOME");
   p.service_host = get("KUBERNETES_SERVICE_HOST");
   p.service_port = get("KUBERNETES_SERVICE_PORT");
+  // kubesim's node runs the agent as a local process and cannot mount the token where a kubelet
+  // does: it names the directory here.
+  if (std::string dir = get("KUBECTL_DR_SERVICEACCOUNT_DIR"); !dir.empty()) p.in_cluster_dir = dir;
   return p;
 }
 

@@ -732,5 +732,13 @@ TEST(KubeconfigPathsTest, FromEnvironmentReadsTheProcessEnvironment) {
   EXPECT_EQ(p.in_cluster_dir, ConfigPaths::kDefaultInClusterDir);
 }
 
+// kubesim's node runs agent pods as local processes: the token cannot be where a kubelet mounts it.
+TEST(KubeconfigPathsTest, ServiceAccountDirectoryCanBeNamedInTheEnvironment) {
+  ASSERT_EQ(setenv("KUBECTL_DR_SERVICEACCOUNT_DIR", "/tmp/pod-1/serviceaccount", 1), 0);
+  ConfigPaths p = ConfigPaths::FromEnvironment();
+  unsetenv("KUBECTL_DR_SERVICEACCOUNT_DIR");
+  EXPECT_EQ(p.in_cluster_dir, "/tmp/pod-1/serviceaccount");
+}
+
 }  // namespace
 }  // namespace kdr::kube

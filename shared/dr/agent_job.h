@@ -1,0 +1,114 @@
+#pragma once
+
+// The agent's objects on a cluster (DESIGN.md section 1: `kubectl-dr agent`, the same binary as
+// the plugin, run as a Job mounting the inventory volume), computed without a cluster so they are
+// testable:
+//
+//   - on the source, the capture: a ServiceAccount, the least RBAC a capture needs, and a CronJob
+//     running `kubectl-dr agent capture` on the plan's schedule with the inventory claim mounted;
+//   - on the target, the restore: a ServiceAccount and its RBAC (created by `kubectl dr agent
+//     install`), and the Job the workflow creates for one recovery (RestoreJob).
+//
+// Everything lives in the inventory claim's namespace (a pod mounts claims of its own namespace
+// only), named after the plan so several plans share a cluster. The image is the plugin's: the
+// repository kAgentImageRepository, tagged as the install manifests' webhook image.
+
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "dr/types.h"
+#include "install/manifests.h"
+
+namespace kdr::dr {
+
+// The agent's image repository; kubesim's node runs pods of this image as real kubectl-dr
+// processes.
+inline constexpr std::string_view kAgentImageRepository = "ghcr.io/kubectl-dr/kubectl-dr";
+// Where the agent's pods mount the inventory claim.
+inline constexpr std::string_view kInventoryMountPath = "/var/lib/kubectl-dr/inventory";
+// Where a container's termination message goes (the container's terminationMessagePath).
+inline constexpr std::string_view kTerminationLogPath = "/dev/termination-log";
+// The capture schedule when neither the flag nor the plan gives one.
+inline constexpr std::string_view kDefaultCaptureSchedule = "*/15 * * * *";
+// Labels on every agent object: app.kubernetes.io/component=agent and this one, naming the plan.
+inline constexpr std::string_view kPlanLabel = "dr.kubectl-dr.dev/plan";
+
+struct AgentOptions {
+  // The agent image; "" = AgentImage() of the embedded manifests.
+  std::string image;
+  // The capture CronJob's schedule; "" = the plan's spec.schedule, else kDefaultCaptureSchedule.
+  std::string schedule;
+  // The namespace holding the plan (on the target) or its status (-n of the agent).
+  std::string dr_namespace = std::string(kSystemNamespace);
+};
+
+// The agent image of the install manifests: kAgentImageRepository with the webhook Deployment's
+// tag ("ghcr.io/kubectl-dr/kubectl-dr:v0.1.0"). InvalidArgument when the manifests hold no
+// webhook image.
+Result<std::string> AgentImage(std::span<const install::ManifestFile> files = install::EmbeddedManifests());
+
+// True when `image` is of kAgentImageRepository (any tag or digest).
+bool IsAgentImage(std::string_view image);
+
+// Names, derived from the plan's: "kubectl-dr-agent-<plan>" (service account, roles, bindings),
+// "kubectl-dr-capture-<plan>" (CronJob), "kubectl-dr-restore-<recovery>" (Job). Long names are
+// cut to fit Kubernetes' limits (52 characters for a CronJob) with a hash suffix.
+std::string AgentServiceAccountName(std::string_view plan);
+std::string CaptureCronJobName(std::string_view plan);
+std::string RestoreJobName(std::string_view recovery);
+
+// The source's capture objects, in apply order: ServiceAccount; a ClusterRole reading the
+// cluster-scoped objects a capture follows (namespaces, PVs, StorageClasses, PriorityClasses,
+// CRDs, ClusterRoles and ClusterRoleBindings) and its binding; a ClusterRole reading every
+// namespaced resource, bound by a RoleBinding in each of the plan's namespaces only; a Role in the
+// DR namespace to read the plan and record the capture in its status; the CronJob (concurrency
+// Forbid, one attempt per schedule) running
+//   kubectl-dr agent capture --plan P --namespaces a,b --inventory-pvc NS/NAME
+//       --inventory-path kInventoryMountPath -n DR_NAMESPACE
+// with the claim mounted. InvalidArgument for a schedule or image that is not well formed.
+Result<std::vector<nlohmann::json>> CaptureAgentObjects(const DRPlan& plan, const AgentOptions& options);
+
+// The target's restore identity: ServiceAccount and a ClusterRole bound to it that may create and
+// update what a restore writes (any resource: a restore recreates custom resources, CRDs and RBAC,
+// and Kubernetes lets only a holder of a permission grant it), plus the plan and recovery status.
+Result<std::vector<nlohmann::json>> RestoreAgentObjects(const DRPlan& plan, const AgentOptions& options);
+
+// The Job restoring `recovery` on the target (backoffLimit 0: the workflow decides on retries;
+// its journal makes a rerun resume):
+//   kubectl-dr agent restore --recovery R --inventory-path kInventoryMountPath -n DR_NAMESPACE
+//       [--existing POLICY] [--parallel N] [--generation G]
+struct RestoreJobOptions {
+  std::string existing;  // fail|skip|update; "" = the agent's default
+  int parallel = 0;      // 0 = the agent's default
+  std::optional<int64_t> generation;
+};
+Result<nlohmann::json> RestoreJob(const DRPlan& plan, std::string_view recovery, const AgentOptions& options,
+                                  const RestoreJobOptions& job = {});
+
+// A Job made from a CronJob's jobTemplate now, as `kubectl create job --from=cronjob/NAME` makes
+// it (annotation cronjob.kubernetes.io/instantiate: manual, the CronJob as owner): a capture run
+// on demand. InvalidArgument when the CronJob has no jobTemplate.
+Result<nlohmann::json> JobFromCronJob(const nlohmann::json& cronjob, std::string_view job_name);
+
+// What an agent run reports as its container's termination message (and the agent prints last):
+// one line of JSON, at most 4096 bytes as the kubelet keeps.
+struct AgentResult {
+  bool ok = false;
+  std::string message;     // the error, or a one-line summary
+  int64_t generation = 0;  // the inventory generation captured or restored
+  std::string captured_at;  // its capture end (RFC 3339)
+  int64_t objects = 0;     // captured objects, or restored (created + updated + existing)
+  int64_t skipped = 0;
+  int64_t failed = 0;
+};
+std::string FormatAgentResult(const AgentResult& result);
+// InvalidArgument when `text` is not an agent result (an image that is not the agent's, a
+// process killed before writing one).
+Result<AgentResult> ParseAgentResult(std::string_view text);
+
+}  // namespace kdr::dr

@@ -1,0 +1,140 @@
+#include "dr/agent_restore.h"
+
+#include <nlohmann/json.hpp>
+
+#include "base/strings.h"
+#include "dr/readiness.h"
+#include "inventory/format.h"
+#include "kube/client.h"
+#include "kube/object.h"
+#include "storage/deadline.h"
+#include "storage/driver.h"
+#include "storage/registry.h"
+
+namespace kdr::dr {
+namespace {
+
+using nlohmann::json;
+
+const kube::Gvr kPlans{std::string(kGroup), std::string(kVersion), std::string(kPlanResource)};
+const kube::Gvr kRecoveries{std::string(kGroup), std::string(kVersion), std::string(kRecoveryResource)};
+
+const storage::Volume* VolumeOf(const std::vector<storage::ConsistencyGroup>& groups,
+                                const inventory::VolumeMapEntry& entry) {
+  for (const auto& cg : groups) {
+    for (const auto& v : cg.volumes) {
+      if (v.captured.pvc_namespace == entry.pvc_namespace && v.captured.pvc_name == entry.pvc_name) return &v;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+inventory::RestoreResult RestoreRecoveryObjects(kube::Client& target, const Env& env, const DRPlan& plan,
+                                                const DRRecovery& recovery, inventory::RestoreInput input,
+                                                storage::Driver& driver,
+                                                const std::vector<storage::ConsistencyGroup>& groups,
+                                                const ObjectRestoreOptions& options, std::stop_token stop) {
+  inventory::RestoreOptions ro;
+  ro.recovery = recovery.metadata.name;
+  ro.namespaces = recovery.spec.namespaces.empty() ? plan.spec.namespaces : recovery.spec.namespaces;
+  ro.namespace_mapping = recovery.spec.namespace_mapping;
+  ro.existing = options.existing;
+  ro.parallel = options.parallel;
+  ro.rerun_finished_jobs = options.rerun_finished_jobs;
+  ro.claim_bound_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.timeout);
+  ro.progress = options.progress;
+  // The PVs of failed-over volumes come from the storage driver.
+  ro.rewrite_volume = [&](const inventory::VolumeMapEntry& entry, json* pv) -> Status {
+    const storage::Volume* v = VolumeOf(groups, entry);
+    if (v == nullptr) return Status::Ok();
+    KDR_ASSIGN_OR_RETURN(std::optional<json> source,
+                         driver.VolumeSourceFor(*v, *pv, storage::Deadline::After(*env.clock, options.timeout, stop)));
+    if (!source) {
+      return Status::FailedPrecondition(v->note.empty() ? "the storage gives no volume for claim " + v->pvc() : v->note);
+    }
+    json labels = kube::FieldAt(*pv, {"metadata", "labels"});
+    *pv = std::move(*source);
+    if (labels.is_object()) {
+      for (const auto& [k, val] : labels.items()) (*pv)["metadata"]["labels"][k] = val;
+    }
+    return Status::Ok();
+  };
+  inventory::RestoreResult r = inventory::Restore(target, std::move(input), ro, std::move(stop));
+  if (!r.status.ok() && !r.conflicts.empty()) {
+    r.status = Status(r.status.code(), r.status.message() + DescribeConflicts(r.conflicts));
+  }
+  return r;
+}
+
+Result<AgentResult> RunAgentRestore(kube::Client& target, const Env& env, const AgentRestoreOptions& o,
+                                    std::stop_token stop) {
+  if (o.recovery.empty()) return Status::InvalidArgument("--recovery is required");
+  if (o.inventory_path.empty()) return Status::InvalidArgument("--inventory-path is required: where the inventory volume is mounted");
+  if (env.clock == nullptr || env.fs == nullptr) return Status::Internal("the environment has no clock or file system");
+  const std::string& ns = o.dr_namespace;
+  Result<json> obj = target.Get(kRecoveries, ns, o.recovery);
+  if (!obj.ok()) return obj.status().WithContext("reading drrecovery " + ns + "/" + o.recovery);
+  KDR_ASSIGN_OR_RETURN(DRRecovery recovery, DRRecoveryFromJson(*obj));
+  if (recovery.finished()) {
+    return Status::FailedPrecondition("recovery " + Quote(o.recovery) + " finished (" +
+                                      std::string(ToString(*recovery.status.phase)) + "): a finished recovery is never re-run");
+  }
+  Result<json> plan_obj = target.Get(kPlans, ns, recovery.spec.plan_name);
+  if (!plan_obj.ok()) return plan_obj.status().WithContext("reading drplan " + ns + "/" + recovery.spec.plan_name);
+  KDR_ASSIGN_OR_RETURN(DRPlan plan, DRPlanFromJson(*plan_obj));
+
+  Result<inventory::Inventory> inv = inventory::Inventory::Open(*env.fs, o.inventory_path, o.generation);
+  if (!inv.ok()) return inv.status().WithContext("reading the inventory at " + o.inventory_path);
+  const inventory::Index& index = inv->index();
+  if (index.plan.name != plan.metadata.name) {
+    return Status::FailedPrecondition("the inventory at " + o.inventory_path + " was captured for plan " +
+                                      Quote(index.plan.name) + ", not " + Quote(plan.metadata.name) +
+                                      ": the agent mounts the wrong claim");
+  }
+  KDR_ASSIGN_OR_RETURN(inventory::RestoreInput input, inventory::ReadRestoreInput(*inv));
+
+  storage::DriverOptions d;
+  d.env = env;
+  d.target = &target;  // the source is not the agent's business: it runs on the target
+  KDR_ASSIGN_OR_RETURN(std::unique_ptr<storage::Driver> driver, storage::NewDriver(plan, d));
+  auto deadline = [&] { return storage::Deadline::After(*env.clock, o.restore.timeout, stop); };
+  Result<std::vector<storage::ConsistencyGroup>> groups = driver->Discover(plan, index.volumes, deadline());
+  if (!groups.ok()) return groups.status().WithContext(std::string(driver->name()) + " storage");
+  if (recovery.spec.action == RecoveryAction::kTest) {
+    // A drill restores onto copies, never the live DR volumes; PrepareDrill finds the workflow's.
+    std::vector<storage::ConsistencyGroup> copies;
+    for (const auto& cg : *groups) {
+      KDR_ASSIGN_OR_RETURN(storage::ConsistencyGroup copy, driver->PrepareDrill(cg, deadline()));
+      copies.push_back(std::move(copy));
+    }
+    *groups = std::move(copies);
+  }
+
+  inventory::RestoreResult r = RestoreRecoveryObjects(target, env, plan, recovery, std::move(input), *driver,
+                                                      *groups, o.restore, stop);
+  if (!r.status.ok()) return r.status;
+  AgentResult result;
+  result.generation = index.generation;
+  result.captured_at = FormatRfc3339(index.capture_end);
+  result.objects = r.counts.created + r.counts.updated + r.counts.existing;
+  result.skipped = r.counts.skipped;
+  result.failed = r.counts.failed;
+  result.ok = r.counts.failed == 0;
+  result.message = std::to_string(result.objects) + " restored, " + std::to_string(result.skipped) + " skipped, " +
+                   std::to_string(result.failed) + " failed from inventory generation " +
+                   std::to_string(result.generation);
+  for (size_t i = 0; i < r.failures.size() && i < 5; ++i) {
+    result.message += "; " + r.failures[i].object.ToString() + ": " + r.failures[i].status.message();
+  }
+  json patch = {{"status",
+                 {{"restored", {{"created", result.objects}, {"skipped", result.skipped}, {"failed", result.failed}}}}}};
+  kube::PatchOptions po;
+  po.subresource = "status";
+  Result<json> saved = target.Patch(kRecoveries, ns, o.recovery, kube::PatchType::kMergePatch, patch, po);
+  if (!saved.ok()) return saved.status().WithContext("recording the restored counts in drrecovery " + o.recovery);
+  return result;
+}
+
+}  // namespace kdr::dr
