@@ -43,6 +43,10 @@
 //              complete (succeeded = completions, conditions SuccessCriteriaMet and Complete);
 //              annotate a Job kubesim.kubectl-dr.dev/job-outcome: "fail" to make it fail
 //              (BackoffLimitExceeded) or "hold" to keep it running until the annotation changes.
+//              A Job whose pods run for real (agent.binary set and the agent image: agent_node.h)
+//              gets pods instead (job-name and controller-uid labels), one at a time, until one
+//              Succeeds (Complete) or more than spec.backoffLimit Fail (Failed,
+//              BackoffLimitExceeded); those pods' phase follows their process.
 //   namespaces Every namespace gets the `default` ServiceAccount and the `kube-root-ca.crt`
 //              ConfigMap (cluster_ca_pem), and `default` the `kubernetes` Service, as on a real
 //              cluster.
@@ -51,6 +55,7 @@
 // Thread-safe. The store must outlive the Controllers.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -76,6 +81,20 @@ inline constexpr std::string_view kProvisionAnnotation = "kubesim.kubectl-dr.dev
 // Job annotation steering its outcome: "fail" or "hold".
 inline constexpr std::string_view kJobOutcomeAnnotation = "kubesim.kubectl-dr.dev/job-outcome";
 
+// The node's agent runner (agent_node.h): pods of kubectl-dr's agent image run as real processes.
+struct AgentNodeOptions {
+  // The kubectl-dr binary; "" = agent pods pretend to run like any other.
+  std::string binary;
+  // Pods' files and the directories of volumes without a host path; "" = a new temp dir.
+  std::string work_dir;
+  // How the processes reach this API server: 127.0.0.1 and the port (read when a pod starts).
+  std::function<int()> api_port;
+  // The CA the processes trust (the cluster CA; ControllerOptions::cluster_ca_pem when empty).
+  std::string ca_pem;
+  // A token authenticating as the service account NS/NAME.
+  std::function<std::string(const std::string& ns, const std::string& name)> issue_token;
+};
+
 struct ControllerOptions {
   bool pvc = true;
   bool workloads = true;
@@ -96,6 +115,8 @@ struct ControllerOptions {
   // Periodic resync of every controller (catches anything an event did not; re-asks alletra-sim
   // about Pending HPE claims).
   std::chrono::milliseconds resync_interval{std::chrono::seconds(2)};
+  // Agent pods run for real when agent.binary is set.
+  AgentNodeOptions agent;
   FileSystem* fs = nullptr;  // the backup store's files; null: the real file system
   Clock* clock = nullptr;    // timestamps (startTime, lastTransitionTime); null: the real clock
   Logger* logger = nullptr;  // may be null

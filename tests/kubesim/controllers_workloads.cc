@@ -1,6 +1,7 @@
 // Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and the kubelet's view of Pods, as
 // kube-controller-manager, the scheduler and a kubelet on one node would run them.
 
+#include "agent_node.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "builtin_admission.h"
@@ -17,7 +18,7 @@ constexpr const char* kNode = "kubesim-node";
 class WorkloadController : public Reconciler {
  public:
   WorkloadController(Store* store, const ControllerOptions& options)
-      : store_(store), options_(options) {}
+      : store_(store), options_(options), node_(store, AgentOptions(options), options.logger) {}
 
   std::string_view name() const override { return "workloads"; }
 
@@ -39,6 +40,8 @@ class WorkloadController : public Reconciler {
   void Resync() override { all_ = true; }
 
   void Reconcile() override {
+    // Agent processes that ended: their pods' status (and their Jobs') to write.
+    for (const auto& ns : node_.Poll(Now())) dirty_ns_.insert(ns);
     std::set<std::string> namespaces;
     if (all_) {
       for (const auto& ns : ListAll(store_, {"", "namespaces"}, "")) namespaces.insert(Name(ns));
@@ -51,6 +54,12 @@ class WorkloadController : public Reconciler {
 
  private:
   std::string Now() const { return FormatRfc3339(options_.clock->Now()); }
+
+  static AgentNodeOptions AgentOptions(const ControllerOptions& options) {
+    AgentNodeOptions a = options.agent;
+    if (a.ca_pem.empty()) a.ca_pem = options.cluster_ca_pem;
+    return a;
+  }
 
   void Warn(std::string_view what, const Status& s) {
     if (!s.ok() && options_.logger) options_.logger->Warning(what, {{"error", s.message()}});
@@ -113,7 +122,10 @@ class WorkloadController : public Reconciler {
 
   // The kubelet: a pod runs once every claim it mounts is Bound.
   void Pod(const json& p, const std::map<std::string, std::string>& pvc_phase) {
-    if (Deleting(p)) return;
+    if (Deleting(p)) {
+      node_.Kill(Uid(p));
+      return;
+    }
     std::string phase = Str(p, "/status/phase"_json_pointer);
     if (phase == "Succeeded" || phase == "Failed") return;
     std::vector<std::string> unbound;
@@ -148,6 +160,8 @@ class WorkloadController : public Reconciler {
                                            "available: 1 Preemption is not helpful for "
                                            "scheduling.")});
       st.erase("containerStatuses");
+    } else if (node_.RunsForReal(p)) {
+      AgentPodStatus(p, &st, now);
     } else {
       st["phase"] = "Running";
       st["hostIP"] = "10.0.0.1";
@@ -180,6 +194,96 @@ class WorkloadController : public Reconciler {
       st["containerStatuses"] = containers;
     }
     if (st != old) Warn("pod status", WriteStatus(store_, kPods, Ns(p), Name(p), st));
+  }
+
+  // A pod the node runs for real: Running while its process runs, then Succeeded or Failed with
+  // the container's exit code and termination message.
+  void AgentPodStatus(const json& p, json* st, const std::string& now) {
+    AgentNode::ContainerState cs = node_.Run(p, now);
+    const json c = p.value("/spec/containers/0"_json_pointer, json::object());
+    json status = {{"name", c.value("name", "")},
+                   {"image", c.value("image", "")},
+                   {"imageID", ""},
+                   {"containerID", "containerd://" + ShortHash(Uid(p) + c.value("name", ""))},
+                   {"restartCount", 0}};
+    (*st)["hostIP"] = "10.0.0.1";
+    if (!st->contains("startTime")) (*st)["startTime"] = now;
+    const json old_conditions = st->value("conditions", json::array());
+    auto cond = [&](const std::string& type, bool ok, const std::string& reason) {
+      json k = {{"type", type}, {"status", ok ? "True" : "False"}, {"lastProbeTime", nullptr},
+                {"lastTransitionTime", now}};
+      if (!reason.empty()) k["reason"] = reason;
+      for (const auto& o : old_conditions) {
+        if (o.value("type", "") == type && o.value("status", "") == k["status"]) {
+          k["lastTransitionTime"] = o["lastTransitionTime"];
+        }
+      }
+      return k;
+    };
+    if (!cs.exited) {
+      (*st)["phase"] = "Running";
+      status["ready"] = true;
+      status["started"] = true;
+      status["state"] = {{"running", {{"startedAt", cs.started_at}}}};
+      (*st)["conditions"] = json::array({cond("Initialized", true, ""), cond("Ready", true, ""),
+                                         cond("ContainersReady", true, ""), cond("PodScheduled", true, "")});
+    } else {
+      (*st)["phase"] = cs.exit_code == 0 ? "Succeeded" : "Failed";
+      status["ready"] = false;
+      status["started"] = false;
+      json terminated = {{"exitCode", cs.exit_code}, {"reason", cs.reason}, {"startedAt", cs.started_at},
+                         {"finishedAt", cs.finished_at}};
+      if (!cs.message.empty()) terminated["message"] = cs.message;
+      status["state"] = {{"terminated", terminated}};
+      (*st)["conditions"] = json::array({cond("Initialized", true, "PodCompleted"), cond("Ready", false, "PodCompleted"),
+                                         cond("ContainersReady", false, "PodCompleted"), cond("PodScheduled", true, "")});
+    }
+    (*st)["containerStatuses"] = json::array({status});
+  }
+
+  // A Job whose pods run for real: one pod at a time until one succeeds or the backoff limit is
+  // exceeded, as the Job controller does with restartPolicy Never.
+  void AgentJob(const json& j, json st, const std::string& now) {
+    long long succeeded = 0, failed = 0, active = 0;
+    for (const auto& p : Owned(kPods, Ns(j), j)) {
+      std::string phase = Str(p, "/status/phase"_json_pointer);
+      if (phase == "Succeeded") {
+        ++succeeded;
+      } else if (phase == "Failed") {
+        ++failed;
+      } else if (!Deleting(p)) {
+        ++active;
+      }
+    }
+    const long long completions = Int(j, "/spec/completions"_json_pointer, 1);
+    const long long backoff = Int(j, "/spec/backoffLimit"_json_pointer, 6);
+    auto cond = [&](const std::string& type, const std::string& reason, const std::string& message) {
+      return json{{"type", type},       {"status", "True"},  {"reason", reason},
+                  {"message", message}, {"lastProbeTime", now}, {"lastTransitionTime", now}};
+    };
+    if (!st.contains("startTime")) st["startTime"] = now;
+    if (succeeded >= completions) {
+      st["completionTime"] = now;
+      st["conditions"] = json::array(
+          {cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+           cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")});
+    } else if (failed > backoff) {
+      st["conditions"] = json::array(
+          {cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+           cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")});
+    } else if (active == 0) {
+      json labels = {{"batch.kubernetes.io/controller-uid", Uid(j)}, {"controller-uid", Uid(j)},
+                     {"batch.kubernetes.io/job-name", Name(j)}, {"job-name", Name(j)}};
+      Warn("creating job pod", CreatePod(j, j.value("/spec/template"_json_pointer, json::object()), "",
+                                         Name(j) + "-", labels, json::array()));
+      active = 1;
+    }
+    st["active"] = st.contains("conditions") ? 0 : active;
+    st["ready"] = st["active"];
+    st["terminating"] = 0;
+    if (succeeded > 0) st["succeeded"] = succeeded;
+    if (failed > 0) st["failed"] = failed;
+    if (st != j.value("status", json::object())) Warn("job status", WriteStatus(store_, kJobs, Ns(j), Name(j), st));
   }
 
   void ReplicaSet(const json& rs) {
@@ -421,6 +525,7 @@ class WorkloadController : public Reconciler {
     }
     std::string now = Now();
     json st = old;
+    if (node_.RunsForReal(j.value("/spec/template"_json_pointer, json::object()))) return AgentJob(j, st, now);
     if (!st.contains("startTime")) {
       st["startTime"] = now;
       st["active"] = 1;
@@ -457,6 +562,7 @@ class WorkloadController : public Reconciler {
   const ControllerOptions options_;
   std::set<std::string> dirty_ns_;
   bool all_ = true;
+  AgentNode node_;
 };
 
 }  // namespace

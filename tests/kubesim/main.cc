@@ -4,6 +4,7 @@
 //   kubesim --listen 127.0.0.1:0 --kubeconfig-out /tmp/src.kubeconfig [--data-dir DIR]
 //           [--context-name NAME] [--service-endpoint ns/name:port=127.0.0.1:port]...
 //           [--no-controllers pvc,workloads,longhorn] [--longhorn-backupstore DIR]
+//           [--agent-binary PATH/kubectl-dr [--node-dir DIR]]
 //           [--hpe-array NAME --alletra-sim-url https://127.0.0.1:P
 //            (--alletra-sim-ca FILE | --alletra-sim-insecure)]
 //
@@ -11,6 +12,7 @@
 // SIGTERM or SIGINT.
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -41,6 +43,8 @@ int main(int argc, char** argv) {
   std::string ca_cert_file;
   std::string ca_key_file;
   kdr::kubesim::HpeArrayFlags hpe;
+  std::string agent_binary;
+  std::string node_dir;
   app.add_option("--listen", listen, "HOST:PORT to serve on (port 0 picks a free port)");
   app.add_option("--kubeconfig-out", kubeconfig_out, "write an admin kubeconfig for this server here");
   app.add_option("--data-dir", data_dir, "keep state here across restarts (default: in memory)");
@@ -68,6 +72,13 @@ int main(int argc, char** argv) {
                  "PEM CA of alletra-sim (the ca= file of its ready line)");
   app.add_flag("--alletra-sim-insecure", hpe.insecure,
                "do not verify alletra-sim's certificate (loopback URLs only)");
+  app.add_option("--agent-binary", agent_binary,
+                 "the kubectl-dr binary: pods of kubectl-dr's agent image run as its processes, with "
+                 "the pod's args, env, service-account token and claims as directories (default: they "
+                 "only pretend to run)");
+  app.add_option("--node-dir", node_dir,
+                 "where agent pods keep their files and volumes without a host path (default: "
+                 "--data-dir/node, else a new temp dir)");
   app.add_option("-v", verbosity, "log verbosity (1+: one line per request)");
   CLI11_PARSE(app, argc, argv);
 
@@ -148,6 +159,19 @@ int main(int argc, char** argv) {
   }
   controller_options.clock = &clock;
   controller_options.cluster_ca_pem = (*server)->ca_pem();
+  if (!agent_binary.empty()) {
+    if (access(agent_binary.c_str(), X_OK) != 0) {
+      std::cerr << "kubesim: --agent-binary " << agent_binary << " is not an executable file; build the kubectl-dr target\n";
+      return 2;
+    }
+    kdr::kubesim::Server* s = server->get();
+    controller_options.agent.binary = agent_binary;
+    controller_options.agent.work_dir = !node_dir.empty() ? node_dir : data_dir.empty() ? "" : data_dir + "/node";
+    controller_options.agent.api_port = [s] { return s->port(); };
+    controller_options.agent.issue_token = [s](const std::string& ns, const std::string& name) {
+      return s->IssueServiceAccountToken(ns, name);
+    };
+  }
   controller_options.logger = logger.get();
   auto controllers = kdr::kubesim::Controllers::Start((*server)->store(), controller_options);
   if (!controllers.ok()) {

@@ -164,6 +164,14 @@ Status Server::Init(Options options) {
     if (!co.clock) co.clock = clock;
     if (!co.logger) co.logger = options_.logger;
     if (co.cluster_ca_pem.empty()) co.cluster_ca_pem = ca_.cert_pem;
+    // Agent pods reach this server; the port is known once bound, before any pod can exist.
+    if (!co.agent.api_port) co.agent.api_port = [this] { return port_; };
+    if (!co.agent.issue_token) {
+      co.agent.issue_token = [this](const std::string& ns, const std::string& name) {
+        return IssueServiceAccountToken(ns, name);
+      };
+    }
+    if (co.agent.work_dir.empty() && !dir.empty()) co.agent.work_dir = dir + "/node";
     KDR_ASSIGN_OR_RETURN(controllers_, Controllers::Start(store_.get(), co));
   }
   Api::Options api;
