@@ -296,6 +296,10 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create(const PairOptions& opti
     std::string dir = pair->dir_.path() + "/" + name;
     KDR_RETURN_IF_ERROR(fs.MakeDirs(dir));
     std::vector<std::string> extra = {"--longhorn-backupstore", backupstore};
+    // The node runs kubectl-dr's agent pods as processes of the built plugin, when it is built.
+    if (const std::string agent = testutil::BinaryDir() + "/kubectl-dr"; fs.Exists(agent)) {
+      extra.insert(extra.end(), {"--agent-binary", agent});
+    }
     if (const AlletraSimInfo* a = pair->alletra()) {
       extra.insert(extra.end(), {"--hpe-array", std::string(name) == "source" ? a->source_array : a->target_array,
                                  "--alletra-sim-url", a->admin_url, "--alletra-sim-ca", a->ca_path});

@@ -8,7 +8,8 @@
 // kube-apiserver, kube-controller-manager and etcd that `scripts/realk8s start` runs on loopback
 // in the pair's temp dir (built by `scripts/realk8s build`), stopped when the pair is destroyed.
 // Otherwise (KDR_E2E_PAIR unset or "kubesim") each cluster is a `kubesim` process started from
-// the build tree with its own data directory. On kubesim and on the real pair a test can restart
+// the build tree with its own data directory, whose node runs kubectl-dr's agent pods as
+// processes of the built kubectl-dr (kubesim --agent-binary). On kubesim and on the real pair a test can restart
 // a cluster's API server in the middle of a workflow and find its state intact.
 //
 // Tests reach clusters only through kubeconfigs (kubectl, the plugin, the client): nothing here

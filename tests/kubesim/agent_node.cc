@@ -100,8 +100,10 @@ Result<std::string> AgentNode::VolumeDir(const json& pod, const json& volume, co
       dir = work_dir_ + "/volumes/" + pv_name;
     } else if (StartsWith(host, kProvisionedPrefix)) {
       dir = work_dir_ + "/volumes/" + host.substr(kProvisionedPrefix.size());
-    } else {
+    } else if (host.front() == '/') {
       dir = host;  // a hostPath PV is its directory on this machine
+    } else {
+      return Status::FailedPrecondition("volume " + Quote(pv_name) + ": hostPath " + Quote(host) + " is not absolute");
     }
   } else {
     return std::string();
