@@ -2,8 +2,9 @@
 // real webhook: a Longhorn failover on kubesim's Longhorn simulation (the DR site's standby
 // volumes activated, with the data of a backup taken at failover time), and an HPE Alletra
 // failover against alletra-sim (remote-copy groups failed over; the restored HPE CSI PVs bind on
-// the DR site only once their volumes are writable there). Both need simulators, so neither runs
-// on a real pair.
+// the DR site only once their volumes are writable there); and the way back for each: the failback
+// plan made with `kubectl dr plan create` on the primary, then `kubectl dr failback`. All need
+// simulators, so none runs on a real pair.
 
 #include <httplib.h>
 
@@ -73,6 +74,45 @@ class StorageFailoverE2eTest : public WebhookE2eTest {
     EXPECT_EQ(Source("-n shop get ingress web -o jsonpath={.spec.ingressClassName}").output, "nginx");
   }
 
+  // The way back begins: kubectl-dr on the primary too (its webhook guards the fence there).
+  void InstallOnThePrimary() {
+    StartWebhook(pair_->source(), dir_.path() + "/primary", &primary_port_, &primary_url_, &primary_certs_,
+                 &primary_webhook_);
+  }
+  // kubectl dr ... with the primary as the current context (the failback plan lives there).
+  CommandResult Back(const std::string& args) const {
+    return pair_->Shell("kubectl dr --context " + pair_->source().context() + " " + args);
+  }
+  // Creates the failback plan shop-back (DR site -> primary) with `storage` flags, captures the DR
+  // site for it, and runs the failback; the failback's output.
+  CommandResult FailBack(const std::string& storage) {
+    CommandResult plan = Back("plan create shop-back --source-context " + target().context() + " --target-context " +
+                              pair_->source().context() + " --namespaces shop --inventory-pvc shop/shop-inventory " +
+                              storage);
+    EXPECT_EQ(plan.exit_code, 0) << plan.output;
+    plan_create_output_ = plan.output;
+    const std::string inventory = dir_.path() + "/inventory-back";
+    CommandResult capture = Back("inventory capture --plan shop-back --agent local --inventory-path " + inventory);
+    EXPECT_EQ(capture.exit_code, 0) << capture.output;
+    CommandResult recovery = Back("recovery create shop-failback --plan shop-back --action Failback");
+    EXPECT_EQ(recovery.exit_code, 0) << recovery.output;
+    return Back("failback shop-failback --agent local --inventory-path " + inventory + " --yes --timeout 2m");
+  }
+  void ExpectFailedBack(const CommandResult& failback) const {
+    ASSERT_EQ(failback.exit_code, 0) << failback.output << primary_webhook_->Log();
+    EXPECT_NE(failback.output.find("recovery shop-failback (Failback of plan shop-back): Succeeded"),
+              std::string::npos)
+        << failback.output;
+    // The primary is unfenced, and the DR site quiesced.
+    EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "");
+    EXPECT_EQ(Source("-n shop get pvc shop-inventory -o "
+                     "'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/failed-over}'")
+                  .output,
+              "");
+    EXPECT_EQ(Source("-n kubectl-dr-system get drplan shop-back -o jsonpath={.status.phase}/{.status.spentBy}").output,
+              "Spent/shop-failback");
+  }
+
   void SetUpShop(const std::string& shop, const std::string& plan) {
     CommandResult applied = Source("apply -f " + StorageData(shop));
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
@@ -84,6 +124,12 @@ class StorageFailoverE2eTest : public WebhookE2eTest {
     CommandResult made = Kubectl("apply -f " + StorageData(plan));
     ASSERT_EQ(made.exit_code, 0) << made.output;
   }
+
+  int primary_port_ = 0;
+  std::string primary_url_;
+  std::string primary_certs_;
+  std::unique_ptr<WebhookProcess> primary_webhook_;
+  std::string plan_create_output_;
 };
 
 class LonghornFailoverE2eTest : public StorageFailoverE2eTest {
@@ -167,6 +213,59 @@ TEST_F(LonghornFailoverE2eTest, ActivatesTheDrVolumesWithTheLatestDataAndRestore
                   .output,
               "shop-to-dr");
   }
+}
+
+// Back home after a Longhorn failover: the failback plan's Protect (plan create on the primary)
+// puts standby volumes beside the primary's stale originals, following the DR site's backups; the
+// failback activates them with what the DR site wrote last, and the primary's workload claims,
+// whose PVs named the stale volumes, are made anew on them.
+TEST_F(LonghornFailoverE2eTest, FailsBackOntoStandbyVolumesFollowingTheDrSitesBackups) {
+  ExpectSucceeded(CaptureAndFailOver());
+  if (HasFatalFailure()) return;
+  // Life goes on at the DR site.
+  ASSERT_EQ(Kubectl("-n longhorn-system annotate volumes.longhorn.io shop-orders-vol --overwrite "
+                    "kubesim.kubectl-dr.dev/data='orders up to 99'")
+                .exit_code,
+            0);
+
+  InstallOnThePrimary();
+  ASSERT_FALSE(HasFatalFailure());
+  CommandResult failback = FailBack("--storage longhorn --storage-param longhornNamespace=longhorn-system");
+  // plan create made the standby volumes beside the stale originals of the same names.
+  for (const char* volume : {"shop-inventory-vol", "shop-orders-vol"}) {
+    SCOPED_TRACE(volume);
+    EXPECT_NE(plan_create_output_.find("standby volume " + std::string(volume) + "-dr on the target"),
+              std::string::npos)
+        << plan_create_output_;
+  }
+  ExpectFailedBack(failback);
+  if (HasFatalFailure()) return;
+
+  // The primary's volumes are the activated standby volumes, holding what the DR site wrote last.
+  EXPECT_EQ(Source("-n longhorn-system get volumes.longhorn.io shop-orders-vol-dr -o "
+                   "jsonpath={.spec.standby}/{.status.isStandby}")
+                .output,
+            "false/false");
+  EXPECT_EQ(Source("-n longhorn-system get volumes.longhorn.io shop-orders-vol-dr -o "
+                   "'jsonpath={.metadata.annotations.kubesim\\.kubectl-dr\\.dev/data}'")
+                .output,
+            "orders up to 99");
+  // The claims are bound to PVs on them (the PVs that named the stale volumes were replaced), and
+  // the database runs there again.
+  EXPECT_EQ(Source("-n shop get pvc orders -o jsonpath={.status.phase}/{.spec.volumeName}").output,
+            "Bound/shop-orders-pv");
+  EXPECT_EQ(Source("get pv shop-orders-pv -o jsonpath={.spec.csi.volumeHandle}").output, "shop-orders-vol-dr");
+  EXPECT_TRUE(Eventually(
+      [&] { return Source("-n shop get deployment db -o jsonpath={.status.readyReplicas}").output == "1"; },
+      kBindDeadline))
+      << Source("-n shop get deployment db -o yaml").output;
+  // The stale originals are kept, not deleted: the failback never destroys data.
+  EXPECT_EQ(Source("-n longhorn-system get volumes.longhorn.io shop-orders-vol -o "
+                   "'jsonpath={.metadata.annotations.kubesim\\.kubectl-dr\\.dev/data}'")
+                .output,
+            "orders up to 41");
+  // The DR site is quiesced.
+  EXPECT_EQ(Target("-n shop get deployment db -o jsonpath={.spec.replicas}"), "0");
 }
 
 // alletra-sim's groups as its admin listener reports them: name -> role on the DR site's array.
@@ -260,6 +359,68 @@ TEST_F(AlletraFailoverE2eTest, FailsOverEveryGroupAndTheRestoredVolumesBindOnlyO
                   .output,
               "shop-to-dr");
   }
+}
+
+// Back home after an Alletra failover: the failback plan (DR array -> primary array) finds the
+// groups Primary-Rev on the DR array and runs Recover then Restore there; the groups are Primary
+// on the primary's array again, and the primary's claims stay bound to HPE CSI PVs on the
+// original volumes.
+TEST_F(AlletraFailoverE2eTest, FailsBackThroughRecoverAndRestoreOntoTheOriginalVolumes) {
+  const AlletraSimInfo& a = *pair_->alletra();
+  ExpectSucceeded(CaptureAndFailOver());
+  if (HasFatalFailure()) return;
+  ASSERT_EQ(RolesOn(a, a.target_array)["shop-db"], "Primary-Rev");
+
+  InstallOnThePrimary();
+  ASSERT_FALSE(HasFatalFailure());
+  // The failback plan lives on the primary, and so does the Secret naming both arrays (the DR
+  // array is its source now).
+  CommandResult secret = Source("-n kubectl-dr-system create secret generic shop-arrays --from-literal=sourceUrl=" +
+                                a.target_url + " --from-literal=targetUrl=" + a.source_url +
+                                " --from-literal=username=3paradm --from-literal=password=3pardata --from-file=ca=" +
+                                a.ca_path);
+  ASSERT_EQ(secret.exit_code, 0) << secret.output;
+  CommandResult failback = FailBack("--storage alletra --storage-param sourceArray=" + a.target_array +
+                                    " --storage-param targetArray=" + a.source_array +
+                                    " --credentials-secret shop-arrays");
+  ExpectFailedBack(failback);
+  if (HasFatalFailure()) return;
+
+  // Every group is Primary on the primary's array again, the DR array following it.
+  const std::map<std::string, std::string> home = {
+      {"shop-inventory", "Primary"}, {"shop-db", "Primary"}, {"shop-media", "Primary"}};
+  const std::map<std::string, std::string> follower = {
+      {"shop-inventory", "Secondary"}, {"shop-db", "Secondary"}, {"shop-media", "Secondary"}};
+  EXPECT_EQ(RolesOn(a, a.source_array), home);
+  EXPECT_EQ(RolesOn(a, a.target_array), follower);
+  // Through Recover then Restore, each issued to the DR array, for every group.
+  for (const char* group : {"shop-inventory", "shop-db", "shop-media"}) {
+    SCOPED_TRACE(group);
+    for (const char* action : {"recovered", "restored"}) {
+      const std::string line = std::string(action) + " remote copy group group=" + group;
+      const size_t at = failback.output.find(line);
+      ASSERT_NE(at, std::string::npos) << failback.output;
+      EXPECT_NE(failback.output.find("array=" + a.target_array, at), std::string::npos) << failback.output;
+    }
+  }
+  // The primary's claims are bound to HPE CSI PVs on the original volumes, and the shop runs.
+  struct Claim {
+    std::string name, pv, volume;
+  } claims[] = {{"shop-inventory", "shop-inventory-pv", "shop-inv-a"},
+                {"db", "shop-db-pv", "shop-db-a"},
+                {"media", "shop-media-pv", "shop-media-a"}};
+  for (const Claim& c : claims) {
+    SCOPED_TRACE(c.name);
+    EXPECT_EQ(Source("-n shop get pvc " + c.name + " -o jsonpath={.status.phase}/{.spec.volumeName}").output,
+              "Bound/" + c.pv);
+    EXPECT_EQ(Source("get pv " + c.pv + " -o jsonpath={.spec.csi.driver}/{.spec.csi.volumeHandle}").output,
+              "csi.hpe.com/" + c.volume);
+  }
+  EXPECT_TRUE(Eventually(
+      [&] { return Source("-n shop get deployment shop -o jsonpath={.status.readyReplicas}").output == "1"; },
+      kBindDeadline))
+      << Source("-n shop get deployment shop -o yaml").output;
+  EXPECT_EQ(Target("-n shop get deployment shop -o jsonpath={.spec.replicas}"), "0");
 }
 
 }  // namespace
