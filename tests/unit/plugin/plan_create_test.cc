@@ -291,6 +291,18 @@ TEST_F(PlanCreateTest, DescribeShowsTheRecoveryThatSpentThePlan) {
   EXPECT_TRUE(Contains(r.out, "Recoveries:     <none>")) << r.out;
 }
 
+TEST_F(PlanCreateTest, DescribeShowsTheLastCaptureTheAgentRecorded) {
+  ASSERT_EQ(Create("shop-to-dr").code, 0);
+  auto plan = client_->Get(kPlans, "kubectl-dr-system", "shop-to-dr");
+  ASSERT_TRUE(plan.ok());
+  // As kubectl-dr agent capture records it.
+  (*plan)["status"]["lastCapture"] = {{"generation", 7}, {"capturedAt", "2025-12-31T23:55:00Z"}, {"objects", 412}};
+  ASSERT_TRUE(client_->UpdateStatus(kPlans, "kubectl-dr-system", *plan).ok());
+  CliRun r = Run({"plan", "describe", "shop-to-dr"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(Contains(r.out, "Last capture:   2025-12-31T23:55:00Z (5m ago), generation 7, 412 objects\n")) << r.out;
+}
+
 TEST_F(PlanCreateTest, DescribeOffersTheNearestPlanName) {
   Plan("plan/ready-plan.yaml");
   CliRun r = Run({"plan", "describe", "orders-to-rd"});
