@@ -370,8 +370,9 @@ class CrashE2eTest : public WebhookE2eTest {
   int runs_ = 0;
 };
 
-// One recovery killed at each step boundary in turn (each run gets one step further than the run
-// before), and once half way through the restore; the last run finishes. Its end state on the
+// One recovery killed at each step boundary in turn, as the step starts and as it ends (each run gets
+// one kill further than the run before), and once half way through the restore; the last run
+// finishes. Its end state on the
 // target is compared with an uninterrupted failover's of the same inventory.
 TEST_F(CrashE2eTest, AFailoverKilledAtEveryStepAndMidRestoreEndsAsAnUninterruptedOne) {
   // The uninterrupted run.
@@ -408,6 +409,10 @@ TEST_F(CrashE2eTest, AFailoverKilledAtEveryStepAndMidRestoreEndsAsAnUninterrupte
                          return total > 0 && done * 2 >= total && done < total;
                        }});
     }
+    // Done, and its journal entry being written: the next run may find it Running and repeat it.
+    kills.push_back({"at the end of " + step, [step](const std::string& line) {
+                       return StartsWith(line, step + ": ") && line != step + ": running";
+                     }});
   }
   for (size_t i = 0; i < kills.size(); ++i) {
     SCOPED_TRACE("killed " + kills[i].label);
@@ -416,7 +421,9 @@ TEST_F(CrashE2eTest, AFailoverKilledAtEveryStepAndMidRestoreEndsAsAnUninterrupte
     ASSERT_TRUE(run->WaitForLine(kills[i].at)) << "the run ended before the kill point:\n" << run->Output();
     const pid_t pid = run->pid();
     run->Kill();
-    EXPECT_EQ(Recovery("crash-b").value("phase", ""), "Running");
+    // Killed as the last step ends, the run may have recorded the recovery finished already.
+    const bool last_kill = i + 1 == kills.size();
+    if (!last_kill) EXPECT_EQ(Recovery("crash-b").value("phase", ""), "Running");
     if (kills[i].label == "half way through the restore") {
       EXPECT_EQ(StepState("crash-b", "RestoreObjects"), "Running");
       const size_t got = TargetObjects("crash-b").size();
@@ -438,7 +445,13 @@ TEST_F(CrashE2eTest, AFailoverKilledAtEveryStepAndMidRestoreEndsAsAnUninterrupte
     ASSERT_FALSE(HasFatalFailure());
   }
   std::unique_ptr<PluginProcess> last = Start("crash-b", "shop-b");
-  ASSERT_EQ(last->Wait(), 0) << last->Output() << webhook_->Log();
+  const int last_exit = last->Wait();
+  if (Recovery("crash-b").value("phase", "") == "Succeeded" && last_exit != 0) {
+    // The killed run got to record the end: the next is refused, as for any finished recovery.
+    EXPECT_NE(last->err().find("a finished recovery is never re-run"), std::string::npos) << last->Output();
+  } else {
+    ASSERT_EQ(last_exit, 0) << last->Output() << webhook_->Log();
+  }
 
   // The same objects as the uninterrupted run, none missing, none extra, none different.
   const std::map<std::string, json> got = TargetObjects("crash-b");
