@@ -19,6 +19,9 @@
 #include "output.h"
 
 namespace kdr::plugin {
+
+void RegisterDrillCleanup(CLI::App* drill, const Registrar& r);  // drill_cleanup.cc
+
 namespace {
 
 using nlohmann::json;
@@ -280,8 +283,18 @@ void RegisterFailover(const Registrar& r) {
       "drill", "Run (or resume) a drill (a Test recovery): restore into mapped namespaces on the DR site from copies "
                "of the replicated volumes, changing nothing on the source");
   AddRunFlags(drill, d);
-  drill->footer("Examples:\n  kubectl dr drill shop-drill --agent local --inventory-path /mnt/inventory --yes");
-  drill->callback([r, d] { *r.action = [r, d] { return RunWorkflow(*d, dr::RecoveryAction::kTest, *r.context); }; });
+  drill->footer("Examples:\n  kubectl dr drill shop-drill --agent local --inventory-path /mnt/inventory --yes\n"
+                "  kubectl dr drill cleanup shop-drill --inventory-path /mnt/inventory --yes");
+  // `drill cleanup NAME` is a subcommand, so the drill's own NAME is checked here, not by CLI11.
+  drill->get_option("NAME")->required(false);
+  RegisterDrillCleanup(drill, r);
+  drill->callback([r, d, drill] {
+    if (!drill->get_subcommands().empty()) return;
+    *r.action = [r, d] {
+      if (d->name.empty()) return Status::InvalidArgument("NAME is required: kubectl dr drill NAME, or kubectl dr drill cleanup NAME");
+      return RunWorkflow(*d, dr::RecoveryAction::kTest, *r.context);
+    };
+  });
 }
 
 }  // namespace kdr::plugin
