@@ -1,6 +1,8 @@
 // A drill and its cleanup as an operator runs them, with real kubectl and the real webhook on the
 // DR site: the shop restored into shop-drtest from the replicated inventory (driver none: claims
-// unbound), then `kubectl dr drill cleanup` removes exactly what the drill made.
+// unbound), then `kubectl dr drill cleanup` removes exactly what the drill made. On kubesim's
+// Longhorn simulation the drill runs on drill copies of the standby volumes, and the cleanup removes
+// those copies too, leaving the standby volumes as they were.
 
 #include <gtest/gtest.h>
 
@@ -120,6 +122,90 @@ TEST_F(DrillE2eTest, CleanupRefusesARecoveryThatIsNotADrill) {
   CommandResult missing = Dr("drill cleanup no-such-drill --yes");
   EXPECT_EQ(missing.exit_code, 1) << missing.output;
   EXPECT_NE(missing.output.find("drrecovery \"no-such-drill\" not found"), std::string::npos) << missing.output;
+}
+
+// The Longhorn shop of the storage failover tests, its DR site following the primary's backups
+// with standby volumes.
+class LonghornDrillE2eTest : public DrillE2eTest {
+ protected:
+  void SetUp() override {
+    if (!ClusterPair::Simulated()) {
+      GTEST_SKIP() << "needs kubesim's Longhorn simulation (Longhorn's controller and a backup store shared by "
+                      "the two sites); the real pair runs no Longhorn";
+    }
+    // Not DrillE2eTest::SetUp, whose shop and plan are the none driver's.
+    WebhookE2eTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    inventory_ = dir_.path() + "/inventory";
+    auto storage = [](const std::string& f) { return testutil::DataPath("e2e/storage/" + f); };
+    CommandResult shop = pair_->Kubectl(pair_->source(), "apply -f " + storage("longhorn-shop.yaml"));
+    ASSERT_EQ(shop.exit_code, 0) << shop.output;
+    CommandResult bound = pair_->Kubectl(pair_->source(),
+                                         "-n shop wait --for=jsonpath={.status.phase}=Bound pvc --all --timeout=60s");
+    ASSERT_EQ(bound.exit_code, 0) << bound.output;
+    CommandResult plan = Kubectl("apply -f " + storage("longhorn-plan.yaml"));
+    ASSERT_EQ(plan.exit_code, 0) << plan.output;
+    CommandResult backups = pair_->Kubectl(pair_->source(), "apply -f " + storage("longhorn-backups.yaml"));
+    ASSERT_EQ(backups.exit_code, 0) << backups.output;
+    CommandResult done = pair_->Kubectl(pair_->source(), "-n longhorn-system wait --for=jsonpath={.status.state}="
+                                                         "Completed backups.longhorn.io --all --timeout=60s");
+    ASSERT_EQ(done.exit_code, 0) << done.output;
+    std::string docs;
+    for (const std::string volume : {"shop-inventory-vol", "shop-orders-vol"}) {
+      auto source = [&](const std::string& args) { return pair_->Kubectl(pair_->source(), args).output; };
+      std::string url = source("-n longhorn-system get backups.longhorn.io " + volume + "-first -o jsonpath={.status.url}");
+      std::string size = source("-n longhorn-system get volumes.longhorn.io " + volume + " -o jsonpath={.spec.size}");
+      json standby = {{"apiVersion", "longhorn.io/v1beta2"},
+                      {"kind", "Volume"},
+                      {"metadata", {{"name", volume}, {"namespace", "longhorn-system"}}},
+                      {"spec",
+                       {{"size", size}, {"numberOfReplicas", 3}, {"frontend", "blockdev"}, {"fromBackup", url},
+                        {"standby", true}}}};
+      docs += standby.dump() + "\n";
+    }
+    CommandResult made = Kubectl("apply -f " + dir_.Write("standby.json", docs));
+    ASSERT_EQ(made.exit_code, 0) << made.output;
+    CommandResult capture = Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_);
+    ASSERT_EQ(capture.exit_code, 0) << capture.output;
+  }
+
+  std::string Volumes() const { return Names("-n longhorn-system volumes.longhorn.io"); }
+};
+
+TEST_F(LonghornDrillE2eTest, CleanupRemovesTheDrillCopiesAndLeavesTheStandbyVolumes) {
+  ASSERT_EQ(Dr("recovery create shop-drill --plan shop-to-dr --action Test --namespace-mapping shop=shop-drtest")
+                .exit_code,
+            0);
+  // TODO(crash-tests): #11 the drill's claims do not bind yet: the restore creates the drill PV
+  // under the copy's name (Longhorn's VolumeSourceFor) but leaves the claim's spec.volumeName at
+  // the captured PV's, so the claim waits for a volume that never comes. Until the restore follows
+  // the rename, the drill is not waited for and its exit code not asserted; what it made is.
+  CommandResult drill = Dr("drill shop-drill --agent local --inventory-path " + inventory_ + " --yes --no-wait "
+                           "--timeout 5s");
+  EXPECT_NE(drill.output.find("PrepareDrill: Succeeded"), std::string::npos) << drill.output;
+  EXPECT_EQ(Volumes(),
+            "volume.longhorn.io/shop-inventory-vol\nvolume.longhorn.io/shop-inventory-vol-drill\n"
+            "volume.longhorn.io/shop-orders-vol\nvolume.longhorn.io/shop-orders-vol-drill\n");
+  EXPECT_EQ(Names("persistentvolumes -l dr.kubectl-dr.dev/recovery=shop-drill"),
+            "persistentvolume/shop-orders-vol-drill\n")
+      << drill.output;
+
+  // The copies are named through the inventory's volume map: without it, refused before anything goes.
+  CommandResult blind = Dr("drill cleanup shop-drill --yes");
+  EXPECT_EQ(blind.exit_code, 1) << blind.output;
+  EXPECT_NE(blind.output.find("add --inventory-path DIR"), std::string::npos) << blind.output;
+  EXPECT_EQ(Kubectl("get namespace shop-drtest -o name").output, "namespace/shop-drtest\n");
+
+  CommandResult cleanup = Dr("drill cleanup shop-drill --inventory-path " + inventory_ + " --yes");
+  ASSERT_EQ(cleanup.exit_code, 0) << cleanup.output;
+  EXPECT_NE(cleanup.output.find("and the drill copies of 2 volume(s) (shop/shop-inventory, shop/orders)"),
+            std::string::npos)
+      << cleanup.output;
+  EXPECT_EQ(Volumes(), "volume.longhorn.io/shop-inventory-vol\nvolume.longhorn.io/shop-orders-vol\n");
+  EXPECT_EQ(Kubectl("-n longhorn-system get volumes.longhorn.io -o jsonpath={.items[*].spec.standby}").output,
+            "true true");
+  EXPECT_EQ(Kubectl("get namespace shop-drtest").exit_code, 1);
+  EXPECT_EQ(Names("persistentvolumes -l dr.kubectl-dr.dev/recovery=shop-drill"), "");
 }
 
 }  // namespace
