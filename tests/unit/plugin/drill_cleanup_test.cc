@@ -157,6 +157,24 @@ TEST_F(DrillCleanupTest, RemovesWhatTheDrillMadeAndKeepsEverythingElse) {
   EXPECT_EQ(again.out, "drill orders-drill (plan orders-to-dr): removed 0 object(s); nothing was left to remove\n");
 }
 
+// A cleanup that died half way (its objects gone, the namespace and volumes not yet): run again,
+// it finishes with what is left.
+TEST_F(DrillCleanupTest, ARunAfterAnInterruptedOneFinishesTheJob) {
+  MakeDrill();
+  ASSERT_TRUE(client_->Delete(kDeployments, "orders-drtest", "api").ok());
+  ASSERT_TRUE(client_->Delete(kConfigMaps, "orders-drtest", "settings").ok());
+  CliRun r = Cleanup({"orders-drill", "--yes"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "KIND              NAMESPACE  NAME\n"
+            "Namespace         <none>     orders-drtest\n"
+            "PersistentVolume  <none>     orders-data-drill\n"
+            "PersistentVolume  <none>     pvc-provisioned\n"
+            "drill orders-drill (plan orders-to-dr): removed 3 object(s)\n");
+  EXPECT_FALSE(Exists(kNamespaces, "", "orders-drtest"));
+  EXPECT_FALSE(Exists(kVolumes, "", "orders-data-drill"));
+}
+
 TEST_F(DrillCleanupTest, InANamespaceItDidNotCreateRemovesOnlyItsObjects) {
   // A drill mapped into an existing namespace that carries no recovery label.
   Namespace(*client_, "orders-drtest");
