@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <gtest/gtest.h>
@@ -30,6 +31,7 @@
 #include "base/clock.h"
 #include "base/strings.h"
 #include "e2e/harness.h"
+#include "e2e/longhorn_shop.h"
 #include "e2e/webhook_fixture.h"
 #include "testutil/testutil.h"
 
@@ -264,7 +266,7 @@ class CrashE2eTest : public WebhookE2eTest {
   // The failover command, as the operator types it each time.
   std::string FailoverArgs(const std::string& recovery, const std::string& plan) const {
     return "--context " + target().context() + " failover " + recovery + " --agent local --inventory-path " +
-           Inventory(plan) + " --yes" + (target().simulated() ? "" : " --no-wait") + " -o json";
+           Inventory(plan) + " --yes --timeout 2m" + (target().simulated() ? "" : " --no-wait") + " -o json";
   }
   std::unique_ptr<PluginProcess> Start(const std::string& recovery, const std::string& plan) {
     return std::make_unique<PluginProcess>(*pair_, FailoverArgs(recovery, plan),
@@ -559,6 +561,76 @@ TEST_F(CrashE2eTest, ATargetApiServerRestartedMidRestoreDoesNotLoseObjects) {
     ASSERT_EQ(again->Wait(), 0) << again->Output() << webhook_->Log();
   }
   ExpectEveryObjectRestoredOnce("crash-a");
+}
+
+// The Longhorn shop (longhorn_shop.h): the storage steps move real (simulated) volumes, so a kill
+// around each of them shows that every driver call can be repeated after it took effect or half way.
+class LonghornCrashE2eTest : public CrashE2eTest {
+ protected:
+  void SetUp() override {
+    if (!ClusterPair::Simulated()) {
+      GTEST_SKIP() << "needs kubesim's Longhorn simulation (Longhorn's controller and a backup store shared by "
+                      "the two sites); the real pair runs no Longhorn";
+    }
+    // Not CrashE2eTest::SetUp, whose shop and plans are the none driver's.
+    WebhookE2eTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    SetUpLonghornShop(*pair_, dir_);
+    if (HasFatalFailure()) return;
+    CommandResult capture = Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " +
+                               Inventory("shop-to-dr"));
+    ASSERT_EQ(capture.exit_code, 0) << capture.output;
+  }
+};
+
+TEST_F(LonghornCrashE2eTest, AFailoverKilledAroundEachStorageStepEndsWithTheVolumesActiveAndTheirDataRestored) {
+  // Written on the primary after the first backup: only the failover's own sync carries it.
+  ASSERT_EQ(pair_->Kubectl(pair_->source(), "-n longhorn-system annotate volumes.longhorn.io shop-orders-vol "
+                                            "--overwrite kubesim.kubectl-dr.dev/data='orders up to 42'")
+                .exit_code,
+            0);
+  ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
+  const std::vector<std::string> storage_steps = {"SyncInventory", "SpendPlan", "FailoverInventory",
+                                                  "RestoreInventoryVolume", "WorkloadVolumes", "RestoreObjects"};
+  for (const std::string& step : storage_steps) {
+    for (const bool at_end : {false, true}) {
+      SCOPED_TRACE(std::string(at_end ? "killed at the end of " : "killed at the start of ") + step);
+      std::unique_ptr<PluginProcess> run = Start("shop-failover", "shop-to-dr");
+      ASSERT_TRUE(run->WaitForLine([&](const std::string& line) {
+        return at_end ? StartsWith(line, step + ": ") && line != step + ": running" : line == step + ": running";
+      })) << "the run ended before the kill point:\n" << run->Output();
+      run->Kill();
+      ExpireLease("shop-to-dr");
+      ASSERT_FALSE(HasFatalFailure());
+    }
+  }
+  std::unique_ptr<PluginProcess> last = Start("shop-failover", "shop-to-dr");
+  ASSERT_EQ(last->Wait(), 0) << last->Output() << webhook_->Log();
+
+  const json done = Recovery("shop-failover");
+  EXPECT_EQ(done.value("phase", ""), "Succeeded") << done.dump(1);
+  EXPECT_EQ(done["restored"].value("failed", -1), 0) << done.dump(1);
+  for (const json& s : done.value("steps", json::array())) {
+    const std::string name = s.value("name", "");
+    if (std::find(storage_steps.begin(), storage_steps.end(), name) == storage_steps.end()) continue;
+    EXPECT_GE(s.value("attempts", 0), 3) << name << " was killed twice and run again";
+  }
+  // The DR volumes are active and hold what the primary last wrote; the claims are bound to them.
+  for (const std::string volume : {"shop-inventory-vol", "shop-orders-vol"}) {
+    EXPECT_EQ(Kubectl("-n longhorn-system get volumes.longhorn.io " + volume +
+                      " -o jsonpath={.spec.standby}/{.status.isStandby}").output,
+              "false/false")
+        << volume;
+  }
+  EXPECT_EQ(Kubectl("-n longhorn-system get volumes.longhorn.io shop-orders-vol -o "
+                    "'jsonpath={.metadata.annotations.kubesim\\.kubectl-dr\\.dev/data}'").output,
+            "orders up to 42");
+  EXPECT_EQ(Kubectl("-n shop get pvc orders -o jsonpath={.status.phase}/{.spec.volumeName}").output,
+            "Bound/shop-orders-pv");
+  EXPECT_EQ(Kubectl("get pv shop-orders-pv -o jsonpath={.spec.csi.driver}/{.spec.csi.volumeHandle}").output,
+            "driver.longhorn.io/shop-orders-vol");
+  EXPECT_EQ(Kubectl("-n shop get pvc shop-inventory -o jsonpath={.status.phase}").output, "Bound");
+  EXPECT_EQ(Kubectl("-n shop get deployment db -o jsonpath={.status.readyReplicas}").output, "1");
 }
 
 }  // namespace

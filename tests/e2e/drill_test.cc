@@ -11,6 +11,7 @@
 
 #include "base/strings.h"
 #include "e2e/harness.h"
+#include "e2e/longhorn_shop.h"
 #include "e2e/webhook_fixture.h"
 #include "testutil/testutil.h"
 
@@ -124,8 +125,8 @@ TEST_F(DrillE2eTest, CleanupRefusesARecoveryThatIsNotADrill) {
   EXPECT_NE(missing.output.find("drrecovery \"no-such-drill\" not found"), std::string::npos) << missing.output;
 }
 
-// The Longhorn shop of the storage failover tests, its DR site following the primary's backups
-// with standby volumes.
+// The Longhorn shop (longhorn_shop.h), its DR site following the primary's backups with standby
+// volumes.
 class LonghornDrillE2eTest : public DrillE2eTest {
  protected:
   void SetUp() override {
@@ -137,34 +138,8 @@ class LonghornDrillE2eTest : public DrillE2eTest {
     WebhookE2eTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
     inventory_ = dir_.path() + "/inventory";
-    auto storage = [](const std::string& f) { return testutil::DataPath("e2e/storage/" + f); };
-    CommandResult shop = pair_->Kubectl(pair_->source(), "apply -f " + storage("longhorn-shop.yaml"));
-    ASSERT_EQ(shop.exit_code, 0) << shop.output;
-    CommandResult bound = pair_->Kubectl(pair_->source(),
-                                         "-n shop wait --for=jsonpath={.status.phase}=Bound pvc --all --timeout=60s");
-    ASSERT_EQ(bound.exit_code, 0) << bound.output;
-    CommandResult plan = Kubectl("apply -f " + storage("longhorn-plan.yaml"));
-    ASSERT_EQ(plan.exit_code, 0) << plan.output;
-    CommandResult backups = pair_->Kubectl(pair_->source(), "apply -f " + storage("longhorn-backups.yaml"));
-    ASSERT_EQ(backups.exit_code, 0) << backups.output;
-    CommandResult done = pair_->Kubectl(pair_->source(), "-n longhorn-system wait --for=jsonpath={.status.state}="
-                                                         "Completed backups.longhorn.io --all --timeout=60s");
-    ASSERT_EQ(done.exit_code, 0) << done.output;
-    std::string docs;
-    for (const std::string volume : {"shop-inventory-vol", "shop-orders-vol"}) {
-      auto source = [&](const std::string& args) { return pair_->Kubectl(pair_->source(), args).output; };
-      std::string url = source("-n longhorn-system get backups.longhorn.io " + volume + "-first -o jsonpath={.status.url}");
-      std::string size = source("-n longhorn-system get volumes.longhorn.io " + volume + " -o jsonpath={.spec.size}");
-      json standby = {{"apiVersion", "longhorn.io/v1beta2"},
-                      {"kind", "Volume"},
-                      {"metadata", {{"name", volume}, {"namespace", "longhorn-system"}}},
-                      {"spec",
-                       {{"size", size}, {"numberOfReplicas", 3}, {"frontend", "blockdev"}, {"fromBackup", url},
-                        {"standby", true}}}};
-      docs += standby.dump() + "\n";
-    }
-    CommandResult made = Kubectl("apply -f " + dir_.Write("standby.json", docs));
-    ASSERT_EQ(made.exit_code, 0) << made.output;
+    SetUpLonghornShop(*pair_, dir_);
+    if (HasFatalFailure()) return;
     CommandResult capture = Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_);
     ASSERT_EQ(capture.exit_code, 0) << capture.output;
   }
