@@ -10,6 +10,7 @@
 
 #include "base/strings.h"
 #include "cli/cli.h"
+#include "dr/journal.h"
 #include "dr/plan_clone.h"
 #include "dr/types.h"
 #include "dr/workflow.h"
@@ -17,6 +18,7 @@
 #include "kube/client.h"
 #include "kube_context.h"
 #include "output.h"
+#include "progress.h"
 
 namespace kdr::plugin {
 
@@ -198,32 +200,12 @@ Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const Command
   w.no_wait = o.no_wait;
   w.timeout = timeout;
   w.holder = Holder();
-  std::ostream& err = *ctx.streams.err;
-  int64_t last_shown = -1;
-  w.on_event = [&](const dr::WorkflowEvent& e) {
-    switch (e.kind) {
-      case dr::WorkflowEvent::Kind::kStepStarted:
-        err << e.step << ": running\n";
-        break;
-      case dr::WorkflowEvent::Kind::kStepFinished:
-        err << e.step << ": " << dr::ToString(e.state) << (e.message.empty() ? "" : " (" + e.message + ")") << "\n";
-        break;
-      case dr::WorkflowEvent::Kind::kRestoreProgress:
-        // A line each tenth of the way, and at the end.
-        if (e.progress.total > 0 && (e.progress.done == e.progress.total ||
-                                     e.progress.done * 10 / e.progress.total != last_shown * 10 / e.progress.total)) {
-          err << "  restored " << e.progress.done << "/" << e.progress.total << " (" << inventory::TierName(e.progress.tier)
-              << ")\n";
-          last_shown = e.progress.done;
-        }
-        break;
-      case dr::WorkflowEvent::Kind::kWarning:
-        err << "warning: " << e.message << "\n";
-        break;
-    }
-  };
+  ProgressView view(*ctx.streams.err, ProgressView::Detect(*ctx.streams.err), *ctx.env.clock,
+                    dr::StepsOf(rec.spec.action));
+  w.on_event = [&view](const dr::WorkflowEvent& e) { view.On(e); };
   dr::WorkflowReport report;
   Status st = dr::RunRecovery(*target, source.get(), ctx.env, w, &report);
+  view.Finish();
   std::ostream& out = *ctx.streams.out;
   if (!report.steps.empty()) {
     if (format == OutputFormat::kTable) {

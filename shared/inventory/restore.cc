@@ -185,7 +185,7 @@ class Engine {
       // nlohmann throws on a field of an unexpected type; the object fails, the rest go on.
       Fail(e, Status::InvalidArgument(std::string("malformed object: ") + ex.what()));
     }
-    Done(e.tier);
+    Done(e);
   }
 
   void Fail(Entry& e, Status s) {
@@ -479,11 +479,12 @@ class Engine {
     uid_ready_[e.index].store(true, std::memory_order_release);
   }
 
-  void Done(Tier tier) {
+  void Done(const Entry& e) {
+    const int64_t failed = e.outcome == Outcome::kFailed ? ++failed_ : failed_.load();
     const int64_t done = ++done_;
     if (!options_.progress) return;
     std::lock_guard lock(progress_mu_);
-    options_.progress(RestoreProgress{done, total_, tier});
+    options_.progress(RestoreProgress{done, total_, e.tier, failed});
   }
 
   kube::Client& target_;
@@ -495,6 +496,7 @@ class Engine {
   OwnerUidLookup lookup_;
   std::vector<std::atomic<bool>> uid_ready_;  // by entry: its target_uid is written
   std::atomic<int64_t> done_{0};
+  std::atomic<int64_t> failed_{0};  // of done_, written (claims that never bind fail later)
   std::mutex progress_mu_;
 };
 

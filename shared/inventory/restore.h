@@ -117,6 +117,7 @@ struct RestoreProgress {
   int64_t done = 0;
   int64_t total = 0;
   Tier tier = Tier::kCustomResourceDefinitions;
+  int64_t failed = 0;  // of done, refused when written (a claim that never binds fails later)
 };
 
 struct RestoreOptions {
