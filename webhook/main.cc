@@ -62,6 +62,23 @@ int Run(int argc, char** argv) {
                  "Worker threads deciding requests (0: one per core, at least 2); connections "
                  "wait in epoll, not in a thread")
       ->capture_default_str()->check(CLI::Range(0, 1024));
+  int read_timeout_s = static_cast<int>(opts.read_timeout.count());
+  int write_timeout_s = static_cast<int>(opts.write_timeout.count());
+  int idle_timeout_s = static_cast<int>(opts.idle_timeout.count());
+  app.add_option("--read-timeout", read_timeout_s,
+                 "Seconds a client has to finish its TLS handshake, and each request (header and "
+                 "body) from its first byte; a slower client is cut off")
+      ->capture_default_str()->check(CLI::Range(1, 300));
+  app.add_option("--write-timeout", write_timeout_s, "Seconds to write an answer")
+      ->capture_default_str()->check(CLI::Range(1, 300));
+  app.add_option("--idle-timeout", idle_timeout_s,
+                 "Seconds an idle keep-alive connection is kept open")
+      ->capture_default_str()->check(CLI::Range(1, 3600));
+  app.add_option("--max-connections", opts.max_connections,
+                 "Open connections at most; past it, the one quiet longest (a second or more: "
+                 "idle, or a stalled handshake or request) is closed to admit the next, and "
+                 "new ones wait while every one is at work")
+      ->capture_default_str()->check(CLI::Range(16, 1 << 20));
   app.add_option("--shutdown-delay", shutdown_delay_s,
                  "Seconds between failing /readyz and closing the listener on SIGTERM")
       ->capture_default_str()->check(CLI::Range(0, 300));
@@ -71,6 +88,9 @@ int Run(int argc, char** argv) {
     std::cout << "kubectl-dr-webhook v" << Version() << "\n";
     return 0;
   }
+  opts.read_timeout = std::chrono::seconds(read_timeout_s);
+  opts.write_timeout = std::chrono::seconds(write_timeout_s);
+  opts.idle_timeout = std::chrono::seconds(idle_timeout_s);
   if (opts.cert_file.empty() || opts.key_file.empty()) {
     std::cerr << "error: --tls-cert and --tls-key are required (the webhook serves HTTPS only)\n";
     return 2;

@@ -38,9 +38,15 @@ constexpr size_t kMaxChunkLine = 4096;
 constexpr size_t kReadChunk = 16 << 10;
 // Buffers larger than this are released between requests instead of kept for the next one.
 constexpr size_t kKeepBufferBytes = 64 << 10;
+// What a connection may hold of a request before the rest counts against max_buffered_bytes:
+// most reviews are smaller, so they never wait for room.
+constexpr size_t kFreeRequestBytes = 16 << 10;
 // Deadlines are checked this often; timeouts are seconds, so 100 ms of slack is harmless.
 constexpr std::chrono::milliseconds kScanInterval{100};
-constexpr uint64_t kWakeId = 0;  // epoll data of the eventfd that ends the workers
+constexpr uint64_t kWakeId = 0;
+// At the connection limit, a connection quiet for this long may be closed to admit a new one: a
+// client in a handshake or sending a request is never quiet this long (it is a round trip).
+constexpr std::chrono::milliseconds kEvictQuietFor{1000};  // epoll data of the eventfd that ends the workers
 
 std::string_view ReasonPhrase(int status) {
   switch (status) {
@@ -206,6 +212,7 @@ struct Conn {
   enum class Phase { kHandshake, kRequest, kWrite, kDrain };
 
   ~Conn() {
+    if (pool != nullptr) pool->fetch_sub(charged);
     SSL_free(ssl);
     if (fd >= 0) close(fd);
   }
@@ -217,6 +224,7 @@ struct Conn {
   Phase phase = Phase::kRequest;
   bool busy = false;          // a worker owns it; otherwise epoll does (under mu_)
   TimePoint deadline;         // of the current phase
+  TimePoint active;           // the accept, or the last event on the socket (under mu_)
   std::string in;             // bytes read and not yet consumed
   size_t scanned = 0;         // leading bytes of `in` known to hold no end of head
   bool request_started = false;
@@ -236,6 +244,10 @@ struct Conn {
   bool interim = false;            // `out` is a 100 Continue, the request goes on after it
   bool close_after_write = false;
   bool linger = false;             // after the answer, read and drop the unread upload
+  // Request bytes held past kFreeRequestBytes, counted in *pool (the server's buffered bytes).
+  std::atomic<int64_t>* pool = nullptr;
+  int64_t charged = 0;
+  bool waiting_room = false;  // parked disarmed until the pool has room (under mu_)
 };
 
 }  // namespace
@@ -248,6 +260,11 @@ class HttpServer::Impl {
   Result<int> Listen(const std::string& host, int port, SSL_CTX* tls, HttpHandler handler);
   Status Start();
   void Stop();
+  HttpServer::Stats stats() {
+    std::lock_guard lock(mu_);
+    return {conns_.size(), timed_out_, evicted_, waited_,
+            static_cast<size_t>(std::max<int64_t>(0, buffered_.load()))};
+  }
 
  private:
   enum class Step { kReady, kNeedMore };
@@ -261,10 +278,14 @@ class HttpServer::Impl {
   void Respond(Conn* c, const HttpServerResponse& res, bool close, bool head = false);
   void BadRequest(Conn* c, int status);
   Io Read(Conn* c, char* buf, bool keep);
+  void Recharge(Conn* c);
+  bool RoomToRead(const Conn* c) const;
+  void WaitForRoom(Conn* c);
   Io Write(Conn* c);
   void Park(Conn* c, uint32_t events);
   void Close(Conn* c);
   void CloseLocked(Conn* c);
+  bool EvictInactiveLocked();
   void Scan();
 
   const Options options_;
@@ -278,6 +299,10 @@ class HttpServer::Impl {
   std::mutex mu_;
   std::condition_variable drained_;
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;  // guarded by mu_
+  uint64_t evicted_ = 0;                                        // guarded by mu_
+  uint64_t timed_out_ = 0;                                      // guarded by mu_
+  uint64_t waited_ = 0;                                         // guarded by mu_
+  std::atomic<int64_t> buffered_{0};  // request bytes held past each one's kFreeRequestBytes
   uint64_t next_id_ = 1 << 16;                                  // below: listeners
   bool started_ = false;
   bool stopped_ = false;
@@ -433,6 +458,20 @@ void HttpServer::Impl::Worker() {
 
 void HttpServer::Impl::Accept(Listener& l) {
   for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (conns_.size() >= static_cast<size_t>(std::max(1, options_.max_connections)) &&
+          !EvictInactiveLocked()) {
+        // Every connection is making progress: leave new ones in the kernel's backlog until
+        // some finish (the next scan polls the listener again).
+        if (!draining_ && !l.paused) {
+          epoll_event ev{};
+          epoll_ctl(epfd_, EPOLL_CTL_MOD, l.fd, &ev);
+          l.paused = true;
+        }
+        return;
+      }
+    }
     const int fd = accept4(l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -453,6 +492,7 @@ void HttpServer::Impl::Accept(Listener& l) {
     auto c = std::make_unique<Conn>();
     c->fd = fd;
     c->listener = &l;
+    c->pool = &buffered_;
     const auto now = SteadyClock::now();
     if (l.tls != nullptr) {
       c->ssl = SSL_new(l.tls);
@@ -467,6 +507,7 @@ void HttpServer::Impl::Accept(Listener& l) {
     } else {
       c->deadline = now + options_.idle_timeout;
     }
+    c->active = now;
     std::lock_guard lock(mu_);
     if (draining_) continue;
     c->id = next_id_++;
@@ -484,6 +525,8 @@ Conn* HttpServer::Impl::Claim(uint64_t id) {
   // Gone (timed out, closed) or already taken by another worker after a stop wake-up.
   if (it == conns_.end() || it->second->busy) return nullptr;
   it->second->busy = true;
+  it->second->waiting_room = false;
+  it->second->active = SteadyClock::now();
   return it->second.get();
 }
 
@@ -506,8 +549,10 @@ void HttpServer::Impl::Advance(Conn* c, char* buf) {
       }
       case Conn::Phase::kRequest: {
         if (TryRequest(c) == Step::kReady) continue;
+        if (!RoomToRead(c)) return WaitForRoom(c);
         const bool was_idle = !c->request_started;
         const Io io = Read(c, buf, true);
+        Recharge(c);
         if (io == Io::kOk) {
           if (was_idle) {
             c->request_started = true;
@@ -614,7 +659,10 @@ HttpServer::Impl::Step HttpServer::Impl::TryRequest(Conn* c) {
     c->close_requested = head.close;
     c->continue_sent = !head.expect_continue;
     const size_t want = c->content_length.value_or(0);
-    if (!c->chunked && want <= options_.max_body_bytes) c->in.reserve(c->head_len + want);
+    // Only what every connection may hold: the rest is read as the buffer pool has room.
+    if (!c->chunked && want <= options_.max_body_bytes) {
+      c->in.reserve(c->head_len + std::min(want, kFreeRequestBytes));
+    }
   }
 
   const std::string_view data = std::string_view(c->in).substr(c->head_len);
@@ -687,6 +735,7 @@ HttpServer::Impl::Step HttpServer::Impl::TryRequest(Conn* c) {
   } else {
     c->chunked_body.clear();
   }
+  Recharge(c);
   return Step::kReady;
 }
 
@@ -717,7 +766,38 @@ void HttpServer::Impl::BadRequest(Conn* c, int status) {
   // The client may still be sending; drain it so it reads this answer rather than a reset.
   c->linger = true;
   c->in.clear();
+  c->chunked_body.clear();
+  Recharge(c);
   Respond(c, res, true);
+}
+
+void HttpServer::Impl::Recharge(Conn* c) {
+  // Capacity, not size: a growing buffer holds up to twice what it was sent.
+  const size_t held = c->in.capacity() + c->chunked_body.capacity();
+  const int64_t want = held > kFreeRequestBytes ? static_cast<int64_t>(held - kFreeRequestBytes) : 0;
+  if (want != c->charged) {
+    buffered_.fetch_add(want - c->charged);
+    c->charged = want;
+  }
+}
+
+bool HttpServer::Impl::RoomToRead(const Conn* c) const {
+  const size_t held = c->in.capacity() + c->chunked_body.capacity();
+  if (held < kFreeRequestBytes) return true;
+  // The next read may double the buffer.
+  const int64_t growth = static_cast<int64_t>(std::max(c->in.capacity(), kReadChunk));
+  return buffered_.load() + growth <=
+         static_cast<int64_t>(options_.max_buffered_bytes);
+}
+
+// The pool is full: the connection is left disarmed (its one-shot event spent) until Scan finds
+// room, so its client is slowed by TCP flow control rather than its bytes held here. Its request
+// deadline still runs, so a client that stalls on purpose holds its bytes for read_timeout at most.
+void HttpServer::Impl::WaitForRoom(Conn* c) {
+  std::lock_guard lock(mu_);
+  c->busy = false;
+  c->waiting_room = true;
+  ++waited_;
 }
 
 Io HttpServer::Impl::Read(Conn* c, char* buf, bool keep) {
@@ -802,6 +882,27 @@ void HttpServer::Impl::CloseLocked(Conn* c) {
   if (draining_ && conns_.empty()) drained_.notify_all();
 }
 
+// At the connection limit: closes the connection that has been quiet longest (no event on its
+// socket: an idle keep-alive, a stalled handshake or request), if quiet for kEvictQuietFor. One
+// whose client is working (a handshake under way, a request arriving) is never closed for a newer
+// one, so a flood of new connections cannot push a correct client out; it waits in the backlog.
+// A linear scan, made only at the limit: microseconds for thousands of connections.
+bool HttpServer::Impl::EvictInactiveLocked() {
+  auto quietest = conns_.end();
+  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+    if (it->second->busy) continue;
+    if (quietest == conns_.end() || it->second->active < quietest->second->active) quietest = it;
+  }
+  if (quietest == conns_.end() ||
+      SteadyClock::now() - quietest->second->active < kEvictQuietFor) {
+    return false;
+  }
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, quietest->second->fd, nullptr);
+  conns_.erase(quietest);
+  ++evicted_;
+  return true;
+}
+
 void HttpServer::Impl::Scan() {
   std::unique_lock lock(mu_, std::try_to_lock);
   if (!lock.owns_lock()) return;  // another worker is scanning
@@ -812,9 +913,22 @@ void HttpServer::Impl::Scan() {
     if (!c->busy && c->deadline <= now) {
       epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
       it = conns_.erase(it);
+      ++timed_out_;
     } else {
       ++it;
     }
+  }
+  for (auto& [id, c] : conns_) {
+    if (!c->waiting_room || c->busy) continue;
+    if (buffered_.load() + static_cast<int64_t>(kReadChunk) >
+        static_cast<int64_t>(options_.max_buffered_bytes)) {
+      break;
+    }
+    c->waiting_room = false;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = id;
+    epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
   }
   for (size_t i = 0; i < listeners_.size(); ++i) {
     Listener& l = *listeners_[i];
@@ -840,5 +954,7 @@ Result<int> HttpServer::Listen(const std::string& host, int port, SSL_CTX* tls,
 Status HttpServer::Start() { return impl_->Start(); }
 
 void HttpServer::Stop() { impl_->Stop(); }
+
+HttpServer::Stats HttpServer::stats() const { return impl_->stats(); }
 
 }  // namespace kdr::admission

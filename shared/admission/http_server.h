@@ -15,7 +15,10 @@
 // write_timeout; an idle keep-alive connection closes after idle_timeout. Bodies over
 // max_body_bytes are not read: the handler is called with too_large set, its answer is sent with
 // "Connection: close", and the rest of the upload is discarded until the client closes (bounded
-// by read_timeout), so the client reads the answer instead of a reset. Headers over 64 KiB get
+// by read_timeout), so the client reads the answer instead of a reset. At most max_connections
+// are open: past it, the connection quiet longest (a second at least) makes room for the next. At
+// most max_buffered_bytes of requests are held beyond each one's first 16 KiB: a connection that
+// would go over is not read (TCP slows its client) until there is room. Headers over 64 KiB get
 // 431, a malformed request 400 as soon as the malformed part arrives (a line ended by a bare LF,
 // an empty or bad chunk-size line); both close the connection.
 //
@@ -64,6 +67,15 @@ class HttpServer {
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds write_timeout{10000};
     std::chrono::milliseconds idle_timeout{5000};
+    // Open connections at most. At the limit, the connection quiet longest (no byte for a
+    // second: an idle keep-alive, a stalled handshake or request) is closed to admit the next;
+    // when every one is making progress, new connections wait in the kernel's backlog. So
+    // connections held open cost bounded memory, and a flood cannot push out a client at work.
+    int max_connections = 1024;
+    // Request bytes held at once, beyond the first 16 KiB of each connection's request. A
+    // connection that would go over waits, unread, until requests finish or time out; so clients
+    // that send most of a large body and stall cannot make the server hold max_body_bytes each.
+    size_t max_buffered_bytes = 32 << 20;
     // Stack of each worker thread; 0: kJsonThreadStackBytes (base/json.h), which the handlers'
     // recursion on the deepest accepted review is measured against.
     size_t worker_stack_bytes = 0;
@@ -83,6 +95,16 @@ class HttpServer {
   Status Start();
   // Graceful stop (see above). Idempotent.
   void Stop();
+
+  // Connection counts, for metrics. Thread-safe.
+  struct Stats {
+    size_t open = 0;         // connections open now
+    uint64_t timed_out = 0;  // closed at a deadline (handshake, request, idle, write)
+    uint64_t evicted = 0;    // closed at the connection limit to admit a new one
+    uint64_t waited = 0;     // times a connection waited for room in the buffer pool
+    size_t buffered = 0;     // request bytes held now, beyond each one's first 16 KiB
+  };
+  Stats stats() const;
 
  private:
   class Impl;

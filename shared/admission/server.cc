@@ -186,6 +186,7 @@ Status Server::Start() {
   o.read_timeout = options_.read_timeout;
   o.write_timeout = options_.write_timeout;
   o.idle_timeout = options_.idle_timeout;
+  o.max_connections = options_.max_connections;
   o.worker_stack_bytes = options_.worker_stack_bytes;
   http_ = std::make_unique<HttpServer>(o);
   Result<int> bound = http_->Listen(
@@ -208,6 +209,25 @@ Status Server::Start() {
     metrics_port_ = *bound;
   }
   KDR_RETURN_IF_ERROR(http_->Start());
+  HttpServer* http = http_.get();
+  metrics_->AddGauge("kdr_webhook_connections", "Connections open now.", [http] {
+    return Metrics::GaugeValues{{"", double(http->stats().open)}};
+  });
+  metrics_->AddGauge("kdr_webhook_connections_closed",
+                     "Connections the server closed: at a deadline (a handshake, request or "
+                     "answer too slow, a keep-alive idle too long), or at the connection limit.",
+                     [http] {
+                       HttpServer::Stats s = http->stats();
+                       return Metrics::GaugeValues{{"reason=\"timeout\"", double(s.timed_out)},
+                                                   {"reason=\"limit\"", double(s.evicted)}};
+                     });
+  metrics_->AddGauge("kdr_webhook_request_bytes_buffered",
+                     "Request bytes held beyond each request's first 16 KiB (bounded).", [http] {
+                       return Metrics::GaugeValues{{"", double(http->stats().buffered)}};
+                     });
+  metrics_->AddGauge("kdr_webhook_request_buffer_waits",
+                     "Times a request waited, unread, for room in the bounded request buffers.",
+                     [http] { return Metrics::GaugeValues{{"", double(http->stats().waited)}}; });
   started_ = true;
   return Status::Ok();
 }

@@ -16,7 +16,9 @@
 // while it has bytes to process, so slow clients and idle keep-alive connections hold no thread.
 // A request must arrive whole within read_timeout of its first byte (a client trickling bytes is
 // cut off), an answer be written within write_timeout; idle keep-alive connections close after
-// idle_timeout. Every failure is the connection's own; the others are unaffected.
+// idle_timeout. At most max_connections are open (the quietest makes room for a new one) and
+// request bodies share a bounded buffer pool, so clients that hold connections or stall large
+// uploads cost bounded memory. Every failure is the connection's own; the others are unaffected.
 //
 // Lifecycle: Start() binds and serves in background threads; BeginShutdown() flips /readyz to
 // failing; Stop() stops accepting, closes idle connections, lets requests in flight finish, and
@@ -57,6 +59,10 @@ struct ServerOptions {
   std::chrono::seconds write_timeout{10};
   // Idle keep-alive connections close after this (at once on Stop()).
   std::chrono::seconds idle_timeout{5};
+  // Open connections at most; past it, the one waiting longest in its phase is closed to admit
+  // a new one (http_server.h). Each costs a socket and up to ~50 KiB (a TLS handshake under way,
+  // the first 16 KiB of a request), so the limit bounds what idle or stalled clients can hold.
+  int max_connections = 1024;
   // Stack of each worker; 0: the default (kJsonThreadStackBytes, base/json.h). Tests halve it to
   // show that the deepest review accepted is decided with room to spare.
   size_t worker_stack_bytes = 0;
