@@ -4,6 +4,8 @@
 // in shared/dr/fence.h.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <tuple>
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -54,6 +56,28 @@ Status RunFence(const FenceOptions& o, const CommandContext& ctx) {
     return labelled.status().WithContext("on " + where);
   }
   claims.insert(claims.end(), labelled->begin(), labelled->end());
+  // And the claims the spending recovery restored on the DR site: a failover that ran with the
+  // source down fenced none of them there. Their data lives on the DR site now, so the old
+  // primary's copies are fenced too (a claim the source no longer has is left out).
+  if (!plan.status.spent_by.empty()) {
+    KDR_ASSIGN_OR_RETURN(std::vector<dr::ClaimRef> restored, dr::RestoredClaims(*target, plan.status.spent_by));
+    for (dr::ClaimRef& c : restored) {
+      Result<json> there = source->Get(kube::Gvr{"", "v1", "persistentvolumeclaims"}, c.namespace_name, c.name);
+      if (there.ok()) {
+        claims.push_back(std::move(c));
+      } else if (there.status().code() != StatusCode::kNotFound) {
+        return there.status().WithContext("on " + where);
+      }
+    }
+  }
+  std::sort(claims.begin(), claims.end(), [](const dr::ClaimRef& a, const dr::ClaimRef& b) {
+    return std::tie(a.namespace_name, a.name) < std::tie(b.namespace_name, b.name);
+  });
+  claims.erase(std::unique(claims.begin(), claims.end(),
+                           [](const dr::ClaimRef& a, const dr::ClaimRef& b) {
+                             return a.namespace_name == b.namespace_name && a.name == b.name;
+                           }),
+               claims.end());
 
   Result<std::vector<dr::FenceChange>> changes = dr::Fence(*source, o.plan, claims, o.dry_run);
   if (!changes.ok()) return changes.status().WithContext("on " + where);

@@ -136,11 +136,13 @@ Result<std::vector<FenceChange>> Unfence(kube::Client& cluster, const std::vecto
   return changes;
 }
 
-Result<std::vector<ClaimRef>> FailedOverClaims(kube::Client& cluster, std::string_view plan) {
+namespace {
+
+Result<std::vector<ClaimRef>> ClaimsLabelled(kube::Client& cluster, std::string_view label, std::string_view value,
+                                             std::string_view what) {
   kube::ListOptions options;
-  options.label_selector = std::string(kFailedOverLabel) + "=" + std::string(plan);
-  KDR_ASSIGN_OR_RETURN(std::vector<json> pvcs,
-                       Items(cluster, kClaims, "", options, "failed-over persistentvolumeclaims"));
+  options.label_selector = std::string(label) + "=" + std::string(value);
+  KDR_ASSIGN_OR_RETURN(std::vector<json> pvcs, Items(cluster, kClaims, "", options, what));
   std::vector<ClaimRef> out;
   for (const json& p : pvcs) {
     out.push_back({kube::StringField(p, {"metadata", "namespace"}), kube::StringField(p, {"metadata", "name"})});
@@ -149,6 +151,16 @@ Result<std::vector<ClaimRef>> FailedOverClaims(kube::Client& cluster, std::strin
     return std::tie(a.namespace_name, a.name) < std::tie(b.namespace_name, b.name);
   });
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<ClaimRef>> FailedOverClaims(kube::Client& cluster, std::string_view plan) {
+  return ClaimsLabelled(cluster, kFailedOverLabel, plan, "failed-over persistentvolumeclaims");
+}
+
+Result<std::vector<ClaimRef>> RestoredClaims(kube::Client& target, std::string_view recovery) {
+  return ClaimsLabelled(target, kRecoveryLabel, recovery, "the recovery's persistentvolumeclaims");
 }
 
 }  // namespace kdr::dr

@@ -58,4 +58,9 @@ Result<std::vector<FenceChange>> Unfence(kube::Client& cluster, const std::vecto
 // The failed-over claims of `plan` on the cluster (label selector), sorted.
 Result<std::vector<ClaimRef>> FailedOverClaims(kube::Client& cluster, std::string_view plan);
 
+// The claims `recovery` restored on the DR site (labelled dr.kubectl-dr.dev/recovery=<recovery>),
+// sorted: the claims whose data now lives there, so the old primary's copies must not be written.
+// `kubectl dr fence` fences them on a source that was down during the failover.
+Result<std::vector<ClaimRef>> RestoredClaims(kube::Client& target, std::string_view recovery);
+
 }  // namespace kdr::dr

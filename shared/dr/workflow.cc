@@ -9,6 +9,7 @@
 #include "dr/fence.h"
 #include "dr/journal.h"
 #include "dr/quiesce.h"
+#include "dr/recovery_volumes.h"
 #include "dr/readiness.h"
 #include "dr/verify.h"
 #include "inventory/format.h"
@@ -158,7 +159,9 @@ Status Run::Prepare() {
   d.source = source_;
   d.target = &target_;
   KDR_ASSIGN_OR_RETURN(driver_, storage::NewDriver(plan_, d));
-  Result<std::vector<storage::ConsistencyGroup>> groups = driver_->Discover(plan_, index.volumes, Deadline());
+  // A subset recovery moves its own namespaces' volumes only (and the inventory's).
+  KDR_ASSIGN_OR_RETURN(inventory::VolumeMap moved, RecoveryVolumes(index.volumes, Namespaces()));
+  Result<std::vector<storage::ConsistencyGroup>> groups = driver_->Discover(plan_, moved, Deadline());
   if (!groups.ok()) return groups.status().WithContext(std::string(driver_->name()) + " storage");
   groups_ = std::move(*groups);
   for (const auto& cg : groups_) {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -40,6 +43,16 @@ class FailoverE2eTest : public WebhookE2eTest {
     return pair_->Shell("kubectl dr --context " + target().context() + " " + args);
   }
   CommandResult Source(const std::string& args) const { return pair_->Kubectl(pair_->source(), args); }
+  // kubectl dr ... with its stdout in .output and its stderr in *err (a report printed with -o json
+  // alone on stdout).
+  CommandResult DrSplit(const std::string& args, std::string* err) const {
+    const std::string file = dir_.path() + "/stderr";
+    CommandResult r =
+        pair_->Shell("sh -c 'exec 2>" + file + "; kubectl dr --context " + target().context() + " " + args + "'");
+    std::ifstream in(file);
+    *err = std::string(std::istreambuf_iterator<char>(in), {});
+    return r;
+  }
 
   // Real pairs have no kubelet: restored pods never run there, so readiness is not waited for.
   std::string WaitFlag() const { return target().simulated() ? "" : " --no-wait"; }
@@ -203,13 +216,110 @@ TEST_F(FailoverE2eTest, FailsBackToThePrimaryWithTheDrSitesStateAndUnfencesIt) {
   for (const json& st : rec["status"]["steps"]) steps.push_back(st["name"].get<std::string>() + "=" + st["state"].get<std::string>());
   EXPECT_EQ(Join(steps, ","),
             "Preflight=Succeeded,QuiesceSource=Succeeded,SyncInventory=Succeeded,SpendPlan=Succeeded,"
-            "FailbackInventory=Succeeded,RestoreInventoryVolume=Succeeded,StartAgent=Skipped,WorkloadVolumes=Skipped,"
-            "Unfence=Succeeded,RestoreObjects=Succeeded,Verify=" + std::string(target().simulated() ? "Succeeded" : "Skipped"));
+            "FailbackInventory=Succeeded,Unfence=Succeeded,RestoreInventoryVolume=Succeeded,StartAgent=Skipped,"
+            "WorkloadVolumes=Skipped,RestoreObjects=Succeeded,Verify=" +
+                std::string(target().simulated() ? "Succeeded" : "Skipped"));
 
   // The DR site is quiesced, its replicas remembered.
   EXPECT_EQ(Kubectl("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "0");
   EXPECT_EQ(Kubectl("-n shop get deployment web -o 'jsonpath={.metadata.annotations.dr\\.kubectl-dr\\.dev/replicas}'").output,
             "3");
+}
+
+// The primary is down when the failover runs: it goes ahead without it (a failover never needs the
+// dead site), says what it could not do there, and `kubectl dr fence` does it once the primary is
+// back.
+TEST_F(FailoverE2eTest, WithThePrimaryDownFailsOverAndFenceFinishesTheJobWhenItIsBack) {
+  ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
+  ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
+  WaitForCache("drrecoveries", 1);
+  ASSERT_TRUE(pair_->source().Stop().ok());
+  std::string err;
+  CommandResult failover = DrSplit("failover shop-failover --agent local --inventory-path " + inventory_ + " --yes" +
+                                   WaitFlag() + " -o json", &err);
+  ASSERT_TRUE(pair_->source().Restart().ok());
+  ASSERT_EQ(failover.exit_code, 0) << failover.output << err;
+  EXPECT_NE(err.find("warning: the source is unreachable: nothing was quiesced there"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("warning: the source is unreachable: fence it when it is back: kubectl dr fence "
+                                "--plan shop-to-dr"),
+            std::string::npos)
+      << err;
+  json report = json::parse(failover.output, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << failover.output;
+  std::vector<std::string> skipped;
+  for (const json& st : report["steps"]) {
+    if (st.value("state", "") == "Skipped") skipped.push_back(st.value("name", ""));
+  }
+  EXPECT_NE(std::find(skipped.begin(), skipped.end(), "QuiesceSource"), skipped.end()) << report.dump();
+  EXPECT_NE(std::find(skipped.begin(), skipped.end(), "FenceSource"), skipped.end()) << report.dump();
+  EXPECT_GE(report["warnings"].size(), 2u) << report.dump();
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+
+  // The primary is back, untouched: nothing quiesced, nothing fenced.
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+  EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "");
+  // A dry run says what it would fence and changes nothing; then the fence, namespace first.
+  CommandResult dry = Dr("fence --plan shop-to-dr --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("nothing was changed (--dry-run)"), std::string::npos) << dry.output;
+  EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "");
+  CommandResult fence = Dr("fence --plan shop-to-dr");
+  ASSERT_EQ(fence.exit_code, 0) << fence.output;
+  EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
+  EXPECT_EQ(Source("-n shop get pvc shop-inventory -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/failed-over}'").output,
+            "shop-to-dr");
+  // Run again, it finds the fence in place.
+  CommandResult again = Dr("fence --plan shop-to-dr");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("0 object(s) fenced"), std::string::npos) << again.output;
+}
+
+// A plan protects two applications; the failover takes the shop alone. The blog stays on the
+// primary, untouched and unfenced; the spent plan is cloned (with a new inventory volume) to protect
+// what is left, and the clone fails the blog over in its turn.
+TEST_F(FailoverE2eTest, ASubsetFailoverLeavesTheRestToAClonedPlanThatFailsItOverLater) {
+  ASSERT_EQ(Source("apply -f " + FailoverData("blog.yaml")).exit_code, 0);
+  ASSERT_EQ(Kubectl("apply -f " + FailoverData("shop-and-blog.yaml")).exit_code, 0);
+  ASSERT_EQ(Dr("inventory capture --plan shop-and-blog --agent local --inventory-path " + inventory_).exit_code, 0);
+  CommandResult recovery = Dr("recovery create shop-only --plan shop-and-blog --namespaces shop");
+  ASSERT_EQ(recovery.exit_code, 0) << recovery.output;
+  WaitForCache("drrecoveries", 1);
+  CommandResult failover = Dr("failover shop-only --agent local --inventory-path " + inventory_ + " --yes" + WaitFlag());
+  ASSERT_EQ(failover.exit_code, 0) << failover.output;
+
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+  EXPECT_NE(Kubectl("get namespace blog").exit_code, 0) << "the blog was not part of the recovery";
+  EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
+  EXPECT_EQ(Source("get ns blog -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "");
+  CommandResult reuse = Dr("recovery create blog-only --plan shop-and-blog --namespaces blog");
+  EXPECT_NE(reuse.exit_code, 0);
+  EXPECT_NE(reuse.output.find("kubectl dr plan clone"), std::string::npos) << reuse.output;
+
+  // The clone protects by default what the spending recovery left on the primary.
+  CommandResult clone = Dr("plan clone shop-and-blog --name blog-to-dr --inventory-pvc blog-inventory "
+                           "--inventory-namespace blog");
+  ASSERT_EQ(clone.exit_code, 0) << clone.output;
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan blog-to-dr -o jsonpath={.spec.namespaces}").output, "[\"blog\"]");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan blog-to-dr -o "
+                    "'jsonpath={.metadata.annotations.dr\\.kubectl-dr\\.dev/cloned-from}/{.status.phase}'").output,
+            "shop-and-blog/");
+
+  const std::string blog_inventory = dir_.path() + "/inventory-blog";
+  CommandResult capture = Dr("inventory capture --plan blog-to-dr --agent local --inventory-path " + blog_inventory);
+  ASSERT_EQ(capture.exit_code, 0) << capture.output;
+  ASSERT_EQ(Dr("recovery create blog-failover --plan blog-to-dr").exit_code, 0);
+  WaitForCache("drrecoveries", 2);
+  CommandResult second = Dr("failover blog-failover --agent local --inventory-path " + blog_inventory + " --yes" +
+                            WaitFlag());
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(Kubectl("-n blog get configmap posts -o jsonpath={.data.latest}").output, "written on the primary");
+  EXPECT_EQ(Source("get ns blog -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan blog-to-dr -o jsonpath={.status.phase}/{.status.spentBy}").output,
+            "Spent/blog-failover");
+  // The shop's restore was left alone by the second failover.
+  EXPECT_EQ(Kubectl("-n shop get deployment web -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/recovery}'").output,
+            "shop-only");
 }
 
 }  // namespace

@@ -83,6 +83,34 @@ TEST_F(FenceCliTest, RepairsAFailedOverClaimLeftInAnUnfencedNamespace) {
   EXPECT_EQ(SourceLabel(kClaims, "shop", "cache", kFailedOver), "<none>");
 }
 
+// A failover that ran with the source down fenced nothing there: the claims its recovery restored
+// on the DR site are fenced on the source once it is back (those the source no longer has are
+// left out; another recovery's are not touched).
+TEST_F(FenceCliTest, FencesTheClaimsTheSpendingRecoveryRestoredOnTheDrSite) {
+  Namespace(*source_client_, "kubectl-dr-system");
+  Claim("kubectl-dr-system", "shop-inventory");
+  Namespace(*source_client_, "shop");
+  Claim("shop", "data");
+  Claim("shop", "cache");
+  Namespace(*client_, "shop");
+  for (const auto& [name, recovery] : std::vector<std::pair<std::string, std::string>>{
+           {"data", "shop-failover"}, {"gone-from-source", "shop-failover"}, {"cache", "another-recovery"}}) {
+    Make(*client_, kClaims, "shop",
+         {{"kind", "PersistentVolumeClaim"},
+          {"metadata", {{"name", name}, {"labels", {{"dr.kubectl-dr.dev/recovery", recovery}}}}},
+          {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+  }
+  CliRun r = Run({"fence", "--plan", "shop-to-dr"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "namespace kubectl-dr-system fenced\n"
+            "namespace shop fenced\n"
+            "persistentvolumeclaim kubectl-dr-system/shop-inventory fenced\n"
+            "persistentvolumeclaim shop/data fenced\n");
+  EXPECT_EQ(SourceLabel(kClaims, "shop", "data", kFailedOver), "shop-to-dr");
+  EXPECT_EQ(SourceLabel(kClaims, "shop", "cache", kFailedOver), "<none>");
+}
+
 TEST_F(FenceCliTest, DryRunChangesNothing) {
   Namespace(*source_client_, "kubectl-dr-system");
   Claim("kubectl-dr-system", "shop-inventory");
