@@ -119,8 +119,11 @@ int Run(int argc, char** argv) {
   std::unique_ptr<Policy> spent = NewSpentPlanPolicy(&cache);
   std::unique_ptr<Policy> transforms = NewTransformsPolicy(&cache, engine.get(), dr_namespace);
   PolicyChain validating({fenced.get(), spent.get()});
-  Webhook validate("validate", &validating, &metrics, &logger, &clock);
-  Webhook mutate("mutate", transforms.get(), &metrics, &logger, &clock);
+  // No decision from a cache out of sync without saying so.
+  std::unique_ptr<Policy> validating_guard = NewCacheFreshnessGuard(&validating, &cache);
+  std::unique_ptr<Policy> transforms_guard = NewCacheFreshnessGuard(transforms.get(), &cache);
+  Webhook validate("validate", validating_guard.get(), &metrics, &logger, &clock);
+  Webhook mutate("mutate", transforms_guard.get(), &metrics, &logger, &clock);
   metrics.AddGauge("kdr_webhook_cache_objects", "Objects held by the webhook's caches.", [&cache] {
     StateCache::Sizes s = cache.sizes();
     return Metrics::GaugeValues{{"kind=\"drplans\"", double(s.plans)},

@@ -322,13 +322,37 @@ void StateCache::ReplaceConfigMaps(std::vector<ConfigMapInfo> config_maps) {
 void StateCache::MarkSynced(CacheKind kind) {
   std::unique_lock lock(mu_);
   synced_ |= 1u << static_cast<unsigned>(kind);
+  stale_.erase(kind);
+}
+
+void StateCache::MarkStale(CacheKind kind, std::string since, std::string why) {
+  std::unique_lock lock(mu_);
+  auto [it, fresh] = stale_.try_emplace(kind, Stale{std::move(since), ""});
+  it->second.why = std::move(why);
 }
 
 bool StateCache::Synced() const {
   unsigned all = 0;
   for (CacheKind k : kAllCacheKinds) all |= 1u << static_cast<unsigned>(k);
   std::shared_lock lock(mu_);
-  return (synced_ & all) == all;
+  return (synced_ & all) == all && stale_.empty();
+}
+
+std::vector<StateCache::UnsyncedKind> StateCache::UnsyncedKinds() const {
+  std::vector<UnsyncedKind> out;
+  std::shared_lock lock(mu_);
+  for (CacheKind k : kAllCacheKinds) {
+    const bool listed = (synced_ & (1u << static_cast<unsigned>(k))) != 0;
+    auto it = stale_.find(k);
+    if (listed && it == stale_.end()) continue;
+    UnsyncedKind u{k, listed, "", ""};
+    if (it != stale_.end()) {
+      u.since = it->second.since;
+      u.why = it->second.why;
+    }
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 std::shared_ptr<const dr::DRPlan> StateCache::Plan(std::string_view ns,

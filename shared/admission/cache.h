@@ -111,11 +111,25 @@ class StateCache {
   // Replaces the workloads of one resource ("deployments").
   void ReplaceWorkloads(std::string_view resource, std::vector<WorkloadInfo> workloads);
   void ReplaceConfigMaps(std::vector<ConfigMapInfo> config_maps);
+  // The kind's list was applied: it is in sync (again), whatever MarkStale said before.
   void MarkSynced(CacheKind kind);
+  // The kind's watch failed (or stopped for good): what the cache holds of it may be out of date
+  // until the next list is applied. since: when it broke (RFC 3339), kept from the first call
+  // until MarkSynced; why: the error, the latest kept.
+  void MarkStale(CacheKind kind, std::string since, std::string why);
 
   // ---- readers ----
-  // True once every kind in kAllCacheKinds has been marked synced.
+  // True once every kind in kAllCacheKinds has been listed and none is stale now: the webhook's
+  // readiness.
   bool Synced() const;
+  // What keeps the cache from being Synced(), in kAllCacheKinds order; empty when it is.
+  struct UnsyncedKind {
+    CacheKind kind;
+    bool listed = false;  // listed once, stale since then
+    std::string since;    // RFC 3339; empty when not known
+    std::string why;
+  };
+  std::vector<UnsyncedKind> UnsyncedKinds() const;
   std::shared_ptr<const dr::DRPlan> Plan(std::string_view ns, std::string_view name) const;
   std::shared_ptr<const dr::DRRecovery> Recovery(std::string_view ns,
                                                  std::string_view name) const;
@@ -191,7 +205,12 @@ class StateCache {
   Map<WorkloadInfo> workloads_;       // "resource/ns/name"
   Map<ConfigMapInfo> config_maps_;    // "ns/name"
   mutable Map<CompiledEntry> compiled_;  // "ns/name" of the ConfigMap; a memo, hence mutable
-  unsigned synced_ = 0;               // bit per CacheKind
+  unsigned synced_ = 0;               // bit per CacheKind: listed once
+  struct Stale {
+    std::string since;
+    std::string why;
+  };
+  std::map<CacheKind, Stale> stale_;  // kinds whose watch broke, until their next list
 };
 
 }  // namespace kdr::admission

@@ -38,6 +38,18 @@ class PolicyChain final : public Policy {
   const std::vector<const Policy*> policies_;
 };
 
+// Wraps `policy` (not owned; must outlive the guard) so that no decision taken from a cache out
+// of sync with the API server goes unsaid: while `cache` is not Synced() (a kind not listed yet,
+// or its watch broken since its last list), a refusal's message ends with what is out of date,
+// since when and why, and an allowed answer carries the same as a warning. The webhook is unready
+// meanwhile (/readyz fails), so only callers that reach it anyway meet this. Costs one shared
+// lock per request while in sync.
+std::unique_ptr<Policy> NewCacheFreshnessGuard(const Policy* policy, const StateCache* cache);
+// The text the guard adds, e.g. "decided from the webhook's cache while it is out of sync with
+// the API server (drplans: watch failing since 2026-12-03T07:00:00Z: connection refused): the
+// cluster may have changed since; retry once the webhook is ready". Empty when in sync.
+std::string UnsyncedCacheNote(const StateCache& cache);
+
 // The DR service account "system:serviceaccount:<dr_namespace>:kubectl-dr".
 std::string DrServiceAccount(std::string_view dr_namespace);
 

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
+#include "base/env.h"
 #include "base/log.h"
 #include "base/yaml.h"
 #include "dr/types.h"
@@ -234,11 +236,16 @@ void CachePopulator::Run(CacheKind kind, std::stop_token stop) {
     Status st = ApplyEvent(cache_, kind, type, object);
     if (!st.ok()) logger_->Warning("cache event skipped", {{"kind", name}, {"error", st.message()}});
   };
+  // Until the next list is applied, decisions may rest on what changed meanwhile: readiness
+  // fails and every decision says so (NewCacheFreshnessGuard).
+  const Clock* clock = client_->env().clock;
   h.on_error = [&](const Status& s) {
+    cache_->MarkStale(kind, FormatRfc3339(clock->Now()), s.ToString());
     logger_->Warning("cache watch failed; relisting", {{"kind", name}, {"error", s.ToString()}});
   };
   Status st = kube::RunListWatch(*client_, o, h, stop);
   if (!st.ok()) {
+    cache_->MarkStale(kind, FormatRfc3339(clock->Now()), "watch stopped: " + st.ToString());
     logger_->Error("cache watch stopped; the webhook stays unready",
                    {{"kind", name}, {"error", st.ToString()}});
   }

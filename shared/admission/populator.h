@@ -1,7 +1,8 @@
 #pragma once
 
 // Feeding the StateCache: from the API server (CachePopulator: list+watch of each kind, relist on
-// 410 Gone and after a lost connection, each kind marked synced after its first list), or from a
+// 410 Gone and after a lost connection, each kind marked synced after each list and stale from a
+// watch failure until the next list is applied, so readiness tracks it), or from a
 // fixed set of objects (SeedCache: serving offline, for development and benchmarks).
 //
 // What is watched, with the read-only RBAC of manifests/base/rbac.yaml:

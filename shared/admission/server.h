@@ -3,8 +3,8 @@
 // Server: the webhook's HTTPS front (kubectl-dr-webhook's main() is a thin wrapper around it).
 //
 // Routes on the TLS listener: POST /validate and /mutate (Webhooks), GET /healthz (always ok
-// while serving), /readyz (ok once the readiness check passes — the caches synced — and never
-// again after BeginShutdown), /metrics (Prometheus text). /metrics is also served in plain HTTP on
+// while serving), /readyz (ok while the readiness check passes — every cache listed and no watch
+// broken since — and never again after BeginShutdown), /metrics (Prometheus text). /metrics is also served in plain HTTP on
 // metrics_listen when set (Prometheus scrapes without TLS; nothing else is served there).
 //
 // TLS: 1.2 and newer only; a plaintext or older-protocol client gets nothing but a failed
