@@ -13,6 +13,7 @@
 #include "dr/workloads_internal.h"
 #include "kube/client.h"
 #include "kube/object.h"
+#include "storage/deadline.h"
 
 namespace kdr::dr {
 namespace {
@@ -217,6 +218,9 @@ Status WaitForPods(kube::Client& cluster, const Env& env, const QuiesceOptions& 
                    const std::vector<std::string>& namespaces, const Survey& survey, std::stop_token stop) {
   Clock& clock = *env.clock;
   const Clock::MonoTime deadline = clock.Monotonic() + options.pod_timeout;
+  // The pods of workloads scaled to 0 usually go within tens of milliseconds: a fixed 1 s pause
+  // added a second to nearly every failover's quiesce (tests/bench/failover_bench.cc).
+  storage::Backoff backoff(options.poll_interval);
   for (;;) {
     KDR_ASSIGN_OR_RETURN(std::vector<json> pods, RemainingPods(cluster, namespaces, survey));
     if (pods.empty()) return Status::Ok();
@@ -232,7 +236,7 @@ Status WaitForPods(kube::Client& cluster, const Env& env, const QuiesceOptions& 
           "; the workloads stay scaled down (a pod kept by a finalizer goes once whatever set the finalizer "
           "removes it): run quiesce again to keep waiting");
     }
-    if (stop.stop_requested() || !clock.SleepFor(std::min<std::chrono::nanoseconds>(options.poll_interval, deadline - now), stop)) {
+    if (stop.stop_requested() || !clock.SleepFor(std::min<std::chrono::nanoseconds>(backoff.Next(), deadline - now), stop)) {
       return Status::Cancelled("quiesce interrupted while waiting for " + count +
                                " to go; the workloads stay scaled down");
     }

@@ -35,7 +35,8 @@ struct QuiesceOptions {
   std::chrono::nanoseconds pod_timeout{std::chrono::minutes(5)};
   // dryRun=All on every write; Quiesce then does not wait.
   bool dry_run = false;
-  // Between two looks at the pods.
+  // The longest pause between two looks at the pods: the first pauses are poll_interval/16,
+  // doubling up to it, so pods that go at once are seen gone within tens of milliseconds.
   std::chrono::nanoseconds poll_interval{std::chrono::seconds(1)};
 };
 
@@ -56,8 +57,9 @@ struct QuiesceResult {
 // after remembering its replicas in kReplicasAnnotation with a merge patch, then halts every
 // KubeVirt VirtualMachine (kubevirt.io/v1 virtualmachines, when discovery serves them): one merge
 // patch sets spec.runStrategy Halted (or spec.running false) and remembers the old value. Then it
-// waits, polling through env.clock every poll_interval, until no pod owned by those workloads
-// remains, directly or through their ReplicaSets (Deployments) and VirtualMachineInstances (VMs);
+// waits, polling through env.clock (pauses of poll_interval/16, doubling up to poll_interval),
+// until no pod owned by those workloads remains, directly or through their ReplicaSets
+// (Deployments) and VirtualMachineInstances (VMs);
 // a pod being deleted still counts. Other pods (bare pods, Jobs', DaemonSets') are not waited for.
 // ReplicaSets owned by Deployments are not scaled directly: their Deployment's controller does it.
 //

@@ -11,6 +11,7 @@
 #include "dr/workloads_internal.h"
 #include "kube/client.h"
 #include "kube/object.h"
+#include "storage/deadline.h"
 
 namespace kdr::dr {
 namespace {
@@ -167,6 +168,10 @@ Result<std::vector<WorkloadReadiness>> WaitReady(kube::Client& cluster, const En
   KDR_ASSIGN_OR_RETURN(bool vms, Serves(cluster, kVirtualMachines));
   Clock& clock = *env.clock;
   const Clock::MonoTime deadline = clock.Monotonic() + options.timeout;
+  // Workloads restored a moment ago are often ready tens of milliseconds after a first look that
+  // found them starting: a fixed 1 s pause added up to a second to a failover
+  // (tests/bench/failover_bench.cc).
+  storage::Backoff backoff(options.poll_interval);
   for (;;) {
     KDR_ASSIGN_OR_RETURN(std::vector<Observed> observed, Poll(cluster, namespaces, options.recovery, vms));
     std::vector<WorkloadReadiness> readiness;
@@ -181,7 +186,7 @@ Result<std::vector<WorkloadReadiness>> WaitReady(kube::Client& cluster, const En
                                       " to be ready: " + NotReady(observed));
     }
     if (stop.stop_requested() ||
-        !clock.SleepFor(std::min<std::chrono::nanoseconds>(options.poll_interval, deadline - now), stop)) {
+        !clock.SleepFor(std::min<std::chrono::nanoseconds>(backoff.Next(), deadline - now), stop)) {
       return Status::Cancelled("verify interrupted; not ready yet: " + NotReady(observed));
     }
   }

@@ -35,11 +35,13 @@ struct VerifyOptions {
   // Called after each poll with every workload (sorted by kind, then namespace/name); may be
   // empty.
   std::function<void(const std::vector<WorkloadReadiness>&)> progress;
-  // Between two polls.
+  // The longest pause between two polls: the first pauses are poll_interval/16, doubling up to
+  // it, so a workload ready at once is seen within tens of milliseconds.
   std::chrono::nanoseconds poll_interval{std::chrono::seconds(1)};
 };
 
-// Polls, through env.clock every poll_interval, until every Deployment, StatefulSet and DaemonSet
+// Polls, through env.clock, pausing poll_interval/16 then twice as long each time up to
+// poll_interval, until every Deployment, StatefulSet and DaemonSet
 // of the namespaces, and every KubeVirt VirtualMachine when discovery serves kubevirt.io/v1
 // virtualmachines, is ready:
 //   Deployment     want spec.replicas (absent: 1); ready status.readyReplicas; done when

@@ -254,6 +254,23 @@ TEST_F(QuiesceTest, TimesOutNamingTheWorkloadsPodsThatStay) {
   EXPECT_EQ(AnnotationOf(kDeployments, "web", kReplicas), "2") << "still the count it ran with";
 }
 
+TEST_F(QuiesceTest, LooksForThePodsAgainSoonThenBacksOffToThePollInterval) {
+  // The pod carries a finalizer nothing removes: it stays, and every pause until the deadline is
+  // recorded.
+  MustCreate(kDeployments, "shop",
+             Deployment("web", 1, json::object(),
+                        PodTemplate("web", json::object(), {{"finalizers", {"example.com/hold"}}})));
+  ASSERT_TRUE(ReadyEventually(kDeployments, "web", 1));
+  PauseRecordingClock clock;
+  Env env{&clock, &fs_, nullptr};
+  QuiesceOptions o = Options();
+  o.pod_timeout = 5s;
+  Result<QuiesceResult> r = Quiesce(*client_, env, o);
+  ASSERT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().ToString();
+  const std::vector<std::chrono::nanoseconds> want = {62500us, 125ms, 250ms, 500ms, 1s, 1s, 1s, 1s, 62500us};
+  EXPECT_EQ(clock.pauses(), want) << Pauses(clock.pauses());
+}
+
 TEST_F(QuiesceTest, HaltsVirtualMachinesRemembersHowTheyRanAndWaitsForTheirLauncherPods) {
   InstallKubeVirt();
   json a = MustCreate(kVms, "shop", VirtualMachine("vm-a", {{"runStrategy", "RerunOnFailure"}}));

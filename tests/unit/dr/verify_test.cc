@@ -87,6 +87,18 @@ TEST_F(VerifyTest, TimesOutListingEveryWorkloadNotReady) {
   EXPECT_GE(clock_.slept(), 1min);
 }
 
+TEST_F(VerifyTest, LooksAgainSoonThenBacksOffToThePollInterval) {
+  // web never gets ready (its claim never binds): every pause until the deadline is recorded.
+  MustCreate(kPvcs, "shop", UnboundClaim("web-data"));
+  MustCreate(kDeployments, "shop", Deployment("web", 1, json::object(), Mounting("web", "web-data")));
+  PauseRecordingClock clock;
+  Env env{&clock, &fs_, nullptr};
+  Result<std::vector<WorkloadReadiness>> r = WaitReady(*client_, env, Options(5s));
+  ASSERT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().ToString();
+  const std::vector<std::chrono::nanoseconds> want = {62500us, 125ms, 250ms, 500ms, 1s, 1s, 1s, 1s, 62500us};
+  EXPECT_EQ(clock.pauses(), want) << Pauses(clock.pauses());
+}
+
 TEST_F(VerifyTest, WaitsOnlyForTheRecoverysWorkloads) {
   MustCreate(kDeployments, "shop",
              Deployment("api", 1, {{std::string(kRecoveryLabel), "shop-failover"}}));

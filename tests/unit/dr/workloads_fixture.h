@@ -56,6 +56,29 @@ class PollClock final : public Clock {
   testutil::FakeClock fake_;
 };
 
+// A PollClock that records every pause asked of it, in order.
+class PauseRecordingClock final : public Clock {
+ public:
+  WallTime Now() const override { return inner_.Now(); }
+  MonoTime Monotonic() const override { return inner_.Monotonic(); }
+  bool SleepFor(std::chrono::nanoseconds d, std::stop_token stop = {}) override {
+    pauses_.push_back(d);
+    return inner_.SleepFor(d, stop);
+  }
+  const std::vector<std::chrono::nanoseconds>& pauses() const { return pauses_; }
+
+ private:
+  PollClock inner_;
+  std::vector<std::chrono::nanoseconds> pauses_;
+};
+
+// "62.5ms 125ms ..." for a failure message.
+inline std::string Pauses(const std::vector<std::chrono::nanoseconds>& pauses) {
+  std::string out;
+  for (auto p : pauses) out += std::to_string(std::chrono::duration<double, std::milli>(p).count()) + "ms ";
+  return out;
+}
+
 // True once pred() holds, checking every 10ms for up to 20s of real time (the controllers are
 // other threads: this bounds the wait, it never decides an outcome).
 inline bool Eventually(const std::function<bool()>& pred) {
