@@ -206,7 +206,10 @@ Status Server::Init(Options options) {
   const size_t threads = options_.threads;
   svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr.set_keep_alive_max_count(100000);
-  svr.set_keep_alive_timeout(30);
+  // An idle keep-alive connection holds a worker until this runs out, and stop() waits for the
+  // workers: a short one keeps restarts quick (clients reconnect, as they do to any server that
+  // closes idle connections).
+  svr.set_keep_alive_timeout(2);
   svr.set_read_timeout(30);
   svr.set_write_timeout(30);
   svr.set_tcp_nodelay(true);
