@@ -274,19 +274,13 @@ class Capturer {
     return out;
   }
 
-  void Warn(std::string warning) {
-    if (env_.logger != nullptr) env_.logger->Warning(warning);
-    index_.warnings.push_back(std::move(warning));
-  }
+  // Warnings and unreadable resources are returned in the index (the command that captured prints
+  // them once, with the summary), not logged here as well.
+  void Warn(std::string warning) { index_.warnings.push_back(std::move(warning)); }
 
   void Unlisted(const kube::Gvr& gvr, std::string_view ns, std::string_view name, const Status& s) {
     index_.unlisted.push_back({gvr.group, gvr.version, gvr.resource, std::string(ns),
                                std::string(name), std::string(StatusCodeName(s.code())), s.message()});
-    if (env_.logger != nullptr) {
-      env_.logger->Warning("not captured: the source refused to show it",
-                           {{"resource", gvr.GroupResource()}, {"namespace", std::string(ns)},
-                            {"name", std::string(name)}, {"error", s.message()}});
-    }
   }
 
   // Lists gvr in ns page by page, handing each item to fn. The next page is requested while fn
