@@ -13,10 +13,13 @@ const std::vector<std::string_view>& StepsOf(RecoveryAction action) {
       kPreflight,  kQuiesceSource,   kSyncInventory,  kSpendPlan,   kFailoverInventory,
       kRestoreInventoryVolume, kStartAgent, kWorkloadVolumes, kRestoreObjects, kFenceSource, kVerify};
   // The DR site is quiesced first; the storage goes back through Recover and Restore; what the
-  // failover fenced on the primary is unfenced before the workloads that mount it come back.
+  // failover fenced on the primary is unfenced as soon as the inventory's volume is back, before
+  // anything there is replaced or mounted: the inventory claim, bound to the stale volume and
+  // fenced, is made anew on the volume that comes back (the webhook refuses to delete a fenced
+  // claim, and the agent's pods may not mount one), and the workloads come back after it.
   static const std::vector<std::string_view> kFailback = {
       kPreflight,  kQuiesceSource,   kSyncInventory, kSpendPlan, kFailbackInventory,
-      kRestoreInventoryVolume, kStartAgent, kWorkloadVolumes, kUnfence, kRestoreObjects, kVerify};
+      kUnfence, kRestoreInventoryVolume, kStartAgent, kWorkloadVolumes, kRestoreObjects, kVerify};
   // Nothing on the source changes and the plan is not spent.
   static const std::vector<std::string_view> kTest = {
       kPreflight, kPrepareDrill, kRestoreInventoryVolume, kStartAgent, kRestoreObjects, kVerify};

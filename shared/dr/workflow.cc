@@ -13,6 +13,7 @@
 #include "dr/readiness.h"
 #include "dr/verify.h"
 #include "inventory/format.h"
+#include "inventory/replace_volume.h"
 #include "kube/client.h"
 #include "kube/lease.h"
 #include "kube/object.h"
@@ -365,9 +366,35 @@ Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
     if (!r.ok() && !r.status().IsAlreadyExists()) return r.status().WithContext("creating namespace " + e.pvc_namespace);
   }
   (*pv)["metadata"]["labels"][std::string(kRecoveryLabel)] = o_.recovery;
+  const std::string pv_name = kube::StringField(*pv, {"metadata", "name"});
+  const std::string claim_name = e.pvc_namespace + "/" + e.pvc_name;
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o_.timeout);
+  // A PV or claim already there may point at another volume: a failback's old primary keeps its
+  // inventory claim bound to the stale original, and the agent would read a stale inventory.
+  std::string replaced;
   Result<json> made = target_.Create(kVolumes, "", *pv);
   if (!made.ok() && !made.status().IsAlreadyExists()) {
-    return made.status().WithContext("creating persistentvolume " + e.pv_name);
+    return made.status().WithContext("creating persistentvolume " + pv_name);
+  }
+  if (!made.ok()) {
+    Result<json> found = target_.Get(kVolumes, "", pv_name);
+    if (!found.ok()) return found.status().WithContext("reading persistentvolume " + pv_name);
+    const std::string have = inventory::VolumeIdentity(*found);
+    const std::string want = inventory::VolumeIdentity(*pv);
+    if (have != want) {
+      if (o_.existing != inventory::ExistingPolicy::kUpdate) {
+        return Status::FailedPrecondition(
+            "persistentvolume " + pv_name + " on the target names volume " + have + ", not " + want +
+            ", which the storage gives for the inventory's claim " + claim_name + " (existing: " +
+            std::string(inventory::ToString(o_.existing)) + "); the agent would read a stale inventory: run again "
+            "with --existing update to make the PV and its claim anew on " + want + " (the stale volume is kept: "
+            "reclaim policy Retain), or delete them");
+      }
+      inventory::VolumeReplacement r;
+      Result<json> anew = inventory::ReplaceVolume(target_, *found, *pv, timeout, stop_, &r);
+      if (!anew.ok()) return anew.status().WithContext("replacing persistentvolume " + pv_name + " (the inventory's)");
+      replaced = "; " + r.Note();
+    }
   }
   json claim = {{"apiVersion", "v1"},
                 {"kind", "PersistentVolumeClaim"},
@@ -383,16 +410,35 @@ Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
   if (!e.volume_mode.empty()) claim["spec"]["volumeMode"] = e.volume_mode;
   Result<json> pvc = target_.Create(kClaims, e.pvc_namespace, claim);
   if (!pvc.ok() && !pvc.status().IsAlreadyExists()) {
-    return pvc.status().WithContext("creating persistentvolumeclaim " + e.pvc_namespace + "/" + e.pvc_name +
-                                    " (the inventory's claim)");
+    return pvc.status().WithContext("creating persistentvolumeclaim " + claim_name + " (the inventory's claim)");
+  }
+  if (!pvc.ok()) {
+    // A claim's spec.volumeName is immutable once set: one naming another PV is made anew.
+    Result<json> found = target_.Get(kClaims, e.pvc_namespace, e.pvc_name);
+    if (!found.ok()) return found.status().WithContext("reading persistentvolumeclaim " + claim_name);
+    const std::string bound_to = kube::StringField(*found, {"spec", "volumeName"});
+    if (!bound_to.empty() && bound_to != pv_name) {
+      if (o_.existing != inventory::ExistingPolicy::kUpdate) {
+        return Status::FailedPrecondition(
+            "persistentvolumeclaim " + claim_name + " (the inventory's claim) on the target is bound to "
+            "persistentvolume " + bound_to + ", not " + pv_name + " on the volume the storage gives (existing: " +
+            std::string(inventory::ToString(o_.existing)) + "); the agent would read a stale inventory: run again "
+            "with --existing update to make the claim anew (its volume is kept), or delete it");
+      }
+      KDR_RETURN_IF_ERROR(inventory::DeleteClaim(target_, *found, "bound to persistentvolume " + bound_to, timeout,
+                                                 stop_));
+      pvc = target_.Create(kClaims, e.pvc_namespace, claim);
+      if (!pvc.ok()) {
+        return pvc.status().WithContext("creating persistentvolumeclaim " + claim_name + " (the inventory's claim) anew");
+      }
+      replaced += "; its claim made anew (it was bound to persistentvolume " + bound_to + ")";
+    }
   }
   // DESIGN.md step 6: Bound before the agent mounts it (a claim on a volume that is not writable
   // here yet stays Pending, and an agent Job would hang on it).
-  Status bound = inventory::WaitClaimBound(target_, e.pvc_namespace, e.pvc_name,
-                                           std::chrono::duration_cast<std::chrono::milliseconds>(o_.timeout), stop_);
+  Status bound = inventory::WaitClaimBound(target_, e.pvc_namespace, e.pvc_name, timeout, stop_);
   if (!bound.ok()) return bound.WithContext("the inventory's claim");
-  *message = "persistentvolumeclaim " + e.pvc_namespace + "/" + e.pvc_name + " bound to volume " +
-             kube::StringField(*pv, {"metadata", "name"});
+  *message = "persistentvolumeclaim " + claim_name + " bound to volume " + pv_name + replaced;
   return Status::Ok();
 }
 

@@ -13,8 +13,8 @@
 //   Failover: Preflight, QuiesceSource, SyncInventory, SpendPlan, FailoverInventory,
 //             RestoreInventoryVolume, StartAgent, WorkloadVolumes, RestoreObjects, FenceSource, Verify
 //   Failback: Preflight, QuiesceSource, SyncInventory (Recover), SpendPlan, FailbackInventory
-//             (Restore), RestoreInventoryVolume, StartAgent, WorkloadVolumes (Recover, Restore),
-//             Unfence, RestoreObjects, Verify
+//             (Restore), Unfence, RestoreInventoryVolume, StartAgent, WorkloadVolumes (Recover,
+//             Restore), RestoreObjects, Verify
 //   Test:     Preflight, PrepareDrill, RestoreInventoryVolume, StartAgent, RestoreObjects, Verify
 //
 // The source of a failover is never needed: when it is unreachable, quiesce and fencing are
@@ -25,10 +25,17 @@
 // old primary) and needs both sites and both storage backends: preflight refuses otherwise. The
 // DR site is quiesced first; its changes replicate back (Recover, waited for: not best effort)
 // before the plan is spent; the primary's claims and namespaces that the failover fenced are
-// unfenced before the objects are restored, as the user running the failback (recorded in
-// status.startedBy from a SelfSubjectReview: the webhook admits the unfence from that user while
-// the failback runs). The primary's stale copies are replaced with the DR site's objects when the
-// caller passes ExistingPolicy::kUpdate (the CLI's default for a failback).
+// unfenced once the inventory's volume is back, before anything there is replaced or restored, as
+// the user running the failback (recorded in status.startedBy from a SelfSubjectReview: the
+// webhook admits the unfence from that user while the failback runs). The primary's stale copies
+// are replaced with the DR site's objects when the caller passes ExistingPolicy::kUpdate (the
+// CLI's default for a failback).
+//
+// RestoreInventoryVolume: an inventory PV already on the target that names another volume than the
+// storage gives (a failback's old primary: its inventory claim bound to the stale original), or
+// an inventory claim bound to another PV, is made anew under ExistingPolicy::kUpdate (the stale
+// volume kept, inventory/replace_volume.h) and refused otherwise (FailedPrecondition naming the
+// PV, both volumes and --existing update): the agent would read a stale inventory.
 //
 // Errors: a step that fails stops the run with its error (the step Failed in the journal, the
 // recovery left Running so that the next run resumes there). Preflight changes nothing: a spent

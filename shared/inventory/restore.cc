@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
 #include "base/strings.h"
 #include "inventory/format.h"
+#include "inventory/replace_volume.h"
 #include "inventory/restore_internal.h"
 #include "kube/client.h"
 
@@ -102,33 +102,6 @@ void CarryOver(const Entry& e, const json& current, json* desired) {
     json& spec = (*desired)["spec"];
     if (!spec.contains("nodeName") && have.contains("nodeName")) spec["nodeName"] = have["nodeName"];
   }
-}
-
-// What names a PV's volume: the CSI driver and handle, a host path, an NFS export; any other
-// source as a whole. Server defaults (hostPath.type "") do not make two sources differ.
-std::string VolumeIdentity(const json& pv) {
-  static const std::set<std::string> kNotSource = {
-      "capacity", "accessModes", "claimRef", "persistentVolumeReclaimPolicy", "storageClassName",
-      "mountOptions", "volumeMode", "nodeAffinity", "volumeAttributesClassName"};
-  const json& spec = kube::FieldAt(pv, {"spec"});
-  if (!spec.is_object()) return "";
-  std::string out;
-  for (auto it = spec.begin(); it != spec.end(); ++it) {
-    if (kNotSource.count(it.key())) continue;
-    const json& v = it.value();
-    std::string id;
-    if (it.key() == "csi") {
-      id = kube::StringField(v, {"driver"}) + "/" + kube::StringField(v, {"volumeHandle"});
-    } else if (it.key() == "hostPath" || it.key() == "local") {
-      id = kube::StringField(v, {"path"});
-    } else if (it.key() == "nfs") {
-      id = kube::StringField(v, {"server"}) + ":" + kube::StringField(v, {"path"});
-    } else {
-      id = v.dump();
-    }
-    out += (out.empty() ? "" : ";") + it.key() + ":" + id;
-  }
-  return out;
 }
 
 class Engine {
@@ -278,7 +251,7 @@ class Engine {
           if (!s.ok()) return Fail(e, s.WithContext("the storage driver's volume source"));
         }
       }
-      if (VolumeIdentity(want) != VolumeIdentity(found)) return ReplaceVolume(e, found);
+      if (VolumeIdentity(want) != VolumeIdentity(found)) return ReplaceVolume(e, found, std::move(want));
     }
     const json desired = Sanitized(e);
     json current = found;
@@ -302,110 +275,28 @@ class Engine {
   }
 
   // A PV on the target naming another volume than the restore's (a failback's old primary: the
-  // stale original beside the volume that took over) cannot be updated (a PV's source is
-  // immutable, and so is a bound claim's volumeName): the claim bound to it and the PV are deleted
-  // and made anew, bound to the restore's volume. The old PV's reclaim policy is set to Retain
-  // first, so the stale volume itself is kept, and a note names it. A claim still used by a pod
-  // is not deleted while it is (pvc-protection): the wait ends at claim_bound_timeout with the
-  // PV failed, naming the claim.
-  void ReplaceVolume(Entry& e, const json& found) {
-    const std::string old_volume = VolumeIdentity(found);
-    kube::PatchOptions po;
-    po.field_manager = std::string(kFieldManager);
-    if (kube::StringField(found, {"spec", "persistentVolumeReclaimPolicy"}) != "Retain") {
-      json keep = {{"spec", {{"persistentVolumeReclaimPolicy", "Retain"}}}};
-      Result<json> r = target_.Patch(e.gvr, "", e.name, kube::PatchType::kMergePatch, keep, po);
-      if (!r.ok()) return Fail(e, r.status().WithContext("keeping the target's stale volume (reclaim policy Retain)"));
-    }
-    static const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
-    const std::string claim_ns = kube::StringField(found, {"spec", "claimRef", "namespace"});
-    const std::string claim = kube::StringField(found, {"spec", "claimRef", "name"});
-    bool claim_deleted = false;
-    if (!claim.empty()) {
-      Result<json> bound = target_.Get(kClaims, claim_ns, claim);
-      if (bound.ok() && kube::StringField(*bound, {"spec", "volumeName"}) == e.name) {
-        // Deleted already by an earlier, interrupted run: waited for all the same.
-        if (kube::FieldAt(*bound, {"metadata", "deletionTimestamp"}).is_null()) {
-          kube::DeleteOptions d;
-          d.precondition_uid = kube::Uid(*bound);
-          Result<json> r = target_.Delete(kClaims, claim_ns, claim, d);
-          if (!r.ok() && !r.status().IsNotFound()) {
-            return Fail(e, r.status().WithContext("deleting persistentvolumeclaim " + claim_ns + "/" + claim +
-                                                  " bound to the stale volume"));
-          }
+  // stale original beside the volume that took over) is made anew with its claim, the stale
+  // volume kept (inventory/replace_volume.h). A claim still used by a pod is not deleted while it
+  // is (pvc-protection): the wait ends at claim_bound_timeout with the PV failed, naming the pods.
+  void ReplaceVolume(Entry& e, const json& found, json want) {
+    if (Status s = CheckSizeLimits(want); !s.ok()) return Fail(e, s);
+    VolumeReplacement replaced;
+    Result<json> made = inventory::ReplaceVolume(target_, found, want, options_.claim_bound_timeout, stop_, &replaced);
+    if (!replaced.claim_name.empty()) {
+      // Its entry (a later tier) creates it again instead of updating it.
+      for (Entry& c : plan_.entries) {
+        if (c.gvk.group.empty() && c.gvk.kind == "PersistentVolumeClaim" &&
+            c.namespace_name == replaced.claim_namespace && c.name == replaced.claim_name) {
+          c.found.reset();
         }
-        claim_deleted = true;
-        // Its entry (a later tier) creates it again instead of updating it.
-        for (Entry& c : plan_.entries) {
-          if (c.gvk.group.empty() && c.gvk.kind == "PersistentVolumeClaim" && c.namespace_name == claim_ns &&
-              c.name == claim) {
-            c.found.reset();
-          }
-        }
-      } else if (!bound.ok() && !bound.status().IsNotFound()) {
-        return Fail(e, bound.status().WithContext("reading persistentvolumeclaim " + claim_ns + "/" + claim));
       }
     }
-    if (claim_deleted) {
-      Status gone = WaitGone(kClaims, claim_ns, claim, "persistentvolumeclaim " + claim_ns + "/" + claim +
-                                                           " (bound to the stale volume)");
-      if (!gone.ok()) {
-        const std::vector<std::string> users = PodsUsing(claim_ns, claim);
-        if (!users.empty()) {
-          gone = Status(gone.code(), gone.message() + "; pods still use it (" + Join(users, ", ") +
-                                         "), and a claim in use is not deleted: stop them (kubectl dr quiesce) first");
-        }
-        return Fail(e, gone);
-      }
-    }
-    Result<json> r = target_.Delete(e.gvr, "", e.name, {});
-    if (!r.ok() && !r.status().IsNotFound()) return Fail(e, r.status().WithContext("deleting the stale persistentvolume"));
-    if (Status gone = WaitGone(e.gvr, "", e.name, "persistentvolume " + e.name); !gone.ok()) return Fail(e, gone);
+    if (!made.ok()) return Fail(e, made.status());
     e.found.reset();
-    Create(e);
-    if (e.outcome == Outcome::kCreated) {
-      e.outcome = Outcome::kUpdated;
-      e.notes.push_back("replaced: the target's PV named volume " + old_volume + " (kept: reclaim policy Retain)" +
-                        (claim_deleted ? "; its claim " + claim_ns + "/" + claim + " is made anew" : ""));
-    }
-  }
-
-  // The pods of ns that declare claim `claim`, "ns/name".
-  std::vector<std::string> PodsUsing(const std::string& ns, const std::string& claim) {
-    static const kube::Gvr kPods{"", "v1", "pods"};
-    std::vector<std::string> out;
-    Result<json> pods = target_.ListAll(kPods, ns);
-    if (!pods.ok() || !pods->contains("items")) return out;
-    for (const json& pod : (*pods)["items"]) {
-      const json& volumes = kube::FieldAt(pod, {"spec", "volumes"});
-      if (!volumes.is_array()) continue;
-      for (const json& v : volumes) {
-        if (kube::StringField(v, {"persistentVolumeClaim", "claimName"}) == claim) {
-          out.push_back(ns + "/" + kube::StringField(pod, {"metadata", "name"}));
-          break;
-        }
-      }
-    }
-    return out;
-  }
-
-  // Polls until ns/name is gone (NotFound), up to claim_bound_timeout.
-  Status WaitGone(const kube::Gvr& gvr, const std::string& ns, const std::string& name, const std::string& what) {
-    Clock& clock = *target_.env().clock;
-    const auto deadline = clock.Monotonic() + options_.claim_bound_timeout;
-    std::chrono::milliseconds pause(50);
-    for (;;) {
-      Result<json> r = target_.Get(gvr, ns, name);
-      if (!r.ok() && r.status().IsNotFound()) return Status::Ok();
-      if (!r.ok()) return r.status().WithContext("waiting for " + what + " to go");
-      if (clock.Monotonic() >= deadline) {
-        return Status::DeadlineExceeded(what + " is still there after " +
-                                        std::to_string(options_.claim_bound_timeout.count() / 1000) +
-                                        "s of waiting for its deletion; run the restore again once it is gone");
-      }
-      if (!clock.SleepFor(pause, stop_)) return Status::Cancelled("stopped while waiting for " + what + " to go");
-      pause = std::min(pause * 2, std::chrono::milliseconds(1000));
-    }
+    e.outcome = Outcome::kUpdated;
+    e.owner_refs = OwnerRefsText(*made);
+    RecordUid(e, kube::Uid(*made));
+    e.notes.push_back(replaced.Note());
   }
 
   // The default ServiceAccount is the target's: the captured imagePullSecrets (and

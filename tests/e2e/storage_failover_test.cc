@@ -255,6 +255,14 @@ TEST_F(LonghornFailoverE2eTest, FailsBackOntoStandbyVolumesFollowingTheDrSitesBa
   EXPECT_EQ(Source("-n shop get pvc orders -o jsonpath={.status.phase}/{.spec.volumeName}").output,
             "Bound/shop-orders-pv");
   EXPECT_EQ(Source("get pv shop-orders-pv -o jsonpath={.spec.csi.volumeHandle}").output, "shop-orders-vol-dr");
+  // So is the inventory's claim, made anew before the agent read it: not the stale inventory.
+  EXPECT_EQ(Source("-n shop get pvc shop-inventory -o jsonpath={.status.phase}/{.spec.volumeName}").output,
+            "Bound/shop-inventory-pv");
+  EXPECT_EQ(Source("get pv shop-inventory-pv -o jsonpath={.spec.csi.volumeHandle}").output, "shop-inventory-vol-dr");
+  EXPECT_NE(failback.output.find("replaced: the target's PV named volume csi:driver.longhorn.io/shop-inventory-vol "
+                                 "(kept: reclaim policy Retain); its claim shop/shop-inventory is made anew"),
+            std::string::npos)
+      << failback.output;
   EXPECT_TRUE(Eventually(
       [&] { return Source("-n shop get deployment db -o jsonpath={.status.readyReplicas}").output == "1"; },
       kBindDeadline))

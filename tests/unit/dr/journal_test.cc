@@ -27,8 +27,8 @@ TEST(JournalTest, ReconcileListsEveryStepOfTheActionPendingInOrder) {
        {"Preflight", "QuiesceSource", "SyncInventory", "SpendPlan", "FailoverInventory", "RestoreInventoryVolume",
         "StartAgent", "WorkloadVolumes", "RestoreObjects", "FenceSource", "Verify"}},
       {RecoveryAction::kFailback,
-       {"Preflight", "QuiesceSource", "SyncInventory", "SpendPlan", "FailbackInventory", "RestoreInventoryVolume",
-        "StartAgent", "WorkloadVolumes", "Unfence", "RestoreObjects", "Verify"}},
+       {"Preflight", "QuiesceSource", "SyncInventory", "SpendPlan", "FailbackInventory", "Unfence",
+        "RestoreInventoryVolume", "StartAgent", "WorkloadVolumes", "RestoreObjects", "Verify"}},
       {RecoveryAction::kTest,
        {"Preflight", "PrepareDrill", "RestoreInventoryVolume", "StartAgent", "RestoreObjects", "Verify"}},
   };

@@ -3,7 +3,8 @@
 // The kubectl-dr webhook in the test process: the real server and policies over loopback TLS, on
 // certificates made as `kubectl dr install --webhook-url` makes them, so that a kubesim cluster
 // with the product installed (`kubectl dr install --webhook-url URL --cert-dir DIR`) calls it
-// for real. Its caches start empty and are never fed (no policy decision here needs them).
+// for real. Its caches start empty, and are fed only when Watch() says from which cluster (the
+// transforms policy looks up the recovery an object is labelled with).
 
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "admission/cache.h"
 #include "admission/metrics.h"
 #include "admission/policy.h"
+#include "admission/populator.h"
 #include "admission/server.h"
 #include "admission/transform_engine.h"
 #include "admission/webhook.h"
@@ -49,8 +51,18 @@ class InProcessWebhook {
   // The URL to give `kubectl dr install --webhook-url`.
   std::string url() const { return "https://127.0.0.1:" + std::to_string(server_->port()); }
 
+  // Feeds the caches from `cluster` as the webhook's Deployment does (list and watch), until
+  // Stop. The cluster's client must outlive the webhook.
+  void Watch(kube::Client* cluster) {
+    populator_ = std::make_unique<admission::CachePopulator>(cluster, &cache_, "kubectl-dr-system", &logger_);
+    populator_->Start();
+  }
+  // True once the caches hold DRRecovery kubectl-dr-system/`name` (see Watch).
+  bool KnowsRecovery(std::string_view name) const { return cache_.Recovery("kubectl-dr-system", name) != nullptr; }
+
   // Stops answering (the configurations stay: the API server's calls then fail).
   void Stop() {
+    if (populator_) populator_->Stop();
     if (server_) server_->Stop();
   }
 
@@ -76,6 +88,7 @@ class InProcessWebhook {
   admission::Webhook validate_{"validate", &validating_, &metrics_, &logger_, &clock_};
   admission::Webhook mutate_{"mutate", transforms_.get(), &metrics_, &logger_, &clock_};
   std::unique_ptr<admission::Server> server_;
+  std::unique_ptr<admission::CachePopulator> populator_;
 };
 
 }  // namespace kdr::plugin::testing

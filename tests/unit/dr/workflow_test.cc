@@ -1,0 +1,368 @@
+// The recovery workflow (dr/workflow.h) in-process against a kubesim target with kubectl-dr
+// installed as `kubectl dr install --webhook-url` installs it (the webhook serving in this
+// process), the agent local: the inventory written into an in-memory file system, the storage
+// driver none (a PV is restored as captured). The source is unreachable (null), which a failover
+// allows.
+
+#include "dr/workflow.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/fs.h"
+#include "base/strings.h"
+#include "dr/types.h"
+#include "install/install.h"
+#include "inventory/format.h"
+#include "kube/client.h"
+#include "kube/discovery.h"
+#include "kube/object.h"
+#include "kube/rest_config.h"
+#include "kubesim/server.h"
+#include "testutil/testutil.h"
+#include "unit/plugin/webhook_fixture.h"
+
+namespace kdr::dr {
+namespace {
+
+using nlohmann::json;
+
+const kube::Gvr kNamespaces{"", "v1", "namespaces"};
+const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
+const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
+const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
+const kube::Gvr kRecoveries{"dr.kubectl-dr.dev", "v1alpha1", "drrecoveries"};
+
+// Fake time whose sleeps also give kubesim's controllers (other threads) a moment of real time:
+// the workflow waits for claims they bind and delete.
+class YieldingClock final : public Clock {
+ public:
+  WallTime Now() const override { return fake_.Now(); }
+  MonoTime Monotonic() const override { return fake_.Monotonic(); }
+  bool SleepFor(std::chrono::nanoseconds d, std::stop_token stop = {}) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return fake_.SleepFor(d, stop);
+  }
+
+ private:
+  testutil::FakeClock fake_;
+};
+
+// True once pred() holds, checking every 10ms for up to 20s of real time (kubesim's controllers
+// and the webhook's watches are other threads: this bounds the wait, it never decides an outcome).
+bool Eventually(const std::function<bool()>& pred) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+bool BoundEventually(kube::Client& client, const std::string& ns, const std::string& name) {
+  return Eventually([&] {
+    Result<json> c = client.Get(kClaims, ns, name);
+    return c.ok() && kube::StringField(*c, {"status", "phase"}) == "Bound";
+  });
+}
+
+json HostPathPv(const std::string& name, const std::string& path, const std::string& claim_ns,
+                const std::string& claim) {
+  return {{"apiVersion", "v1"},
+          {"kind", "PersistentVolume"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"capacity", {{"storage", "1Gi"}}},
+            {"accessModes", {"ReadWriteOnce"}},
+            {"persistentVolumeReclaimPolicy", "Delete"},
+            {"storageClassName", "manual"},
+            {"hostPath", {{"path", path}}},
+            {"claimRef", {{"namespace", claim_ns}, {"name", claim}}}}}};
+}
+
+json Claim(const std::string& ns, const std::string& name, const std::string& volume) {
+  return {{"apiVersion", "v1"},
+          {"kind", "PersistentVolumeClaim"},
+          {"metadata", {{"name", name}, {"namespace", ns}}},
+          {"spec",
+           {{"accessModes", {"ReadWriteOnce"}},
+            {"storageClassName", "manual"},
+            {"volumeName", volume},
+            {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}};
+}
+
+inventory::VolumeMapEntry VolumeEntry(const std::string& ns, const std::string& claim, const std::string& pv,
+                                      bool inventory) {
+  inventory::VolumeMapEntry e;
+  e.pvc_namespace = ns;
+  e.pvc_name = claim;
+  e.pv_name = pv;
+  e.storage_class = "manual";
+  e.capacity = "1Gi";
+  e.access_modes = {"ReadWriteOnce"};
+  e.volume_mode = "Filesystem";
+  e.reclaim_policy = "Delete";
+  e.inventory = inventory;
+  return e;
+}
+
+class WorkflowTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kubesim::Server::Options options;
+    options.controllers = kubesim::ControllerOptions{};
+    options.controllers->longhorn = false;
+    options.controllers->resync_interval = std::chrono::milliseconds(100);
+    auto server = kubesim::Server::Start(options);
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = std::move(server).value();
+    kube::RestConfig c;
+    c.server = server_->url();
+    c.ca_pem = server_->ca_pem();
+    c.bearer_token = server_->admin_token();
+    c.qps = 0;
+    auto client = kube::Client::Create(c, env());
+    ASSERT_TRUE(client.ok()) << client.status().ToString();
+    client_ = std::move(client).value();
+    // The webhook's watches run on real time, as in its Deployment.
+    auto watching = kube::Client::Create(c, Env{&real_clock_, &fs_, nullptr});
+    ASSERT_TRUE(watching.ok()) << watching.status().ToString();
+    webhook_client_ = std::move(watching).value();
+    Install();
+    ASSERT_FALSE(HasFatalFailure());
+    webhook_.Watch(webhook_client_.get());
+    json plan = {{"apiVersion", "dr.kubectl-dr.dev/v1alpha1"},
+                 {"kind", "DRPlan"},
+                 {"metadata", {{"name", "shop-to-dr"}, {"namespace", "kubectl-dr-system"}}},
+                 {"spec",
+                  {{"sourceContext", "prod-east"},
+                   {"targetContext", "dr-west"},
+                   {"namespaces", {"shop"}},
+                   {"inventory", {{"pvcNamespace", "kubectl-dr-system"}, {"pvcName", "shop-inventory"}}},
+                   {"storage", {{"driver", "none"}}}}}};
+    json made = MustCreate(kPlans, "kubectl-dr-system", plan);
+    made["status"] = {{"phase", "Ready"}};
+    ASSERT_TRUE(client_->UpdateStatus(kPlans, "kubectl-dr-system", made).ok());
+  }
+
+  Env env() { return Env{&clock_, &fs_, nullptr}; }
+
+  // kubectl dr install --webhook-url URL --cert-dir DIR: the product's namespace, CRDs, RBAC and
+  // webhook configurations calling the webhook of this process.
+  void Install() {
+    const std::string certs = dir_.path() + "/certs";
+    Status started = webhook_.Start(certs);
+    ASSERT_TRUE(started.ok()) << started.ToString();
+    PosixFileSystem posix;
+    install::Certificates c;
+    for (auto [file, out] : {std::pair{"ca.crt", &c.ca_cert}, {"tls.crt", &c.tls_cert}, {"tls.key", &c.tls_key}}) {
+      Result<std::string> text = posix.ReadFile(certs + "/" + file);
+      ASSERT_TRUE(text.ok()) << text.status().ToString();
+      *out = *text;
+    }
+    install::Options o;
+    o.webhook_url = webhook_.url();
+    o.cert_dir = certs;
+    Result<std::vector<json>> objects = install::Render(o, &c);
+    ASSERT_TRUE(objects.ok()) << objects.status().ToString();
+    for (const json& obj : *objects) {
+      Result<kube::ApiResource> res = client_->mapper().ForObject(obj);
+      ASSERT_TRUE(res.ok()) << kube::Kind(obj) << ": " << res.status().ToString();
+      MustCreate(res->gvr, res->namespaced ? kube::Namespace(obj) : "", obj);
+    }
+  }
+
+  json MustCreate(const kube::Gvr& gvr, const std::string& ns, const json& object) {
+    Result<json> r = client_->Create(gvr, ns, object);
+    EXPECT_TRUE(r.ok()) << gvr.resource << " " << kube::Name(object) << ": " << r.status().ToString();
+    return r.ok() ? *r : json();
+  }
+
+  json Get(const kube::Gvr& gvr, const std::string& ns, const std::string& name) {
+    Result<json> r = client_->Get(gvr, ns, name);
+    EXPECT_TRUE(r.ok()) << gvr.resource << " " << ns << "/" << name << ": " << r.status().ToString();
+    return r.ok() ? *r : json();
+  }
+
+  void Recovery(const std::string& name, const std::string& action, json mapping = json::object()) {
+    json spec = {{"planRef", {{"name", "shop-to-dr"}}}, {"action", action}};
+    if (!mapping.empty()) spec["namespaceMapping"] = mapping;
+    MustCreate(kRecoveries, "kubectl-dr-system",
+               {{"apiVersion", "dr.kubectl-dr.dev/v1alpha1"},
+                {"kind", "DRRecovery"},
+                {"metadata", {{"name", name}, {"namespace", "kubectl-dr-system"}}},
+                {"spec", spec}});
+    // The webhook transforms what is restored for the recovery once it knows it.
+    ASSERT_TRUE(Eventually([&] { return webhook_.KnowsRecovery(name); }));
+  }
+
+  // The replicated inventory of plan shop-to-dr: namespace shop and its ConfigMap, and the
+  // inventory's own volume (its claim in the DR namespace, its PV on hostPath /vols/inventory).
+  void WriteInventory() {
+    inventory::WriterOptions wo;
+    wo.plan = {"kubectl-dr-system", "shop-to-dr"};
+    auto writer = inventory::Writer::Begin(env(), "/inventory", wo);
+    ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+    struct Object {
+      const char* resource;
+      json object;
+    } objects[] = {
+        {"namespaces", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "shop"}}}}},
+        {"configmaps",
+         {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", "settings"}, {"namespace", "shop"}}},
+          {"data", {{"greeting", "hello from the primary"}}}}},
+        {"persistentvolumes",
+         HostPathPv("shop-inventory-pv", "/vols/inventory", "kubectl-dr-system", "shop-inventory")},
+    };
+    for (const Object& o : objects) {
+      inventory::ObjectEntry entry;
+      entry.version = "v1";
+      entry.resource = o.resource;
+      entry.kind = kube::Kind(o.object);
+      entry.namespace_name = kube::Namespace(o.object);
+      entry.name = kube::Name(o.object);
+      ASSERT_TRUE((*writer)->Add(entry, o.object).ok());
+    }
+    inventory::Index index;
+    index.plan = wo.plan;
+    index.namespaces = {"shop"};
+    index.volumes = {VolumeEntry("kubectl-dr-system", "shop-inventory", "shop-inventory-pv", true)};
+    ASSERT_TRUE((*writer)->Commit(index).ok());
+  }
+
+  // What a failback's old primary holds: the inventory's claim bound to a PV of the same name on
+  // the stale volume (hostPath /vols/stale), as the failover left it.
+  void StaleInventoryVolume() {
+    MustCreate(kVolumes, "", HostPathPv("shop-inventory-pv", "/vols/stale", "kubectl-dr-system", "shop-inventory"));
+    MustCreate(kClaims, "kubectl-dr-system", Claim("kubectl-dr-system", "shop-inventory", "shop-inventory-pv"));
+    ASSERT_TRUE(BoundEventually(*client_, "kubectl-dr-system", "shop-inventory"));
+  }
+
+  Status Run(const std::string& recovery, inventory::ExistingPolicy existing, WorkflowReport* report) {
+    WorkflowOptions o;
+    o.recovery = recovery;
+    o.inventory_path = "/inventory";
+    o.existing = existing;
+    o.holder = "workflow-test";
+    o.no_wait = true;  // no kubelet runs the restored pods
+    // The clock is fake: a long deadline keeps the waits going until kubesim's controllers act.
+    o.timeout = std::chrono::hours(24);
+    return RunRecovery(*client_, nullptr, env(), o, report);
+  }
+
+  static const StepReport* StepOf(const WorkflowReport& r, std::string_view name) {
+    for (const StepReport& s : r.steps) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  }
+
+  testutil::TempDir dir_;
+  YieldingClock clock_;
+  RealClock real_clock_;
+  testutil::MemFileSystem fs_;
+  std::unique_ptr<kubesim::Server> server_;
+  std::unique_ptr<kube::Client> client_;
+  std::unique_ptr<kube::Client> webhook_client_;
+  // Declared last: stopped (its watches first) before the clients and the server go.
+  plugin::testing::InProcessWebhook webhook_;
+};
+
+// The inventory's PV is on the target already, on another volume than the storage gives (a
+// failback's old primary, its claim bound to the stale original): under existing fail the run
+// stops at the inventory's claim, naming the PV, both volumes and what to do, and leaves both as
+// they were; the agent never reads the stale inventory.
+TEST_F(WorkflowTest, AStaleInventoryVolumeIsRefusedUnlessExistingIsUpdate) {
+  WriteInventory();
+  StaleInventoryVolume();
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string claim_uid = kube::Uid(Get(kClaims, "kubectl-dr-system", "shop-inventory"));
+  Recovery("shop-failover", "Failover");
+
+  WorkflowReport report;
+  Status st = Run("shop-failover", inventory::ExistingPolicy::kFail, &report);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("persistentvolume shop-inventory-pv on the target names volume hostPath:/vols/stale, "
+                              "not hostPath:/vols/inventory, which the storage gives for the inventory's claim "
+                              "kubectl-dr-system/shop-inventory (existing: fail)"),
+            std::string::npos)
+      << st.message();
+  EXPECT_NE(st.message().find("run again with --existing update"), std::string::npos) << st.message();
+  const StepReport* step = StepOf(report, "RestoreInventoryVolume");
+  ASSERT_NE(step, nullptr);
+  EXPECT_EQ(step->state, StepState::kFailed);
+  const StepReport* agent = StepOf(report, "StartAgent");
+  ASSERT_NE(agent, nullptr);
+  EXPECT_EQ(agent->state, StepState::kPending);
+  EXPECT_EQ(Get(kVolumes, "", "shop-inventory-pv")["spec"]["hostPath"]["path"], "/vols/stale");
+  EXPECT_EQ(kube::Uid(Get(kClaims, "kubectl-dr-system", "shop-inventory")), claim_uid);
+  EXPECT_FALSE(client_->Get(kNamespaces, "", "shop").ok()) << "nothing was restored";
+}
+
+// Under existing update the stale PV is replaced with its claim (the stale volume kept: Retain),
+// the claim made anew and bound to the inventory's volume before the agent runs.
+TEST_F(WorkflowTest, AStaleInventoryVolumeIsReplacedUnderExistingUpdate) {
+  WriteInventory();
+  StaleInventoryVolume();
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string claim_uid = kube::Uid(Get(kClaims, "kubectl-dr-system", "shop-inventory"));
+  Recovery("shop-failover", "Failover");
+
+  WorkflowReport report;
+  Status st = Run("shop-failover", inventory::ExistingPolicy::kUpdate, &report);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const json pv = Get(kVolumes, "", "shop-inventory-pv");
+  EXPECT_EQ(pv["spec"]["hostPath"]["path"], "/vols/inventory");
+  EXPECT_EQ(kube::Label(pv, kRecoveryLabel).value_or(""), "shop-failover");
+  const json claim = Get(kClaims, "kubectl-dr-system", "shop-inventory");
+  EXPECT_NE(kube::Uid(claim), claim_uid) << "the claim is made anew";
+  EXPECT_EQ(kube::StringField(claim, {"status", "phase"}) + "/" + kube::StringField(claim, {"spec", "volumeName"}),
+            "Bound/shop-inventory-pv");
+  EXPECT_EQ(kube::StringField(pv, {"spec", "claimRef", "uid"}), kube::Uid(claim));
+  const StepReport* step = StepOf(report, "RestoreInventoryVolume");
+  ASSERT_NE(step, nullptr);
+  EXPECT_EQ(step->state, StepState::kSucceeded);
+  EXPECT_EQ(step->message,
+            "persistentvolumeclaim kubectl-dr-system/shop-inventory bound to volume shop-inventory-pv; replaced: the "
+            "target's PV named volume hostPath:/vols/stale (kept: reclaim policy Retain); its claim "
+            "kubectl-dr-system/shop-inventory is made anew");
+  EXPECT_EQ(Get(kNamespaces, "", "shop")["metadata"]["name"], "shop");
+}
+
+// The inventory's claim is there, bound to another PV than the inventory's: refused under fail,
+// made anew under update (the PV it was bound to kept, Retain).
+TEST_F(WorkflowTest, AnInventoryClaimBoundToAnotherVolumeIsMadeAnewOnlyUnderUpdate) {
+  WriteInventory();
+  MustCreate(kVolumes, "", HostPathPv("old-inventory-pv", "/vols/old", "kubectl-dr-system", "shop-inventory"));
+  MustCreate(kClaims, "kubectl-dr-system", Claim("kubectl-dr-system", "shop-inventory", "old-inventory-pv"));
+  ASSERT_TRUE(BoundEventually(*client_, "kubectl-dr-system", "shop-inventory"));
+  Recovery("shop-failover", "Failover");
+
+  WorkflowReport refused;
+  Status st = Run("shop-failover", inventory::ExistingPolicy::kFail, &refused);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("persistentvolumeclaim kubectl-dr-system/shop-inventory (the inventory's claim) on the "
+                              "target is bound to persistentvolume old-inventory-pv, not shop-inventory-pv"),
+            std::string::npos)
+      << st.message();
+  EXPECT_EQ(Get(kClaims, "kubectl-dr-system", "shop-inventory")["spec"]["volumeName"], "old-inventory-pv");
+
+  WorkflowReport report;
+  st = Run("shop-failover", inventory::ExistingPolicy::kUpdate, &report);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const json claim = Get(kClaims, "kubectl-dr-system", "shop-inventory");
+  EXPECT_EQ(kube::StringField(claim, {"status", "phase"}) + "/" + kube::StringField(claim, {"spec", "volumeName"}),
+            "Bound/shop-inventory-pv");
+  EXPECT_EQ(Get(kVolumes, "", "old-inventory-pv")["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+}
+
+}  // namespace
+}  // namespace kdr::dr
