@@ -1,6 +1,7 @@
 #include "api.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "api_internal.h"
@@ -178,8 +179,64 @@ ApiResponse Api::Handle(const ApiRequest& req) const {
   return HandleResource(req, target);
 }
 
+namespace {
+
+// kube-apiserver's limit on a request body that writes an object (--max-request-bytes' default).
+constexpr size_t kMaxRequestBytes = 3 * 1024 * 1024;
+// etcd's default --max-request-bytes (1.5 MiB): a larger object never reaches the store.
+constexpr size_t kMaxStoredObjectBytes = 1536 * 1024;
+
+// What etcd refuses: an object too large to store. Checked as the storage layer does, after
+// admission and never for a dry run (the dry-run storage does not write).
+std::optional<ApiResponse> TooLargeForEtcd(const json& obj) {
+  if (obj.dump().size() <= kMaxStoredObjectBytes) return std::nullopt;
+  return StatusResponse(500, "InternalError", "etcdserver: request is too large");
+}
+
+// A Lease's times are MicroTimes: RFC 3339 with exactly six fractional digits, or the decoder
+// refuses the body (400), as Go's time.Parse with "2006-01-02T15:04:05.000000Z07:00" does.
+bool IsMicroTime(const std::string& v) {
+  auto digits = [&](size_t from, size_t n) {
+    if (v.size() < from + n) return false;
+    for (size_t i = from; i < from + n; ++i) {
+      if (v[i] < '0' || v[i] > '9') return false;
+    }
+    return true;
+  };
+  if (v.size() < 27 || !digits(0, 4) || v[4] != '-' || !digits(5, 2) || v[7] != '-' || !digits(8, 2) ||
+      v[10] != 'T' || !digits(11, 2) || v[13] != ':' || !digits(14, 2) || v[16] != ':' || !digits(17, 2) ||
+      v[19] != '.' || !digits(20, 6)) {
+    return false;
+  }
+  const std::string zone = v.substr(26);
+  return zone == "Z" || (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && digits(27, 2) && zone[3] == ':' &&
+                         digits(30, 2));
+}
+
+std::optional<ApiResponse> CheckMicroTimes(const ResourceType& t, const std::string& version, const json& obj) {
+  if (t.group != "coordination.k8s.io" || t.resource != "leases") return std::nullopt;
+  const json spec = obj.value("spec", json::object());
+  for (const char* f : {"acquireTime", "renewTime"}) {
+    auto it = spec.find(f);
+    if (it == spec.end() || it->is_null()) continue;
+    const std::string v = it->is_string() ? it->get<std::string>() : it->dump();
+    if (!it->is_string() || !IsMicroTime(v)) {
+      return BadRequest("Lease in version \"" + version + "\" cannot be handled as a Lease: parsing time " +
+                        json(v).dump() + " as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse " +
+                        json(v.size() > 19 ? v.substr(19) : v).dump() + " as \".000000\"");
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 ApiResponse Api::HandleResource(const ApiRequest& req, const Target& t) const {
   const std::string& m = req.method;
+  if ((m == "POST" || m == "PUT" || m == "PATCH") && req.body.size() > kMaxRequestBytes) {
+    return StatusResponse(413, "RequestEntityTooLarge",
+                          "Request entity too large: limit is " + std::to_string(kMaxRequestBytes));
+  }
   if (t.subresource == "scale") return Scale(req, t);
   if (t.subresource == "token") return m == "POST" ? TokenRequest(req, t) : MethodNotAllowed();
   if (t.name.empty()) {
@@ -348,6 +405,7 @@ ApiResponse Api::Create(const ApiRequest& req, const Target& t) const {
   json obj;
   if (auto err = DecodeBody(req, &obj)) return *err;
   if (auto err = CheckTypeMeta(obj, t.type, t.version)) return *err;
+  if (auto err = CheckMicroTimes(t.type, t.version, obj)) return *err;
   if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
   if (t.type.namespaced) {
     std::string ns = MetaString(obj, "namespace");
@@ -366,6 +424,14 @@ ApiResponse Api::Create(const ApiRequest& req, const Target& t) const {
   UpdateManagedFields(&obj, nullptr, {FieldManager(req), "Update", t.type.GroupVersion(t.version), "",
                                       FormatRfc3339(options_.clock->Now())});
   const std::string name = MetaString(obj, "name");
+  if (!dry_run) {
+    // The storage layer refuses these (the dry-run storage never gets that far).
+    if (!MetaString(obj, "resourceVersion").empty()) {
+      return StatusResponse(500, "InternalError",
+                            "Internal error occurred: resourceVersion should not be set on objects to be created");
+    }
+    if (auto err = TooLargeForEtcd(obj)) return *err;
+  }
   auto r = options_.store->Create(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, ""});
   if (!r.ok()) return ErrorResponse(r.status(), &t.type, name);
   ApiResponse resp = JsonResponse(201, ForVersion(t.type, t.version, std::move(*r)));
@@ -377,6 +443,7 @@ ApiResponse Api::Update(const ApiRequest& req, const Target& t) const {
   json obj;
   if (auto err = DecodeBody(req, &obj)) return *err;
   if (auto err = CheckTypeMeta(obj, t.type, t.version)) return *err;
+  if (auto err = CheckMicroTimes(t.type, t.version, obj)) return *err;
   if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
   std::string name = MetaString(obj, "name");
   if (name.empty()) {
@@ -400,6 +467,9 @@ ApiResponse Api::Update(const ApiRequest& req, const Target& t) const {
   if (!AdmitUpdate(req, t, &obj, *old, dry_run, &out)) return out;
   UpdateManagedFields(&obj, &*old, {FieldManager(req), "Update", t.type.GroupVersion(t.version), t.subresource,
                                     FormatRfc3339(options_.clock->Now())});
+  if (!dry_run) {
+    if (auto err = TooLargeForEtcd(obj)) return *err;
+  }
   auto r = options_.store->Update(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, t.subresource});
   if (!r.ok()) return ErrorResponse(r.status(), &t.type, t.name);
   ApiResponse resp = JsonResponse(200, ForVersion(t.type, t.version, std::move(*r)));

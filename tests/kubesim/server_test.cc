@@ -699,6 +699,88 @@ TEST_F(ServerTest, ImmutableFieldsAreRejectedOnUpdate) {
 namespace kdr::kubesim {
 namespace {
 
+// What kube-apiserver refuses that a restore can send (issue "What a restore meets on a real
+// cluster"): each row as the real server answers it.
+TEST_F(ServerTest, RefusesWhatKubeApiserverRefusesOnCreate) {
+  auto cm = [](const std::string& name) { return ConfigMap(name, {{"a", "1"}}); };
+  json with_rv = cm("with-rv");
+  with_rv["metadata"]["resourceVersion"] = "12345";
+  json big_annotations = cm("big-annotations");
+  big_annotations["metadata"]["annotations"] = {{"note", std::string(300 * 1024, 'x')}};
+  json big_data = ConfigMap("big-data", {{"a", std::string(1100 * 1024, 'x')}});
+  json huge_body = ConfigMap("huge-body", {{"a", std::string(3200 * 1024, 'x')}});
+  auto pc = [](const std::string& name, int64_t value) {
+    return json{{"apiVersion", "scheduling.k8s.io/v1"}, {"kind", "PriorityClass"}, {"metadata", {{"name", name}}},
+                {"value", value}};
+  };
+  auto lease = [](json spec) {
+    return json{{"apiVersion", "coordination.k8s.io/v1"}, {"kind", "Lease"}, {"metadata", {{"name", "l"}}},
+                {"spec", std::move(spec)}};
+  };
+  struct Case {
+    const char* name;
+    std::string path;
+    json body;
+    int code;
+    const char* message;
+  } cases[] = {
+      {"resourceVersion set", kCms, with_rv, 500, "resourceVersion should not be set on objects to be created"},
+      {"annotations over 256 KiB", kCms, big_annotations, 422,
+       "metadata.annotations: Too long: must have at most 262144 bytes"},
+      {"configmap data over 1 MiB", kCms, big_data, 422, "Too long: must have at most 1048576 bytes"},
+      {"body over 3 MiB", kCms, huge_body, 413, "Request entity too large: limit is 3145728"},
+      {"system- priority class", "/apis/scheduling.k8s.io/v1/priorityclasses", pc("system-custom", 10), 422,
+       "priority class names with 'system-' prefix are reserved for system use only"},
+      {"priority over 1e9", "/apis/scheduling.k8s.io/v1/priorityclasses", pc("too-high", 2000000000), 422,
+       "maximum allowed value of a user defined priority is 1000000000"},
+      {"priority at 1e9", "/apis/scheduling.k8s.io/v1/priorityclasses", pc("highest", 1000000000), 201, ""},
+      {"lease renewTime without microseconds", "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+       lease({{"holderIdentity", "a"}, {"renewTime", "2026-01-01T00:00:00Z"}}), 400,
+       "as \"2006-01-02T15:04:05.000000Z07:00\""},
+      {"lease negative duration", "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+       lease({{"leaseDurationSeconds", -1}}), 422, "spec.leaseDurationSeconds: Invalid value: -1"},
+      {"lease as the server wants it", "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+       lease({{"holderIdentity", "a"}, {"leaseDurationSeconds", 30}, {"renewTime", "2026-01-01T00:00:00.000000Z"}}),
+       201, ""},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto r = c().Post(tc.path, tc.body);
+    EXPECT_EQ(r.status, tc.code) << r.raw.substr(0, 500);
+    if (tc.code >= 400) {
+      EXPECT_NE(r.body.value("message", "").find(tc.message), std::string::npos) << r.body.value("message", "");
+    }
+  }
+  // Nothing refused was stored; a dry run never reaches the storage's resourceVersion check.
+  EXPECT_EQ(c().Get(std::string(kCms) + "/with-rv").status, 404);
+  EXPECT_EQ(c().Post(std::string(kCms) + "?dryRun=All", with_rv).status, 201);
+}
+
+TEST_F(ServerTest, AStorageClassKeepsItsParametersProvisionerAndPolicies) {
+  json sc = {{"apiVersion", "storage.k8s.io/v1"}, {"kind", "StorageClass"}, {"metadata", {{"name", "fast"}}},
+             {"provisioner", "example.com/fast"}, {"parameters", {{"type", "ssd"}}}};
+  ASSERT_EQ(c().Post("/apis/storage.k8s.io/v1/storageclasses", sc).status, 201);
+  struct Case {
+    const char* patch;
+    int code;
+    const char* message;
+  } cases[] = {
+      {R"({"parameters":{"type":"hdd"}})", 422, "parameters: Forbidden: updates to parameters are forbidden."},
+      {R"({"provisioner":"example.com/slow"})", 422, "provisioner: Forbidden: updates to provisioner are forbidden."},
+      {R"({"reclaimPolicy":"Retain"})", 422, "reclaimPolicy: Forbidden: updates to reclaimPolicy are forbidden."},
+      {R"({"volumeBindingMode":"WaitForFirstConsumer"})", 422, "volumeBindingMode: Invalid value"},
+      {R"({"allowVolumeExpansion":true,"metadata":{"labels":{"tier":"1"}}})", 200, ""},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.patch);
+    auto r = c().Patch("/apis/storage.k8s.io/v1/storageclasses/fast", tc.patch, "application/merge-patch+json");
+    EXPECT_EQ(r.status, tc.code) << r.raw;
+    if (tc.code != 200) {
+      EXPECT_NE(r.body.value("message", "").find(tc.message), std::string::npos) << r.body.value("message", "");
+    }
+  }
+}
+
 TEST_F(ServerTest, ClaimsWithoutAClassGetTheDefaultStorageClass) {
   json sc = {{"apiVersion", "storage.k8s.io/v1"}, {"kind", "StorageClass"},
              {"metadata", {{"name", "std"}, {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},

@@ -59,6 +59,11 @@ bool IsQualifiedName(const std::string& k) {
 
 }  // namespace
 
+// kube-apiserver's limits: all annotations of an object together, and a ConfigMap's or Secret's
+// data.
+constexpr size_t kMaxAnnotationsBytes = 256 * 1024;
+constexpr size_t kMaxDataBytes = 1024 * 1024;
+
 std::string QualifiedKind(const ResourceType& t) {
   return t.group.empty() ? t.kind : t.kind + "." + t.group;
 }
@@ -99,10 +104,58 @@ Status ValidateObject(const ResourceType& t, const json& obj) {
     }
   }
   if (auto ann = meta.find("annotations"); ann != meta.end() && ann->is_object()) {
+    size_t total = 0;
     for (const auto& [k, v] : ann->items()) {
       if (!v.is_string()) {
         errs.push_back("metadata.annotations: Invalid value: " + v.dump() + ": must be a string");
+      } else {
+        total += k.size() + v.get_ref<const std::string&>().size();
       }
+    }
+    if (total > kMaxAnnotationsBytes) {
+      errs.push_back("metadata.annotations: Too long: must have at most " + std::to_string(kMaxAnnotationsBytes) +
+                     " bytes");
+    }
+  }
+  if (t.group.empty() && (t.resource == "configmaps" || t.resource == "secrets")) {
+    // Keys and values together (Secret data counted decoded: base64 is 4 bytes for 3).
+    const bool secret = t.resource == "secrets";
+    size_t total = 0;
+    for (const char* f : {"data", "binaryData", "stringData"}) {
+      const json& d = Field(obj, {f});
+      if (!d.is_object()) continue;
+      for (const auto& [k, v] : d.items()) {
+        const size_t n = v.is_string() ? v.get_ref<const std::string&>().size() : 0;
+        const bool encoded = (secret && std::string_view(f) == "data") || std::string_view(f) == "binaryData";
+        total += k.size() + (encoded ? n / 4 * 3 : n);
+      }
+    }
+    if (total > kMaxDataBytes) {
+      errs.push_back(std::string(secret ? "data" : "[]") + ": Too long: must have at most " +
+                     std::to_string(kMaxDataBytes) + " bytes");
+    }
+  }
+  if (t.group == "scheduling.k8s.io" && t.resource == "priorityclasses") {
+    const json& value = Field(obj, {"value"});
+    if (name.rfind("system-", 0) == 0) {
+      if (name != "system-cluster-critical" && name != "system-node-critical") {
+        errs.push_back("metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for "
+                       "system use only. error: priority class " + name + " is not recognized as a system "
+                       "priority class");
+      }
+    } else if (value.is_number() && value.get<double>() > 1e9) {
+      errs.push_back("value: Forbidden: maximum allowed value of a user defined priority is 1000000000");
+    }
+  }
+  if (t.group == "coordination.k8s.io" && t.resource == "leases") {
+    const json& d = Field(obj, {"spec", "leaseDurationSeconds"});
+    if (d.is_number() && d.get<double>() <= 0) {
+      errs.push_back("spec.leaseDurationSeconds: Invalid value: " + d.dump() + ": must be greater than 0");
+    }
+    const json& transitions = Field(obj, {"spec", "leaseTransitions"});
+    if (transitions.is_number() && transitions.get<double>() < 0) {
+      errs.push_back("spec.leaseTransitions: Invalid value: " + transitions.dump() +
+                     ": must be greater than or equal to 0");
     }
   }
   if (t.group == "apps" && (t.resource == "deployments" || t.resource == "statefulsets" ||
@@ -207,6 +260,16 @@ Status ValidateUpdate(const ResourceType& t, const json& old, json* next_ptr) {
     } else if (!old_ip.is_null() && new_spec["clusterIP"] != old_ip) {
       errs.push_back("spec.clusterIPs[0]: Invalid value: " + json::array({new_spec["clusterIP"]}).dump() +
                      ": may not change once set");
+    }
+  }
+  if (k == "storage.k8s.io/StorageClass") {
+    for (const char* f : {"parameters", "provisioner", "reclaimPolicy"}) {
+      if (Field(old, {f}) != Field(next, {f})) {
+        errs.push_back(std::string(f) + ": Forbidden: updates to " + f + " are forbidden.");
+      }
+    }
+    if (Field(old, {"volumeBindingMode"}) != Field(next, {"volumeBindingMode"})) {
+      immutable("volumeBindingMode", Field(next, {"volumeBindingMode"}));
     }
   }
   if ((k == "/ConfigMap" || k == "/Secret") && Field(old, {"immutable"}) == true) {
