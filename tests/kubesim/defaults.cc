@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/strings.h"
+
 namespace kdr::kubesim {
 namespace {
 
@@ -75,6 +77,21 @@ void ApplyDefaults(const ResourceType& t, json* object) {
       for (auto& p : spec["ports"]) {
         Default(p, "protocol", "TCP");
         if (p.is_object() && p.contains("port")) Default(p, "targetPort", p["port"]);
+      }
+    }
+    return;
+  }
+  if (k == "/Secret") {
+    // Not a default but the same decoding step: kube-apiserver's v1 -> internal conversion
+    // (Convert_v1_Secret_To_core_Secret) merges stringData into data, stringData winning, and
+    // drops it; it is write-only, never stored, returned or shown to admission webhooks.
+    if (o.contains("stringData") && o["stringData"].is_object()) {
+      if (!o.contains("data") || o["data"].is_null()) o["data"] = json::object();
+      if (o["data"].is_object()) {
+        for (const auto& [key, value] : o["stringData"].items()) {
+          if (value.is_string()) o["data"][key] = Base64Encode(value.get<std::string>());
+        }
+        o.erase("stringData");
       }
     }
     return;
