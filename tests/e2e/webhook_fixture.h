@@ -136,12 +136,12 @@ class WebhookE2eTest : public ::testing::Test {
                                          " --webhook-url " + *url + " --cert-dir " + *certs);
     ASSERT_EQ(install.exit_code, 0) << install.output;
 
-    *process = std::make_unique<WebhookProcess>(
-        std::vector<std::string>{testutil::BinaryDir() + "/kubectl-dr-webhook", "--listen",
-                                 "127.0.0.1:" + std::to_string(*port), "--tls-cert", *certs + "/tls.crt",
-                                 "--tls-key", *certs + "/tls.key", "--kubeconfig", cluster.kubeconfig(),
-                                 "--shutdown-delay", "0"},
-        dir + "/webhook.log");
+    std::vector<std::string> args{testutil::BinaryDir() + "/kubectl-dr-webhook", "--listen",
+                                  "127.0.0.1:" + std::to_string(*port), "--tls-cert", *certs + "/tls.crt",
+                                  "--tls-key", *certs + "/tls.key", "--kubeconfig", cluster.kubeconfig(),
+                                  "--shutdown-delay", "0"};
+    args.insert(args.end(), webhook_args_.begin(), webhook_args_.end());
+    *process = std::make_unique<WebhookProcess>(std::move(args), dir + "/webhook.log");
     WebhookProcess& webhook = **process;
     ASSERT_TRUE(webhook.started()) << "cannot start " << testutil::BinaryDir() << "/kubectl-dr-webhook";
     ASSERT_TRUE(Eventually([&] { return Get(*port, *certs, "/readyz").first == 200 || !webhook.Running(); },
@@ -186,6 +186,7 @@ class WebhookE2eTest : public ::testing::Test {
 
   testutil::TempDir dir_;
   PairOptions pair_options_;  // set before SetUp (a simulator beside the pair)
+  std::vector<std::string> webhook_args_;  // more flags for every webhook started (set before SetUp)
   std::unique_ptr<ClusterPair> pair_;
   std::unique_ptr<WebhookProcess> webhook_;
   int port_ = 0;
