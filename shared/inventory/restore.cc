@@ -176,17 +176,43 @@ class Engine {
       e.notes = std::move(out.notes);
       e.owners_pending = !out.pending_owner_uids.empty();
       e.sanitized = true;
+      if (e.gvk.group.empty() && e.gvk.kind == "PersistentVolumeClaim") FollowRenamedVolume(e, &obj);
     }
     return obj;
   }
 
+  // A claim whose PV the storage driver names otherwise (a drill copy's PV) is bound to that
+  // name: a claim's spec.volumeName naming a PV that never comes stays Pending for good.
+  void FollowRenamedVolume(Entry& e, json* claim) {
+    auto it = plan_.renamed_volumes.find(kube::StringField(*claim, {"spec", "volumeName"}));
+    if (it == plan_.renamed_volumes.end()) return;
+    e.notes.push_back("spec.volumeName set to " + Quote(it->second) + ", the storage driver's PV for " +
+                      Quote(it->first));
+    (*claim)["spec"]["volumeName"] = it->second;
+  }
+
+  // The PV the storage driver gives for e's volume (RestoreOptions::rewrite_volume) in place of
+  // the captured one. The driver's claimRef names the claim as captured: its namespace is mapped
+  // as Sanitize maps the captured PV's (a drill's claim is in the mapped namespace, and a PV
+  // reserved for another claim never binds).
+  Status DriverVolume(const Entry& e, json* pv) {
+    if (!options_.rewrite_volume || e.volume == nullptr) return Status::Ok();
+    Status s = options_.rewrite_volume(*e.volume, pv);
+    if (!s.ok()) return s.WithContext("the storage driver's volume source");
+    json* ref = pv->contains("spec") ? &(*pv)["spec"] : nullptr;
+    ref = ref != nullptr && ref->is_object() && ref->contains("claimRef") ? &(*ref)["claimRef"] : nullptr;
+    if (ref != nullptr && ref->is_object() && ref->value("namespace", "") == e.volume->pvc_namespace) {
+      (*ref)["namespace"] = TargetNamespace(plan_.sanitize, e.volume->pvc_namespace);
+      ref->erase("uid");
+      ref->erase("resourceVersion");
+    }
+    return Status::Ok();
+  }
+
   void Create(Entry& e) {
     json& obj = Sanitized(e);
-    if (e.gvk.group.empty() && e.gvk.kind == "PersistentVolume" && options_.rewrite_volume) {
-      if (const VolumeMapEntry* v = plan_.set->VolumeForPv(e.name)) {
-        Status s = options_.rewrite_volume(*v, &obj);
-        if (!s.ok()) return Fail(e, s.WithContext("the storage driver's volume source"));
-      }
+    if (e.gvk.group.empty() && e.gvk.kind == "PersistentVolume") {
+      if (Status s = DriverVolume(e, &obj); !s.ok()) return Fail(e, s);
     }
     if (Status s = CheckSizeLimits(obj); !s.ok()) return Fail(e, s);
     Result<json> created = target_.Create(e.gvr, e.namespace_name, obj);
@@ -245,12 +271,7 @@ class Engine {
   void Update(Entry& e, const json& found) {
     if (e.gvk.group.empty() && e.gvk.kind == "PersistentVolume") {
       json want = Sanitized(e);
-      if (options_.rewrite_volume) {
-        if (const VolumeMapEntry* v = plan_.set->VolumeForPv(e.name)) {
-          Status s = options_.rewrite_volume(*v, &want);
-          if (!s.ok()) return Fail(e, s.WithContext("the storage driver's volume source"));
-        }
-      }
+      if (Status s = DriverVolume(e, &want); !s.ok()) return Fail(e, s);
       if (VolumeIdentity(want) != VolumeIdentity(found)) return ReplaceVolume(e, found, std::move(want));
     }
     const json desired = Sanitized(e);

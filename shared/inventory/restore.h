@@ -143,7 +143,11 @@ struct RestoreOptions {
   std::function<void(const RestoreProgress&)> progress;
   // The storage driver's say on a PV it fails over (storage::Driver::VolumeSourceFor): called
   // with the sanitized PV and its volume map entry before the PV is created; may rewrite the
-  // volume source. An error fails that PV. Empty: PVs are restored as captured.
+  // volume source. An error fails that PV. Empty: PVs are restored as captured. It may name the
+  // PV otherwise (a drill copy's PV): it is then called once more, with the captured PV, before
+  // anything is read from the target, so that the PV is looked for under the new name and the
+  // claims naming the captured one are pointed at it. The claimRef it writes names the claim as
+  // captured; the namespace mapping is applied to it.
   std::function<Status(const VolumeMapEntry& volume, nlohmann::json* pv)> rewrite_volume;
 };
 

@@ -44,8 +44,10 @@ struct Entry {
   Tier tier = Tier::kOther;
   std::string source_namespace;
   std::string namespace_name;  // target
-  std::string name;            // target (a mapped Namespace's new name)
+  std::string name;            // target (a mapped Namespace's new name; a PV's name as the storage driver gives it)
   std::optional<std::string> skip;
+  // A PV's entry in the volume map (the storage driver may give its volume source): null otherwise.
+  const VolumeMapEntry* volume = nullptr;
 
   // The REST collection, once resolved (resolve_error otherwise).
   bool resolved = false;
@@ -81,11 +83,16 @@ struct Plan {
   std::unique_ptr<RestoreSet> set;
   std::vector<Entry> entries;  // one per input object, in input order
   int64_t excluded = 0;
+  // Captured PV name -> the name of the PV the storage driver gives for its volume, where they
+  // differ (a drill copy's PV): the PV is created, surveyed and read under the new name, and the
+  // claims naming the old one are pointed at it.
+  std::map<std::string, std::string> renamed_volumes;
 };
 
 // Checks the options, classifies every object (tier, skip, target name, namespace filter) and
-// resolves its resource through the target's discovery (or the CRDs in the input). Errors:
-// InvalidArgument for bad options; a discovery failure.
+// resolves its resource through the target's discovery (or the CRDs in the input). The PVs of the
+// volume map are named as RestoreOptions::rewrite_volume names them (Plan::renamed_volumes).
+// Errors: InvalidArgument for bad options; a discovery failure.
 Status BuildPlan(kube::Client& target, const RestoreInput& input, const RestoreOptions& options,
                  Plan* plan);
 // Resolves entries whose CRD came in the CRD tier, by the CRD's names once it is Established.

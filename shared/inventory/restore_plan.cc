@@ -196,6 +196,25 @@ void Compare(const Entry& e, const json& source, const json& target, const std::
   if (s != t) out->push_back({e.Ref(), field, s.dump(), t.dump()});
 }
 
+// The storage driver may give a PV another name than the captured one (a drill copy's PV must not
+// take the name the real failover's PV needs): asked once here, before the survey, so that the
+// PV is looked for and read under that name, and its claim pointed at it. An error is left to
+// the PV's write, which asks again and fails with it.
+void FollowDriverName(const RestoreOptions& options, Plan* plan, Entry* e) {
+  e->volume = plan->set->VolumeForPv(e->name);
+  if (e->volume == nullptr || !options.rewrite_volume) return;
+  json pv = *e->captured;
+  try {
+    if (!options.rewrite_volume(*e->volume, &pv).ok()) return;
+  } catch (const std::exception&) {
+    return;  // nlohmann on a malformed captured PV: the PV's write reports it
+  }
+  const std::string name = kube::Name(pv);
+  if (name.empty() || name == e->name) return;
+  plan->renamed_volumes[e->name] = name;
+  e->name = name;
+}
+
 }  // namespace
 
 ObjectRef Entry::Ref() const {
@@ -294,6 +313,7 @@ Status BuildPlan(kube::Client& target, const RestoreInput& input, const RestoreO
     } else if (!e.namespaced) {
       e.namespace_name.clear();
     }
+    if (e.gvk.group.empty() && e.gvk.kind == "PersistentVolume") FollowDriverName(options, plan, &e);
   }
   return Status::Ok();
 }

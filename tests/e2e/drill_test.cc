@@ -151,13 +151,25 @@ TEST_F(LonghornDrillE2eTest, CleanupRemovesTheDrillCopiesAndLeavesTheStandbyVolu
   ASSERT_EQ(Dr("recovery create shop-drill --plan shop-to-dr --action Test --namespace-mapping shop=shop-drtest")
                 .exit_code,
             0);
-  // TODO(crash-tests): #11 the drill's claims do not bind yet: the restore creates the drill PV
-  // under the copy's name (Longhorn's VolumeSourceFor) but leaves the claim's spec.volumeName at
-  // the captured PV's, so the claim waits for a volume that never comes. Until the restore follows
-  // the rename, the drill is not waited for and its exit code not asserted; what it made is.
-  CommandResult drill = Dr("drill shop-drill --agent local --inventory-path " + inventory_ + " --yes --no-wait "
-                           "--timeout 5s");
+  // Waited for: the restored database runs in shop-drtest on its claim (bounded: a claim that
+  // never binds fails the drill, not the suite).
+  CommandResult drill = Dr("drill shop-drill --agent local --inventory-path " + inventory_ + " --yes --timeout 2m");
+  ASSERT_EQ(drill.exit_code, 0) << drill.output;
+  EXPECT_NE(drill.output.find("recovery shop-drill (Test of plan shop-to-dr): Succeeded"), std::string::npos)
+      << drill.output;
   EXPECT_NE(drill.output.find("PrepareDrill: Succeeded"), std::string::npos) << drill.output;
+  EXPECT_EQ(Kubectl("-n shop-drtest get deployment db -o jsonpath={.status.readyReplicas}").output, "1");
+  // The drill's claim is bound to the PV of the drill copy (named after it, not the PV the real
+  // failover needs), which is reserved for the claim in the drill's namespace.
+  EXPECT_EQ(Kubectl("-n shop-drtest get pvc orders -o jsonpath={.status.phase}/{.spec.volumeName}").output,
+            "Bound/shop-orders-vol-drill");
+  EXPECT_EQ(Kubectl("get pv shop-orders-vol-drill -o jsonpath={.spec.csi.volumeHandle}/{.spec.claimRef.namespace}")
+                .output,
+            "shop-orders-vol-drill/shop-drtest");
+  EXPECT_EQ(Kubectl("get pv shop-orders-pv").exit_code, 1) << "the real failover's PV name is left free";
+  // The live DR volume is still a standby volume following the primary.
+  EXPECT_EQ(Kubectl("-n longhorn-system get volumes.longhorn.io shop-orders-vol -o jsonpath={.spec.standby}").output,
+            "true");
   EXPECT_EQ(Volumes(),
             "volume.longhorn.io/shop-inventory-vol\nvolume.longhorn.io/shop-inventory-vol-drill\n"
             "volume.longhorn.io/shop-orders-vol\nvolume.longhorn.io/shop-orders-vol-drill\n");

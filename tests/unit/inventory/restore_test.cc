@@ -541,6 +541,62 @@ TEST_F(RestoreTest, NamespaceMappingMovesObjectsAndTheReferencesToThem) {
   EXPECT_EQ(pv["spec"]["claimRef"]["uid"], kube::Uid(claim));
 }
 
+// A drill's storage driver gives each PV of a drill copy a name of its own (the captured name is
+// the one the real failover's PV needs) and a claimRef to the claim as captured: the restore
+// creates the PV under that name, points the claim at it, and the claim binds in the mapped
+// namespace; run again, it finds the PV under that name.
+TEST_F(RestoreTest, AVolumeTheDriverRenamesIsTheOneItsClaimBindsTo) {
+  RestoreOptions o = Options();
+  o.recovery = "shop-drill";
+  o.namespace_mapping = {{"shop", "shop-drtest"}};
+  o.rewrite_volume = [](const VolumeMapEntry& v, json* pv) -> Status {
+    const std::string copy = v.pv_name + "-drill";
+    json labels = kube::FieldAt(*pv, {"metadata", "labels"});
+    *pv = {{"apiVersion", "v1"},
+           {"kind", "PersistentVolume"},
+           {"metadata", {{"name", copy}, {"labels", labels}}},
+           {"spec",
+            {{"capacity", {{"storage", "1Gi"}}},
+             {"accessModes", {"ReadWriteOnce"}},
+             {"persistentVolumeReclaimPolicy", "Delete"},
+             {"storageClassName", v.storage_class},
+             {"claimRef", {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
+                           {"namespace", v.pvc_namespace}, {"name", v.pvc_name}}},
+             {"hostPath", {{"path", "/var/lib/kubesim/volumes/" + copy}}}}}};
+    return Status::Ok();
+  };
+  RestoreResult r = Restore(*client_, Shop(), o);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(r.counts.failed, 0) << Failures(r);
+
+  // data's claim named pv-data as captured; logs' named none (the volume map gave it).
+  for (const std::string claim_name : {"data", "logs"}) {
+    SCOPED_TRACE(claim_name);
+    const std::string copy = "pv-" + claim_name + "-drill";
+    const json claim = Get(kClaims, "shop-drtest", claim_name);
+    EXPECT_EQ(claim["spec"].value("volumeName", ""), copy);
+    EXPECT_EQ(claim["status"].value("phase", ""), "Bound");
+    const json pv = Get(kVolumes, "", copy);
+    EXPECT_EQ(pv["spec"]["claimRef"].value("namespace", ""), "shop-drtest");
+    EXPECT_EQ(pv["spec"]["claimRef"].value("uid", ""), kube::Uid(claim));
+    EXPECT_EQ(kube::Label(pv, kRecoveryLabel).value_or(""), "shop-drill");
+    EXPECT_FALSE(Exists(kVolumes, "", "pv-" + claim_name)) << "nothing under the captured name";
+  }
+  bool noted = false;
+  for (const ObjectNote& n : r.notes) {
+    noted = noted || (n.object.ToString() == "PersistentVolumeClaim shop-drtest/data" &&
+                      n.message == "spec.volumeName set to \"pv-data-drill\", the storage driver's PV for \"pv-data\"");
+  }
+  EXPECT_TRUE(noted) << "no note on the claim pointed at the renamed volume";
+
+  // Run again: the PVs are found under the driver's names, restored already.
+  RestoreResult again = Restore(*client_, Shop(), o);
+  ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(again.counts.failed, 0) << Failures(again);
+  EXPECT_EQ(again.counts.created, 0);
+  EXPECT_EQ(again.counts.existing, Restorable(Shop()));
+}
+
 TEST_F(RestoreTest, MappingOntoAnExistingNamespaceIsRefused) {
   MustCreate(kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "shop-drtest"}}}});
   RestoreOptions o = Options();
