@@ -65,6 +65,25 @@ std::string OneLine(std::string_view text, std::string_view sep = "; ") {
   return s;
 }
 
+// A plugin's output as an error or a log line may show it. A message a person wrote ("Please log
+// in at ...") helps; but a plugin that prints a bare credential (`gcloud auth print-access-token`
+// configured where an ExecCredential is expected) or a broken ExecCredential must not have its
+// token echoed into errors, logs and DRRecovery status. So: known secret forms redacted
+// (RedactSecrets), and a word of 16 characters or more without a space (a token, compact JSON)
+// replaced by its length.
+std::string Showable(std::string text) {
+  text = RedactSecrets(text);
+  std::string out;
+  for (const std::string& word : Split(text, ' ')) {
+    if (!out.empty()) out += ' ';
+    out += word.size() >= 16 && word.find("<redacted>") == std::string::npos &&
+                   word.find("://") == std::string::npos
+               ? "<" + std::to_string(word.size()) + " characters not shown>"
+               : word;
+  }
+  return out;
+}
+
 std::string EnvValue(const std::vector<std::string>& environment, std::string_view name) {
   for (const std::string& kv : environment) {
     if (kv.size() > name.size() && kv[name.size()] == '=' && StartsWith(kv, name)) {
@@ -146,14 +165,14 @@ class ExecProvider final : public CredentialProvider {
     auto run = RunProcess(*path, exec.args, environment, options_.timeout);
     if (!run.ok()) return run.status().WithContext(what_);
     if (run->exit_code != 0) {
-      std::string err = OneLine(run->err);
+      std::string err = Showable(OneLine(run->err));
       return Status::Unauthenticated(what_ + " failed with exit code " +
                                      std::to_string(run->exit_code) +
                                      (err.empty() ? " and no stderr" : ": " + err));
     }
     KDR_ASSIGN_OR_RETURN(Credentials c, ParseExecCredential(run->out, exec, what_));
     if (options_.logger != nullptr && !OneLine(run->err).empty()) {
-      options_.logger->Warning(what_ + ": " + OneLine(run->err));
+      options_.logger->Warning(what_ + ": " + Showable(OneLine(run->err)));
     }
     if (c.client_cert_pem.empty()) {
       c.client_cert_pem = config_.client_cert_pem;
@@ -344,7 +363,7 @@ Result<Credentials> ParseExecCredential(std::string_view out, const ExecConfig& 
   Result<json> parsed = ParseJson(out, "stdout");
   json doc = parsed.ok() ? std::move(parsed).value() : json();
   if (!doc.is_object()) {
-    std::string head = PrintableBytes(OneLine(out.substr(0, 80)));
+    std::string head = Showable(PrintableBytes(OneLine(out.substr(0, 80))));
     return Status::InvalidArgument(what +
                                    " printed invalid JSON on stdout (want an ExecCredential)" +
                                    (head.empty() ? ": empty output" : ": " + Quote(head)));

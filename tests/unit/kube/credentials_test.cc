@@ -431,6 +431,23 @@ TEST_F(ExecCredentialTest, FailingPluginsGiveOneLineErrorsNamingThePlugin) {
        StatusCode::kInvalidArgument,
        {"\"p.sh\"", "invalid JSON", "Please log in"}},
       {"empty output", "true\n", "p.sh", StatusCode::kInvalidArgument, {"empty output"}},
+      // A plugin that prints a bare token (an access-token command where an ExecCredential is
+      // expected), or a broken ExecCredential: the token is not echoed (see BareTokensAreNotEchoed).
+      {"a bare token",
+       "echo 'ya29.a0AfB_byC9kdrCanaryAccessToken0123456789abcdefghijklmnopqrstuvwxyz'\n",
+       "p.sh",
+       StatusCode::kInvalidArgument,
+       {"\"p.sh\"", "invalid JSON", "characters not shown"}},
+      {"a truncated ExecCredential",
+       "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"status\":{\"token\":\"kdrCanary'\n",
+       "p.sh",
+       StatusCode::kInvalidArgument,
+       {"invalid JSON", "\"token\":\"<redacted>\""}},
+      {"exits non-zero with a token on stderr",
+       "echo 'refresh failed for Bearer kdrCanaryStderrToken0123456789' >&2\nexit 1\n",
+       "p.sh",
+       StatusCode::kUnauthenticated,
+       {"exit code 1", "refresh failed for Bearer <redacted>"}},
       {"wrong apiVersion",
        cred(kV1beta1, "ExecCredential", R"({"token":"t"})"),
        "p.sh",
@@ -484,6 +501,8 @@ TEST_F(ExecCredentialTest, FailingPluginsGiveOneLineErrorsNamingThePlugin) {
           << "want \"" << w << "\" in: " << got.status().message();
     }
     EXPECT_EQ(got.status().message().find('\n'), std::string::npos) << got.status().message();
+    // BareTokensAreNotEchoed: nothing the plugin printed as a credential is in the error.
+    EXPECT_EQ(got.status().message().find("kdrCanary"), std::string::npos) << got.status().message();
   }
 }
 
