@@ -93,9 +93,9 @@ class AlletraDriver final : public Driver {
     KDR_ASSIGN_OR_RETURN(json groups, src->Get("remotecopygroups", d));
     for (const json& m : Members(groups)) {
       for (const json& v : Members(m, "volumes")) {
-        if (v.value("localVolumeName", "") == vol) {
+        if (kube::StringField(v, {"localVolumeName"}) == vol) {
           return Identity{{"array", array_names_[kSource]}, {"volume", vol},
-                          {"group", m.value("name", "")}};
+                          {"group", kube::StringField(m, {"name"})}};
         }
       }
     }
@@ -118,15 +118,16 @@ class AlletraDriver final : public Driver {
     for (const json& m : Members(tgroups)) {
       const json& targets = kube::FieldAt(m, {"targets"});
       if (!targets.is_array() || targets.empty() ||
-          targets[0].value("targetName", "") != array_names_[kSource]) {
+          kube::StringField(targets[0], {"targetName"}) != array_names_[kSource]) {
         continue;  // replicates with some other array
       }
       for (const json& v : Members(m, "volumes")) {
         const json& r = kube::FieldAt(v, {"remoteVolumes"});
         if (!r.is_array() || r.empty()) continue;
-        std::string remote = r[0].value("remoteVolumeName", "");
-        by_source[remote] = {m.value("name", ""), v.value("localVolumeName", "")};
-        members[m.value("name", "")].push_back(remote);
+        std::string remote = kube::StringField(r[0], {"remoteVolumeName"});
+        by_source[remote] = {kube::StringField(m, {"name"}),
+                             kube::StringField(v, {"localVolumeName"})};
+        members[kube::StringField(m, {"name"})].push_back(remote);
       }
     }
     // The groups' names on the source, when it can be read. A failover never needs the source:
@@ -142,7 +143,7 @@ class AlletraDriver final : public Driver {
     } else {
       for (const json& m : Members(*sgroups)) {
         for (const json& v : Members(m, "volumes")) {
-          source_group[v.value("localVolumeName", "")] = m.value("name", "");
+          source_group[kube::StringField(v, {"localVolumeName"})] = kube::StringField(m, {"name"});
         }
       }
     }
@@ -558,7 +559,7 @@ class AlletraDriver final : public Driver {
       (void)client->Close(d);
       return system.status();
     }
-    const std::string name = system->value("name", "");
+    const std::string name = kube::StringField(*system, {"name"});
     if (name != array_names_[s]) {
       (void)client->Close(d);
       return Status::FailedPrecondition(
@@ -581,7 +582,9 @@ class AlletraDriver final : public Driver {
       const std::string vol = cg.volumes.empty() ? "" : Id(cg.volumes[0].source, "volume");
       for (const json& m : Members(groups)) {
         for (const json& v : Members(m, "volumes")) {
-          if (v.value("localVolumeName", "") == vol) name = m.value("name", "");
+          if (kube::StringField(v, {"localVolumeName"}) == vol) {
+            name = kube::StringField(m, {"name"});
+          }
         }
       }
       if (name.empty()) {

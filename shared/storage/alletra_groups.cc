@@ -48,13 +48,17 @@ std::string Group::Words() const {
 Result<Group> ParseGroup(const json& g, const std::string& array) {
   Group out;
   out.array = array;
-  out.name = g.value("name", "");
+  out.name = kube::StringField(g, {"name"});
   const json& targets = kube::FieldAt(g, {"targets"});
   const json target = targets.is_array() && !targets.empty() ? targets[0] : json::object();
   const int role = IntField(g, "role", 0);
-  bool reversed = kube::FieldAt(g, {"roleReversed"}).is_boolean()
-                      ? g["roleReversed"].get<bool>()
-                      : target.value("roleReversed", false);
+  // Answers are read without trusting their types: a member of another type reads as absent
+  // (and then fails the checks below), never as an exception.
+  const json& group_reversed = kube::FieldAt(g, {"roleReversed"});
+  const json& target_reversed = kube::FieldAt(target, {"roleReversed"});
+  const bool reversed = group_reversed.is_boolean()    ? group_reversed.get<bool>()
+                        : target_reversed.is_boolean() ? target_reversed.get<bool>()
+                                                       : false;
   if (role == kRolePrimary) {
     out.role = reversed ? Role::kPrimaryRev : Role::kPrimary;
   } else if (role == kRoleSecondary) {
@@ -68,15 +72,15 @@ Result<Group> ParseGroup(const json& g, const std::string& array) {
         Unknown(array, out.name, "target state " + std::to_string(state)));
   }
   out.started = state == kTargetStarted;
-  out.last_sync = target.value("groupLastSyncTime", "");
+  out.last_sync = kube::StringField(target, {"groupLastSyncTime"});
   const json& vols = kube::FieldAt(g, {"volumes"});
   if (vols.is_array()) {
     for (const json& v : vols) {
       Group::Vol vol;
-      vol.local = v.value("localVolumeName", "");
+      vol.local = kube::StringField(v, {"localVolumeName"});
       const json& remotes = kube::FieldAt(v, {"remoteVolumes"});
       if (remotes.is_array() && !remotes.empty()) {
-        vol.remote = remotes[0].value("remoteVolumeName", "");
+        vol.remote = kube::StringField(remotes[0], {"remoteVolumeName"});
         vol.sync = IntField(remotes[0], "syncStatus", 0);
       }
       if (vol.sync != kSyncing && vol.sync != kSynced && vol.sync != kSyncStopped) {

@@ -4,8 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "kube/object.h"
 #include "kube/rest_config.h"
 #include "kube/transport.h"
 #include "kube/transport_https.h"
@@ -58,6 +60,23 @@ constexpr int kInvUserPass = 5;
 constexpr int kInvSessionKey = 6;
 
 bool IsRemoteCopyRefusal(int code) { return code >= 215 && code <= 225; }
+
+// The array's error code: answers are read without trusting their types ({"code": "6"} from a
+// proxy or another firmware is no code, not an exception).
+int CodeOf(const json& body) {
+  const json& code = kube::FieldAt(body, {"code"});
+  return code.is_number_integer() ? code.get<int>() : 0;
+}
+
+// `s` with every byte that is not part of well-formed UTF-8 written as \xNN: an error message
+// ends up in JSON (a DRRecovery's status, -o json reports), whose encoder throws on such bytes,
+// and a body cut at 200 bytes may end inside a character.
+std::string ValidUtf8(std::string s) {
+  for (size_t bad = 0; !IsValidUtf8(s, &bad);) {
+    s.replace(bad, 1, PrintableBytes(s.substr(bad, 1)));
+  }
+  return s;
+}
 
 }  // namespace
 
@@ -158,6 +177,7 @@ Status WsapiClient::ErrorOf(const Answer& a, std::string_view method,
                      (symbol.empty() ? "" : " " + symbol) + ": " +
                      (desc.empty() ? a.raw.substr(0, 200) : desc) +
                      (ref.empty() ? "" : " (member " + Quote(ref) + ")");
+  what = ValidUtf8(std::move(what));
   if (a.status == 401 || (a.status == 403 && code == kInvUserPass)) {
     return Status::Unauthenticated(
         Where() + " refused the credentials of user " + Quote(endpoint_.user) + " (keys " +
@@ -216,7 +236,7 @@ Result<json> WsapiClient::Call(std::string_view method, std::string_view path, c
       if (!retry || attempt >= 2) return a.status();
     } else if (a->status >= 200 && a->status < 300) {
       return a->body;
-    } else if (a->status == 403 && a->body.is_object() && a->body.value("code", 0) == kInvSessionKey) {
+    } else if (a->status == 403 && CodeOf(a->body) == kInvSessionKey) {
       if (relogged) return ErrorOf(*a, method, full);
       // The array dropped the key (idle for fifteen minutes, or restarted): log in once more.
       if (env_.logger != nullptr) {
@@ -260,7 +280,7 @@ Status WsapiClient::Close(const Deadline& deadline) {
   key_.clear();
   if (!a.ok()) return a.status();
   // An expired key is gone already: the session is closed either way.
-  if (a->status == 403 && a->body.is_object() && a->body.value("code", 0) == kInvSessionKey) {
+  if (a->status == 403 && CodeOf(a->body) == kInvSessionKey) {
     return Status::Ok();
   }
   if (a->status < 200 || a->status >= 300) return ErrorOf(*a, "DELETE", "/api/v1/credentials/<key>");
