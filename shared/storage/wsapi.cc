@@ -171,11 +171,25 @@ Status WsapiClient::ErrorOf(const Answer& a, std::string_view method,
     if (a.body.contains("desc") && a.body["desc"].is_string()) desc = a.body["desc"];
     if (a.body.contains("ref") && a.body["ref"].is_string()) ref = a.body["ref"];
   }
+  // What the array (or a proxy before it) answered is shown, and may echo the login it refused:
+  // the password never reaches an error, a log or a DRRecovery's status.
+  auto scrub = [this](std::string text) {
+    if (!endpoint_.password.empty()) {
+      for (size_t at = text.find(endpoint_.password); at != std::string::npos;
+           at = text.find(endpoint_.password, at)) {
+        text.replace(at, endpoint_.password.size(), "<redacted>");
+        at += 10;
+      }
+    }
+    return RedactSecrets(text);
+  };
+  desc = scrub(std::move(desc));
+  ref = scrub(std::move(ref));
   std::string symbol(WsapiErrorSymbol(code));
   std::string what = Where() + " refused " + std::string(method) + " " + std::string(path) +
                      ": HTTP " + std::to_string(a.status) + ", code " + std::to_string(code) +
                      (symbol.empty() ? "" : " " + symbol) + ": " +
-                     (desc.empty() ? a.raw.substr(0, 200) : desc) +
+                     (desc.empty() ? scrub(a.raw).substr(0, 200) : desc) +
                      (ref.empty() ? "" : " (member " + Quote(ref) + ")");
   what = ValidUtf8(std::move(what));
   if (a.status == 401 || (a.status == 403 && code == kInvUserPass)) {

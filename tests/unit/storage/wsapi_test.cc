@@ -137,6 +137,44 @@ TEST_F(WsapiClientTest, A401IsUnauthenticatedToo) {
             std::string::npos) << s.message();
 }
 
+// The real transport, except that logins are answered by something that echoes the request it
+// refused (a proxy's error page, a WSAPI build quoting the body it could not read).
+class LoginEchoed final : public kube::Transport {
+ public:
+  LoginEchoed(std::unique_ptr<kube::Transport> real, bool json) : real_(std::move(real)), json_(json) {}
+  Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
+    if (request.path == "/api/v1/credentials") {
+      nlohmann::json desc = {{"code", 0}, {"desc", "cannot read the request body " + request.body}};
+      return kube::HttpResponse{400, {}, json_ ? desc.dump() : "<html>400 Bad Request: " + request.body + "</html>"};
+    }
+    return real_->Send(request);
+  }
+  const std::string& base_url() const override { return real_->base_url(); }
+
+ private:
+  std::unique_ptr<kube::Transport> real_;
+  const bool json_;
+};
+
+TEST_F(WsapiClientTest, AnErrorEchoingTheLoginNeverShowsThePassword) {
+  for (bool json : {true, false}) {
+    SCOPED_TRACE(json ? "JSON error" : "HTML error");
+    kube::RestConfig config;
+    config.server = sim_->url("array-a");
+    config.ca_pem = sim_->ca_pem();
+    auto real = kube::HttpsTransport::Create(config);
+    ASSERT_TRUE(real.ok());
+    auto e = Endpoint("array-a");
+    e.password = "kdr-canary-wsapi-password-0123456789";
+    WsapiClient c(e, std::make_unique<LoginEchoed>(std::move(*real), json), Env{&clock_, nullptr, nullptr});
+    Status s = c.Get("system", Long()).status();
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+    EXPECT_NE(s.message().find("refused POST /api/v1/credentials: HTTP 400"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("3paradm"), std::string::npos) << s.message();  // the rest is shown
+    EXPECT_EQ(s.message().find("kdr-canary-wsapi-password"), std::string::npos) << s.message();
+  }
+}
+
 TEST_F(WsapiClientTest, AnUntrustedCertificateNamesTheCaKey) {
   auto e = Endpoint("array-b");
   auto other = tls::MakeCa("another CA");
