@@ -75,9 +75,9 @@ int Run(int argc, char** argv) {
                  "Seconds an idle keep-alive connection is kept open")
       ->capture_default_str()->check(CLI::Range(1, 3600));
   app.add_option("--max-connections", opts.max_connections,
-                 "Open connections at most; past it, the one quiet longest (a second or more: "
-                 "idle, or a stalled handshake or request) is closed to admit the next, and "
-                 "new ones wait while every one is at work")
+                 "Open connections at most; past it, the one quiet longest (idle for a second, "
+                 "or a handshake or request stalled for half --read-timeout) is closed to admit "
+                 "the next, and new ones wait while every one is at work")
       ->capture_default_str()->check(CLI::Range(16, 1 << 20));
   app.add_option("--shutdown-delay", shutdown_delay_s,
                  "Seconds between failing /readyz and closing the listener on SIGTERM")

@@ -883,24 +883,38 @@ void HttpServer::Impl::CloseLocked(Conn* c) {
 }
 
 // At the connection limit: closes the connection that has been quiet longest (no event on its
-// socket: an idle keep-alive, a stalled handshake or request), if quiet for kEvictQuietFor. One
-// whose client is working (a handshake under way, a request arriving) is never closed for a newer
-// one, so a flood of new connections cannot push a correct client out; it waits in the backlog.
-// A linear scan, made only at the limit: microseconds for thousands of connections.
+// socket, no byte waiting in it): an idle keep-alive quiet for kEvictQuietFor, else a handshake or
+// request quiet for half of read_timeout, the deadline that would close it anyway. A client in
+// the middle of its handshake may be slow to answer on a loaded node, so it gets the longer grace;
+// a flood of new connections cannot push it out (new ones wait in the backlog meanwhile). A
+// linear scan, made only at the limit: microseconds for thousands of connections.
 bool HttpServer::Impl::EvictInactiveLocked() {
-  auto quietest = conns_.end();
-  for (auto it = conns_.begin(); it != conns_.end(); ++it) {
-    if (it->second->busy) continue;
-    if (quietest == conns_.end() || it->second->active < quietest->second->active) quietest = it;
+  const auto now = SteadyClock::now();
+  const auto busy_grace = std::max<std::chrono::milliseconds>(kEvictQuietFor, options_.read_timeout / 2);
+  for (int tries = 0; tries < 8; ++tries) {  // a candidate with bytes waiting is not quiet
+    auto quietest = conns_.end();
+    for (bool idle_only : {true, false}) {
+      const auto grace = idle_only ? std::chrono::milliseconds(kEvictQuietFor) : busy_grace;
+      for (auto it = conns_.begin(); it != conns_.end(); ++it) {
+        const Conn& c = *it->second;
+        const bool idle = c.phase == Conn::Phase::kRequest && !c.request_started;
+        if (c.busy || (idle_only && !idle) || now - c.active < grace) continue;
+        if (quietest == conns_.end() || c.active < quietest->second->active) quietest = it;
+      }
+      if (quietest != conns_.end()) break;
+    }
+    if (quietest == conns_.end()) return false;
+    char byte;
+    if (recv(quietest->second->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0) {
+      quietest->second->active = now;
+      continue;
+    }
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, quietest->second->fd, nullptr);
+    conns_.erase(quietest);
+    ++evicted_;
+    return true;
   }
-  if (quietest == conns_.end() ||
-      SteadyClock::now() - quietest->second->active < kEvictQuietFor) {
-    return false;
-  }
-  epoll_ctl(epfd_, EPOLL_CTL_DEL, quietest->second->fd, nullptr);
-  conns_.erase(quietest);
-  ++evicted_;
-  return true;
+  return false;
 }
 
 void HttpServer::Impl::Scan() {

@@ -16,7 +16,7 @@
 // max_body_bytes are not read: the handler is called with too_large set, its answer is sent with
 // "Connection: close", and the rest of the upload is discarded until the client closes (bounded
 // by read_timeout), so the client reads the answer instead of a reset. At most max_connections
-// are open: past it, the connection quiet longest (a second at least) makes room for the next. At
+// are open: past it, the connection quiet longest (an idle one first) makes room for the next. At
 // most max_buffered_bytes of requests are held beyond each one's first 16 KiB: a connection that
 // would go over is not read (TCP slows its client) until there is room. Headers over 64 KiB get
 // 431, a malformed request 400 as soon as the malformed part arrives (a line ended by a bare LF,
@@ -67,9 +67,9 @@ class HttpServer {
     std::chrono::milliseconds read_timeout{10000};
     std::chrono::milliseconds write_timeout{10000};
     std::chrono::milliseconds idle_timeout{5000};
-    // Open connections at most. At the limit, the connection quiet longest (no byte for a
-    // second: an idle keep-alive, a stalled handshake or request) is closed to admit the next;
-    // when every one is making progress, new connections wait in the kernel's backlog. So
+    // Open connections at most. At the limit, the connection quiet longest is closed to admit
+    // the next: an idle keep-alive quiet for a second, else a handshake or request quiet for half
+    // of read_timeout; when none is, new connections wait in the kernel's backlog. So
     // connections held open cost bounded memory, and a flood cannot push out a client at work.
     int max_connections = 1024;
     // Request bytes held at once, beyond the first 16 KiB of each connection's request. A
