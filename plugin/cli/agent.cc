@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "dr/agent_job.h"
 #include "dr/agent_restore.h"
+#include "dr/inventory_volume.h"
 #include "dr/plan_clone.h"
 #include "dr/types.h"
 #include "install/install.h"
@@ -47,6 +48,7 @@ struct AgentRestoreCliOptions {
   std::string existing = "fail";
   int parallel = 16;
   std::string timeout = "30m";
+  bool describe = false;
 };
 
 struct AgentInstallOptions {
@@ -198,11 +200,13 @@ Status RunAgentRestoreCli(const AgentRestoreCliOptions& o, const CommandContext&
   ro.dr_namespace = DrNamespace(ctx.globals);
   ro.inventory_path = ExpandHome(o.inventory_path);
   ro.generation = o.generation;
+  ro.describe = o.describe;
   ro.restore.existing = existing;
   ro.restore.parallel = o.parallel;
   ro.restore.timeout = timeout;
   KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Client> client, ClientFromGlobals(ctx.globals, ctx.env));
-  *ctx.streams.err << "restoring recovery " << Quote(o.recovery) << " from " << ro.inventory_path << "\n";
+  *ctx.streams.err << (o.describe ? "reading the inventory of recovery " : "restoring recovery ") << Quote(o.recovery)
+                   << " from " << ro.inventory_path << "\n";
   KDR_ASSIGN_OR_RETURN(*result, dr::RunAgentRestore(*client, ctx.env, ro));
   *ctx.streams.err << result->message << "\n";
   return Status::Ok();
@@ -242,14 +246,19 @@ Status RunAgentInstall(const AgentInstallOptions& o, const CommandContext& ctx) 
     return obj.status().WithContext("reading drplan " + ns + "/" + o.plan);
   }
   KDR_ASSIGN_OR_RETURN(dr::DRPlan plan, dr::DRPlanFromJson(*obj));
-  if (plan.spent()) {
-    return Status::FailedPrecondition("plan " + Quote(o.plan) + " was spent by " + Quote(plan.status.spent_by) +
-                                      ": nothing to capture any more; clone it: kubectl dr plan clone " + o.plan +
-                                      " --name NEW --inventory-pvc NEW-PVC");
-  }
   // Everything rendered before the first write.
-  KDR_ASSIGN_OR_RETURN(std::vector<json> capture, dr::CaptureAgentObjects(plan, ao));
   KDR_ASSIGN_OR_RETURN(std::vector<json> restore, dr::RestoreAgentObjects(plan, ao));
+  if (plan.spent()) {
+    // Nothing to capture any more, and the source may be gone; but the recovery that spent it may
+    // still need its agent on the target to finish (failover --agent job).
+    KDR_RETURN_IF_ERROR(Apply(*target, restore, "target", *ctx.streams.out));
+    *ctx.streams.err << "plan " << Quote(o.plan) << " was spent by " << Quote(plan.status.spent_by)
+                     << ": the restore agent is installed on the target for it, the capture is not (clone the plan "
+                        "to protect what is left: kubectl dr plan clone " << o.plan
+                     << " --name NEW --inventory-pvc NEW-PVC)\n";
+    return Status::Ok();
+  }
+  KDR_ASSIGN_OR_RETURN(std::vector<json> capture, dr::CaptureAgentObjects(plan, ao));
   if (plan.spec.source_context.empty()) {
     return Status::FailedPrecondition("plan " + Quote(o.plan) + " has no spec.sourceContext: the capture CronJob "
                                       "goes on the source");
@@ -261,6 +270,18 @@ Status RunAgentInstall(const AgentInstallOptions& o, const CommandContext& ctx) 
   if (!source.ok()) return source.status().WithContext("reaching the " + source_where);
   KDR_RETURN_IF_ERROR(Apply(**source, capture, source_where, *ctx.streams.out));
   KDR_RETURN_IF_ERROR(Apply(*target, restore, "target", *ctx.streams.out));
+  // What a failover with the agent as a Job restores before the agent can read the inventory,
+  // kept where the plan is for when the source is gone (dr/inventory_volume.h).
+  Result<inventory::RestoreInput> volume = dr::ReadInventoryVolume(**source, plan);
+  Status recorded = volume.ok() ? dr::RecordInventoryVolume(*target, plan, *volume, *ctx.env.clock) : volume.status();
+  if (recorded.ok()) {
+    *ctx.streams.out << "drplan " << plan.metadata.name << " records the inventory claim's volume ("
+                     << (volume->volumes.front().pv_name.empty() ? "not bound yet" : volume->volumes.front().pv_name)
+                     << ")\n";
+  } else {
+    *ctx.streams.err << "warning: the inventory claim's volume is not recorded in drplan " << plan.metadata.name << ": "
+                     << recorded.message() << "; a failover with --agent job then needs the source to answer\n";
+  }
   const json& cron = capture.back();
   *ctx.streams.err << "the capture runs on the source on schedule " << Quote(kube::StringField(cron, {"spec", "schedule"}))
                    << "; run one now: kubectl --context " << plan.spec.source_context << " -n "
@@ -322,9 +343,15 @@ void RegisterAgent(const Registrar& r) {
   restore->add_option("--parallel", ropts->parallel, "Objects written at once within a tier")->type_name("N");
   restore->add_option("--timeout", ropts->timeout, "How long the storage calls and claim binding may take")
       ->type_name("DURATION");
+  restore->add_flag("--describe", ropts->describe,
+                    "Read and check the inventory, list what would conflict, record the inventory (generation, "
+                    "capture time, objects, volume map) in the recovery's status; restore nothing");
   restore->footer(
-      "Restores as `kubectl dr failover --agent local` does, on the cluster of the pod, and records the counts\n"
-      "in the recovery's status.restored; the result is one JSON line on stdout and in the termination message.\n\n"
+      "Restores as `kubectl dr failover --agent local` does, on the cluster of the pod, writes its progress to\n"
+      "the recovery's status.progress, and records the counts in status.restored and the first 100 failures in\n"
+      "status.failures; the result is one JSON line on stdout and in the termination message. The workflow\n"
+      "(failover|failback|drill --agent job) runs it as Jobs: --describe in its StartAgent step, the restore in\n"
+      "its RestoreObjects step.\n\n"
       "Examples:\n"
       "  kubectl-dr agent restore --recovery shop-failover --inventory-path /var/lib/kubectl-dr/inventory");
   restore->callback([r, ropts] {
@@ -353,8 +380,11 @@ void RegisterAgent(const Registrar& r) {
       "On the source (the plan's sourceContext), in the inventory claim's namespace: the service account\n"
       "kubectl-dr-agent-PLAN, read-only RBAC on the plan's namespaces (a RoleBinding in each) and the\n"
       "cluster-scoped objects a capture follows, and the CronJob kubectl-dr-capture-PLAN mounting the\n"
-      "inventory claim. On the target: the same service account, allowed to restore (failover --agent job).\n"
-      "Re-running it updates them (server-side apply).\n\n"
+      "inventory claim. On the target: the same service account, allowed to restore (failover --agent job),\n"
+      "annotated with the image its Jobs run; and the inventory claim's volume, read on the source, recorded\n"
+      "in the plan's status.inventoryVolume so that a failover with --agent job can restore it when the source\n"
+      "is gone. Re-running it updates them (server-side apply). For a spent plan it installs only the target's\n"
+      "restore agent, which the recovery that spent the plan may still need.\n\n"
       "Examples:\n"
       "  kubectl dr agent install --plan shop-to-dr --schedule '*/10 * * * *'\n"
       "  kubectl --context prod-east -n kubectl-dr-system create job --from=cronjob/kubectl-dr-capture-shop-to-dr now");

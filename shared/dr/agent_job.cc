@@ -76,16 +76,15 @@ json Role(std::string_view kind, std::string_view name, std::string_view ns, con
           {"rules", std::move(rules)}};
 }
 
-json ServiceAccount(const DRPlan& plan) {
-  return {{"apiVersion", "v1"},
-          {"kind", "ServiceAccount"},
-          {"metadata", Meta(AgentServiceAccountName(plan.metadata.name), plan.spec.inventory_pvc_namespace,
-                            plan.metadata.name)}};
+json ServiceAccount(const DRPlan& plan, const std::string& image) {
+  json meta = Meta(AgentServiceAccountName(plan.metadata.name), plan.spec.inventory_pvc_namespace, plan.metadata.name);
+  meta["annotations"] = {{std::string(kAgentImageAnnotation), image}};
+  return {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", std::move(meta)}};
 }
 
 // The agent's pod: the plugin binary with `args`, the inventory claim mounted, its termination
 // message read by whoever waits for the Job.
-json PodTemplate(const DRPlan& plan, const std::string& image, std::vector<std::string> args) {
+json PodTemplate(const DRPlan& plan, const std::string& image, std::vector<std::string> args, bool read_only) {
   json container = {{"name", "agent"},
                     {"image", image},
                     {"imagePullPolicy", "IfNotPresent"},
@@ -94,7 +93,8 @@ json PodTemplate(const DRPlan& plan, const std::string& image, std::vector<std::
                     {"terminationMessagePath", std::string(kTerminationLogPath)},
                     {"terminationMessagePolicy", "FallbackToLogsOnError"},
                     {"volumeMounts", json::array({{{"name", "inventory"},
-                                                   {"mountPath", std::string(kInventoryMountPath)}}})},
+                                                   {"mountPath", std::string(kInventoryMountPath)},
+                                                   {"readOnly", read_only}}})},
                     {"securityContext",
                      {{"allowPrivilegeEscalation", false},
                       {"readOnlyRootFilesystem", true},
@@ -106,7 +106,8 @@ json PodTemplate(const DRPlan& plan, const std::string& image, std::vector<std::
             {"restartPolicy", "Never"},
             {"containers", json::array({container})},
             {"volumes", json::array({{{"name", "inventory"},
-                                      {"persistentVolumeClaim", {{"claimName", plan.spec.inventory_pvc_name}}}}})}}}};
+                                      {"persistentVolumeClaim",
+                                       {{"claimName", plan.spec.inventory_pvc_name}, {"readOnly", read_only}}}}})}}}};
 }
 
 Status CheckPlan(const DRPlan& plan) {
@@ -159,6 +160,10 @@ std::string CaptureCronJobName(std::string_view plan) {
 std::string RestoreJobName(std::string_view recovery) {
   return Fit("kubectl-dr-restore-" + std::string(recovery), kJobNameMax);
 }
+std::string DescribeJobName(std::string_view recovery) {
+  return Fit("kubectl-dr-describe-" + std::string(recovery), kJobNameMax);
+}
+std::string RestoreRoleName(std::string_view plan) { return Fit(AgentServiceAccountName(plan) + "-restore", kNameMax); }
 
 Result<std::vector<json>> CaptureAgentObjects(const DRPlan& plan, const AgentOptions& options) {
   KDR_RETURN_IF_ERROR(CheckPlan(plan));
@@ -175,7 +180,7 @@ Result<std::vector<json>> CaptureAgentObjects(const DRPlan& plan, const AgentOpt
   const std::string namespaced_read = name + "-capture";
 
   std::vector<json> out;
-  out.push_back(ServiceAccount(plan));
+  out.push_back(ServiceAccount(plan, image));
   // The cluster-scoped objects a capture follows from the namespaces (capture.h), read only.
   out.push_back(Role("ClusterRole", cluster_read, "", plan,
                      json::array({Rule({""}, {"namespaces", "persistentvolumes"}, {"get", "list"}),
@@ -200,7 +205,7 @@ Result<std::vector<json>> CaptureAgentObjects(const DRPlan& plan, const AgentOpt
   std::vector<std::string> args = {"agent", "capture", "--plan", plan_name, "--namespaces", Join(plan.spec.namespaces, ","),
                                    "--inventory-pvc", ns + "/" + plan.spec.inventory_pvc_name,
                                    "--inventory-path", std::string(kInventoryMountPath), "-n", options.dr_namespace};
-  json job_spec = {{"backoffLimit", 0}, {"template", PodTemplate(plan, image, std::move(args))}};
+  json job_spec = {{"backoffLimit", 0}, {"template", PodTemplate(plan, image, std::move(args), /*read_only=*/false)}};
   out.push_back({{"apiVersion", "batch/v1"},
                  {"kind", "CronJob"},
                  {"metadata", Meta(CaptureCronJobName(plan_name), ns, plan_name)},
@@ -216,15 +221,17 @@ Result<std::vector<json>> CaptureAgentObjects(const DRPlan& plan, const AgentOpt
 
 Result<std::vector<json>> RestoreAgentObjects(const DRPlan& plan, const AgentOptions& options) {
   KDR_RETURN_IF_ERROR(CheckPlan(plan));
-  const std::string name = AgentServiceAccountName(plan.metadata.name) + "-restore";
+  KDR_ASSIGN_OR_RETURN(std::string image, ImageOf(options));
+  const std::string name = RestoreRoleName(plan.metadata.name);
   std::vector<json> out;
-  out.push_back(ServiceAccount(plan));
+  out.push_back(ServiceAccount(plan, image));
   // A restore creates whatever the inventory holds (custom resources, CRDs, RBAC it may only grant
-  // while holding it), reads what exists for conflicts, and waits on claims and CRDs.
+  // while holding it), reads what exists for conflicts, and waits on claims and CRDs. Under
+  // --existing update a PV naming another volume is made anew with its claim (restore.h).
   out.push_back(Role("ClusterRole", name, "", plan,
-                     json::array({Rule({"*"}, {"*"}, {"get", "list", "watch", "create", "update", "patch"})})));
+                     json::array({Rule({"*"}, {"*"}, {"get", "list", "watch", "create", "update", "patch"}),
+                                  Rule({""}, {"persistentvolumes", "persistentvolumeclaims"}, {"delete"})})));
   out.push_back(Binding("ClusterRoleBinding", name, "", "ClusterRole", name, plan));
-  (void)options;
   return out;
 }
 
@@ -233,19 +240,24 @@ Result<json> RestoreJob(const DRPlan& plan, std::string_view recovery, const Age
   KDR_RETURN_IF_ERROR(CheckPlan(plan));
   if (recovery.empty()) return Status::InvalidArgument("the recovery's name is empty");
   KDR_ASSIGN_OR_RETURN(std::string image, ImageOf(options));
+  if (job.timeout.count() < 0) return Status::InvalidArgument("the agent's timeout is negative");
   std::vector<std::string> args = {"agent", "restore", "--recovery", std::string(recovery), "--inventory-path",
                                    std::string(kInventoryMountPath), "-n", options.dr_namespace};
+  if (job.describe) args.push_back("--describe");
   if (!job.existing.empty()) args.insert(args.end(), {"--existing", job.existing});
   if (job.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(job.parallel)});
   if (job.generation) args.insert(args.end(), {"--generation", std::to_string(*job.generation)});
+  if (job.timeout.count() > 0) args.insert(args.end(), {"--timeout", std::to_string(job.timeout.count()) + "s"});
   json labels = Labels(plan.metadata.name);
-  labels[std::string(kRecoveryLabel)] = std::string(recovery);
-  json meta = Meta(RestoreJobName(recovery), plan.spec.inventory_pvc_namespace, plan.metadata.name);
+  labels[std::string(kAgentRecoveryLabel)] = std::string(recovery);
+  json meta = Meta(job.describe ? DescribeJobName(recovery) : RestoreJobName(recovery),
+                   plan.spec.inventory_pvc_namespace, plan.metadata.name);
   meta["labels"] = labels;
+  if (!job.recovery_uid.empty()) meta["annotations"] = {{std::string(kRecoveryUidAnnotation), job.recovery_uid}};
   return json{{"apiVersion", "batch/v1"},
               {"kind", "Job"},
               {"metadata", meta},
-              {"spec", {{"backoffLimit", 0}, {"template", PodTemplate(plan, image, std::move(args))}}}};
+              {"spec", {{"backoffLimit", 0}, {"template", PodTemplate(plan, image, std::move(args), /*read_only=*/true)}}}};
 }
 
 Result<json> JobFromCronJob(const json& cronjob, std::string_view job_name) {
@@ -277,6 +289,9 @@ std::string FormatAgentResult(const AgentResult& r) {
   j["objects"] = r.objects;
   if (r.skipped > 0) j["skipped"] = r.skipped;
   if (r.failed > 0) j["failed"] = r.failed;
+  if (r.created > 0) j["created"] = r.created;
+  if (r.updated > 0) j["updated"] = r.updated;
+  if (r.existing > 0) j["existing"] = r.existing;
   std::string out = j.dump();
   // The kubelet keeps 4096 bytes of a termination message: shorten the message, keep the JSON whole.
   if (out.size() > 4096) {
@@ -301,7 +316,113 @@ Result<AgentResult> ParseAgentResult(std::string_view text) {
   r.objects = num("objects");
   r.skipped = num("skipped");
   r.failed = num("failed");
+  r.created = num("created");
+  r.updated = num("updated");
+  r.existing = num("existing");
   return r;
+}
+
+namespace {
+
+bool HasCondition(const json& job, std::string_view type) {
+  for (const json& c : job.value("/status/conditions"_json_pointer, json::array())) {
+    if (c.value("type", "") == type && c.value("status", "") == "True") return true;
+  }
+  return false;
+}
+
+std::string ConditionMessage(const json& job, std::string_view type) {
+  for (const json& c : job.value("/status/conditions"_json_pointer, json::array())) {
+    if (c.value("type", "") != type) continue;
+    std::string reason = c.value("reason", ""), message = c.value("message", "");
+    return reason + (reason.empty() || message.empty() ? "" : ": ") + message;
+  }
+  return "";
+}
+
+bool OwnedBy(const json& pod, const std::string& uid) {
+  for (const json& o : pod.value("/metadata/ownerReferences"_json_pointer, json::array())) {
+    if (o.value("uid", "") == uid) return true;
+  }
+  return false;
+}
+
+// The agent container's status (the first container's when none is named "agent").
+json ContainerStatus(const json& pod) {
+  const json statuses = pod.value("/status/containerStatuses"_json_pointer, json::array());
+  for (const json& c : statuses) {
+    if (c.value("name", "") == "agent") return c;
+  }
+  return statuses.empty() ? json::object() : statuses[0];
+}
+
+// "Pending: ImagePullBackOff: Back-off pulling image ...", "Running", "exited 1 (Error): ...".
+std::string PodWords(const json& pod) {
+  const std::string phase = pod.value("/status/phase"_json_pointer, std::string("Pending"));
+  const json c = ContainerStatus(pod);
+  const json terminated = c.value("/state/terminated"_json_pointer, json());
+  if (terminated.is_object()) {
+    std::string words = "exited " + std::to_string(terminated.value("exitCode", 0));
+    if (!terminated.value("reason", "").empty()) words += " (" + terminated.value("reason", "") + ")";
+    std::string message = std::string(TrimSpace(terminated.value("message", "")));
+    if (!message.empty()) words += ": " + message.substr(0, 1000);
+    return words;
+  }
+  const json waiting = c.value("/state/waiting"_json_pointer, json());
+  if (waiting.is_object()) {
+    std::string words = phase + ": " + waiting.value("reason", "waiting");
+    if (!waiting.value("message", "").empty()) words += ": " + waiting.value("message", "");
+    return words;
+  }
+  // Not started at all: the scheduler's or the volume's reason, when the pod has one.
+  for (const json& k : pod.value("/status/conditions"_json_pointer, json::array())) {
+    if (k.value("status", "") == "False" && !k.value("message", "").empty()) {
+      return phase + ": " + k.value("reason", k.value("type", "")) + ": " + k.value("message", "");
+    }
+  }
+  return phase;
+}
+
+}  // namespace
+
+AgentJobState ReadAgentJobState(const json& job, const json& pods) {
+  AgentJobState s;
+  if (HasCondition(job, "Complete")) {
+    s.phase = AgentJobState::Phase::kSucceeded;
+  } else if (HasCondition(job, "Failed")) {
+    s.phase = AgentJobState::Phase::kFailed;
+  }
+  // The pod to read: the last one to finish, else the newest.
+  const std::string uid = job.value("/metadata/uid"_json_pointer, std::string());
+  const json* chosen = nullptr;
+  std::string chosen_key;
+  const json none = json::array();
+  const json& list = pods.is_array() ? pods : none;  // both lvalues: `chosen` points into it after the loop
+  for (const json& p : list) {
+    if (!uid.empty() && !OwnedBy(p, uid)) continue;
+    const json c = ContainerStatus(p);
+    std::string finished = c.value("/state/terminated/finishedAt"_json_pointer, std::string());
+    std::string key = (finished.empty() ? "0" : "1" + finished) +
+                      p.value("/metadata/creationTimestamp"_json_pointer, std::string());
+    if (chosen == nullptr || key > chosen_key) {
+      chosen = &p;
+      chosen_key = std::move(key);
+    }
+  }
+  if (chosen != nullptr) {
+    s.pod = chosen->value("/metadata/name"_json_pointer, std::string());
+    s.detail = "pod " + s.pod + ": " + PodWords(*chosen);
+    std::string message = ContainerStatus(*chosen).value("/state/terminated/message"_json_pointer, std::string());
+    // The result is the last line (FallbackToLogsOnError puts the log's tail there on a failure).
+    std::string_view text = TrimSpace(message);
+    if (size_t nl = text.rfind('\n'); nl != std::string_view::npos) text = text.substr(nl + 1);
+    if (Result<AgentResult> r = ParseAgentResult(text); r.ok()) s.result = std::move(*r);
+  } else if (s.phase == AgentJobState::Phase::kFailed) {
+    s.detail = "no pod left; the Job says " + ConditionMessage(job, "Failed");
+  } else if (s.phase == AgentJobState::Phase::kRunning) {
+    s.detail = "no pod yet";
+  }
+  return s;
 }
 
 }  // namespace kdr::dr

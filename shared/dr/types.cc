@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "inventory/format.h"
 
 namespace kdr::dr {
 namespace {
@@ -313,6 +314,37 @@ Result<DRRecovery> DRRecoveryFromJson(const json& object) {
     counts.failed = static_cast<int>(failed);
     rec.status.restored = counts;
   }
+  if (status.Has("inventory")) {
+    KDR_ASSIGN_OR_RETURN(Reader inv, status.Object("inventory"));
+    RecoveryInventory ri;
+    KDR_ASSIGN_OR_RETURN(ri.generation, inv.Int("generation"));
+    KDR_ASSIGN_OR_RETURN(ri.captured_at, inv.String("capturedAt"));
+    KDR_ASSIGN_OR_RETURN(ri.objects, inv.Int("objects"));
+    if (inv.Has("volumes")) {
+      const json& volumes = inv.Get("volumes");
+      if (!volumes.is_array()) return Status::InvalidArgument("status.inventory.volumes: must be a list");
+      for (size_t i = 0; i < volumes.size(); ++i) {
+        KDR_ASSIGN_OR_RETURN(inventory::VolumeMapEntry e,
+                             inventory::VolumeMapEntryFromJson(
+                                 volumes[i], "status.inventory.volumes[" + std::to_string(i) + "]"));
+        ri.volumes.push_back(std::move(e));
+      }
+    }
+    rec.status.inventory = std::move(ri);
+  }
+  if (status.Has("failures")) {
+    const json& failures = status.Get("failures");
+    if (!failures.is_array()) return Status::InvalidArgument("status.failures: must be a list");
+    for (size_t i = 0; i < failures.size(); ++i) {
+      Reader f(failures[i], "status.failures[" + std::to_string(i) + "]");
+      RecoveryFailure rf;
+      KDR_ASSIGN_OR_RETURN(rf.object, f.String("object"));
+      KDR_ASSIGN_OR_RETURN(rf.tier, f.String("tier"));
+      KDR_ASSIGN_OR_RETURN(rf.code, f.String("code"));
+      KDR_ASSIGN_OR_RETURN(rf.message, f.String("message"));
+      rec.status.failures.push_back(std::move(rf));
+    }
+  }
   KDR_ASSIGN_OR_RETURN(rec.status.started_at, status.String("startedAt"));
   KDR_ASSIGN_OR_RETURN(rec.status.started_by, status.String("startedBy"));
   KDR_ASSIGN_OR_RETURN(rec.status.finished_at, status.String("finishedAt"));
@@ -352,6 +384,23 @@ json ToJson(const DRRecovery& rec) {
     status["restored"] = {{"created", rec.status.restored->created},
                           {"skipped", rec.status.restored->skipped},
                           {"failed", rec.status.restored->failed}};
+  }
+  if (rec.status.inventory) {
+    const RecoveryInventory& ri = *rec.status.inventory;
+    json volumes = json::array();
+    for (const inventory::VolumeMapEntry& e : ri.volumes) volumes.push_back(inventory::ToJson(e));
+    status["inventory"] = {{"generation", ri.generation}, {"capturedAt", ri.captured_at},
+                           {"objects", ri.objects}, {"volumes", std::move(volumes)}};
+  }
+  if (!rec.status.failures.empty()) {
+    json failures = json::array();
+    for (const RecoveryFailure& f : rec.status.failures) {
+      json fj = {{"object", f.object}, {"message", f.message}};
+      SetIfNotEmpty(&fj, "tier", f.tier);
+      SetIfNotEmpty(&fj, "code", f.code);
+      failures.push_back(std::move(fj));
+    }
+    status["failures"] = std::move(failures);
   }
   SetIfNotEmpty(&status, "startedAt", rec.status.started_at);
   SetIfNotEmpty(&status, "startedBy", rec.status.started_by);

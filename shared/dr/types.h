@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "inventory/volume_map.h"
 
 namespace kdr::dr {
 
@@ -106,6 +107,25 @@ struct RestoredCounts {
   int failed = 0;
 };
 
+// What the agent read from the inventory volume (--agent job: the plugin does not read the
+// inventory itself), recorded by its first run so that the later steps, and a resumed run, know
+// the recovery point and the volume map without mounting the volume again.
+struct RecoveryInventory {
+  long long generation = 0;
+  std::string captured_at;  // RFC 3339: the RPO
+  long long objects = 0;
+  inventory::VolumeMap volumes;
+};
+
+// One object the agent could not restore (the first kMaxRecordedFailures of them).
+struct RecoveryFailure {
+  std::string object;  // "Deployment shop/web"
+  std::string tier;    // inventory::TierName: "workloads"
+  std::string code;    // StatusCodeName: "invalid argument"
+  std::string message;
+};
+inline constexpr size_t kMaxRecordedFailures = 100;
+
 struct DRRecoverySpec {
   std::string plan_name;
   RecoveryAction action = RecoveryAction::kFailover;
@@ -120,6 +140,9 @@ struct DRRecoveryStatus {
   std::optional<RecoveryPhase> phase;
   std::vector<RecoveryStep> steps;
   std::optional<RestoredCounts> restored;
+  // --agent job only: the inventory as the agent read it, and the objects it failed to restore.
+  std::optional<RecoveryInventory> inventory;
+  std::vector<RecoveryFailure> failures;
   std::string started_at;
   // The user running it now (a SelfSubjectReview's username, recorded by each run as it starts):
   // while a Failback runs, the webhook lets this user unfence the old primary.

@@ -573,43 +573,8 @@ class Capturer {
   }
 
   VolumeMapEntry EntryFor(const json& claim) const {
-    VolumeMapEntry e;
-    e.pvc_namespace = kube::Namespace(claim);
-    e.pvc_name = kube::Name(claim);
-    e.pv_name = kube::StringField(claim, {"spec", "volumeName"});
-    e.storage_class = kube::StringField(claim, {"spec", "storageClassName"});
-    e.volume_mode = kube::StringField(claim, {"spec", "volumeMode"});
-    e.capacity = kube::StringField(claim, {"status", "capacity", "storage"});
-    auto strings = [](const json& list) {
-      std::vector<std::string> out;
-      if (list.is_array()) {
-        for (const json& s : list) {
-          if (s.is_string()) out.push_back(s.get<std::string>());
-        }
-      }
-      return out;
-    };
-    e.access_modes = strings(kube::FieldAt(claim, {"spec", "accessModes"}));
-    auto it = volumes_.find(e.pv_name);
-    if (e.pv_name.empty() || it == volumes_.end()) return e;
-    const json& pv = it->second;
-    if (e.storage_class.empty()) e.storage_class = kube::StringField(pv, {"spec", "storageClassName"});
-    if (std::string c = kube::StringField(pv, {"spec", "capacity", "storage"}); !c.empty()) e.capacity = c;
-    if (std::vector<std::string> m = strings(kube::FieldAt(pv, {"spec", "accessModes"})); !m.empty()) {
-      e.access_modes = std::move(m);
-    }
-    if (std::string m = kube::StringField(pv, {"spec", "volumeMode"}); !m.empty()) e.volume_mode = m;
-    e.reclaim_policy = kube::StringField(pv, {"spec", "persistentVolumeReclaimPolicy"});
-    e.csi_driver = kube::StringField(pv, {"spec", "csi", "driver"});
-    e.volume_handle = kube::StringField(pv, {"spec", "csi", "volumeHandle"});
-    e.fs_type = kube::StringField(pv, {"spec", "csi", "fsType"});
-    const json& attrs = kube::FieldAt(pv, {"spec", "csi", "volumeAttributes"});
-    if (attrs.is_object()) {
-      for (const auto& [k, v] : attrs.items()) {
-        e.volume_attributes[k] = v.is_string() ? v.get<std::string>() : v.dump();
-      }
-    }
-    return e;
+    auto it = volumes_.find(kube::StringField(claim, {"spec", "volumeName"}));
+    return VolumeMapEntryFor(claim, it == volumes_.end() ? nullptr : &it->second);
   }
 
   kube::Client& client_;
@@ -631,6 +596,45 @@ class Capturer {
 };
 
 }  // namespace
+
+VolumeMapEntry VolumeMapEntryFor(const json& claim, const json* pv_object) {
+  VolumeMapEntry e;
+  e.pvc_namespace = kube::Namespace(claim);
+  e.pvc_name = kube::Name(claim);
+  e.pv_name = kube::StringField(claim, {"spec", "volumeName"});
+  e.storage_class = kube::StringField(claim, {"spec", "storageClassName"});
+  e.volume_mode = kube::StringField(claim, {"spec", "volumeMode"});
+  e.capacity = kube::StringField(claim, {"status", "capacity", "storage"});
+  auto strings = [](const json& list) {
+    std::vector<std::string> out;
+    if (list.is_array()) {
+      for (const json& s : list) {
+        if (s.is_string()) out.push_back(s.get<std::string>());
+      }
+    }
+    return out;
+  };
+  e.access_modes = strings(kube::FieldAt(claim, {"spec", "accessModes"}));
+  if (e.pv_name.empty() || pv_object == nullptr) return e;
+  const json& pv = *pv_object;
+  if (e.storage_class.empty()) e.storage_class = kube::StringField(pv, {"spec", "storageClassName"});
+  if (std::string c = kube::StringField(pv, {"spec", "capacity", "storage"}); !c.empty()) e.capacity = c;
+  if (std::vector<std::string> m = strings(kube::FieldAt(pv, {"spec", "accessModes"})); !m.empty()) {
+    e.access_modes = std::move(m);
+  }
+  if (std::string m = kube::StringField(pv, {"spec", "volumeMode"}); !m.empty()) e.volume_mode = m;
+  e.reclaim_policy = kube::StringField(pv, {"spec", "persistentVolumeReclaimPolicy"});
+  e.csi_driver = kube::StringField(pv, {"spec", "csi", "driver"});
+  e.volume_handle = kube::StringField(pv, {"spec", "csi", "volumeHandle"});
+  e.fs_type = kube::StringField(pv, {"spec", "csi", "fsType"});
+  const json& attrs = kube::FieldAt(pv, {"spec", "csi", "volumeAttributes"});
+  if (attrs.is_object()) {
+    for (const auto& [k, v] : attrs.items()) {
+      e.volume_attributes[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    }
+  }
+  return e;
+}
 
 std::string_view LeftOutReason(std::string_view group, std::string_view resource, const json& object) {
   if (std::string_view whole = ResourceLeftOutReason(group, resource); !whole.empty()) return whole;

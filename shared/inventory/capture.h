@@ -104,6 +104,12 @@ struct CaptureOptions {
 Result<Index> Capture(kube::Client& source, const Env& env, const std::string& inventory_root,
                       const CaptureOptions& options);
 
+// The volume map entry of a claim as the capture writes it: the claim's name, volume and class,
+// with what its PV says of the volume (capacity, access and volume modes, reclaim policy, CSI
+// driver, handle, fsType and attributes) when `pv` (its bound PV) is given. `inventory` and
+// `storage` are left to the caller.
+VolumeMapEntry VolumeMapEntryFor(const nlohmann::json& claim, const nlohmann::json* pv);
+
 // Why an object of this resource is left out of the inventory (a kLeftOut* key), or "" when it
 // is captured. Exposed for tests and for `kubectl dr inventory show`.
 std::string_view LeftOutReason(std::string_view group, std::string_view resource,

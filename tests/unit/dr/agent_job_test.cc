@@ -101,12 +101,77 @@ TEST(AgentJobTest, RestoreJobPassesTheWorkflowsChoices) {
   auto job = RestoreJob(Plan(), "shop-failover", {}, o);
   ASSERT_TRUE(job.ok()) << job.status().message();
   EXPECT_EQ((*job)["metadata"]["name"], "kubectl-dr-restore-shop-failover");
-  EXPECT_EQ((*job)["metadata"]["labels"][std::string(kRecoveryLabel)], "shop-failover");
+  EXPECT_EQ((*job)["metadata"]["labels"][std::string(kAgentRecoveryLabel)], "shop-failover");
+  // Not the recovery label: the transforms webhook would apply the recovery's modifiers to the Job.
+  EXPECT_FALSE((*job)["metadata"]["labels"].contains(std::string(kRecoveryLabel)));
   EXPECT_EQ((*job)["spec"]["backoffLimit"], 0);
   EXPECT_EQ((*job)["spec"]["template"]["spec"]["containers"][0]["args"],
             json::array({"agent", "restore", "--recovery", "shop-failover", "--inventory-path",
                          std::string(kInventoryMountPath), "-n", "kubectl-dr-system", "--existing", "update",
                          "--parallel", "4", "--generation", "3"}));
+}
+
+TEST(AgentJobTest, DescribeJobOfTheStartAgentStepReadsTheClaimReadOnly) {
+  RestoreJobOptions o;
+  o.describe = true;
+  o.existing = "fail";
+  o.timeout = std::chrono::seconds(120);
+  o.recovery_uid = "uid-7";
+  AgentOptions image;
+  image.image = "registry.local/kubectl-dr:v9";
+  auto job = RestoreJob(Plan(), "shop-failover", image, o);
+  ASSERT_TRUE(job.ok()) << job.status().message();
+  EXPECT_EQ((*job)["metadata"]["name"], "kubectl-dr-describe-shop-failover");
+  EXPECT_EQ((*job)["metadata"]["namespace"], "kubectl-dr-system");
+  EXPECT_EQ((*job)["metadata"]["annotations"][std::string(kRecoveryUidAnnotation)], "uid-7");
+  const json& pod = (*job)["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["serviceAccountName"], AgentServiceAccountName("shop-to-dr"));
+  EXPECT_EQ(pod["restartPolicy"], "Never");
+  // Read-only: the agent only reads the inventory, and a failback's claim is still fenced then.
+  EXPECT_EQ(pod["volumes"][0]["persistentVolumeClaim"], json({{"claimName", "shop-inventory"}, {"readOnly", true}}));
+  const json& c = pod["containers"][0];
+  EXPECT_EQ(c["image"], "registry.local/kubectl-dr:v9");
+  EXPECT_EQ(c["volumeMounts"][0]["readOnly"], true);
+  EXPECT_EQ(c["args"], json::array({"agent", "restore", "--recovery", "shop-failover", "--inventory-path",
+                                    std::string(kInventoryMountPath), "-n", "kubectl-dr-system", "--describe",
+                                    "--existing", "fail", "--timeout", "120s"}));
+  EXPECT_EQ(DescribeJobName("shop-failover"), "kubectl-dr-describe-shop-failover");
+  EXPECT_LE(DescribeJobName(std::string(80, 'a')).size(), 63u);
+  EXPECT_NE(DescribeJobName(std::string(80, 'a')), RestoreJobName(std::string(80, 'a')));
+
+  // The capture still writes its claim.
+  auto objects = CaptureAgentObjects(Plan(), {});
+  ASSERT_TRUE(objects.ok());
+  EXPECT_EQ(objects->back()["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+                ["readOnly"],
+            false);
+}
+
+TEST(AgentJobTest, RestoreIdentityCarriesTheImageAndDeletesOnlyClaimsAndVolumes) {
+  AgentOptions o;
+  o.image = "registry.local/kubectl-dr:v9";
+  auto objects = RestoreAgentObjects(Plan(), o);
+  ASSERT_TRUE(objects.ok()) << objects.status().message();
+  const json* sa = Find(*objects, "ServiceAccount", "kubectl-dr-system");
+  ASSERT_NE(sa, nullptr);
+  EXPECT_EQ((*sa)["metadata"]["annotations"][std::string(kAgentImageAnnotation)], "registry.local/kubectl-dr:v9");
+  const json* binding = Find(*objects, "ClusterRoleBinding");
+  ASSERT_NE(binding, nullptr);
+  EXPECT_EQ((*binding)["metadata"]["name"], RestoreRoleName("shop-to-dr"));
+  EXPECT_EQ((*binding)["subjects"][0]["name"], AgentServiceAccountName("shop-to-dr"));
+  const json* role = Find(*objects, "ClusterRole");
+  ASSERT_NE(role, nullptr);
+  for (const json& rule : (*role)["rules"]) {
+    for (const json& verb : rule["verbs"]) {
+      if (verb != "delete") continue;
+      EXPECT_EQ(rule["resources"], json::array({"persistentvolumes", "persistentvolumeclaims"})) << rule.dump();
+      EXPECT_EQ(rule["apiGroups"], json::array({""})) << rule.dump();
+    }
+  }
+  // Without --image: the install manifests' tag.
+  auto plain = RestoreAgentObjects(Plan(), {});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->front()["metadata"]["annotations"][std::string(kAgentImageAnnotation)], *AgentImage());
 }
 
 TEST(AgentJobTest, BadInputIsRefusedNamingWhatIsMissing) {
@@ -142,6 +207,105 @@ TEST(AgentJobTest, ResultRoundTripsAndOtherTerminationMessagesAreRefused) {
   EXPECT_TRUE(ParseAgentResult(FormatAgentResult(in)).ok());
   for (const char* text : {"", "Error: exit 1", "{\"ok\": true}"}) {
     EXPECT_EQ(ParseAgentResult(text).status().code(), StatusCode::kInvalidArgument) << text;
+  }
+}
+
+TEST(AgentJobTest, RestoreResultKeepsItsCountsAndSaysWhetherTheRestoreRanToItsEnd) {
+  AgentResult in;
+  in.message = "3 restored, 0 skipped, 2 failed";
+  in.objects = 3;
+  in.created = 1;
+  in.updated = 1;
+  in.existing = 1;
+  in.failed = 2;
+  auto out = ParseAgentResult(FormatAgentResult(in));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->created, 1);
+  EXPECT_EQ(out->updated, 1);
+  EXPECT_EQ(out->existing, 1);
+  EXPECT_EQ(out->failed, 2);
+  EXPECT_FALSE(out->ok);
+  EXPECT_TRUE(out->finished()) << "objects failed, the restore went on to its end";
+  AgentResult stopped;
+  stopped.message = "1 object(s) on the target were not created by recovery";
+  EXPECT_FALSE(ParseAgentResult(FormatAgentResult(stopped))->finished());
+}
+
+// A Job as the Job controller leaves it, and pods as the kubelet leaves them.
+json JobWith(const std::string& condition) {
+  json job = {{"apiVersion", "batch/v1"},
+              {"kind", "Job"},
+              {"metadata", {{"name", "kubectl-dr-restore-r"}, {"namespace", "kubectl-dr-system"}, {"uid", "job-uid"}}},
+              {"status", json::object()}};
+  if (!condition.empty()) {
+    job["status"]["conditions"] = json::array({{{"type", condition}, {"status", "True"}, {"reason", "BackoffLimitExceeded"},
+                                                {"message", "Job has reached the specified backoff limit"}}});
+  }
+  return job;
+}
+
+json PodOf(const std::string& name, const std::string& owner_uid, json state, const std::string& created = "2026-01-01T00:00:00Z") {
+  return {{"metadata",
+           {{"name", name},
+            {"creationTimestamp", created},
+            {"ownerReferences", json::array({{{"kind", "Job"}, {"name", "kubectl-dr-restore-r"}, {"uid", owner_uid}}})}}},
+          {"status", {{"phase", "Pending"}, {"containerStatuses", json::array({{{"name", "agent"}, {"state", state}}})}}}};
+}
+
+json Terminated(int code, const std::string& reason, const std::string& message, const std::string& finished) {
+  json t = {{"exitCode", code}, {"reason", reason}, {"finishedAt", finished}};
+  if (!message.empty()) t["message"] = message;
+  return {{"terminated", t}};
+}
+
+TEST(AgentJobStateTest, ReadsTheAgentsResultFromTheFinishedPod) {
+  AgentResult ok;
+  ok.ok = true;
+  ok.message = "12 restored, 0 skipped, 0 failed";
+  ok.objects = 12;
+  AgentResult failed;
+  failed.message = "the inventory at /var/lib/kubectl-dr/inventory was captured for plan \"other\"";
+  const std::string log_tail = "restoring recovery \"r\" from /inv\n" + FormatAgentResult(failed);
+  using Phase = AgentJobState::Phase;
+  struct Case {
+    std::string name;
+    json job;
+    json pods;
+    Phase phase;
+    std::optional<std::string> result_message;
+    std::string detail_has;
+  } cases[] = {
+      {"no pod yet", JobWith(""), json::array(), Phase::kRunning, std::nullopt, "no pod yet"},
+      {"image not pulled", JobWith(""),
+       json::array({PodOf("p1", "job-uid",
+                          {{"waiting", {{"reason", "ImagePullBackOff"}, {"message", "Back-off pulling image"}}}})}),
+       Phase::kRunning, std::nullopt, "pod p1: Pending: ImagePullBackOff: Back-off pulling image"},
+      {"complete", JobWith("Complete"),
+       json::array({PodOf("p1", "job-uid", Terminated(0, "Completed", FormatAgentResult(ok), "2026-01-01T00:01:00Z"))}),
+       Phase::kSucceeded, ok.message, "exited 0 (Completed)"},
+      {"failed with the agent's result, log tail before it", JobWith("Failed"),
+       json::array({PodOf("p1", "job-uid", Terminated(1, "Error", log_tail, "2026-01-01T00:01:00Z"))}),
+       Phase::kFailed, failed.message, "pod p1: exited 1 (Error)"},
+      {"killed without a result", JobWith("Failed"),
+       json::array({PodOf("p1", "job-uid", Terminated(137, "OOMKilled", "", "2026-01-01T00:01:00Z"))}),
+       Phase::kFailed, std::nullopt, "pod p1: exited 137 (OOMKilled)"},
+      {"the last pod to finish is read, other Jobs' pods ignored", JobWith("Complete"),
+       json::array({PodOf("old", "job-uid", Terminated(1, "Error", FormatAgentResult(failed), "2026-01-01T00:01:00Z")),
+                    PodOf("new", "job-uid", Terminated(0, "Completed", FormatAgentResult(ok), "2026-01-01T00:02:00Z")),
+                    PodOf("other", "other-uid", Terminated(0, "Completed", FormatAgentResult(ok), "2026-01-01T00:09:00Z"))}),
+       Phase::kSucceeded, ok.message, "pod new:"},
+      {"failed, pods gone", JobWith("Failed"), json::array(), Phase::kFailed, std::nullopt,
+       "no pod left; the Job says BackoffLimitExceeded: Job has reached the specified backoff limit"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    AgentJobState s = ReadAgentJobState(c.job, c.pods);
+    EXPECT_EQ(s.phase, c.phase);
+    EXPECT_EQ(s.result.has_value(), c.result_message.has_value());
+    if (s.result && c.result_message) {
+      EXPECT_EQ(s.result->message, *c.result_message);
+    }
+    EXPECT_NE(s.detail.find(c.detail_has), std::string::npos) << s.detail;
   }
 }
 

@@ -68,6 +68,42 @@ TEST(DRRecoveryTest, RoundTripsThroughJsonAndMatchesCrdSchema) {
             std::vector<std::string>{});
 }
 
+// --agent job: the inventory the agent read and the objects it failed to restore, kept through the
+// workflow's journal writes (which write the whole status) and allowed by the CRD.
+TEST(DRRecoveryTest, WhatTheAgentRecordsRoundTripsAndMatchesCrdSchema) {
+  json in = Load("dr/recovery-agent-job.yaml");
+  auto rec = DRRecoveryFromJson(in);
+  ASSERT_TRUE(rec.ok()) << rec.status().message();
+  ASSERT_TRUE(rec->status.inventory.has_value());
+  EXPECT_EQ(rec->status.inventory->generation, 4);
+  EXPECT_EQ(rec->status.inventory->captured_at, "2026-11-21T08:00:00Z");
+  ASSERT_EQ(rec->status.inventory->volumes.size(), 2u);
+  EXPECT_TRUE(rec->status.inventory->volumes[0].inventory);
+  EXPECT_EQ(rec->status.inventory->volumes[1].storage.at("volume"), "pvc-1");
+  ASSERT_EQ(rec->status.failures.size(), 1u);
+  EXPECT_EQ(rec->status.failures[0].object, "Ingress shop/web");
+  EXPECT_EQ(rec->status.failures[0].code, "invalid argument");
+  json out = ToJson(*rec);
+  EXPECT_EQ(out, in);
+  kube::SchemaOptions strict{.reject_unknown_fields = true};
+  EXPECT_EQ(kube::ValidateSchema(CrdSchema("dr.kubectl-dr.dev_drrecoveries.yaml"), out, strict),
+            std::vector<std::string>{});
+  // The agent's progress, written as it restores, is allowed too (and not kept by the workflow).
+  out["status"]["progress"] = {{"done", 3}, {"total", 12}, {"tier", "pvcs"}};
+  EXPECT_EQ(kube::ValidateSchema(CrdSchema("dr.kubectl-dr.dev_drrecoveries.yaml"), out, strict),
+            std::vector<std::string>{});
+
+  json bad = in;
+  bad["status"]["inventory"]["volumes"][1].erase("pvcName");
+  auto refused = DRRecoveryFromJson(bad);
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("status.inventory.volumes[1]"), std::string::npos)
+      << refused.status().message();
+  bad = in;
+  bad["status"]["failures"] = "Ingress shop/web";
+  EXPECT_EQ(DRRecoveryFromJson(bad).status().message(), "status.failures: must be a list");
+}
+
 TEST(DRPlanTest, RejectsBadPlansNamingTheField) {
   struct Case {
     std::string name;

@@ -1,0 +1,69 @@
+#pragma once
+
+// The workflow's agent Jobs on the target (failover|failback|drill --agent job, DESIGN.md step 7
+// and 9): the identity they run as, and one Job run to its end.
+//
+//   KDR_ASSIGN_OR_RETURN(AgentIdentity id, CheckAgentIdentity(target, plan));
+//   AgentOptions ao; ao.image = id.image;
+//   KDR_ASSIGN_OR_RETURN(json job, RestoreJob(plan, recovery, ao, {.describe = true, ...}));
+//   KDR_ASSIGN_OR_RETURN(AgentJobRun run, RunAgentJob(target, clock, job, deadline));
+//   if (run.state.phase == AgentJobState::Phase::kFailed) ... run.state.result, run.state.detail
+//
+// A Job is idempotent by name (RestoreJobName / DescribeJobName of the recovery): a run that
+// finds the Job of the same recovery (kRecoveryUidAnnotation) running or complete waits for it
+// or reads it, so a plugin that died while the agent worked never starts a second agent. A Job
+// that failed is replaced, being a new attempt of its step; so is one left by an earlier recovery
+// of the same name.
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "dr/agent_job.h"
+#include "dr/types.h"
+#include "storage/deadline.h"
+
+namespace kdr::kube {
+class Client;
+}
+
+namespace kdr::dr {
+
+struct AgentIdentity {
+  std::string namespace_name;   // the inventory claim's: where the Jobs run
+  std::string service_account;  // AgentServiceAccountName(plan)
+  std::string image;            // its kAgentImageAnnotation, else AgentImage()
+};
+
+// Checks that `kubectl dr agent install` left the restore identity on `target` (the plan's
+// target): the agent's ServiceAccount in the inventory claim's namespace, the ClusterRole
+// RestoreRoleName and the ClusterRoleBinding of that name binding it to the account.
+// FailedPrecondition naming what is missing and the command that installs it; the client's
+// error otherwise (a binding the caller may not read is not held against the agent).
+Result<AgentIdentity> CheckAgentIdentity(kube::Client& target, const DRPlan& plan);
+
+struct AgentJobOptions {
+  // The longest pause between two reads of the Job (the first ones are shorter).
+  std::chrono::milliseconds poll_interval{std::chrono::seconds(1)};
+  // Called between reads while the Job runs (to report progress). May be empty.
+  std::function<void()> on_poll;
+};
+
+struct AgentJobRun {
+  std::string job;      // "namespace/name"
+  bool reused = false;  // the Job was there already, running or complete
+  AgentJobState state;  // kSucceeded or kFailed
+};
+
+// Creates `job` on `target` (or takes the one of that name, see above) and waits until it is
+// Complete or Failed. The Job's failure is not an error: the state says what its pod reported.
+// Errors: DeadlineExceeded at deadline.at naming what the pod is doing (the Job is left to run:
+// the next run waits for it), Cancelled on deadline.stop, Aborted when the Job is deleted under
+// the wait, the client's errors. REQUIRES: job is a Job object with namespace and name.
+Result<AgentJobRun> RunAgentJob(kube::Client& target, Clock& clock, const nlohmann::json& job,
+                                const storage::Deadline& deadline, const AgentJobOptions& options = {});
+
+}  // namespace kdr::dr
