@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/strings.h"
+#include "dr/drill_copies.h"
 #include "dr/readiness.h"
 #include "dr/recovery_volumes.h"
 #include "inventory/format.h"
@@ -193,12 +194,7 @@ Result<AgentResult> RunAgentRestore(kube::Client& target, const Env& env, const 
   if (!groups.ok()) return groups.status().WithContext(std::string(driver->name()) + " storage");
   if (recovery.spec.action == RecoveryAction::kTest) {
     // A drill restores onto copies, never the live DR volumes; PrepareDrill finds the workflow's.
-    std::vector<storage::ConsistencyGroup> copies;
-    for (const auto& cg : *groups) {
-      KDR_ASSIGN_OR_RETURN(storage::ConsistencyGroup copy, driver->PrepareDrill(cg, deadline()));
-      copies.push_back(std::move(copy));
-    }
-    *groups = std::move(copies);
+    KDR_ASSIGN_OR_RETURN(*groups, PrepareDrillCopies(*driver, *groups, deadline));
   }
 
   ObjectRestoreOptions ro = o.restore;

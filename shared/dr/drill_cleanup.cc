@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/strings.h"
+#include "dr/drill_copies.h"
 #include "dr/types.h"
 #include "inventory/format.h"
 #include "inventory/restore.h"
@@ -253,6 +254,7 @@ Status Cleanup::WaitGone(const kube::Gvr& gvr, const std::vector<std::string>& n
 
 Status Cleanup::RemoveDrillCopies() {
   for (const storage::ConsistencyGroup& cg : groups_) {
+    if (!CopiedForDrill(cg)) continue;  // the inventory's volume: a drill makes no copy of it
     if (!o_.dry_run) {
       Status st = driver_->CleanupDrill(cg, storage::Deadline::After(*env_.clock, o_.timeout, stop_));
       if (!st.ok()) return st.WithContext("removing the drill copies of the " + std::string(storage::ToString(cg.role)) +

@@ -12,8 +12,9 @@
 //   3. the cluster-scoped objects labelled with it (PVs, RBAC, classes), and the PVs bound to
 //      claims in the namespaces it created (provisioned for its claims); a CRD it created is kept
 //      while objects of its kind remain anywhere (deleting it would delete them), and reported so
-//   4. the drill copies of the plan's volumes, through the storage driver's CleanupDrill, once no
-//      PV of the drill refers to them any more (waited for)
+//   4. the drill copies of the plan's workload volumes (a drill copies no inventory volume:
+//      dr/drill_copies.h), through the storage driver's CleanupDrill, once no PV of the drill
+//      refers to them any more (waited for)
 //
 // Nothing else is touched: an object of the same name not labelled with this recovery, a
 // namespace the drill did not create, the live DR volumes.

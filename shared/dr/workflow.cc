@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/strings.h"
+#include "dr/drill_copies.h"
 #include "dr/fence.h"
 #include "dr/journal.h"
 #include "dr/quiesce.h"
@@ -442,19 +443,21 @@ Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
   return Status::Ok();
 }
 
+// The drill runs on copies of the workloads' volumes (dr/drill_copies.h); the inventory is read in
+// place, so nothing is copied or said about its volume.
 Status Run::PrepareDrill(std::string* message) {
-  std::vector<storage::ConsistencyGroup> copies;
-  for (const auto& cg : groups_) {
-    KDR_ASSIGN_OR_RETURN(storage::ConsistencyGroup copy, driver_->PrepareDrill(cg, Deadline()));
-    for (const auto& v : copy.volumes) {
+  KDR_ASSIGN_OR_RETURN(std::vector<storage::ConsistencyGroup> copies,
+                       PrepareDrillCopies(*driver_, groups_, [this] { return Deadline(); }));
+  size_t volumes = 0;
+  for (const auto& cg : copies) {
+    for (const auto& v : cg.volumes) {
       if (v.without_data && !v.note.empty()) Warn(v.pvc() + ": " + v.note);
     }
-    copies.push_back(std::move(copy));
+    volumes += cg.volumes.size();
   }
-  size_t volumes = 0;
-  for (const auto& cg : copies) volumes += cg.volumes.size();
   groups_ = std::move(copies);
-  *message = std::to_string(volumes) + " drill cop" + (volumes == 1 ? "y" : "ies") + " of the replicated volumes";
+  *message = std::to_string(volumes) + " drill cop" + (volumes == 1 ? "y" : "ies") +
+             " of the replicated volumes (the inventory is read in place)";
   return Status::Ok();
 }
 

@@ -35,6 +35,7 @@ using nlohmann::json;
 
 const kube::Gvr kNamespaces{"", "v1", "namespaces"};
 const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
+const kube::Gvr kConfigMaps{"", "v1", "configmaps"};
 const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
 const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
 const kube::Gvr kRecoveries{"dr.kubectl-dr.dev", "v1alpha1", "drrecoveries"};
@@ -362,6 +363,27 @@ TEST_F(WorkflowTest, AnInventoryClaimBoundToAnotherVolumeIsMadeAnewOnlyUnderUpda
   EXPECT_EQ(kube::StringField(claim, {"status", "phase"}) + "/" + kube::StringField(claim, {"spec", "volumeName"}),
             "Bound/shop-inventory-pv");
   EXPECT_EQ(Get(kVolumes, "", "old-inventory-pv")["spec"]["persistentVolumeReclaimPolicy"], "Retain");
+}
+
+// A drill reads the replicated inventory in place and restores no inventory claim: it makes no
+// drill copy of the inventory's volume and says nothing of one (driver none warns that a copy of
+// its holds no data), and the live inventory claim is not touched.
+TEST_F(WorkflowTest, ADrillLeavesTheInventoryVolumeOut) {
+  WriteInventory();
+  ASSERT_FALSE(HasFatalFailure());
+  Recovery("shop-drill", "Test", {{"shop", "shop-drtest"}});
+
+  WorkflowReport report;
+  Status st = Run("shop-drill", inventory::ExistingPolicy::kFail, &report);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  for (const std::string& w : report.warnings) EXPECT_EQ(w.find("shop-inventory"), std::string::npos) << w;
+  const StepReport* step = StepOf(report, "PrepareDrill");
+  ASSERT_NE(step, nullptr);
+  EXPECT_EQ(step->state, StepState::kSucceeded);
+  EXPECT_EQ(step->message, "0 drill copies of the replicated volumes (the inventory is read in place)");
+  EXPECT_EQ(Get(kConfigMaps, "shop-drtest", "settings")["data"]["greeting"], "hello from the primary");
+  EXPECT_FALSE(client_->Get(kVolumes, "", "shop-inventory-pv").ok());
+  EXPECT_FALSE(client_->Get(kClaims, "kubectl-dr-system", "shop-inventory").ok());
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "base/strings.h"
 #include "cli_fixture.h"
+#include "inventory/format.h"
 #include "kube/lease.h"
 
 namespace kdr::plugin {
@@ -284,6 +285,44 @@ TEST_F(DrillCleanupTest, WaitsForARunHoldingThePlansLease) {
   CliRun after = Cleanup({"orders-drill", "--yes"});
   EXPECT_EQ(after.code, 0) << after.err;
   EXPECT_FALSE(Exists(kNamespaces, "", "orders-drtest"));
+}
+
+// A drill copies the workloads' volumes only (dr/drill_copies.h): the cleanup asks the driver for
+// those, and names them, not the inventory's.
+TEST_F(DrillCleanupTest, TheDrillCopiesItRemovesAreTheWorkloadVolumesOnly) {
+  const std::string inventory = dir_.path() + "/inventory";
+  inventory::WriterOptions wo;
+  wo.plan = {"kubectl-dr-system", "orders-to-dr"};
+  auto writer = inventory::Writer::Begin(env(), inventory, wo);
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  inventory::ObjectEntry entry;
+  entry.version = "v1";
+  entry.resource = "configmaps";
+  entry.kind = "ConfigMap";
+  entry.namespace_name = "orders";
+  entry.name = "settings";
+  ASSERT_TRUE((*writer)->Add(entry, {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                                     {"metadata", {{"name", "settings"}, {"namespace", "orders"}}}})
+                  .ok());
+  inventory::Index index;
+  index.plan = wo.plan;
+  inventory::VolumeMapEntry inv;
+  inv.pvc_namespace = "kubectl-dr-system";
+  inv.pvc_name = "orders-inventory";
+  inv.pv_name = "orders-inventory-pv";
+  inv.inventory = true;
+  inventory::VolumeMapEntry data = inv;
+  data.pvc_namespace = "orders";
+  data.pvc_name = "data";
+  data.pv_name = "orders-data-pv";
+  data.inventory = false;
+  index.volumes = {inv, data};
+  ASSERT_TRUE((*writer)->Commit(index).ok());
+
+  CliRun r = Cleanup({"orders-drill", "--yes", "--inventory-path", inventory});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  EXPECT_EQ(r.out, "drill orders-drill (plan orders-to-dr): removed 0 object(s) and the drill copies of 1 volume(s) "
+                   "(orders/data)\n");
 }
 
 }  // namespace
