@@ -104,6 +104,12 @@ Status NotJson(std::string_view what, std::string_view error) {
 }  // namespace
 
 Result<json> ParseJson(std::string_view text, std::string_view what, int max_depth) {
+  // nlohmann's lexer reads a NUL byte as the end of the input, so "{}\0anything" parsed as {}
+  // (found by tests/fuzz/json_fuzz.cc). A raw NUL is never valid JSON, not even in a string.
+  if (size_t nul = text.find('\0'); nul != std::string_view::npos) {
+    return Status::InvalidArgument(std::string(what) + " is not valid JSON: a NUL byte at offset " +
+                                   std::to_string(nul));
+  }
   json root;
   BoundedDomBuilder builder(&root, max_depth);
   bool ok = false;
