@@ -94,6 +94,7 @@ int FuzzHttp(const uint8_t* data, size_t size) {
   for (;;) {
     const ssize_t n = recv(fd, buf, sizeof buf, 0);
     if (n == 0) break;
+    if (n < 0 && errno == EINTR) continue;  // libFuzzer's timer (SIGALRM) interrupts the wait
     if (n < 0) {
       KDR_FUZZ_CHECK(errno == ECONNRESET, "the server kept the connection open after the client "
                                           "finished (" + std::string(std::strerror(errno)) + ")");
