@@ -145,11 +145,20 @@ Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const Command
   if (o.agent != "local" && o.agent != "job") {
     return Status::InvalidArgument("--agent " + Quote(o.agent) + ": use job or local");
   }
-  if (o.agent == "job") {
-    return Status::FailedPrecondition("--agent job (the agent as a Job on the target) is not built yet: run it here "
-                                      "with --agent local --inventory-path DIR, DIR holding the replicated inventory");
+  if (o.agent == "job" && !o.inventory_path.empty()) {
+    return Status::InvalidArgument("--inventory-path is read by the agent in the plugin: add --agent local (with "
+                                   "--agent job, the default, the agent reads the inventory from its restored "
+                                   "volume on the target)");
   }
-  if (o.inventory_path.empty()) return Status::InvalidArgument("--agent local needs --inventory-path DIR");
+  if (o.agent == "local" && o.inventory_path.empty()) {
+    return Status::InvalidArgument("--agent local needs --inventory-path DIR, the directory holding the replicated "
+                                   "inventory");
+  }
+  if (o.agent == "job" && action == dr::RecoveryAction::kTest) {
+    return Status::FailedPrecondition("a drill reads the replicated inventory in place, and an agent Job cannot mount "
+                                      "it (the DR site's inventory volume stays a replica, and a drill copies only the "
+                                      "workloads' volumes): run the drill with --agent local --inventory-path DIR");
+  }
   if (o.parallel < 1 || o.parallel > 256) return Status::InvalidArgument("--parallel must be between 1 and 256");
   KDR_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseRequestTimeout(o.timeout));
   if (timeout.count() <= 0) return Status::InvalidArgument("--timeout must be positive");
@@ -193,6 +202,7 @@ Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const Command
   dr::WorkflowOptions w;
   w.recovery = o.name;
   w.dr_namespace = ns;
+  w.agent = o.agent == "job" ? dr::WorkflowOptions::Agent::kJob : dr::WorkflowOptions::Agent::kLocal;
   w.inventory_path = o.inventory_path;
   if (o.generation > 0) w.generation = o.generation;
   w.existing = existing;
@@ -224,7 +234,10 @@ Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const Command
 
 void AddRunFlags(CLI::App* cmd, const std::shared_ptr<RunOptions>& o) {
   cmd->add_option("NAME", o->name, "The recovery (kubectl dr recovery create)")->required();
-  cmd->add_option("--agent", o->agent, "Where the agent runs: job (a Job on the target; not built yet) or local")
+  cmd->add_option("--agent", o->agent,
+                  "Where the agent that reads the inventory and restores the objects runs: job (default: Jobs on "
+                  "the target mounting the restored inventory claim; needs kubectl dr agent install --plan P) or "
+                  "local (in this process, reading --inventory-path)")
       ->type_name("job|local");
   cmd->add_option("--inventory-path", o->inventory_path,
                   "--agent local: the directory holding the replicated inventory")->type_name("DIR");
@@ -248,7 +261,15 @@ void RegisterFailover(const Registrar& r) {
       "failover", "Run (or resume) a Failover recovery: move its plan's workloads to the DR site, spend the plan, "
                   "fence the old primary");
   AddRunFlags(failover, f);
-  failover->footer("Examples:\n  kubectl dr failover shop-failover --agent local --inventory-path /mnt/inventory --yes");
+  failover->footer(
+      "With --agent job (the default) the agent runs on the target as Jobs in the inventory claim's namespace,\n"
+      "as the service account kubectl dr agent install put there (the preflight refuses the run without it):\n"
+      "StartAgent reads the restored inventory (its recovery point, its volume map, what would conflict),\n"
+      "RestoreObjects restores it. A rerun waits for or reads a Job of the same recovery that runs or\n"
+      "succeeded, and replaces one that failed. Before the agent can read it, the inventory's own volume is\n"
+      "taken from the source, or from the plan (recorded by agent install) when the source does not answer.\n\n"
+      "Examples:\n  kubectl dr failover shop-failover --yes\n"
+      "  kubectl dr failover shop-failover --agent local --inventory-path /mnt/inventory --yes");
   failover->callback([r, f] { *r.action = [r, f] { return RunWorkflow(*f, dr::RecoveryAction::kFailover, *r.context); }; });
 
   auto b = std::make_shared<RunOptions>();
@@ -257,7 +278,8 @@ void RegisterFailover(const Registrar& r) {
                   "quiesce the DR site, bring the storage back (Recover then Restore), unfence the primary and bring "
                   "its stale copies to the DR site's state");
   AddRunFlags(failback, b);
-  failback->footer("Examples:\n  kubectl dr failback shop-failback --agent local --inventory-path /mnt/inventory --yes");
+  failback->footer("Examples:\n  kubectl dr failback shop-failback --yes\n"
+                   "  kubectl dr failback shop-failback --agent local --inventory-path /mnt/inventory --yes");
   failback->callback([r, b] { *r.action = [r, b] { return RunWorkflow(*b, dr::RecoveryAction::kFailback, *r.context); }; });
 
   auto d = std::make_shared<RunOptions>();

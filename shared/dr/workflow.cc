@@ -6,8 +6,11 @@
 #include <set>
 
 #include "base/strings.h"
+#include "dr/agent_restore.h"
+#include "dr/agent_run.h"
 #include "dr/drill_copies.h"
 #include "dr/fence.h"
+#include "dr/inventory_volume.h"
 #include "dr/journal.h"
 #include "dr/quiesce.h"
 #include "dr/recovery_volumes.h"
@@ -44,6 +47,9 @@ class Run {
  private:
   Status Load();
   Status Prepare();
+  Status PrepareForJob();
+  Status DiscoverGroups(const inventory::VolumeMap& volumes);
+  bool job() const { return o_.agent == WorkflowOptions::Agent::kJob; }
   Status SaveStatus();
   Status RunStep(std::string_view name);
   Status Step(std::string_view name, std::string* message, bool* skipped);
@@ -74,14 +80,6 @@ class Run {
     for (const auto* cg : groups) n += cg->volumes.size();
     return n;
   }
-  const storage::Volume* VolumeOf(const inventory::VolumeMapEntry& entry) const {
-    for (const auto& cg : groups_) {
-      for (const auto& v : cg.volumes) {
-        if (v.captured.pvc_namespace == entry.pvc_namespace && v.captured.pvc_name == entry.pvc_name) return &v;
-      }
-    }
-    return nullptr;
-  }
 
   Status Preflight(std::string* message);
   Status QuiesceSource(std::string* message, bool* skipped);
@@ -91,6 +89,11 @@ class Run {
   Status RestoreInventoryVolume(std::string* message, bool* skipped);
   Status PrepareDrill(std::string* message);
   Status RestoreObjects(std::string* message);
+  Status StartAgent(std::string* message);
+  Status RestoreObjectsByAgent(std::string* message);
+  Result<json> AgentJob(bool describe);
+  Result<AgentJobRun> RunAgent(bool describe, std::function<void()> on_poll);
+  Result<DRRecovery> ReadRecovery();
   Status FenceSource(std::string* message, bool* skipped);
   Status RecoverGroups(storage::CgRole role, std::string* message, bool* skipped);
   Status RestoreGroups(storage::CgRole role, std::string* message, bool* skipped);
@@ -98,7 +101,7 @@ class Run {
   bool failback() const { return recovery_.spec.action == RecoveryAction::kFailback; }
   std::string RecordRunner();
   Status Verify(std::string* message, bool* skipped);
-  inventory::RestoreOptions RestoreOptionsFor() const;
+  ObjectRestoreOptions ObjectRestoreOptionsFor() const;
   void FillReport();
 
   kube::Client& target_;
@@ -156,13 +159,19 @@ Status Run::Prepare() {
   report_->inventory_captured_at = FormatRfc3339(index.capture_end);
   report_->inventory_generation = index.generation;
   KDR_ASSIGN_OR_RETURN(input_, inventory::ReadRestoreInput(*inventory_));
-  storage::DriverOptions d;
-  d.env = env_;
-  d.source = source_;
-  d.target = &target_;
-  KDR_ASSIGN_OR_RETURN(driver_, storage::NewDriver(plan_, d));
+  return DiscoverGroups(index.volumes);
+}
+
+Status Run::DiscoverGroups(const inventory::VolumeMap& volumes) {
+  if (driver_ == nullptr) {
+    storage::DriverOptions d;
+    d.env = env_;
+    d.source = source_;
+    d.target = &target_;
+    KDR_ASSIGN_OR_RETURN(driver_, storage::NewDriver(plan_, d));
+  }
   // A subset recovery moves its own namespaces' volumes only (and the inventory's).
-  KDR_ASSIGN_OR_RETURN(inventory::VolumeMap moved, RecoveryVolumes(index.volumes, Namespaces()));
+  KDR_ASSIGN_OR_RETURN(inventory::VolumeMap moved, RecoveryVolumes(volumes, Namespaces()));
   Result<std::vector<storage::ConsistencyGroup>> groups = driver_->Discover(plan_, moved, Deadline());
   if (!groups.ok()) return groups.status().WithContext(std::string(driver_->name()) + " storage");
   groups_ = std::move(*groups);
@@ -170,6 +179,46 @@ Status Run::Prepare() {
     for (const std::string& w : cg.warnings) Warn(w);
   }
   return Status::Ok();
+}
+
+// --agent job: the inventory is on its volume, readable by the agent once that volume is failed
+// over and restored. Until the agent has read it (StartAgent, recorded in status.inventory), the
+// only volume known is the inventory's own: from the source when it answers (the freshest), else
+// as `kubectl dr agent install` recorded it in the plan. input_ then holds that volume alone, which
+// is all RestoreInventoryVolume reads of it.
+Status Run::PrepareForJob() {
+  if (recovery_.status.inventory) {
+    const RecoveryInventory& ri = *recovery_.status.inventory;
+    report_->inventory_captured_at = ri.captured_at;
+    report_->inventory_generation = ri.generation;
+    return DiscoverGroups(ri.volumes);
+  }
+  std::string from_source;
+  if (source_ != nullptr) {
+    Result<inventory::RestoreInput> live = ReadInventoryVolume(*source_, plan_);
+    if (live.ok()) {
+      input_ = std::move(*live);
+      return DiscoverGroups(input_.volumes);
+    }
+    from_source = live.status().message();
+  }
+  Result<json> plan = target_.Get(kPlans, o_.dr_namespace, plan_.metadata.name);
+  if (!plan.ok()) return plan.status().WithContext("reading drplan " + plan_.metadata.name);
+  Result<inventory::RestoreInput> recorded = RecordedInventoryVolume(*plan);
+  if (!recorded.ok()) {
+    if (!recorded.status().IsNotFound()) return recorded.status().WithContext("drplan " + plan_.metadata.name);
+    return Status::FailedPrecondition(
+        "the agent runs on the target (--agent job) and reads the inventory from its volume, which must be restored "
+        "there first; the source " +
+        (source_ == nullptr ? "does not answer" : "cannot say which volume it is (" + from_source + ")") +
+        " and plan " + Quote(plan_.metadata.name) + " records none: record it while the source answers (kubectl dr "
+        "--context " + plan_.spec.target_context + " agent install --plan " + plan_.metadata.name +
+        "), or run the agent here: --agent local --inventory-path DIR");
+  }
+  if (source_ != nullptr) Warn("the source cannot say which volume holds the inventory (" + from_source +
+                               "): using the one drplan " + plan_.metadata.name + " records");
+  input_ = std::move(*recorded);
+  return DiscoverGroups(input_.volumes);
 }
 
 Status Run::SaveStatus() {
@@ -193,6 +242,8 @@ Status Run::Preflight(std::string* message) {
   // Restored objects are transformed, and the old primary fenced, by the webhook: it must be there
   // and answering the target's API server, not merely configured.
   KDR_RETURN_IF_ERROR(CheckWebhook(target_, o_.dr_namespace, plan_.metadata.name, "target", plan_.spec.target_context));
+  // The agent's identity before the point of no return, where installing it is still simple.
+  if (job()) KDR_RETURN_IF_ERROR(CheckAgentIdentity(target_, plan_).status());
   if (failback() && source_ == nullptr) {
     return Status::FailedPrecondition("a failback needs both sites, and its source (the DR site, context " +
                                       plan_.spec.source_context + ") cannot be reached: its workloads must be "
@@ -211,7 +262,17 @@ Status Run::Preflight(std::string* message) {
                      (st->backend.empty() ? "" : " (" + st->backend + ")"));
     if (st->last_sync) report_->storage_last_sync = FormatRfc3339(*st->last_sync);
   }
-  inventory::RestoreOptions ro = RestoreOptionsFor();
+  if (job()) {
+    // No inventory here to compare the target with: the agent lists the conflicts when it has read
+    // it (StartAgent), before anything is restored.
+    *message = (report_->inventory_captured_at.empty()
+                    ? std::string("the inventory is read by the agent on the target (--agent job)")
+                    : "inventory generation " + std::to_string(report_->inventory_generation) + " captured " +
+                          report_->inventory_captured_at) +
+               "; " + Join(states, "; ") + "; conflicts are listed by the agent once it reads the inventory";
+    return Status::Ok();
+  }
+  inventory::RestoreOptions ro = RecoveryRestoreOptions(plan_, recovery_, ObjectRestoreOptionsFor());
   Result<std::vector<inventory::Conflict>> conflicts = inventory::ListConflicts(target_, input_, ro);
   if (!conflicts.ok()) return conflicts.status().WithContext("listing what would conflict on the target");
   if (o_.existing == inventory::ExistingPolicy::kFail) KDR_RETURN_IF_ERROR(RefuseConflicts(*conflicts));
@@ -286,11 +347,12 @@ Status Run::SpendPlan(std::string* message) {
     *message = "already spent by this recovery";
     return Status::Ok();
   }
-  json status = ToJson(plan).value("status", json::object());
+  // Only the phase changes: the rest of the status (the last capture, the inventory volume a
+  // resumed --agent job run needs) stays as the server has it.
+  json& status = (*cur)["status"];
   status["phase"] = "Spent";
   status["spentBy"] = o_.recovery;
   status["spentAt"] = FormatRfc3339(env_.clock->Now());
-  (*cur)["status"] = status;
   Result<json> r = target_.UpdateStatus(kPlans, o_.dr_namespace, *cur);
   if (!r.ok()) return r.status().WithContext("marking plan " + plan_.metadata.name + " spent");
   plan_.status.phase = PlanPhase::kSpent;
@@ -461,57 +523,186 @@ Status Run::PrepareDrill(std::string* message) {
   return Status::Ok();
 }
 
-inventory::RestoreOptions Run::RestoreOptionsFor() const {
-  inventory::RestoreOptions ro;
-  ro.recovery = o_.recovery;
-  ro.namespaces = Namespaces();
-  ro.namespace_mapping = recovery_.spec.namespace_mapping;
+ObjectRestoreOptions Run::ObjectRestoreOptionsFor() const {
+  ObjectRestoreOptions ro;
   ro.existing = o_.existing;
   ro.parallel = o_.parallel;
   ro.rerun_finished_jobs = o_.rerun_finished_jobs;
-  ro.claim_bound_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o_.timeout);
+  ro.timeout = o_.timeout;
   return ro;
 }
 
 Status Run::RestoreObjects(std::string* message) {
-  inventory::RestoreOptions ro = RestoreOptionsFor();
+  if (job()) return RestoreObjectsByAgent(message);
+  // The same restore as the agent's (agent_restore.h): the same options, labels and PVs.
+  ObjectRestoreOptions ro = ObjectRestoreOptionsFor();
   ro.progress = [this](const inventory::RestoreProgress& p) {
     if (o_.on_event) o_.on_event({WorkflowEvent::Kind::kRestoreProgress, std::string(step::kRestoreObjects),
                                   StepState::kRunning, "", p});
   };
-  // The PVs of failed-over volumes come from the storage driver.
-  ro.rewrite_volume = [this](const inventory::VolumeMapEntry& entry, json* pv) -> Status {
-    const storage::Volume* v = VolumeOf(entry);
-    if (v == nullptr) return Status::Ok();
-    KDR_ASSIGN_OR_RETURN(std::optional<json> source, driver_->VolumeSourceFor(*v, *pv, Deadline()));
-    if (!source) {
-      return Status::FailedPrecondition(v->note.empty() ? "the storage gives no volume for claim " + v->pvc()
-                                                        : v->note);
-    }
-    json labels = kube::FieldAt(*pv, {"metadata", "labels"});
-    *pv = std::move(*source);
-    if (labels.is_object()) {
-      for (const auto& [k, val] : labels.items()) (*pv)["metadata"]["labels"][k] = val;
-    }
-    return Status::Ok();
-  };
-  inventory::RestoreResult r = inventory::Restore(target_, std::move(input_), ro, stop_);
+  inventory::RestoreResult r =
+      RestoreRecoveryObjects(target_, env_, plan_, recovery_, std::move(input_), *driver_, groups_, ro, stop_);
   report_->counts = r.counts;
   report_->failures = r.failures;
   for (const auto& d : r.differences) {
     Warn(d.object.ToString() + " differs on the target: " + d.field + " is " + d.target + " there, " + d.source +
          " in the inventory");
   }
-  if (!r.status.ok()) {
-    if (!r.conflicts.empty()) return Status(r.status.code(), r.status.message() + DescribeConflicts(r.conflicts));
-    return r.status;
-  }
+  if (!r.status.ok()) return r.status;
   RestoredCounts& rc = recovery_.status.restored.emplace();
   rc.created = static_cast<int>(r.counts.created + r.counts.updated + r.counts.existing);
   rc.skipped = static_cast<int>(r.counts.skipped);
   rc.failed = static_cast<int>(r.counts.failed);
   *message = std::to_string(rc.created) + " restored, " + std::to_string(rc.skipped) + " skipped, " +
              std::to_string(rc.failed) + " failed";
+  return Status::Ok();
+}
+
+Result<DRRecovery> Run::ReadRecovery() {
+  Result<json> cur = target_.Get(kRecoveries, o_.dr_namespace, o_.recovery);
+  if (!cur.ok()) return cur.status().WithContext("reading drrecovery " + o_.recovery);
+  return DRRecoveryFromJson(*cur);
+}
+
+// One of the agent's Jobs for this recovery, as the run's flags ask (agent_job.h).
+Result<json> Run::AgentJob(bool describe) {
+  KDR_ASSIGN_OR_RETURN(AgentIdentity id, CheckAgentIdentity(target_, plan_));
+  AgentOptions ao;
+  ao.image = id.image;
+  ao.dr_namespace = o_.dr_namespace;
+  RestoreJobOptions jo;
+  jo.describe = describe;
+  jo.existing = std::string(inventory::ToString(o_.existing));
+  jo.parallel = o_.parallel;
+  jo.generation = o_.generation;
+  jo.timeout = std::chrono::ceil<std::chrono::seconds>(o_.timeout);
+  jo.recovery_uid = recovery_.metadata.uid;
+  return RestoreJob(plan_, o_.recovery, ao, jo);
+}
+
+// Runs an agent Job to its end; a Job whose agent failed (or ended without a result) is this
+// step's failure, with the agent's own words.
+Result<AgentJobRun> Run::RunAgent(bool describe, std::function<void()> on_poll) {
+  KDR_ASSIGN_OR_RETURN(json job, AgentJob(describe));
+  AgentJobOptions ao;
+  ao.poll_interval = o_.agent_poll_interval;
+  ao.on_poll = std::move(on_poll);
+  KDR_ASSIGN_OR_RETURN(AgentJobRun run, RunAgentJob(target_, *env_.clock, job, Deadline(), ao));
+  const std::string& ns = plan_.spec.inventory_pvc_namespace;
+  const std::string logs = "kubectl -n " + ns + " logs job/" + kube::Name(job);
+  const std::optional<AgentResult>& r = run.state.result;
+  if (!r) {
+    return Status::FailedPrecondition("the agent (job " + run.job + ") ended without a result (" + run.state.detail +
+                                      "); " + logs + " shows what it did");
+  }
+  if (run.state.phase == AgentJobState::Phase::kFailed && !r->finished()) {
+    return Status::FailedPrecondition("the agent (job " + run.job + ") failed: " + r->message);
+  }
+  return run;
+}
+
+// --agent job, DESIGN.md step 7: the agent on the target reads the restored inventory (its first
+// Job, `agent restore --describe`), which proves it can run there (identity, image, claim) before
+// the workloads' volumes move, and tells the plugin what it cannot read itself: the recovery
+// point and the volume map of the workloads' storage (recorded in status.inventory).
+Status Run::StartAgent(std::string* message) {
+  KDR_ASSIGN_OR_RETURN(AgentJobRun run, RunAgent(/*describe=*/true, nullptr));
+  KDR_ASSIGN_OR_RETURN(DRRecovery now, ReadRecovery());
+  if (!now.status.inventory) {
+    return Status::FailedPrecondition("the agent (job " + run.job + ") recorded no inventory in drrecovery " +
+                                      o_.recovery + ": is its image older than this kubectl-dr? reinstall it: "
+                                      "kubectl dr agent install --plan " + plan_.metadata.name + " --image IMAGE");
+  }
+  recovery_.status.inventory = now.status.inventory;
+  const RecoveryInventory& ri = *recovery_.status.inventory;
+  report_->inventory_captured_at = ri.captured_at;
+  report_->inventory_generation = ri.generation;
+  KDR_RETURN_IF_ERROR(DiscoverGroups(ri.volumes));
+  *message = "agent job " + run.job + (run.reused ? " (reused)" : "") + ": " +
+             run.state.result.value_or(AgentResult{}).message;
+  return Status::Ok();
+}
+
+namespace {
+
+std::optional<inventory::Tier> TierNamed(std::string_view name) {
+  for (int t = 0; t < inventory::kTierCount; ++t) {
+    if (inventory::TierName(static_cast<inventory::Tier>(t)) == name) return static_cast<inventory::Tier>(t);
+  }
+  return std::nullopt;
+}
+
+StatusCode CodeNamed(std::string_view name) {
+  for (int c = static_cast<int>(StatusCode::kInvalidArgument); c <= static_cast<int>(StatusCode::kInternal); ++c) {
+    if (StatusCodeName(static_cast<StatusCode>(c)) == name) return static_cast<StatusCode>(c);
+  }
+  return StatusCode::kInternal;
+}
+
+// A failure the agent recorded, back in the report's terms ("Deployment shop/web").
+inventory::ObjectFailure FailureOf(const RecoveryFailure& f) {
+  inventory::ObjectFailure out;
+  std::string_view text = f.object;
+  size_t space = text.find(' ');
+  out.object.kind = std::string(text.substr(0, space));
+  if (space != std::string_view::npos) {
+    std::string_view rest = text.substr(space + 1);
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      out.object.name = std::string(rest);
+    } else {
+      out.object.namespace_name = std::string(rest.substr(0, slash));
+      out.object.name = std::string(rest.substr(slash + 1));
+    }
+  }
+  out.tier = TierNamed(f.tier).value_or(inventory::Tier::kOther);
+  out.status = Status(CodeNamed(f.code), f.message);
+  return out;
+}
+
+}  // namespace
+
+// --agent job, DESIGN.md step 9: the agent's second Job restores, as the local path does
+// (agent_restore.h); its progress is read from the recovery's status.progress while it runs.
+Status Run::RestoreObjectsByAgent(std::string* message) {
+  std::string last;
+  auto on_poll = [&] {
+    if (!o_.on_event) return;
+    Result<json> cur = target_.Get(kRecoveries, o_.dr_namespace, o_.recovery);
+    if (!cur.ok()) return;  // a view only: the Job's end decides
+    const json& p = kube::FieldAt(*cur, {"status", "progress"});
+    if (!p.is_object() || p.dump() == last) return;
+    last = p.dump();
+    inventory::RestoreProgress rp;
+    rp.done = p.value("done", int64_t{0});
+    rp.total = p.value("total", int64_t{0});
+    rp.tier = TierNamed(p.value("tier", "")).value_or(inventory::Tier::kOther);
+    o_.on_event({WorkflowEvent::Kind::kRestoreProgress, std::string(step::kRestoreObjects), StepState::kRunning, "", rp});
+  };
+  KDR_ASSIGN_OR_RETURN(AgentJobRun run, RunAgent(/*describe=*/false, on_poll));
+  // RunAgent returns only runs with a result.
+  const AgentResult r = run.state.result.value_or(AgentResult{});
+  inventory::RestoreCounts& c = report_->counts;
+  c.created = r.created;
+  c.updated = r.updated;
+  c.existing = r.existing;
+  if (c.created + c.updated + c.existing != r.objects) c.created = r.objects - c.updated - c.existing;
+  c.skipped = r.skipped;
+  c.failed = r.failed;
+  KDR_ASSIGN_OR_RETURN(DRRecovery now, ReadRecovery());
+  recovery_.status.failures = now.status.failures;
+  report_->failures.clear();
+  for (const RecoveryFailure& f : recovery_.status.failures) report_->failures.push_back(FailureOf(f));
+  if (r.generation > 0) {
+    report_->inventory_generation = r.generation;
+    report_->inventory_captured_at = r.captured_at;
+  }
+  RestoredCounts& rc = recovery_.status.restored.emplace();
+  rc.created = static_cast<int>(r.objects);
+  rc.skipped = static_cast<int>(r.skipped);
+  rc.failed = static_cast<int>(r.failed);
+  *message = std::to_string(rc.created) + " restored, " + std::to_string(rc.skipped) + " skipped, " +
+             std::to_string(rc.failed) + " failed by agent job " + run.job + (run.reused ? " (reused)" : "");
   return Status::Ok();
 }
 
@@ -620,6 +811,7 @@ Status Run::Step(std::string_view name, std::string* message, bool* skipped) {
     return RestoreInventoryVolume(message, skipped);
   }
   if (name == kStartAgent) {
+    if (job()) return StartAgent(message);
     *skipped = true;
     *message = "the agent runs in this process (--agent local)";
     return Status::Ok();
@@ -685,6 +877,7 @@ void Run::FillReport() {
     report_->counts.created = s.restored->created;
     report_->counts.skipped = s.restored->skipped;
     report_->counts.failed = s.restored->failed;
+    for (const RecoveryFailure& f : s.failures) report_->failures.push_back(FailureOf(f));
   }
 }
 
@@ -712,9 +905,10 @@ Status Run::Execute() {
                                       recovery_.status.finished_at + "; a finished recovery is never re-run: "
                                       "create a new one (kubectl dr recovery create)");
   }
-  if (o_.inventory_path.empty()) {
-    return Status::FailedPrecondition("the agent as a Job on the target is not built yet: run the agent here with "
-                                      "--agent local --inventory-path DIR (the replicated inventory)");
+  if (job() && recovery_.spec.action == RecoveryAction::kTest) {
+    return Status::FailedPrecondition("a drill reads the replicated inventory in place, and an agent Job cannot mount "
+                                      "it (the DR site's inventory volume stays a replica, and a drill copies only the "
+                                      "workloads' volumes): run the drill with --agent local --inventory-path DIR");
   }
   kube::LeaseSpec ls{o_.dr_namespace, "kubectl-dr-plan-" + plan_.metadata.name, o_.holder, std::chrono::seconds(30)};
   KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Lease> lease, kube::Lease::Acquire(&target_, ls, env_.clock));
@@ -728,7 +922,7 @@ Status Run::Execute() {
   recovery_.status.message.clear();
   KDR_RETURN_IF_ERROR(SaveStatus());
 
-  Status st = Prepare();
+  Status st = job() ? PrepareForJob() : Prepare();
   if (st.ok()) {
     while (auto next = journal.Next()) {
       if (stop_.stop_requested()) {
@@ -770,6 +964,10 @@ Status RunRecovery(kube::Client& target, kube::Client* source, const Env& env, c
   if (options.recovery.empty()) return Status::InvalidArgument("the recovery's name is empty");
   if (env.clock == nullptr || env.fs == nullptr) return Status::Internal("the environment has no clock or file system");
   if (options.holder.empty()) return Status::InvalidArgument("the run's holder identity is empty");
+  if (options.agent == WorkflowOptions::Agent::kLocal && options.inventory_path.empty()) {
+    return Status::InvalidArgument("the agent in this process (--agent local) reads the inventory from "
+                                   "--inventory-path DIR: give the directory holding the replicated inventory");
+  }
   Run run(target, source, env, options, out, std::move(stop));
   Status st = run.Execute();
   return st;

@@ -5,10 +5,33 @@
 // resumes at the first step not done; a Lease on the target (kube/lease.h) keeps a second run of the
 // same plan out.
 //
-// Every action, with the agent in this process (`--agent local`): the inventory is read from a
-// directory holding it as replicated (inventory/format.h), the objects are restored by the restore
-// engine (inventory/restore.h), the storage moved by the plan's driver (storage/driver.h). The
-// agent as a Job on the target is refused with FailedPrecondition saying so.
+// The storage is moved by the plan's driver (storage/driver.h) and the objects are restored by the
+// restore engine (inventory/restore.h, through dr/agent_restore.h's RestoreRecoveryObjects), with
+// the agent in one of two places:
+//
+//   Agent::kJob    (`--agent job`, the default of the CLI) the agent runs as Jobs on the target
+//                  (dr/agent_run.h) mounting the restored inventory claim. The plugin never reads
+//                  the inventory: before the agent can, the steps that move and restore the
+//                  inventory's own volume take what they need of it from the source, or from the
+//                  plan's status.inventoryVolume when the source does not answer
+//                  (dr/inventory_volume.h). StartAgent runs `kubectl-dr agent restore --describe`,
+//                  which checks the inventory, refuses conflicts under ExistingPolicy::kFail (the
+//                  preflight cannot list them without the inventory) and records the generation,
+//                  capture time (RPO), object count and volume map in the recovery's
+//                  status.inventory, from which the workload volumes are discovered (then and in a
+//                  resumed run). RestoreObjects runs `kubectl-dr agent restore`, reporting its
+//                  progress from the recovery's status.progress, and takes the counts and failures
+//                  from its result and status. A failed agent fails its step with the agent's own
+//                  message. The agent's ServiceAccount and RBAC must be on the target (`kubectl dr
+//                  agent install`): the preflight checks them, saying what to run, before anything
+//                  changes (StartAgent checks them again).
+//   Agent::kLocal  (`--agent local --inventory-path DIR`) the same code runs in this process,
+//                  reading the inventory from a directory holding it as replicated
+//                  (inventory/format.h); StartAgent is skipped.
+//
+// Drills run with Agent::kLocal only: a drill reads the replicated inventory in place, and the DR
+// site's inventory volume, a replica that a drill does not copy, cannot be mounted by an agent
+// Job; kJob is refused with FailedPrecondition saying so.
 //
 //   Failover: Preflight, QuiesceSource, SyncInventory, SpendPlan, FailoverInventory,
 //             RestoreInventoryVolume, StartAgent, WorkloadVolumes, RestoreObjects, FenceSource, Verify
@@ -74,7 +97,10 @@ struct WorkflowEvent {
 struct WorkflowOptions {
   std::string recovery;  // REQUIRED: the DRRecovery's name
   std::string dr_namespace = "kubectl-dr-system";
-  // --agent local: the inventory as replicated to the DR site, read here. REQUIRED.
+  enum class Agent { kLocal, kJob };
+  Agent agent = Agent::kLocal;
+  // kLocal: the inventory as replicated to the DR site, read here. REQUIRED with kLocal, unused
+  // with kJob.
   std::string inventory_path;
   std::optional<int64_t> generation;  // default: the current one
   inventory::ExistingPolicy existing = inventory::ExistingPolicy::kFail;
@@ -85,6 +111,8 @@ struct WorkflowOptions {
   std::chrono::nanoseconds timeout{std::chrono::minutes(30)};
   // The Lease's holder identity ("alice@laptop pid 42").
   std::string holder;
+  // kJob: the longest pause between two reads of the agent's Job.
+  std::chrono::milliseconds agent_poll_interval{std::chrono::seconds(1)};
   // Called on the caller's thread for steps and warnings, from restore workers (serialized) for
   // progress. May be empty.
   std::function<void(const WorkflowEvent&)> on_event;

@@ -1,0 +1,396 @@
+// A failover with the agent as a Job on the DR site (`kubectl dr failover NAME`, --agent job being
+// the default), as an operator runs it: the shop captured into its inventory volume, the agent
+// installed (`kubectl dr agent install`), then the failover, whose StartAgent step runs
+// `kubectl-dr agent restore --describe` in a Job mounting the restored inventory claim and whose
+// RestoreObjects step runs the restore in a second Job. kubesim's node runs those pods as real
+// kubectl-dr processes; the real pair has no kubelet, so these tests skip there.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "base/strings.h"
+#include "dr/agent_job.h"
+#include "e2e/harness.h"
+#include "e2e/webhook_fixture.h"
+#include "testutil/testutil.h"
+
+namespace kdr::e2e {
+namespace {
+
+using nlohmann::json;
+using testutil::CommandResult;
+
+class AgentFailoverE2eTest : public WebhookE2eTest {
+ protected:
+  // Whether the pair's pods must run (kubesim's node runs the agent's pods as processes).
+  virtual bool NeedsPodsToRun() const { return true; }
+
+  void SetUp() override {
+    if (NeedsPodsToRun() && !ClusterPair::Simulated()) {
+      GTEST_SKIP() << "no kubelet runs pods on the real pair, so the agent's Jobs never run there";
+    }
+    WebhookE2eTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    inventory_ = dir_.path() + "/inventory-volume";
+    std::string source = testutil::ReadData("e2e/agent/failover-source.yaml");
+    for (size_t at; (at = source.find("INVENTORY_DIR")) != std::string::npos;) source.replace(at, 13, inventory_);
+    CommandResult shop = Source("apply -f " + dir_.Write("source.yaml", source));
+    ASSERT_EQ(shop.exit_code, 0) << shop.output;
+    CommandResult plan = Kubectl("apply -f " + testutil::DataPath("e2e/agent/plan.yaml"));
+    ASSERT_EQ(plan.exit_code, 0) << plan.output;
+    // The inventory in the claim's directory, as the capture CronJob writes it (agent_test.cc runs
+    // that Job for real).
+    CommandResult capture = Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_);
+    ASSERT_EQ(capture.exit_code, 0) << capture.output;
+    CommandResult recovery = Dr("recovery create shop-failover --plan shop-to-dr --resource-modifiers " +
+                                Data("modifiers.yaml"));
+    ASSERT_EQ(recovery.exit_code, 0) << recovery.output;
+    WaitForCache("drrecoveries", 1);
+    WaitForCache("configmaps", 1);
+  }
+
+  CommandResult Dr(const std::string& args) const {
+    return pair_->Shell("kubectl dr --context " + target().context() + " " + args);
+  }
+  CommandResult Source(const std::string& args) const { return pair_->Kubectl(pair_->source(), args); }
+  CommandResult AgentInstall() const { return Dr("agent install --plan shop-to-dr"); }
+
+  // The journal as "Step=State" pairs, and one step's entry.
+  json Recovery() const {
+    CommandResult r = Kubectl("-n kubectl-dr-system get drr shop-failover -o json");
+    json rec = json::parse(r.output, nullptr, false);
+    EXPECT_TRUE(rec.is_object()) << r.output;
+    return rec.is_object() ? rec : json::object();
+  }
+  static json StepOf(const json& rec, const std::string& name) {
+    for (const json& st : rec.value("/status/steps"_json_pointer, json::array())) {
+      if (st.value("name", "") == name) return st;
+    }
+    return json::object();
+  }
+  // The agent's result in the termination message of the pod of a Job.
+  dr::AgentResult JobResult(const std::string& job) const {
+    CommandResult m = Kubectl("-n kubectl-dr-system get pods -l job-name=" + job +
+                              " -o jsonpath={.items[0].status.containerStatuses[0].state.terminated.message}");
+    auto r = dr::ParseAgentResult(m.output);
+    EXPECT_TRUE(r.ok()) << job << ": " << m.output;
+    return r.ok() ? *r : dr::AgentResult{};
+  }
+
+  std::string inventory_;
+};
+
+TEST_F(AgentFailoverE2eTest, TheAgentJobsOnTheDrSiteReadTheInventoryAndRestoreTheShopTransformed) {
+  CommandResult install = AgentInstall();
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+  EXPECT_NE(install.output.find("drplan shop-to-dr records the inventory claim's volume (shop-inventory-pv)"),
+            std::string::npos)
+      << install.output;
+
+  CommandResult failover = Dr("failover shop-failover --yes");
+  ASSERT_EQ(failover.exit_code, 0) << failover.output << webhook_->Log()
+                                   << Kubectl("-n kubectl-dr-system get jobs,pods -o yaml").output;
+  EXPECT_NE(failover.output.find("recovery shop-failover (Failover of plan shop-to-dr): Succeeded"), std::string::npos)
+      << failover.output;
+  EXPECT_NE(failover.output.find("RPO: inventory generation 1 captured"), std::string::npos) << failover.output;
+
+  // The journal: the agent started (its first Job read the inventory), then restored.
+  json rec = Recovery();
+  EXPECT_EQ(rec["status"]["phase"], "Succeeded");
+  EXPECT_EQ(StepOf(rec, "StartAgent")["state"], "Succeeded") << rec.dump(2);
+  EXPECT_NE(StepOf(rec, "StartAgent").value("message", "").find(
+                "agent job kubectl-dr-system/kubectl-dr-describe-shop-failover: inventory generation 1 captured"),
+            std::string::npos)
+      << rec.dump(2);
+  EXPECT_NE(StepOf(rec, "RestoreObjects").value("message", "").find(
+                "failed by agent job kubectl-dr-system/kubectl-dr-restore-shop-failover"),
+            std::string::npos)
+      << rec.dump(2);
+  // What the agent read is recorded: a resumed run needs neither the inventory nor the source.
+  EXPECT_EQ(rec["status"]["inventory"]["generation"], 1);
+  ASSERT_EQ(rec["status"]["inventory"]["volumes"].size(), 1u) << rec.dump(2);
+  EXPECT_EQ(rec["status"]["inventory"]["volumes"][0]["pvcName"], "shop-inventory");
+  EXPECT_FALSE(rec["status"].contains("progress")) << "the agent's progress is not kept once the step ends";
+  EXPECT_EQ(rec["status"]["restored"]["failed"], 0);
+
+  // Both Jobs ran as the agent's service account, and their results are the report's.
+  for (const std::string& job : {dr::DescribeJobName("shop-failover"), dr::RestoreJobName("shop-failover")}) {
+    EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + job + " -o jsonpath={.status.succeeded}").output, "1") << job;
+    EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + job + " -o jsonpath={.spec.template.spec.serviceAccountName}")
+                  .output,
+              dr::AgentServiceAccountName("shop-to-dr"));
+  }
+  EXPECT_TRUE(JobResult(dr::DescribeJobName("shop-failover")).ok);
+  dr::AgentResult restored = JobResult(dr::RestoreJobName("shop-failover"));
+  EXPECT_TRUE(restored.ok) << restored.message;
+  EXPECT_EQ(rec["status"]["restored"]["created"], restored.objects);
+  EXPECT_GT(restored.objects, 0);
+
+  // The DR site runs the shop, labelled and transformed as the local agent does it
+  // (failover_test.cc), from the inventory on the restored claim.
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get pvc shop-inventory -o jsonpath={.spec.volumeName}/{.status.phase}").output,
+            "shop-inventory-pv/Bound");
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+  EXPECT_EQ(Kubectl("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+  EXPECT_EQ(Kubectl("-n shop get deployment web -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/recovery}'").output,
+            "shop-failover");
+  EXPECT_EQ(Kubectl("-n shop get ingress web -o jsonpath={.spec.ingressClassName}").output, "traefik");
+  EXPECT_EQ(Kubectl("-n shop get ingress web -o "
+                    "'jsonpath={.metadata.annotations.nginx\\.ingress\\.kubernetes\\.io/rewrite-target}'").output,
+            "");
+  // The agent's own Jobs are not the recovery's objects: the webhook leaves them alone.
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + dr::RestoreJobName("shop-failover") +
+                    " -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/recovery}'").output,
+            "");
+
+  // The old primary: quiesced, its inventory claim fenced, the plan spent.
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "0");
+  EXPECT_EQ(Source("get ns kubectl-dr-system -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output,
+            "true");
+  EXPECT_EQ(Source("-n kubectl-dr-system get pvc shop-inventory -o "
+                   "'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/failed-over}'").output,
+            "shop-to-dr");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan shop-to-dr -o jsonpath={.status.phase}/{.status.spentBy}").output,
+            "Spent/shop-failover");
+  // Spending the plan kept what agent install recorded in its status.
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan shop-to-dr -o "
+                    "jsonpath={.status.inventoryVolume.volume.pvName}").output,
+            "shop-inventory-pv");
+
+  // On the spent plan, agent install puts back the restore agent (a recovery may still need it to
+  // finish) and nothing on the source.
+  ASSERT_EQ(Kubectl("-n kubectl-dr-system delete serviceaccount " + dr::AgentServiceAccountName("shop-to-dr")).exit_code,
+            0);
+  ASSERT_EQ(Source("-n kubectl-dr-system delete cronjob " + dr::CaptureCronJobName("shop-to-dr")).exit_code, 0);
+  CommandResult again = AgentInstall();
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("the restore agent is installed on the target for it, the capture is not"),
+            std::string::npos)
+      << again.output;
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get serviceaccount " + dr::AgentServiceAccountName("shop-to-dr")).exit_code, 0);
+  EXPECT_NE(Source("-n kubectl-dr-system get cronjob " + dr::CaptureCronJobName("shop-to-dr")).exit_code, 0);
+}
+
+// Without the agent's identity on the DR site, the preflight stops the failover before anything
+// changes (past the plan's spending, agent install would install only half of what it does),
+// saying what to run; the rerun then goes through.
+TEST_F(AgentFailoverE2eTest, WithoutTheAgentInstalledThePreflightStopsSayingWhatToRun) {
+  CommandResult failover = Dr("failover shop-failover --yes");
+  EXPECT_EQ(failover.exit_code, 1) << failover.output;
+  EXPECT_NE(failover.output.find("the agent's service account kubectl-dr-system/" +
+                                 dr::AgentServiceAccountName("shop-to-dr") + " is not on the target (context target): "
+                                 "install the restore agent there: kubectl dr --context target agent install --plan "
+                                 "shop-to-dr"),
+            std::string::npos)
+      << failover.output;
+  json rec = Recovery();
+  EXPECT_EQ(StepOf(rec, "Preflight")["state"], "Failed") << rec.dump(2);
+  EXPECT_NE(StepOf(rec, "Preflight").value("message", "").find("agent install --plan shop-to-dr"), std::string::npos);
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan shop-to-dr -o jsonpath={.status.phase}").output, "");
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get jobs -o name").output, "") << "no Job without the agent's identity";
+
+  ASSERT_EQ(AgentInstall().exit_code, 0);
+  CommandResult resumed = Dr("failover shop-failover --yes");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  rec = Recovery();
+  EXPECT_EQ(rec["status"]["phase"], "Succeeded");
+  EXPECT_EQ(StepOf(rec, "Preflight")["attempts"], 2) << rec.dump(2);
+  EXPECT_EQ(StepOf(rec, "StartAgent")["attempts"], 1) << rec.dump(2);
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+}
+
+// The agent finds something on the DR site that the restore would overwrite: its first Job fails
+// with the agent's own words, before any object (or the workloads' storage) moves; once the
+// conflict is gone, the rerun replaces the failed Job and goes on.
+TEST_F(AgentFailoverE2eTest, AFailedAgentFailsItsStepWithTheAgentsMessage) {
+  ASSERT_EQ(AgentInstall().exit_code, 0);
+  ASSERT_EQ(Kubectl("create namespace shop").exit_code, 0);
+  ASSERT_EQ(Kubectl("-n shop create configmap web-config --from-literal=greeting=local").exit_code, 0);
+
+  CommandResult failover = Dr("failover shop-failover --yes");
+  EXPECT_EQ(failover.exit_code, 1) << failover.output;
+  EXPECT_NE(failover.output.find("the agent (job kubectl-dr-system/" + dr::DescribeJobName("shop-failover") +
+                                 ") failed: "),
+            std::string::npos)
+      << failover.output;
+  EXPECT_NE(failover.output.find("ConfigMap shop/web-config"), std::string::npos) << failover.output;
+  EXPECT_NE(failover.output.find("no object was restored"), std::string::npos) << failover.output;
+  json rec = Recovery();
+  EXPECT_EQ(StepOf(rec, "StartAgent")["state"], "Failed") << rec.dump(2);
+  EXPECT_NE(StepOf(rec, "StartAgent").value("message", "").find("ConfigMap shop/web-config"), std::string::npos)
+      << rec.dump(2);
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "local");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + dr::RestoreJobName("shop-failover")).exit_code, 1)
+      << "nothing restored";
+  const std::string failed_uid =
+      Kubectl("-n kubectl-dr-system get job " + dr::DescribeJobName("shop-failover") + " -o jsonpath={.metadata.uid}")
+          .output;
+
+  ASSERT_EQ(Kubectl("-n shop delete configmap web-config").exit_code, 0);
+  ASSERT_EQ(Kubectl("delete namespace shop --wait=true").exit_code, 0);
+  CommandResult resumed = Dr("failover shop-failover --yes");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_NE(Kubectl("-n kubectl-dr-system get job " + dr::DescribeJobName("shop-failover") +
+                    " -o jsonpath={.metadata.uid}").output,
+            failed_uid)
+      << "a failed Job is replaced by the next attempt";
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+}
+
+// The primary is gone: the inventory's own volume comes from what agent install recorded in the
+// plan, and without that record the failover says what to do and changes nothing.
+TEST_F(AgentFailoverE2eTest, WithThePrimaryDownTheInventoryVolumeComesFromThePlansRecord) {
+  ASSERT_EQ(AgentInstall().exit_code, 0);
+  CommandResult forget = Kubectl("-n kubectl-dr-system patch drplan shop-to-dr --subresource=status --type=json "
+                                 "-p '[{\"op\":\"remove\",\"path\":\"/status/inventoryVolume\"}]'");
+  ASSERT_EQ(forget.exit_code, 0) << forget.output;
+  ASSERT_TRUE(pair_->source().Stop().ok());
+  CommandResult blind = Dr("failover shop-failover --yes");
+  EXPECT_EQ(blind.exit_code, 1) << blind.output;
+  EXPECT_NE(blind.output.find("the source does not answer and plan \"shop-to-dr\" records none: record it while the "
+                              "source answers (kubectl dr --context target agent install --plan shop-to-dr)"),
+            std::string::npos)
+      << blind.output;
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan shop-to-dr -o jsonpath={.status.phase}").output, "")
+      << "nothing changed";
+
+  ASSERT_TRUE(pair_->source().Restart().ok());
+  ASSERT_EQ(AgentInstall().exit_code, 0);
+  ASSERT_TRUE(pair_->source().Stop().ok());
+  CommandResult failover = Dr("failover shop-failover --yes");
+  ASSERT_TRUE(pair_->source().Restart().ok());
+  ASSERT_EQ(failover.exit_code, 0) << failover.output;
+  json rec = Recovery();
+  EXPECT_EQ(StepOf(rec, "QuiesceSource")["state"], "Skipped") << rec.dump(2);
+  EXPECT_EQ(StepOf(rec, "StartAgent")["state"], "Succeeded") << rec.dump(2);
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get pvc shop-inventory -o jsonpath={.spec.volumeName}").output,
+            "shop-inventory-pv");
+  EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+}
+
+// The way back with the agent as a Job on the primary: its Jobs read the DR site's inventory there
+// and bring the primary's stale copies to the DR site's state (--existing update, a failback's
+// default).
+TEST_F(AgentFailoverE2eTest, FailsBackWithTheAgentAsAJobOnThePrimary) {
+  ASSERT_EQ(AgentInstall().exit_code, 0);
+  CommandResult failover = Dr("failover shop-failover --yes");
+  ASSERT_EQ(failover.exit_code, 0) << failover.output;
+
+  // Life goes on at the DR site, whose own inventory claim holds what the failback restores.
+  ASSERT_EQ(Kubectl("-n shop scale deployment web --replicas=3").exit_code, 0);
+  ASSERT_EQ(Kubectl("-n shop patch configmap web-config --type=merge -p '{\"data\":{\"greeting\":\"hello from "
+                    "the DR site\"}}'").exit_code, 0);
+  const std::string back_dir = dir_.path() + "/inventory-back";
+  std::string claim = testutil::ReadData("e2e/agent/failback.yaml");
+  for (size_t at; (at = claim.find("BACK_DIR")) != std::string::npos;) claim.replace(at, 8, back_dir);
+  ASSERT_EQ(Kubectl("apply -f " + dir_.Write("failback.yaml", claim)).exit_code, 0);
+
+  // The primary gets kubectl-dr (its webhook guards the fence there), the failback plan, the agent.
+  int port = 0;
+  std::string url, certs;
+  std::unique_ptr<WebhookProcess> primary_webhook;
+  StartWebhook(pair_->source(), dir_.path() + "/primary", &port, &url, &certs, &primary_webhook);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(Source("apply -f " + testutil::DataPath("e2e/agent/plan-back.yaml")).exit_code, 0);
+  auto back = [&](const std::string& args) {
+    return pair_->Shell("kubectl dr --context " + pair_->source().context() + " " + args);
+  };
+  CommandResult capture = back("inventory capture --plan shop-back --agent local --inventory-path " + back_dir);
+  ASSERT_EQ(capture.exit_code, 0) << capture.output;
+  CommandResult install = back("agent install --plan shop-back");
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+  ASSERT_EQ(back("recovery create shop-failback --plan shop-back --action Failback").exit_code, 0);
+
+  CommandResult failback = back("failback shop-failback --yes");
+  ASSERT_EQ(failback.exit_code, 0) << failback.output << primary_webhook->Log()
+                                   << Source("-n kubectl-dr-system get jobs,pods -o yaml").output;
+  EXPECT_NE(failback.output.find("recovery shop-failback (Failback of plan shop-back): Succeeded"), std::string::npos)
+      << failback.output;
+
+  // The primary runs the DR site's state, unfenced, restored by the agent's Jobs there.
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "3");
+  EXPECT_EQ(Source("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the DR site");
+  EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "");
+  EXPECT_EQ(Source("-n kubectl-dr-system get pvc shop-back-inventory -o jsonpath={.spec.volumeName}").output,
+            "shop-back-inventory-pv");
+  for (const std::string& job : {dr::DescribeJobName("shop-failback"), dr::RestoreJobName("shop-failback")}) {
+    EXPECT_EQ(Source("-n kubectl-dr-system get job " + job + " -o jsonpath={.status.succeeded}").output, "1") << job;
+  }
+  json rec = json::parse(Source("-n kubectl-dr-system get drr shop-failback -o json").output, nullptr, false);
+  ASSERT_TRUE(rec.is_object());
+  EXPECT_EQ(StepOf(rec, "StartAgent")["state"], "Succeeded") << rec.dump(2);
+  EXPECT_EQ(StepOf(rec, "Unfence")["state"], "Succeeded") << rec.dump(2);
+  EXPECT_NE(StepOf(rec, "RestoreObjects").value("message", "").find("by agent job"), std::string::npos) << rec.dump(2);
+  // The DR site is quiesced, its replicas remembered.
+  EXPECT_EQ(Kubectl("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "0");
+}
+
+TEST_F(AgentFailoverE2eTest, BadCombinationsOfTheAgentFlagsAreRefusedBeforeAnything) {
+  struct Case {
+    std::string args;
+    int exit_code;
+    std::string want;
+  } cases[] = {
+      {"failover shop-failover --yes --inventory-path " + inventory_, 2,
+       "--inventory-path is read by the agent in the plugin: add --agent local"},
+      {"failover shop-failover --yes --agent local", 2, "--agent local needs --inventory-path DIR"},
+      {"failover shop-failover --yes --agent pod", 2, "--agent \"pod\": use job or local"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args);
+    CommandResult r = Dr(c.args);
+    EXPECT_EQ(r.exit_code, c.exit_code) << r.output;
+    EXPECT_NE(r.output.find(c.want), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(Recovery().value("status", json::object()).value("phase", ""), "") << "nothing ran";
+}
+
+// What a real API server makes of the agent's objects, where no kubelet runs their pods: agent install
+// and its record are accepted, the Job is admitted and made (its pod stays Pending), the wait for it
+// ends at the deadline naming the pod, and the rerun waits for the same Job instead of a second.
+class AgentWithoutKubeletE2eTest : public AgentFailoverE2eTest {
+ protected:
+  bool NeedsPodsToRun() const override { return false; }
+  void SetUp() override {
+    if (ClusterPair::Simulated()) GTEST_SKIP() << "kubesim's node runs the agent's pods: see AgentFailoverE2eTest";
+    AgentFailoverE2eTest::SetUp();
+  }
+};
+
+TEST_F(AgentWithoutKubeletE2eTest, TheAgentJobIsMadeAndItsWaitEndsAtTheDeadlineLeavingItForTheRerun) {
+  CommandResult install = AgentInstall();
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drplan shop-to-dr -o jsonpath={.status.inventoryVolume.volume.pvName}")
+                .output,
+            "shop-inventory-pv");
+
+  CommandResult failover = Dr("failover shop-failover --yes --no-wait --timeout 20s");
+  EXPECT_EQ(failover.exit_code, 1) << failover.output;
+  const std::string job = dr::DescribeJobName("shop-failover");
+  EXPECT_NE(failover.output.find("agent job kubectl-dr-system/" + job + " has not finished (pod " + job + "-"),
+            std::string::npos)
+      << failover.output;
+  json rec = Recovery();
+  EXPECT_EQ(StepOf(rec, "RestoreInventoryVolume")["state"], "Succeeded") << rec.dump(2);
+  EXPECT_EQ(StepOf(rec, "StartAgent")["state"], "Failed") << rec.dump(2);
+  const std::string uid = Kubectl("-n kubectl-dr-system get job " + job + " -o jsonpath={.metadata.uid}").output;
+  ASSERT_FALSE(uid.empty());
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + job +
+                    " -o 'jsonpath={.metadata.annotations.dr\\.kubectl-dr\\.dev/recovery-uid}'").output,
+            rec["metadata"]["uid"].get<std::string>());
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + job +
+                    " -o jsonpath={.spec.template.spec.volumes[0].persistentVolumeClaim.readOnly}").output,
+            "true");
+
+  CommandResult again = Dr("failover shop-failover --yes --no-wait --timeout 10s");
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + job + " -o jsonpath={.metadata.uid}").output, uid)
+      << "the rerun waits for the Job already there";
+  EXPECT_EQ(StepOf(Recovery(), "StartAgent")["attempts"], 2);
+}
+
+}  // namespace
+}  // namespace kdr::e2e
