@@ -228,6 +228,7 @@ struct Conn {
   std::string in;             // bytes read and not yet consumed
   size_t scanned = 0;         // leading bytes of `in` known to hold no end of head
   bool request_started = false;
+  bool answered = false;      // a response was written: quiet in kRequest now is an idle keep-alive
   bool head_parsed = false;
   size_t head_len = 0;
   std::optional<size_t> content_length;
@@ -596,6 +597,7 @@ void HttpServer::Impl::Advance(Conn* c, char* buf) {
         }
         if (c->close_after_write) return Close(c);
         c->phase = Conn::Phase::kRequest;
+        c->answered = true;
         c->request_started = !c->in.empty();  // a pipelined request already arrived
         c->deadline = now + (c->request_started ? options_.read_timeout : options_.idle_timeout);
         if (c->in.empty() && c->in.capacity() > 0) std::string().swap(c->in);
@@ -897,7 +899,9 @@ bool HttpServer::Impl::EvictInactiveLocked() {
       const auto grace = idle_only ? std::chrono::milliseconds(kEvictQuietFor) : busy_grace;
       for (auto it = conns_.begin(); it != conns_.end(); ++it) {
         const Conn& c = *it->second;
-        const bool idle = c.phase == Conn::Phase::kRequest && !c.request_started;
+        // A connection never answered is not an idle keep-alive: it is a client between its
+        // handshake and its first request, which a loaded machine may keep quiet for a while.
+        const bool idle = c.phase == Conn::Phase::kRequest && !c.request_started && c.answered;
         if (c.busy || (idle_only && !idle) || now - c.active < grace) continue;
         if (quietest == conns_.end() || c.active < quietest->second->active) quietest = it;
       }
