@@ -242,7 +242,7 @@ Result<std::vector<YAML::Node>> Parse(std::string_view text, std::string_view wh
                                    ": nests about 500 levels deep, past yaml-cpp's limit");
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
-                                   ": " + e.msg);
+                                   ": " + PrintableBytes(e.msg));
   }
 }
 
@@ -397,7 +397,7 @@ Result<std::vector<json>> YamlDocumentsToJson(std::string_view text, std::string
     }
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
-                                   ": " + e.msg);
+                                   ": " + PrintableBytes(e.msg));
   }
   return out;
 }
@@ -409,7 +409,7 @@ Result<std::vector<YAML::Node>> LoadYamlDocuments(std::string_view text, std::st
     for (const auto& node : nodes) KDR_RETURN_IF_ERROR(Check(node, &limits, 0));
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
-                                   ": " + e.msg);
+                                   ": " + PrintableBytes(e.msg));
   }
   return nodes;
 }
