@@ -62,7 +62,7 @@ int FuzzHttp(const uint8_t* data, size_t size) {
   }();
   const int port = served.port;
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  KDR_FUZZ_CHECK(fd >= 0, "socket");
+  KDR_FUZZ_CHECK(fd >= 0, std::string("socket: ") + std::strerror(errno));
   // The server closes first, so each connection leaves a TIME_WAIT on its side for a minute:
   // tens of thousands of inputs would use up the ephemeral ports of one address pair. The
   // client's address rotates through 127.0.0.2-251 instead.
@@ -70,12 +70,14 @@ int FuzzHttp(const uint8_t* data, size_t size) {
   sockaddr_in local{};
   local.sin_family = AF_INET;
   local.sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1 + connections++ % 250);
-  KDR_FUZZ_CHECK(bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0, "bind");
+  KDR_FUZZ_CHECK(bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0,
+                 std::string("bind: ") + std::strerror(errno));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  KDR_FUZZ_CHECK(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0, "connect");
+  KDR_FUZZ_CHECK(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0,
+                 std::string("connect: ") + std::strerror(errno));
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   timeval timeout{5, 0};
