@@ -923,6 +923,21 @@ Status Run::Execute() {
   KDR_RETURN_IF_ERROR(SaveStatus());
 
   Status st = job() ? PrepareForJob() : Prepare();
+  if (st.ok() && recovery_.spec.action == RecoveryAction::kTest) {
+    // A drill resumed after PrepareDrill: Prepare discovered the live groups, and the drill's are
+    // the copies PrepareDrill made. Asked again (it is idempotent: the copies are reused), never
+    // the live replicas, which a drill must not touch.
+    const RecoveryStep* prepared = journal.Find(step::kPrepareDrill);
+    if (prepared != nullptr && prepared->state == StepState::kSucceeded) {
+      Result<std::vector<storage::ConsistencyGroup>> copies =
+          PrepareDrillCopies(*driver_, groups_, [this] { return Deadline(); });
+      if (copies.ok()) {
+        groups_ = std::move(*copies);
+      } else {
+        st = copies.status().WithContext("finding the drill's copies again");
+      }
+    }
+  }
   if (st.ok()) {
     while (auto next = journal.Next()) {
       if (stop_.stop_requested()) {

@@ -205,7 +205,7 @@ class WorkflowTest : public ::testing::Test {
 
   // The replicated inventory of plan shop-to-dr: namespace shop and its ConfigMap, and the
   // inventory's own volume (its claim in the DR namespace, its PV on hostPath /vols/inventory).
-  void WriteInventory() {
+  void WriteInventory(bool with_data_volume = false) {
     inventory::WriterOptions wo;
     wo.plan = {"kubectl-dr-system", "shop-to-dr"};
     auto writer = inventory::Writer::Begin(env(), "/inventory", wo);
@@ -223,7 +223,12 @@ class WorkflowTest : public ::testing::Test {
         {"persistentvolumes",
          HostPathPv("shop-inventory-pv", "/vols/inventory", "kubectl-dr-system", "shop-inventory")},
     };
-    for (const Object& o : objects) {
+    std::vector<Object> all(std::begin(objects), std::end(objects));
+    if (with_data_volume) {  // the shop's data, on the replicated volume /vols/data
+      all.push_back({"persistentvolumes", HostPathPv("shop-data-pv", "/vols/data", "shop", "data")});
+      all.push_back({"persistentvolumeclaims", Claim("shop", "data", "shop-data-pv")});
+    }
+    for (const Object& o : all) {
       inventory::ObjectEntry entry;
       entry.version = "v1";
       entry.resource = o.resource;
@@ -236,6 +241,7 @@ class WorkflowTest : public ::testing::Test {
     index.plan = wo.plan;
     index.namespaces = {"shop"};
     index.volumes = {VolumeEntry("kubectl-dr-system", "shop-inventory", "shop-inventory-pv", true)};
+    if (with_data_volume) index.volumes.push_back(VolumeEntry("shop", "data", "shop-data-pv", false));
     ASSERT_TRUE((*writer)->Commit(index).ok());
   }
 
@@ -384,6 +390,35 @@ TEST_F(WorkflowTest, ADrillLeavesTheInventoryVolumeOut) {
   EXPECT_EQ(Get(kConfigMaps, "shop-drtest", "settings")["data"]["greeting"], "hello from the primary");
   EXPECT_FALSE(client_->Get(kVolumes, "", "shop-inventory-pv").ok());
   EXPECT_FALSE(client_->Get(kClaims, "kubectl-dr-system", "shop-inventory").ok());
+}
+
+// A drill resumed after PrepareDrill (a crash, a ^C) restores onto the drill's copies as the first
+// run would have, never onto the live replicated volumes: the PV of the shop's data, on the live
+// replica, is not made in the drill's namespace, resumed or not.
+TEST_F(WorkflowTest, AResumedDrillRestoresOntoItsCopiesNotTheLiveVolumes) {
+  WriteInventory(/*with_data_volume=*/true);
+  ASSERT_FALSE(HasFatalFailure());
+  Recovery("shop-drill", "Test", {{"shop", "shop-drtest"}});
+  // The journal of a run that stopped right after PrepareDrill.
+  json rec = Get(kRecoveries, "kubectl-dr-system", "shop-drill");
+  rec["status"] = {{"phase", "Running"},
+                   {"startedAt", "2026-12-03T08:00:00Z"},
+                   {"steps",
+                    {{{"name", "Preflight"}, {"state", "Succeeded"}, {"attempts", 1}},
+                     {{"name", "PrepareDrill"}, {"state", "Succeeded"}, {"attempts", 1},
+                      {"message", "1 drill copy of the replicated volumes (the inventory is read in place)"}}}}};
+  ASSERT_TRUE(client_->UpdateStatus(kRecoveries, "kubectl-dr-system", rec).ok());
+
+  WorkflowReport report;
+  Status st = Run("shop-drill", inventory::ExistingPolicy::kFail, &report);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  const StepReport* prepared = StepOf(report, "PrepareDrill");
+  ASSERT_NE(prepared, nullptr);
+  EXPECT_EQ(prepared->attempts, 1) << "PrepareDrill is not run again";
+  EXPECT_EQ(Get(kConfigMaps, "shop-drtest", "settings")["data"]["greeting"], "hello from the primary");
+  Result<json> live = client_->Get(kVolumes, "", "shop-data-pv");
+  EXPECT_FALSE(live.ok() && kube::StringField(*live, {"spec", "hostPath", "path"}) == "/vols/data")
+      << "the drill made a PV on the live replica: " << (live.ok() ? live->dump() : "");
 }
 
 }  // namespace
