@@ -289,6 +289,11 @@ class CrashE2eTest : public WebhookE2eTest {
     }
     return "";
   }
+  // The journal has the step done (or skipped): no later run prints it again.
+  bool StepPast(const std::string& recovery, const std::string& step) const {
+    const std::string state = StepState(recovery, step);
+    return state == "Succeeded" || state == "Skipped";
+  }
   std::vector<std::string> Steps(const std::string& recovery) const {
     std::vector<std::string> out;
     for (const json& s : Recovery(recovery).value("steps", json::array())) out.push_back(s.value("name", ""));
@@ -399,25 +404,33 @@ TEST_F(CrashE2eTest, AFailoverKilledAtEveryStepAndMidRestoreEndsAsAnUninterrupte
   const std::vector<std::string> steps = Steps("crash-a");
   ASSERT_EQ(steps.size(), 11u);
   struct Kill {
+    std::string step;
     std::string label;
     std::function<bool(const std::string&)> at;
   };
   std::vector<Kill> kills;
   for (const std::string& step : steps) {
-    kills.push_back({"at the start of " + step, [step](const std::string& line) { return line == step + ": running"; }});
+    kills.push_back(
+        {step, "at the start of " + step, [step](const std::string& line) { return line == step + ": running"; }});
     if (step == "RestoreObjects") {
-      kills.push_back({"half way through the restore", [](const std::string& line) {
+      kills.push_back({step, "half way through the restore", [](const std::string& line) {
                          auto [done, total] = RestoredCount(line);
                          return total > 0 && done * 2 >= total && done < total;
                        }});
     }
     // Done, and its journal entry being written: the next run may find it Running and repeat it.
-    kills.push_back({"at the end of " + step, [step](const std::string& line) {
+    kills.push_back({step, "at the end of " + step, [step](const std::string& line) {
                        return StartsWith(line, step + ": ") && line != step + ": running";
                      }});
   }
+  size_t landed = 0;
   for (size_t i = 0; i < kills.size(); ++i) {
     SCOPED_TRACE("killed " + kills[i].label);
+    // A step of a few milliseconds (driver none's volume steps) can end between the line the test
+    // reads and the kill: the journal then has it done and no later run prints it. Its later kill
+    // points were passed by that kill already.
+    if (StepPast("crash-b", kills[i].step)) continue;
+    ++landed;
     std::unique_ptr<PluginProcess> run = Start("crash-b", "shop-b");
     ASSERT_TRUE(run->started());
     ASSERT_TRUE(run->WaitForLine(kills[i].at)) << "the run ended before the kill point:\n" << run->Output();
@@ -425,7 +438,9 @@ TEST_F(CrashE2eTest, AFailoverKilledAtEveryStepAndMidRestoreEndsAsAnUninterrupte
     run->Kill();
     // Killed as the last step ends, the run may have recorded the recovery finished already.
     const bool last_kill = i + 1 == kills.size();
-    if (!last_kill) EXPECT_EQ(Recovery("crash-b").value("phase", ""), "Running");
+    if (!last_kill) {
+      EXPECT_EQ(Recovery("crash-b").value("phase", ""), "Running");
+    }
     if (kills[i].label == "half way through the restore") {
       EXPECT_EQ(StepState("crash-b", "RestoreObjects"), "Running");
       const size_t got = TargetObjects("crash-b").size();
@@ -446,6 +461,8 @@ TEST_F(CrashE2eTest, AFailoverKilledAtEveryStepAndMidRestoreEndsAsAnUninterrupte
     }
     ASSERT_FALSE(HasFatalFailure());
   }
+  // Most kill points land where they aim; a late kill skips at most the two points after it.
+  EXPECT_GE(landed * 4, kills.size() * 3) << landed << " of " << kills.size() << " kill points landed";
   std::unique_ptr<PluginProcess> last = Start("crash-b", "shop-b");
   const int last_exit = last->Wait();
   if (Recovery("crash-b").value("phase", "") == "Succeeded" && last_exit != 0) {
@@ -592,18 +609,27 @@ TEST_F(LonghornCrashE2eTest, AFailoverKilledAroundEachStorageStepEndsWithTheVolu
   ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
   const std::vector<std::string> storage_steps = {"SyncInventory", "SpendPlan", "FailoverInventory",
                                                   "RestoreInventoryVolume", "WorkloadVolumes", "RestoreObjects"};
+  // Per step, the kills that left it running: each of those is attempted again.
+  std::map<std::string, int> killed_running;
   for (const std::string& step : storage_steps) {
     for (const bool at_end : {false, true}) {
       SCOPED_TRACE(std::string(at_end ? "killed at the end of " : "killed at the start of ") + step);
+      // A step that ended before the previous kill landed is not printed by any later run.
+      if (StepPast("shop-failover", step)) continue;
       std::unique_ptr<PluginProcess> run = Start("shop-failover", "shop-to-dr");
       ASSERT_TRUE(run->WaitForLine([&](const std::string& line) {
         return at_end ? StartsWith(line, step + ": ") && line != step + ": running" : line == step + ": running";
       })) << "the run ended before the kill point:\n" << run->Output();
       run->Kill();
+      if (StepState("shop-failover", step) == "Running") ++killed_running[step];
       ExpireLease("shop-to-dr");
       ASSERT_FALSE(HasFatalFailure());
     }
   }
+  // The steps that wait on Longhorn (backups, activation) are long enough to be killed inside.
+  int inside = 0;
+  for (const auto& [step, n] : killed_running) inside += n;
+  EXPECT_GE(inside, 3) << "too few kills landed inside a storage step";
   std::unique_ptr<PluginProcess> last = Start("shop-failover", "shop-to-dr");
   ASSERT_EQ(last->Wait(), 0) << last->Output() << webhook_->Log();
 
@@ -613,7 +639,7 @@ TEST_F(LonghornCrashE2eTest, AFailoverKilledAroundEachStorageStepEndsWithTheVolu
   for (const json& s : done.value("steps", json::array())) {
     const std::string name = s.value("name", "");
     if (std::find(storage_steps.begin(), storage_steps.end(), name) == storage_steps.end()) continue;
-    EXPECT_GE(s.value("attempts", 0), 3) << name << " was killed twice and run again";
+    EXPECT_GE(s.value("attempts", 0), killed_running[name] + 1) << name << " was killed and run again";
   }
   // The DR volumes are active and hold what the primary last wrote; the claims are bound to them.
   for (const std::string volume : {"shop-inventory-vol", "shop-orders-vol"}) {
