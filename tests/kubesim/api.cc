@@ -460,6 +460,16 @@ ApiResponse Api::Update(const ApiRequest& req, const Target& t) const {
   }
   auto old = options_.store->Get(t.type.gr(), t.namespace_name, t.name);
   if (!old.ok()) return ErrorResponse(old.status(), &t.type, t.name);
+  // The body's uid is a precondition of the storage's update (rest.Update): another one is 409.
+  if (const std::string uid = MetaString(obj, "uid"), have = MetaString(*old, "uid"); !uid.empty() && uid != have) {
+    const std::string key = "/registry/" + (t.type.custom ? t.type.group + "/" : "") + t.type.resource + "/" +
+                            (t.type.namespaced ? t.namespace_name + "/" : "") + t.name;
+    return ErrorResponse(Status::Aborted("Operation cannot be fulfilled on " + t.type.gr().String() + " \"" + t.name +
+                                         "\": StorageError: invalid object, Code: 4, Key: " + key +
+                                         ", ResourceVersion: 0, AdditionalErrorMsg: Precondition failed: UID in "
+                                         "precondition: " + uid + ", UID in object meta: " + have),
+                         &t.type, t.name);
+  }
   const bool dry_run = IsDryRun(req);
   ApiResponse out;
   if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;

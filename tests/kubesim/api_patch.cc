@@ -106,6 +106,19 @@ std::optional<ApiResponse> ApplyPatch(PatchKind kind, const json& patch, const t
   return std::nullopt;
 }
 
+ApiResponse ApplyConflict(const ResourceType& type, const std::string& name,
+                          const std::vector<FieldConflict>& conflicts) {
+  json causes = json::array();
+  for (const auto& c : conflicts) {
+    causes.push_back({{"reason", "FieldManagerConflict"},
+                      {"message", "conflict with \"" + c.manager + "\" using " + c.api_version},
+                      {"field", c.path}});
+  }
+  json details = {{"name", name}, {"kind", type.resource}, {"causes", causes}};
+  if (!type.group.empty()) details["group"] = type.group;
+  return StatusResponse(409, "Conflict", ConflictMessage(conflicts), details);
+}
+
 }  // namespace
 
 ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
@@ -123,15 +136,24 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
     if (!r.ok()) return BadRequest("error decoding YAML: " + r.status().message());
     patch = std::move(*r);
     if (!patch.is_object()) return BadRequest("error decoding YAML: the apply configuration is not an object");
-    if (t.subresource.empty()) {
-      if (auto err = [&]() -> std::optional<ApiResponse> {
-            if (!patch.contains("kind") || !patch.contains("apiVersion")) {
-              return BadRequest("invalid object type: apiVersion and kind are required in an apply configuration");
-            }
-            return std::nullopt;
-          }()) {
-        return *err;
-      }
+    // kube-apiserver's apply checks, in its order (endpoints/handlers/patch.go, fieldmanager):
+    // a fieldManager is required (no user-agent fallback, unlike other writes), then the
+    // configuration may not carry managedFields (even an empty list), then apiVersion and kind.
+    if (QueryValue(req, "fieldManager").empty()) {
+      return StatusResponse(422, "Invalid",
+                            "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required "
+                            "for apply patch",
+                            {{"group", "meta.k8s.io"}, {"kind", "PatchOptions"},
+                             {"causes", json::array({{{"reason", "FieldValueRequired"},
+                                                      {"message", "Required value: is required for apply patch"},
+                                                      {"field", "fieldManager"}}})}});
+    }
+    if (patch.contains("metadata") && patch["metadata"].is_object() && patch["metadata"].contains("managedFields") &&
+        !patch["metadata"]["managedFields"].is_null()) {
+      return BadRequest("metadata.managedFields must be nil");
+    }
+    if (t.subresource.empty() && (!patch.contains("kind") || !patch.contains("apiVersion"))) {
+      return BadRequest("invalid object type: apiVersion and kind are required in an apply configuration");
     }
   } else {
     patch = json::parse(req.body, nullptr, false);
@@ -155,7 +177,14 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
     auto cur = options_.store->Get(t.type.gr(), t.namespace_name, t.name);
     if (!cur.ok()) {
       if (cur.status().IsNotFound() && kind == PatchKind::kApply && t.subresource.empty()) {
-        // Server-side apply creates what is absent.
+        // Server-side apply creates what is absent, unless the configuration names a uid: the
+        // object it meant is gone (a captured object applied to another cluster).
+        if (const std::string uid = Meta(patch, "uid"); !uid.empty()) {
+          return ErrorResponse(Status::Aborted("Operation cannot be fulfilled on " + t.type.gr().String() + " \"" +
+                                               t.name + "\": uid mismatch: the provided object specified uid " + uid +
+                                               ", and no existing object was found"),
+                               &t.type, t.name);
+        }
         json obj = patch;
         if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = json::object();
         obj["metadata"]["name"] = t.name;
@@ -194,25 +223,23 @@ ApiResponse Api::Patch(const ApiRequest& req, const Target& t) const {
     ApiResponse out;
     if (auto err = CheckUnknownFields(req, t.type, t.version, obj, &out.headers)) return *err;
     ApplyDefaults(t.type, &obj);  // the patched object is decoded with defaulting, as on create
+    FieldManagerWrite fw{manager, kind == PatchKind::kApply ? "Apply" : "Update", gv, t.subresource, now,
+                         kind == PatchKind::kApply ? &patch : nullptr, QueryBool(req, "force")};
+    // Apply conflicts are found by the apply itself, before admission and validation (so a
+    // conflicting field is 409 even when the configuration's uid would be 422).
+    if (kind == PatchKind::kApply) {
+      json probe = obj;
+      if (auto conflicts = UpdateManagedFields(&probe, &old, fw); !conflicts.empty()) {
+        return ApplyConflict(t.type, t.name, conflicts);
+      }
+    }
     bool conflict = false;
     if (!AdmitUpdate(req, t, &obj, old, dry_run, &out, &conflict)) {
       if (conflict && !client_precondition) continue;  // re-read and patch again
       return out;
     }
-    FieldManagerWrite fw{manager, kind == PatchKind::kApply ? "Apply" : "Update", gv, t.subresource, now,
-                         kind == PatchKind::kApply ? &patch : nullptr, QueryBool(req, "force")};
     auto conflicts = UpdateManagedFields(&obj, &old, fw);
-    if (!conflicts.empty()) {
-      json causes = json::array();
-      for (const auto& c : conflicts) {
-        causes.push_back({{"reason", "FieldManagerConflict"},
-                          {"message", "conflict with \"" + c.manager + "\" using " + c.api_version},
-                          {"field", c.path}});
-      }
-      json details = {{"name", t.name}, {"kind", t.type.resource}, {"causes", causes}};
-      if (!t.type.group.empty()) details["group"] = t.type.group;
-      return StatusResponse(409, "Conflict", ConflictMessage(conflicts), details);
-    }
+    if (!conflicts.empty()) return ApplyConflict(t.type, t.name, conflicts);
     auto r = options_.store->Update(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, t.subresource});
     if (!r.ok()) {
       if (r.status().IsConflict() && !client_precondition) continue;

@@ -630,6 +630,61 @@ TEST_F(ServerTest, ServerSideApplyTracksOwnershipRemovesDroppedFieldsAndReportsC
   EXPECT_EQ(by_manager.count("alice"), 0u) << "alice lost her only field to bob's forced apply";
 }
 
+// A captured object applied to another cluster (issue "What a restore meets on a real cluster"),
+// as kube-apiserver 1.37 answers each case on the real pair.
+TEST_F(ServerTest, ServerSideApplyRefusesWhatACapturedObjectCarries) {
+  ASSERT_EQ(c().Post(kCms, ConfigMap("live", {{"a", "1"}})).status, 201);
+  const std::string apply = "application/apply-patch+yaml";
+  auto cm = [](const std::string& name, const std::string& meta, const std::string& data) {
+    return "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n" + meta + "data: {" + data + "}\n";
+  };
+  struct Case {
+    const char* name;
+    std::string method;
+    std::string path;
+    std::string body;
+    std::string content_type;
+    int code;
+    const char* message;
+  } cases[] = {
+      {"apply without fieldManager", "PATCH", std::string(kCms) + "/live", cm("live", "", "b: '2'"), apply, 422,
+       "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"},
+      {"apply carrying managedFields", "PATCH", std::string(kCms) + "/live?fieldManager=dr",
+       cm("live", "  managedFields:\n  - manager: kubectl\n    operation: Apply\n", "b: '2'"), apply, 400,
+       "metadata.managedFields must be nil"},
+      {"apply carrying an empty managedFields", "PATCH", std::string(kCms) + "/live?fieldManager=dr",
+       cm("live", "  managedFields: []\n", "b: '2'"), apply, 400, "metadata.managedFields must be nil"},
+      {"apply creating with managedFields", "PATCH", std::string(kCms) + "/fresh?fieldManager=dr",
+       cm("fresh", "  managedFields: []\n", "b: '2'"), apply, 400, "metadata.managedFields must be nil"},
+      {"apply creating with a foreign uid", "PATCH", std::string(kCms) + "/gone?fieldManager=dr",
+       cm("gone", "  uid: 0000-1111\n", "b: '2'"), apply, 409,
+       "Operation cannot be fulfilled on configmaps \"gone\": uid mismatch: the provided object specified uid "
+       "0000-1111, and no existing object was found"},
+      {"apply with a foreign uid and a field another manager owns", "PATCH", std::string(kCms) + "/live?fieldManager=dr",
+       cm("live", "  uid: 0000-1111\n", "a: '9'"), apply, 409, "Apply failed with 1 conflict: conflict with"},
+      {"apply with a foreign uid", "PATCH", std::string(kCms) + "/live?fieldManager=dr",
+       cm("live", "  uid: 0000-1111\n", "b: '2'"), apply, 422,
+       "ConfigMap \"live\" is invalid: metadata.uid: Invalid value: \"0000-1111\": field is immutable"},
+      {"merge patch of the uid", "PATCH", std::string(kCms) + "/live", R"({"metadata":{"uid":"0000-1111"}})",
+       "application/merge-patch+json", 422, "metadata.uid: Invalid value: \"0000-1111\": field is immutable"},
+      {"update with a foreign uid", "PUT", std::string(kCms) + "/live",
+       R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"live","uid":"0000-1111"}})", "application/json",
+       409, "Precondition failed: UID in precondition: 0000-1111, UID in object meta: "},
+      {"apply with a null managedFields", "PATCH", std::string(kCms) + "/live?fieldManager=dr",
+       cm("live", "  managedFields: null\n", "b: '2'"), apply, 200, ""},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto r = tc.method == "PUT" ? c().Put(tc.path, json::parse(tc.body)) : c().Patch(tc.path, tc.body, tc.content_type);
+    EXPECT_EQ(r.status, tc.code) << r.raw;
+    if (tc.code >= 400) {
+      EXPECT_NE(r.body.value("message", "").find(tc.message), std::string::npos) << r.body.value("message", "");
+    }
+  }
+  EXPECT_EQ(c().Get(std::string(kCms) + "/fresh").status, 404);
+  EXPECT_EQ(c().Get(std::string(kCms) + "/gone").status, 404);
+}
+
 }  // namespace
 }  // namespace kdr::kubesim
 

@@ -589,6 +589,11 @@ Result<json> Store::UpdateLocked(const ResourceType& t, std::string_view ns_arg,
     }
     if (obj["metadata"].contains("managedFields")) next["metadata"]["managedFields"] = obj["metadata"]["managedFields"];
   } else {
+    // ValidateObjectMetaUpdate: the uid never changes (a patch naming another one is 422).
+    if (const std::string uid = MetaStr(obj, "uid"); !uid.empty() && uid != old_meta.value("uid", "")) {
+      return Status::InvalidArgument(QualifiedKind(t) + " " + Quoted(name) + " is invalid: metadata.uid: Invalid value: " +
+                                     Quoted(uid) + ": field is immutable");
+    }
     next = std::move(obj);
     next["apiVersion"] = t.api_version();
     next["kind"] = t.kind;
