@@ -41,19 +41,7 @@ class NamespaceController : public Reconciler {
       const std::string name = Name(ns);
       Ensure(kServiceAccounts, name,
              {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}});
-      if (!options_.cluster_ca_pem.empty()) {
-        Ensure(kConfigMaps, name,
-               {{"apiVersion", "v1"},
-                {"kind", "ConfigMap"},
-                {"metadata",
-                 {{"name", "kube-root-ca.crt"},
-                  {"annotations",
-                   {{"kubernetes.io/description",
-                     "Contains a CA bundle that can be used to verify the kube-apiserver when using "
-                     "internal endpoints such as the internal service IP or kubernetes.default.svc. "
-                     "No other usage is guaranteed across distributions of Kubernetes clusters."}}}}},
-                {"data", {{"ca.crt", options_.cluster_ca_pem}}}});
-      }
+      if (!options_.cluster_ca_pem.empty()) RootCa(name);
       if (name == "default") {
         Ensure(kServices, name,
                {{"apiVersion", "v1"},
@@ -70,6 +58,40 @@ class NamespaceController : public Reconciler {
   }
 
  private:
+  // pkg/controller/certificates/rootcacertpublisher: kube-root-ca.crt holds exactly the cluster CA
+  // and its description annotation; any other data (a restored copy of the source's, an edit) is
+  // written back at once, other labels and annotations are kept.
+  void RootCa(const std::string& ns) {
+    static constexpr std::string_view kDescriptionKey = "kubernetes.io/description";
+    static constexpr std::string_view kDescription =
+        "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints "
+        "such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across "
+        "distributions of Kubernetes clusters.";
+    const json data = {{"ca.crt", options_.cluster_ca_pem}};
+    auto current = store_->Get(kConfigMaps, ns, "kube-root-ca.crt");
+    if (!current.ok()) {
+      Ensure(kConfigMaps, ns,
+             {{"apiVersion", "v1"},
+              {"kind", "ConfigMap"},
+              {"metadata", {{"name", "kube-root-ca.crt"}, {"annotations", {{kDescriptionKey, kDescription}}}}},
+              {"data", data}});
+      return;
+    }
+    if (Deleting(*current) || (current->value("data", json()) == data &&
+                               !Str(*current, "/metadata/annotations/kubernetes.io~1description"_json_pointer).empty())) {
+      return;
+    }
+    auto r = store_->Modify(kConfigMaps, ns, "kube-root-ca.crt", [&](json* o) {
+      (*o)["data"] = data;
+      (*o)["metadata"]["annotations"][std::string(kDescriptionKey)] = kDescription;
+      return Status::Ok();
+    });
+    if (!r.ok() && options_.logger) {
+      options_.logger->Warning("namespace defaults", {{"object", ns + "/kube-root-ca.crt"},
+                                                      {"error", r.status().message()}});
+    }
+  }
+
   void Ensure(const GroupResource& gr, const std::string& ns, const json& object) {
     const std::string obj_name = Name(object);
     if (store_->Get(gr, ns, obj_name).ok()) return;

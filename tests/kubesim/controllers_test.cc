@@ -397,6 +397,43 @@ TEST_F(ControllersTest, EveryNamespaceGetsWhatARealClusterPutsInIt) {
   EXPECT_TRUE(WaitFor({"", "serviceaccounts"}, "shop", "default", [](const json&) { return true; }));
 }
 
+// The root-ca-cert-publisher writes back kube-root-ca.crt: a restored copy of the source's CA, an
+// extra key or a lost description annotation is reverted (on the real pair within a second);
+// labels and other annotations are kept; a deleted one comes back.
+TEST_F(ControllersTest, KubeRootCaCrtIsWrittenBack) {
+  ControllerOptions o;
+  o.cluster_ca_pem = "-----BEGIN CERTIFICATE-----\ntarget\n-----END CERTIFICATE-----\n";
+  Start(o);
+  const GroupResource cms{"", "configmaps"};
+  ASSERT_TRUE(WaitFor(cms, "shop", "kube-root-ca.crt", [](const json&) { return true; }));
+  struct Case {
+    const char* name;  // also a label value
+    std::function<void(json*)> edit;
+  } cases[] = {
+      {"source-ca", [](json* cm) { (*cm)["data"]["ca.crt"] = "-----BEGIN CERTIFICATE-----\nsource\n"; }},
+      {"extra-key", [](json* cm) { (*cm)["data"]["extra"] = "x"; }},
+      {"no-description", [](json* cm) { (*cm)["metadata"]["annotations"].erase("kubernetes.io/description"); }},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    auto m = store_->Modify(cms, "shop", "kube-root-ca.crt", [&](json* cm) {
+      tc.edit(cm);
+      (*cm)["metadata"]["labels"]["kept"] = tc.name;
+      return Status::Ok();
+    });
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    EXPECT_TRUE(WaitFor(cms, "shop", "kube-root-ca.crt", [&](const json& cm) {
+      return cm["data"] == json{{"ca.crt", o.cluster_ca_pem}} &&
+             cm["metadata"]["annotations"].contains("kubernetes.io/description") &&
+             cm["metadata"]["labels"].value("kept", "") == tc.name;
+    }));
+  }
+  ASSERT_TRUE(store_->Delete(cms, "shop", "kube-root-ca.crt", {}).ok());
+  EXPECT_TRUE(WaitFor(cms, "shop", "kube-root-ca.crt", [&](const json& cm) {
+    return cm["data"]["ca.crt"] == o.cluster_ca_pem;
+  }));
+}
+
 TEST(DisableControllersTest, ParsesTheFlagValue) {
   ControllerOptions o;
   ASSERT_TRUE(DisableControllers("pvc, longhorn", &o).ok());
