@@ -38,6 +38,8 @@ struct RunOptions {
   std::string timeout = "30m";
   bool no_wait = false;
   bool yes = false;
+  bool dry_run = false;
+  bool skip_quiesce = false;
 };
 
 std::string Holder() {
@@ -101,6 +103,90 @@ void PrintReport(const dr::WorkflowReport& r, std::ostream& out) {
       << r.counts.skipped << " skipped, " << r.counts.failed << " failed\n";
   for (const auto& f : r.failures) out << "failed: " << f.object.ToString() << ": " << f.status.message() << "\n";
   for (const auto& w : r.warnings) out << "warning: " << w << "\n";
+}
+
+json DryRunJson(const dr::DryRunReport& r) {
+  json steps = json::array();
+  for (const auto& s : r.steps) steps.push_back({{"name", s.name}, {"state", s.state}, {"what", s.what}});
+  json groups = json::array();
+  for (const auto& g : r.groups) {
+    groups.push_back({{"role", g.role}, {"name", g.name}, {"replication", g.replication}, {"claims", g.claims}});
+  }
+  json conflicts = json::array();
+  for (const auto& c : r.conflicts) conflicts.push_back({{"object", c.object.ToString()}, {"reason", c.reason}});
+  int64_t objects = 0;
+  for (const auto& [_, n] : r.objects_by_kind) objects += n;
+  json inventory = {{"generation", r.inventory_generation}, {"capturedAt", r.inventory_captured_at}};
+  if (!r.objects_by_kind.empty()) {
+    inventory["objects"] = objects;
+    inventory["objectsByKind"] = r.objects_by_kind;
+  }
+  return {{"recovery", r.recovery},
+          {"plan", r.plan},
+          {"action", std::string(dr::ToString(r.action))},
+          {"dryRun", true},
+          {"ready", r.ready()},
+          {"problems", r.problems},
+          {"sourceContext", r.source_context},
+          {"targetContext", r.target_context},
+          {"sourceReachable", r.source_reachable},
+          {"steps", steps},
+          {"storage", groups},
+          {"inventory", inventory},
+          {"existing", r.existing},
+          {"conflicts", conflicts},
+          {"quiesce", r.quiesce},
+          {"warnings", r.warnings},
+          {"notes", r.notes}};
+}
+
+void PrintDryRun(const dr::DryRunReport& r, std::ostream& out) {
+  out << "dry run of recovery " << r.recovery << " (" << dr::ToString(r.action) << " of plan " << r.plan << ", "
+      << r.source_context << " -> " << r.target_context << "): "
+      << (r.ready() ? std::string("a run would start cleanly")
+                    : "a run would NOT start cleanly (" + std::to_string(r.problems.size()) + " problem" +
+                          (r.problems.size() == 1 ? "" : "s") + ")")
+      << "; nothing was changed\n";
+  if (r.action != dr::RecoveryAction::kTest) {
+    out << "source (context " << r.source_context << "): " << (r.source_reachable ? "answers" : "does not answer")
+        << "\n";
+  }
+  if (r.inventory_generation > 0) {
+    out << "inventory: generation " << r.inventory_generation << " captured " << r.inventory_captured_at << "\n";
+  }
+  Table steps;
+  steps.headers = {"STEP", "WOULD", "WHAT"};
+  for (const auto& s : r.steps) steps.rows.push_back({s.name, s.state, s.what.empty() ? "<none>" : s.what});
+  out << FormatTable(steps);
+  if (!r.groups.empty()) {
+    Table groups;
+    groups.headers = {"STORAGE", "GROUP", "REPLICATION", "CLAIMS"};
+    for (const auto& g : r.groups) {
+      groups.rows.push_back({g.role, g.name, g.replication.empty() ? "<unknown>" : g.replication,
+                             g.claims.empty() ? "<none>" : Join(g.claims, ",")});
+    }
+    out << FormatTable(groups);
+  }
+  if (!r.objects_by_kind.empty()) {
+    int64_t objects = 0;
+    for (const auto& [_, n] : r.objects_by_kind) objects += n;
+    out << "objects to restore: " << objects << "\n";
+    Table kinds;
+    kinds.headers = {"KIND", "OBJECTS"};
+    for (const auto& [kind, n] : r.objects_by_kind) kinds.rows.push_back({kind, std::to_string(n)});
+    out << FormatTable(kinds);
+  }
+  if (!r.quiesce.empty()) {
+    out << "would quiesce on the source:\n";
+    for (const auto& q : r.quiesce) out << "  " << q << "\n";
+  }
+  if (!r.conflicts.empty()) {
+    out << "conflicts on the target (existing: " << r.existing << "):\n";
+    for (const auto& c : r.conflicts) out << "  " << c.object.ToString() << ": " << c.reason << "\n";
+  }
+  for (const auto& p : r.problems) out << "problem: " << p << "\n";
+  for (const auto& w : r.warnings) out << "warning: " << w << "\n";
+  for (const auto& n : r.notes) out << "note: " << n << "\n";
 }
 
 Status Confirm(const RunOptions& o, const dr::DRRecovery& rec, const dr::DRPlan& plan, const CommandContext& ctx) {
@@ -182,7 +268,8 @@ Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const Command
                                       ": run it with kubectl dr " + CommandOf(rec.spec.action) + " " + o.name);
   }
   KDR_ASSIGN_OR_RETURN(dr::DRPlan plan, ReadPlan(*target, ns, rec.spec.plan_name));
-  KDR_RETURN_IF_ERROR(Confirm(o, rec, plan, ctx));
+  // A dry run changes nothing, so it asks nothing.
+  if (!o.dry_run) KDR_RETURN_IF_ERROR(Confirm(o, rec, plan, ctx));
 
   // The source only when it answers at once: a failover never waits on the dead site (a failback
   // needs it, and its preflight says so).
@@ -208,8 +295,22 @@ Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const Command
   w.existing = existing;
   w.parallel = o.parallel;
   w.no_wait = o.no_wait;
+  w.skip_quiesce = o.skip_quiesce;
   w.timeout = timeout;
   w.holder = Holder();
+  if (o.dry_run) {
+    dr::DryRunReport plan_report;
+    KDR_RETURN_IF_ERROR(dr::PlanRecovery(*target, source.get(), ctx.env, w, &plan_report));
+    if (format == OutputFormat::kTable) {
+      PrintDryRun(plan_report, *ctx.streams.out);
+    } else {
+      PrintObjects({DryRunJson(plan_report)}, format, false, *ctx.streams.out);
+    }
+    if (plan_report.ready()) return Status::Ok();
+    return Status::FailedPrecondition("recovery " + Quote(o.name) + " would not start cleanly: " +
+                                      std::to_string(plan_report.problems.size()) + " problem(s), listed above; "
+                                      "nothing was changed");
+  }
   ProgressView view(*ctx.streams.err, ProgressView::Detect(*ctx.streams.err), *ctx.env.clock,
                     dr::StepsOf(rec.spec.action));
   w.on_event = [&view](const dr::WorkflowEvent& e) { view.On(e); };
@@ -251,6 +352,18 @@ void AddRunFlags(CLI::App* cmd, const std::shared_ptr<RunOptions>& o) {
   cmd->add_option("--timeout", o->timeout, "How long each storage call and each wait may take")->type_name("DURATION");
   cmd->add_flag("--no-wait", o->no_wait, "Do not wait for the restored workloads to be ready");
   cmd->add_flag("--yes", o->yes, "Do not ask for confirmation");
+  cmd->add_flag("--dry-run", o->dry_run,
+                "Run the preflight only and show what a run would do (its steps, storage groups, objects by kind, "
+                "conflicts, what it would quiesce); change nothing on either cluster, ask nothing; exit 0 only when a "
+                "run would start cleanly");
+}
+
+// Failover and failback stop the source's workloads first (QuiesceSource); a drill never does.
+void AddSkipQuiesceFlag(CLI::App* cmd, const std::shared_ptr<RunOptions>& o, std::string_view site) {
+  cmd->add_flag("--skip-quiesce", o->skip_quiesce,
+                "Leave the workloads on " + std::string(site) + " running: the QuiesceSource step is skipped "
+                "(journaled with the reason --skip-quiesce) and the report warns of it; what they write after the "
+                "storage's last sync is lost");
 }
 
 }  // namespace
@@ -261,6 +374,7 @@ void RegisterFailover(const Registrar& r) {
       "failover", "Run (or resume) a Failover recovery: move its plan's workloads to the DR site, spend the plan, "
                   "fence the old primary");
   AddRunFlags(failover, f);
+  AddSkipQuiesceFlag(failover, f, "the source");
   failover->footer(
       "With --agent job (the default) the agent runs on the target as Jobs in the inventory claim's namespace,\n"
       "as the service account kubectl dr agent install put there (the preflight refuses the run without it):\n"
@@ -268,7 +382,9 @@ void RegisterFailover(const Registrar& r) {
       "RestoreObjects restores it. A rerun waits for or reads a Job of the same recovery that runs or\n"
       "succeeded, and replaces one that failed. Before the agent can read it, the inventory's own volume is\n"
       "taken from the source, or from the plan (recorded by agent install) when the source does not answer.\n\n"
-      "Examples:\n  kubectl dr failover shop-failover --yes\n"
+      "--dry-run runs the preflight alone and shows what a run would do; it changes nothing and exits 1\n"
+      "when a run would not start cleanly (every problem listed: a spent plan, the webhook, conflicts...).\n\n"
+      "Examples:\n  kubectl dr failover shop-failover --dry-run\n  kubectl dr failover shop-failover --yes\n"
       "  kubectl dr failover shop-failover --agent local --inventory-path /mnt/inventory --yes");
   failover->callback([r, f] { *r.action = [r, f] { return RunWorkflow(*f, dr::RecoveryAction::kFailover, *r.context); }; });
 
@@ -278,6 +394,7 @@ void RegisterFailover(const Registrar& r) {
                   "quiesce the DR site, bring the storage back (Recover then Restore), unfence the primary and bring "
                   "its stale copies to the DR site's state");
   AddRunFlags(failback, b);
+  AddSkipQuiesceFlag(failback, b, "the DR site (the failback's source)");
   failback->footer("Examples:\n  kubectl dr failback shop-failback --yes\n"
                    "  kubectl dr failback shop-failback --agent local --inventory-path /mnt/inventory --yes");
   failback->callback([r, b] { *r.action = [r, b] { return RunWorkflow(*b, dr::RecoveryAction::kFailback, *r.context); }; });

@@ -33,6 +33,9 @@ const kube::Gvr kRecoveries{std::string(kGroup), std::string(kVersion), std::str
 const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
 const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
 const kube::Gvr kNamespaces{"", "v1", "namespaces"};
+const kube::Gvr kLeases{"coordination.k8s.io", "v1", "leases"};
+
+std::string LeaseName(const DRPlan& plan) { return "kubectl-dr-plan-" + plan.metadata.name; }
 
 // One run: the state every step reads, rebuilt at the start of each run (each piece is cheap and
 // idempotent to rebuild), and the journal written after every change.
@@ -43,8 +46,12 @@ class Run {
       : target_(target), source_(source), env_(env), o_(o), report_(report), stop_(std::move(stop)) {}
 
   Status Execute();
+  // PlanRecovery: reads only.
+  Status DryRun(DryRunReport* d);
 
  private:
+  std::optional<std::string> LiveLeaseHolder();
+  PlannedStep Planned(std::string_view name, const DryRunReport& d) const;
   Status Load();
   Status Prepare();
   Status PrepareForJob();
@@ -287,6 +294,14 @@ Status Run::QuiesceSource(std::string* message, bool* skipped) {
   if (source_ == nullptr && failback()) {
     return Status::Unavailable("the DR site (context " + plan_.spec.source_context + ") cannot be reached: a "
                                "failback quiesces it first; run again when it answers");
+  }
+  if (o_.skip_quiesce) {
+    *skipped = true;
+    *message = "--skip-quiesce: the source's workloads were left running";
+    Warn("quiesce skipped (--skip-quiesce): the workloads of namespace(s) " + Join(Namespaces(), ", ") + " on the " +
+         (failback() ? "DR site" : "source") + " (context " + plan_.spec.source_context +
+         ") were left running; what they write after the storage's last sync is not in the volumes that move");
+    return Status::Ok();
   }
   if (source_ == nullptr) {
     *skipped = true;
@@ -897,6 +912,219 @@ std::string Run::RecordRunner() {
   return user;
 }
 
+// A live holder of the plan's Lease (another run at work): what Acquire would refuse.
+std::optional<std::string> Run::LiveLeaseHolder() {
+  Result<json> lease = target_.Get(kLeases, o_.dr_namespace, LeaseName(plan_));
+  if (!lease.ok()) return std::nullopt;  // none (or unreadable: the run's Acquire will say)
+  const std::string holder = kube::StringField(*lease, {"spec", "holderIdentity"});
+  const std::string renewed = kube::StringField(*lease, {"spec", "renewTime"});
+  const json& seconds = kube::FieldAt(*lease, {"spec", "leaseDurationSeconds"});
+  Clock::WallTime at;
+  if (holder.empty() || !ParseRfc3339(renewed, &at) || !seconds.is_number_integer()) return std::nullopt;
+  if (at + std::chrono::seconds(seconds.get<int64_t>()) <= env_.clock->Now()) return std::nullopt;  // expired
+  return holder + " (renewed " + renewed + ")";
+}
+
+PlannedStep Run::Planned(std::string_view name, const DryRunReport& d) const {
+  using namespace step;
+  PlannedStep p{std::string(name), "run", ""};
+  auto skip = [&p](std::string why) {
+    p.state = "skip";
+    p.what = std::move(why);
+    return p;
+  };
+  auto groups_of = [this](storage::CgRole role) {
+    const auto groups = Groups(role);
+    return std::to_string(VolumeCount(groups)) + " volume(s)" +
+           (groups.size() > 1 ? " in " + std::to_string(groups.size()) + " groups" : "");
+  };
+  const bool volume_map_known = !job() || recovery_.status.inventory.has_value();
+  const std::string target_namespaces = Join(TargetNamespaces(), ", ");
+  if (name == kPreflight) {
+    p.what = "the checks of this dry run";
+  } else if (name == kQuiesceSource) {
+    if (o_.skip_quiesce) return skip("--skip-quiesce: the source's workloads are left running");
+    if (source_ == nullptr) return skip("the source is unreachable: nothing is quiesced there");
+    p.what = d.quiesce.empty() ? "nothing to stop: no workload runs in " + Join(Namespaces(), ", ")
+                               : "stop " + std::to_string(d.quiesce.size()) + " workload(s) on the source and wait "
+                                                                               "for their pods to go";
+  } else if (name == kSyncInventory) {
+    if (Groups(storage::CgRole::kInventory).empty()) return skip("no inventory volumes");
+    p.what = failback() ? "replicate the inventory's " + groups_of(storage::CgRole::kInventory) + " back (Recover)"
+                        : "sync the inventory's " + groups_of(storage::CgRole::kInventory) + " (best effort)";
+  } else if (name == kSpendPlan) {
+    p.what = "mark plan " + plan_.metadata.name + " Spent by " + o_.recovery + ": the point of no return";
+  } else if (name == kFailoverInventory) {
+    if (Groups(storage::CgRole::kInventory).empty()) return skip("no inventory volumes");
+    p.what = "fail over the inventory's " + groups_of(storage::CgRole::kInventory);
+  } else if (name == kFailbackInventory) {
+    if (Groups(storage::CgRole::kInventory).empty()) return skip("no inventory volumes");
+    p.what = "bring the inventory's " + groups_of(storage::CgRole::kInventory) + " back to the primary (Restore)";
+  } else if (name == kUnfence) {
+    p.what = "lift the fence on the primary's claims and namespaces " + target_namespaces;
+  } else if (name == kRestoreInventoryVolume) {
+    if (recovery_.spec.action == RecoveryAction::kTest) return skip("a drill reads the inventory in place");
+    p.what = "make persistentvolumeclaim " + plan_.spec.inventory_pvc_namespace + "/" + plan_.spec.inventory_pvc_name +
+             " on the target and wait until it is Bound";
+  } else if (name == kStartAgent) {
+    if (!job()) return skip("the agent runs in this process (--agent local)");
+    p.what = "run agent job " + plan_.spec.inventory_pvc_namespace + "/" + DescribeJobName(o_.recovery) +
+             ": read the inventory, refuse conflicts (existing: " + d.existing + "), record the volume map";
+  } else if (name == kWorkloadVolumes) {
+    if (!volume_map_known) {
+      p.what = "move the workloads' volumes the agent finds in the inventory's volume map (StartAgent)";
+    } else if (Groups(storage::CgRole::kWorkloads).empty()) {
+      return skip("no workloads volumes");
+    } else {
+      p.what = failback() ? "replicate the workloads' " + groups_of(storage::CgRole::kWorkloads) +
+                                " back and restore them on the primary (Recover, Restore)"
+                          : "sync and fail over the workloads' " + groups_of(storage::CgRole::kWorkloads);
+    }
+  } else if (name == kPrepareDrill) {
+    p.what = "copy the workloads' " + groups_of(storage::CgRole::kWorkloads) + " for the drill (the live replicas "
+             "are not touched)";
+  } else if (name == kRestoreObjects) {
+    int64_t objects = 0;
+    for (const auto& [_, n] : d.objects_by_kind) objects += n;
+    p.what = job() ? "run agent job " + plan_.spec.inventory_pvc_namespace + "/" + RestoreJobName(o_.recovery) +
+                         ": restore the inventory into " + target_namespaces
+                   : "restore " + std::to_string(objects) + " object(s) into " + target_namespaces +
+                         " (existing: " + d.existing + ")";
+  } else if (name == kFenceSource) {
+    if (source_ == nullptr) return skip("the source is unreachable: fence it when it is back: kubectl dr fence --plan " +
+                                        plan_.metadata.name);
+    p.what = "label the inventory's claim" +
+             std::string(volume_map_known ? " and " + std::to_string(VolumeCount(Groups(storage::CgRole::kWorkloads))) +
+                                                " workload claim(s)"
+                                          : " and the workloads' claims") +
+             " failed over, and their namespaces fenced, on the source";
+  } else if (name == kVerify) {
+    if (o_.no_wait) return skip("not waited for (--no-wait)");
+    p.what = "wait until the restored workloads in " + target_namespaces + " are ready";
+  }
+  return p;
+}
+
+Status Run::DryRun(DryRunReport* d) {
+  KDR_RETURN_IF_ERROR(Load());
+  d->recovery = o_.recovery;
+  d->plan = plan_.metadata.name;
+  d->action = recovery_.spec.action;
+  d->source_context = plan_.spec.source_context;
+  d->target_context = plan_.spec.target_context;
+  d->source_reachable = source_ != nullptr;
+  d->existing = std::string(inventory::ToString(o_.existing));
+  auto problem = [d](const Status& st) { d->problems.push_back(st.message()); };
+  const bool drill = recovery_.spec.action == RecoveryAction::kTest;
+
+  if (recovery_.finished()) {
+    problem(Status::FailedPrecondition("recovery " + Quote(o_.recovery) + " finished (" +
+                                       std::string(ToString(*recovery_.status.phase)) + ") at " +
+                                       recovery_.status.finished_at + " and is never re-run: create a new one "
+                                       "(kubectl dr recovery create)"));
+  }
+  if (std::optional<std::string> holder = LiveLeaseHolder()) {
+    problem(Status::FailedPrecondition("another run holds plan " + plan_.metadata.name + "'s lease " + o_.dr_namespace +
+                                       "/" + LeaseName(plan_) + ": " + *holder + "; wait for it to end"));
+  }
+  std::vector<RecoveryStep> steps = recovery_.status.steps;
+  Journal journal(recovery_.spec.action, &steps, env_.clock);
+  if (Status st = journal.Reconcile(); !st.ok()) problem(st);
+
+  // The preflight's checks, every one of them.
+  if (Status st = CheckPlanNotSpent(plan_, o_.recovery); !st.ok()) problem(st);
+  if (Status st = CheckWebhook(target_, o_.dr_namespace, plan_.metadata.name, "target", plan_.spec.target_context);
+      !st.ok()) {
+    problem(st);
+  }
+  if (job()) {
+    if (Result<AgentIdentity> id = CheckAgentIdentity(target_, plan_); !id.ok()) problem(id.status());
+  }
+  if (failback() && source_ == nullptr) {
+    problem(Status::FailedPrecondition("a failback needs both sites, and its source (the DR site, context " +
+                                       plan_.spec.source_context + ") cannot be reached"));
+  }
+  if (Status st = job() ? PrepareForJob() : Prepare(); !st.ok()) {
+    problem(st);
+  } else {
+    d->inventory_generation = report_->inventory_generation;
+    d->inventory_captured_at = report_->inventory_captured_at;
+    for (const auto& cg : groups_) {
+      PlannedGroup g{std::string(storage::ToString(cg.role)), cg.name, {}, ""};
+      for (const auto& v : cg.volumes) g.claims.push_back(v.captured.pvc_namespace + "/" + v.captured.pvc_name);
+      Result<storage::CgState> state = driver_->State(cg, Deadline());
+      if (!state.ok()) {
+        problem(state.status().WithContext(g.role + " storage group " + Quote(cg.name)));
+      } else {
+        g.replication = std::string(storage::ToString(state->replication)) +
+                        (state->backend.empty() ? "" : " (" + state->backend + ")");
+        if (failback() && state->replication == storage::Replication::kUnknown) {
+          problem(Status::FailedPrecondition("a failback needs both sites' storage, and the " + g.role + " group " +
+                                             Quote(cg.name) + " cannot be read: " + state->backend));
+        }
+      }
+      d->groups.push_back(std::move(g));
+    }
+    if (job()) {
+      d->notes.push_back("the inventory is read by the agent on the target (--agent job): the objects by kind, the "
+                         "workloads' volumes and what would conflict are known once its first Job (StartAgent) has "
+                         "read it; to see them now, run the dry run with --agent local --inventory-path DIR");
+    } else {
+      const std::vector<std::string> namespaces = Namespaces();
+      for (const json& obj : input_.objects) {
+        const std::string ns = kube::StringField(obj, {"metadata", "namespace"});
+        if (!ns.empty() && std::find(namespaces.begin(), namespaces.end(), ns) == namespaces.end()) continue;
+        const std::string api = kube::StringField(obj, {"apiVersion"});
+        const size_t slash = api.find('/');
+        const std::string kind = kube::StringField(obj, {"kind"});
+        ++d->objects_by_kind[slash == std::string::npos ? kind : kind + "." + api.substr(0, slash)];
+      }
+      inventory::RestoreOptions ro = RecoveryRestoreOptions(plan_, recovery_, ObjectRestoreOptionsFor());
+      Result<std::vector<inventory::Conflict>> conflicts = inventory::ListConflicts(target_, input_, ro);
+      if (!conflicts.ok()) {
+        problem(conflicts.status().WithContext("listing what would conflict on the target"));
+      } else {
+        d->conflicts = std::move(*conflicts);
+        if (o_.existing == inventory::ExistingPolicy::kFail) {
+          if (Status st = RefuseConflicts(d->conflicts); !st.ok()) problem(st);
+        }
+      }
+    }
+  }
+  // What QuiesceSource would stop, asked of the source as server-side dry runs.
+  const RecoveryStep* quiesced = journal.Find(step::kQuiesceSource);
+  if (!drill && source_ != nullptr && !o_.skip_quiesce && quiesced != nullptr &&
+      quiesced->state != StepState::kSucceeded && quiesced->state != StepState::kSkipped) {
+    QuiesceOptions q;
+    q.namespaces = Namespaces();
+    q.dry_run = true;
+    Result<QuiesceResult> r = Quiesce(*source_, env_, q, stop_);
+    if (!r.ok()) {
+      problem(r.status().WithContext("quiescing the source"));
+    } else {
+      for (const QuiesceChange& c : r->changes) d->quiesce.push_back(c.object + ": " + c.change);
+    }
+  }
+  for (std::string_view name : StepsOf(recovery_.spec.action)) {
+    const RecoveryStep* s = journal.Find(name);
+    if (s != nullptr && (s->state == StepState::kSucceeded || s->state == StepState::kSkipped)) {
+      d->steps.push_back({std::string(name), "done", s->message});
+    } else {
+      d->steps.push_back(Planned(name, *d));
+    }
+  }
+  if (!drill && source_ == nullptr && !failback()) {
+    d->warnings.push_back("the source (context " + plan_.spec.source_context + ") does not answer: a run would "
+                          "neither quiesce nor fence it (kubectl dr fence --plan " + plan_.metadata.name +
+                          " when it is back)");
+  }
+  if (o_.skip_quiesce && !drill) {
+    d->warnings.push_back("--skip-quiesce: the source's workloads would be left running");
+  }
+  for (const std::string& w : report_->warnings) d->warnings.push_back(w);
+  return Status::Ok();
+}
+
 Status Run::Execute() {
   KDR_RETURN_IF_ERROR(Load());
   if (recovery_.finished()) {
@@ -910,7 +1138,7 @@ Status Run::Execute() {
                                       "it (the DR site's inventory volume stays a replica, and a drill copies only the "
                                       "workloads' volumes): run the drill with --agent local --inventory-path DIR");
   }
-  kube::LeaseSpec ls{o_.dr_namespace, "kubectl-dr-plan-" + plan_.metadata.name, o_.holder, std::chrono::seconds(30)};
+  kube::LeaseSpec ls{o_.dr_namespace, LeaseName(plan_), o_.holder, std::chrono::seconds(30)};
   KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Lease> lease, kube::Lease::Acquire(&target_, ls, env_.clock));
   lease->KeepAlive(stop_);
 
@@ -971,6 +1199,20 @@ Status Run::Execute() {
 }
 
 }  // namespace
+
+Status PlanRecovery(kube::Client& target, kube::Client* source, const Env& env, const WorkflowOptions& options,
+                    DryRunReport* report, std::stop_token stop) {
+  if (report == nullptr) return Status::Internal("no report to fill");
+  if (options.recovery.empty()) return Status::InvalidArgument("the recovery's name is empty");
+  if (env.clock == nullptr || env.fs == nullptr) return Status::Internal("the environment has no clock or file system");
+  if (options.agent == WorkflowOptions::Agent::kLocal && options.inventory_path.empty()) {
+    return Status::InvalidArgument("the agent in this process (--agent local) reads the inventory from "
+                                   "--inventory-path DIR: give the directory holding the replicated inventory");
+  }
+  WorkflowReport scratch;
+  Run run(target, source, env, options, &scratch, std::move(stop));
+  return run.DryRun(report);
+}
 
 Status RunRecovery(kube::Client& target, kube::Client* source, const Env& env, const WorkflowOptions& options,
                    WorkflowReport* report, std::stop_token stop) {

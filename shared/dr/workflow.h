@@ -68,6 +68,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -107,6 +108,9 @@ struct WorkflowOptions {
   int parallel = 16;
   bool rerun_finished_jobs = false;
   bool no_wait = false;  // Verify skipped
+  // QuiesceSource is Skipped with the reason "--skip-quiesce" and the report warns that the
+  // source's workloads were left running (they may still write to the volumes that fail over).
+  bool skip_quiesce = false;
   // Each storage call, the claim binding and the readiness wait get this long.
   std::chrono::nanoseconds timeout{std::chrono::minutes(30)};
   // The Lease's holder identity ("alice@laptop pid 42").
@@ -143,6 +147,60 @@ struct WorkflowReport {
   std::vector<inventory::ObjectFailure> failures;
   std::vector<std::string> warnings;
 };
+
+// What a run would do, as PlanRecovery finds it.
+struct PlannedStep {
+  std::string name;
+  // "done" (Succeeded or Skipped in the journal: a run resumes after it), "run" or "skip".
+  std::string state;
+  std::string what;  // what it would do, or why it would be skipped
+};
+
+struct PlannedGroup {
+  std::string role;  // "inventory", "workloads"
+  std::string name;
+  std::vector<std::string> claims;  // "shop/data", as captured
+  std::string replication;          // as the driver reads it now ("" when it could not)
+};
+
+struct DryRunReport {
+  std::string recovery;
+  std::string plan;
+  RecoveryAction action = RecoveryAction::kFailover;
+  std::string source_context;
+  std::string target_context;
+  bool source_reachable = false;
+  // Why a real run would not start cleanly, each with what to do; empty: it would.
+  std::vector<std::string> problems;
+  bool ready() const { return problems.empty(); }
+  std::vector<PlannedStep> steps;  // every step of the action, in order
+  std::vector<PlannedGroup> groups;
+  int64_t inventory_generation = 0;  // 0: not read here
+  std::string inventory_captured_at;
+  // The inventory's objects in the recovery's namespaces (and cluster-scoped ones), by kind
+  // ("Deployment.apps"); empty when the inventory is not read here (--agent job: the agent reads
+  // it on the target), which `notes` then says.
+  std::map<std::string, int64_t> objects_by_kind;
+  // What the restore would meet on the target; refused (a problem) under --existing fail.
+  std::vector<inventory::Conflict> conflicts;
+  std::string existing;  // the policy they would meet: "fail", "skip", "update"
+  // The source's workloads QuiesceSource would stop: "deployment shop/web: 2 -> 0 replicas".
+  std::vector<std::string> quiesce;
+  std::vector<std::string> warnings;
+  std::vector<std::string> notes;  // what the dry run could not see, and why
+};
+
+// `--dry-run`: the preflight of a run of the recovery named in options, and what the run would do,
+// changing nothing on either cluster: no Lease, no journal or status write, no Job, no storage
+// call that changes state. It reads the recovery, plan, journal, Lease and inventory (as the run
+// would: options.agent), asks the driver for the groups and their state, lists the conflicts on
+// the target, and, on a reachable source, what QuiesceSource would stop (server-side dry-run
+// patches, which persist nothing; so are the webhook's probes). Every problem is listed, none
+// stops the others' checks. Ok with `report` filled whether or not a run would start
+// (report->ready()); an error only when no report can be made: InvalidArgument for bad options,
+// NotFound for a recovery or plan that is not there, the target's errors reading them.
+Status PlanRecovery(kube::Client& target, kube::Client* source, const Env& env, const WorkflowOptions& options,
+                    DryRunReport* report, std::stop_token stop = {});
 
 // Runs (or resumes) the recovery named in options on the plan's target. `source` is the plan's
 // source cluster, or null when it cannot be reached (the caller probes it with a short deadline).

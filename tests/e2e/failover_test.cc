@@ -322,5 +322,183 @@ TEST_F(FailoverE2eTest, ASubsetFailoverLeavesTheRestToAClonedPlanThatFailsItOver
             "shop-only");
 }
 
+// Every object of `types` on a cluster with its resourceVersion, one "kind ns/name rv" line each,
+// sorted; the control plane's own namespaces left out (their leases renew on their own).
+std::string Snapshot(const ClusterPair& pair, const Cluster& cluster, const std::string& types) {
+  CommandResult r = pair.Kubectl(cluster, "get " + types + " -A -o json");
+  json list = json::parse(r.output, nullptr, false);
+  if (!list.is_object()) return "unreadable: " + r.output;
+  std::vector<std::string> lines;
+  for (const json& o : list.value("items", json::array())) {
+    const json& m = o.value("metadata", json::object());
+    const std::string ns = m.value("namespace", "");
+    if (ns == "kube-system" || ns == "kube-node-lease") continue;
+    lines.push_back(o.value("kind", "") + " " + ns + "/" + m.value("name", "") + " " + m.value("resourceVersion", ""));
+  }
+  std::sort(lines.begin(), lines.end());
+  return Join(lines, "\n");
+}
+
+constexpr char kTargetTypes[] =
+    "drplans,drrecoveries,leases,jobs,namespaces,configmaps,persistentvolumeclaims,persistentvolumes,deployments,"
+    "services,ingresses";
+constexpr char kSourceTypes[] = "namespaces,configmaps,persistentvolumeclaims,persistentvolumes,deployments,services";
+
+TEST_F(FailoverE2eTest, DryRunChangesNothingNeedsNoConfirmationAndShowsWhatARunWouldDo) {
+  ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
+  ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
+  WaitForCache("drrecoveries", 1);
+  const std::string target_before = Snapshot(*pair_, target(), kTargetTypes);
+  const std::string source_before = Snapshot(*pair_, pair_->source(), kSourceTypes);
+
+  // No --yes and no terminal: a dry run asks nothing.
+  CommandResult dry = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --dry-run </dev/null");
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("dry run of recovery shop-failover (Failover of plan shop-to-dr"), std::string::npos)
+      << dry.output;
+  EXPECT_NE(dry.output.find("a run would start cleanly; nothing was changed"), std::string::npos) << dry.output;
+  for (const char* step : {"Preflight", "QuiesceSource", "SpendPlan", "RestoreObjects", "FenceSource", "Verify"}) {
+    EXPECT_NE(dry.output.find(step), std::string::npos) << step << "\n" << dry.output;
+  }
+  EXPECT_NE(dry.output.find("deployment shop/web: 2 -> 0 replicas"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("Deployment.apps"), std::string::npos) << dry.output;
+
+  std::string err;
+  CommandResult report = DrSplit("failover shop-failover --agent local --inventory-path " + inventory_ +
+                                     " --dry-run -o json </dev/null",
+                                 &err);
+  ASSERT_EQ(report.exit_code, 0) << report.output << err;
+  json r = json::parse(report.output, nullptr, false);
+  ASSERT_TRUE(r.is_object()) << report.output;
+  EXPECT_EQ(r["dryRun"], true);
+  EXPECT_EQ(r["ready"], true);
+  EXPECT_EQ(r["problems"].size(), 0u) << r.dump(2);
+  EXPECT_EQ(r["sourceReachable"], true);
+  ASSERT_EQ(r["steps"].size(), 11u) << r.dump(2);
+  EXPECT_EQ(r["steps"][1]["name"], "QuiesceSource");
+  EXPECT_EQ(r["steps"][1]["state"], "run");
+  EXPECT_EQ(r["steps"][6]["name"], "StartAgent");
+  EXPECT_EQ(r["steps"][6]["state"], "skip") << "--agent local";
+  EXPECT_EQ(r["inventory"]["generation"], 1);
+  EXPECT_EQ(r["inventory"]["objectsByKind"]["Deployment.apps"], 1) << r.dump(2);
+  EXPECT_EQ(r["inventory"]["objectsByKind"]["ConfigMap"], 1) << r.dump(2);
+  ASSERT_EQ(r["storage"].size(), 1u) << r.dump(2);
+  EXPECT_EQ(r["storage"][0]["role"], "inventory");
+  EXPECT_EQ(r["storage"][0]["claims"], json::array({"shop/shop-inventory"}));
+  EXPECT_EQ(r["quiesce"], json::array({"deployment shop/web: 2 -> 0 replicas"})) << r.dump(2);
+  EXPECT_EQ(r["conflicts"].size(), 0u);
+
+  // Neither cluster changed: no lease, no journal, the plan not spent, nothing quiesced.
+  EXPECT_EQ(Snapshot(*pair_, target(), kTargetTypes), target_before);
+  EXPECT_EQ(Snapshot(*pair_, pair_->source(), kSourceTypes), source_before);
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drr shop-failover -o jsonpath={.status}").output, "");
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+}
+
+TEST_F(FailoverE2eTest, DryRunListsEveryConflictAndExitsOneChangingNothing) {
+  ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
+  ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
+  WaitForCache("drrecoveries", 1);
+  ASSERT_EQ(Kubectl("create namespace shop").exit_code, 0);
+  ASSERT_EQ(Kubectl("-n shop create configmap web-config --from-literal=greeting=local").exit_code, 0);
+  CommandResult service = Kubectl("apply -f " + dir_.Write("service.yaml",
+                                                          "apiVersion: v1\nkind: Service\nmetadata: {name: web, "
+                                                          "namespace: shop}\nspec:\n  ports:\n  - {port: 80}\n"));
+  ASSERT_EQ(service.exit_code, 0) << service.output;
+  const std::string target_before = Snapshot(*pair_, target(), kTargetTypes);
+  const std::string source_before = Snapshot(*pair_, pair_->source(), kSourceTypes);
+
+  CommandResult dry = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --dry-run");
+  EXPECT_EQ(dry.exit_code, 1) << dry.output;
+  EXPECT_NE(dry.output.find("a run would NOT start cleanly (1 problem)"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("conflicts on the target (existing: fail):"), std::string::npos) << dry.output;
+  for (const char* object : {"Namespace shop", "ConfigMap shop/web-config", "Service shop/web"}) {
+    EXPECT_NE(dry.output.find(std::string("  ") + object + ": "), std::string::npos) << object << "\n" << dry.output;
+  }
+  EXPECT_NE(dry.output.find("would not start cleanly: 1 problem(s), listed above; nothing was changed"),
+            std::string::npos)
+      << dry.output;
+
+  std::string err;
+  CommandResult report = DrSplit("failover shop-failover --agent local --inventory-path " + inventory_ +
+                                     " --dry-run -o yaml",
+                                 &err);
+  EXPECT_EQ(report.exit_code, 1) << report.output << err;
+  EXPECT_NE(report.output.find("ready: false"), std::string::npos) << report.output;
+  EXPECT_NE(report.output.find("object: ConfigMap shop/web-config"), std::string::npos) << report.output;
+
+  // Under --existing skip the same conflicts are shown, and a run would start.
+  CommandResult skip = Dr("failover shop-failover --agent local --inventory-path " + inventory_ +
+                          " --dry-run --existing skip");
+  EXPECT_EQ(skip.exit_code, 0) << skip.output;
+  EXPECT_NE(skip.output.find("conflicts on the target (existing: skip):"), std::string::npos) << skip.output;
+
+  EXPECT_EQ(Snapshot(*pair_, target(), kTargetTypes), target_before);
+  EXPECT_EQ(Snapshot(*pair_, pair_->source(), kSourceTypes), source_before);
+}
+
+TEST_F(FailoverE2eTest, DryRunOfASpentPlanOrAFinishedRecoveryNamesEveryProblem) {
+  ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
+  ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
+  WaitForCache("drrecoveries", 1);
+  ASSERT_EQ(Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --yes --no-wait").exit_code, 0);
+  const std::string target_before = Snapshot(*pair_, target(), kTargetTypes);
+
+  CommandResult dry = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --dry-run -o json");
+  EXPECT_EQ(dry.exit_code, 1) << dry.output;
+  EXPECT_NE(dry.output.find("finished (Succeeded)"), std::string::npos) << dry.output;
+  EXPECT_NE(dry.output.find("is never re-run"), std::string::npos) << dry.output;
+  // Every step is done: the journal says so.
+  EXPECT_EQ(dry.output.find("\"state\": \"run\""), std::string::npos) << dry.output;
+  EXPECT_EQ(Snapshot(*pair_, target(), kTargetTypes), target_before);
+}
+
+TEST_F(FailoverE2eTest, SkipQuiesceLeavesTheSourceRunningJournalsWhyAndWarns) {
+  ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
+  ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
+  WaitForCache("drrecoveries", 1);
+
+  CommandResult dry = Dr("failover shop-failover --agent local --inventory-path " + inventory_ +
+                         " --dry-run --skip-quiesce -o json");
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  json planned = json::parse(dry.output.substr(dry.output.find('{')), nullptr, false);
+  ASSERT_TRUE(planned.is_object()) << dry.output;
+  EXPECT_EQ(planned["steps"][1]["state"], "skip");
+  EXPECT_EQ(planned["quiesce"].size(), 0u);
+
+  std::string err;
+  CommandResult run = DrSplit("failover shop-failover --agent local --inventory-path " + inventory_ +
+                                  " --skip-quiesce --yes -o json" + WaitFlag(),
+                              &err);
+  ASSERT_EQ(run.exit_code, 0) << run.output << err;
+  json report = json::parse(run.output, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << run.output;
+  EXPECT_EQ(report["steps"][1]["name"], "QuiesceSource");
+  EXPECT_EQ(report["steps"][1]["state"], "Skipped");
+  bool warned = false;
+  for (const json& w : report["warnings"]) {
+    warned = warned || (w.get<std::string>().find("--skip-quiesce") != std::string::npos &&
+                        w.get<std::string>().find("were left running") != std::string::npos);
+  }
+  EXPECT_TRUE(warned) << report.dump(2);
+
+  json rec = json::parse(Kubectl("-n kubectl-dr-system get drr shop-failover -o json").output, nullptr, false);
+  ASSERT_TRUE(rec.is_object());
+  EXPECT_EQ(rec["status"]["steps"][1]["name"], "QuiesceSource");
+  EXPECT_EQ(rec["status"]["steps"][1]["state"], "Skipped");
+  EXPECT_NE(rec["status"]["steps"][1].value("message", "").find("--skip-quiesce"), std::string::npos) << rec.dump(2);
+  // The source's shop still runs as it did, and is fenced all the same.
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+  EXPECT_EQ(Source("-n shop get deployment web -o 'jsonpath={.metadata.annotations.dr\\.kubectl-dr\\.dev/replicas}'").output,
+            "");
+  EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
+}
+
+TEST_F(FailoverE2eTest, ADrillHasNoSkipQuiesceFlag) {
+  CommandResult r = Dr("drill shop-drill --skip-quiesce --agent local --inventory-path " + inventory_ + " --yes");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--skip-quiesce"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace kdr::e2e
