@@ -94,7 +94,11 @@ std::optional<std::string> BootstrapRbac(const SkipCtx&, const json& o) {
   } else if (kind == "ClusterRoleBinding") {
     bootstrap = name == "cluster-admin" || StartsWith(name, "system:");
   } else {  // Role, RoleBinding: the bootstrap ones live in kube-system and kube-public
-    bootstrap = StartsWith(name, "system:") && (ns == "kube-system" || ns == "kube-public");
+    // Not all of them are system: (kube-system's extension-apiserver-authentication-reader),
+    // but every one carries the bootstrapping label.
+    bootstrap = (StartsWith(name, "system:") ||
+                 kube::StringField(o, {"metadata", "labels", "kubernetes.io/bootstrapping"}) == "rbac-defaults") &&
+                (ns == "kube-system" || ns == "kube-public");
   }
   if (!bootstrap) return std::nullopt;
   return "exists by default: " + kind + " " + Quote(name) +
