@@ -122,6 +122,15 @@ inventory::RestoreOptions RecoveryRestoreOptions(const DRPlan& plan, const DRRec
   return ro;
 }
 
+std::vector<std::string> RestoreWarnings(const inventory::RestoreResult& result) {
+  std::vector<std::string> out;
+  for (const auto& d : result.differences) {
+    out.push_back(d.object.ToString() + " differs on the target: " + d.field + " is " + d.target + " there, " +
+                  d.source + " in the inventory");
+  }
+  return out;
+}
+
 inventory::RestoreResult RestoreRecoveryObjects(kube::Client& target, const Env& env, const DRPlan& plan,
                                                 const DRRecovery& recovery, inventory::RestoreInput input,
                                                 storage::Driver& driver,
@@ -229,9 +238,13 @@ Result<AgentResult> RunAgentRestore(kube::Client& target, const Env& env, const 
                         {"code", std::string(StatusCodeName(r.failures[i].status.code()))},
                         {"message", r.failures[i].status.message()}});
   }
+  // The warnings go back as the failures do: the workflow puts them in its report.
+  std::vector<std::string> warnings = RestoreWarnings(r);
+  if (warnings.size() > kMaxRecordedFailures) warnings.resize(kMaxRecordedFailures);
   json patch = {{"status",
                  {{"restored", {{"created", result.objects}, {"skipped", result.skipped}, {"failed", result.failed}}},
                   {"failures", failures.empty() ? json(nullptr) : failures},
+                  {"warnings", warnings.empty() ? json(nullptr) : json(warnings)},
                   {"progress", nullptr}}}};
   Result<json> saved = target.Patch(kRecoveries, ns, o.recovery, kube::PatchType::kMergePatch, patch, po);
   if (!saved.ok()) return saved.status().WithContext("recording the restored counts in drrecovery " + o.recovery);

@@ -54,6 +54,10 @@ inventory::RestoreResult RestoreRecoveryObjects(kube::Client& target, const Env&
                                                 const std::vector<storage::ConsistencyGroup>& groups,
                                                 const ObjectRestoreOptions& options, std::stop_token stop = {});
 
+// What a restore warns of, in the report's words, the same for both agents: an object the restore
+// does not replace that differs on the target ("StorageClass fast differs on the target: ...").
+std::vector<std::string> RestoreWarnings(const inventory::RestoreResult& result);
+
 // `kubectl-dr agent restore`: on the target, with the inventory volume mounted at inventory_path.
 struct AgentRestoreOptions {
   std::string recovery;  // REQUIRED

@@ -345,6 +345,16 @@ Result<DRRecovery> DRRecoveryFromJson(const json& object) {
       rec.status.failures.push_back(std::move(rf));
     }
   }
+  if (status.Has("warnings")) {
+    const json& warnings = status.Get("warnings");
+    if (!warnings.is_array()) return Status::InvalidArgument("status.warnings: must be a list");
+    for (size_t i = 0; i < warnings.size(); ++i) {
+      if (!warnings[i].is_string()) {
+        return Status::InvalidArgument("status.warnings[" + std::to_string(i) + "]: must be a string");
+      }
+      rec.status.warnings.push_back(warnings[i].get<std::string>());
+    }
+  }
   KDR_ASSIGN_OR_RETURN(rec.status.started_at, status.String("startedAt"));
   KDR_ASSIGN_OR_RETURN(rec.status.started_by, status.String("startedBy"));
   KDR_ASSIGN_OR_RETURN(rec.status.finished_at, status.String("finishedAt"));
@@ -402,6 +412,7 @@ json ToJson(const DRRecovery& rec) {
     }
     status["failures"] = std::move(failures);
   }
+  if (!rec.status.warnings.empty()) status["warnings"] = rec.status.warnings;
   SetIfNotEmpty(&status, "startedAt", rec.status.started_at);
   SetIfNotEmpty(&status, "startedBy", rec.status.started_by);
   SetIfNotEmpty(&status, "finishedAt", rec.status.finished_at);

@@ -143,6 +143,9 @@ struct DRRecoveryStatus {
   // --agent job only: the inventory as the agent read it, and the objects it failed to restore.
   std::optional<RecoveryInventory> inventory;
   std::vector<RecoveryFailure> failures;
+  // --agent job only: what the agent warned of while restoring (RestoreWarnings, the first
+  // kMaxRecordedFailures), for the workflow's report.
+  std::vector<std::string> warnings;
   std::string started_at;
   // The user running it now (a SelfSubjectReview's username, recorded by each run as it starts):
   // while a Failback runs, the webhook lets this user unfence the old primary.

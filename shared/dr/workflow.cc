@@ -4,6 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 
 #include "base/strings.h"
 #include "dr/agent_restore.h"
@@ -34,6 +35,7 @@ const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
 const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
 const kube::Gvr kNamespaces{"", "v1", "namespaces"};
 const kube::Gvr kLeases{"coordination.k8s.io", "v1", "leases"};
+const kube::Gvr kJobs{"batch", "v1", "jobs"};
 
 std::string LeaseName(const DRPlan& plan) { return "kubectl-dr-plan-" + plan.metadata.name; }
 
@@ -125,6 +127,9 @@ class Run {
   std::unique_ptr<storage::Driver> driver_;
   std::vector<storage::ConsistencyGroup> groups_;
   std::map<std::string, std::chrono::nanoseconds> elapsed_;
+  // The agent Job the step in flight ran to success ("namespace/name"), deleted once the journal
+  // records the step: until then a rerun reads its result from it.
+  std::string succeeded_job_;
 };
 
 void Run::Warn(std::string message) {
@@ -559,10 +564,7 @@ Status Run::RestoreObjects(std::string* message) {
       RestoreRecoveryObjects(target_, env_, plan_, recovery_, std::move(input_), *driver_, groups_, ro, stop_);
   report_->counts = r.counts;
   report_->failures = r.failures;
-  for (const auto& d : r.differences) {
-    Warn(d.object.ToString() + " differs on the target: " + d.field + " is " + d.target + " there, " + d.source +
-         " in the inventory");
-  }
+  for (std::string& w : RestoreWarnings(r)) Warn(std::move(w));
   if (!r.status.ok()) return r.status;
   RestoredCounts& rc = recovery_.status.restored.emplace();
   rc.created = static_cast<int>(r.counts.created + r.counts.updated + r.counts.existing);
@@ -606,6 +608,9 @@ Result<AgentJobRun> Run::RunAgent(bool describe, std::function<void()> on_poll) 
   const std::string& ns = plan_.spec.inventory_pvc_namespace;
   const std::string logs = "kubectl -n " + ns + " logs job/" + kube::Name(job);
   const std::optional<AgentResult>& r = run.state.result;
+  if (run.state.phase == AgentJobState::Phase::kFailed || !r) {
+    Warn("agent job " + run.job + " failed; it is kept for diagnosis: " + logs);
+  }
   if (!r) {
     return Status::FailedPrecondition("the agent (job " + run.job + ") ended without a result (" + run.state.detail +
                                       "); " + logs + " shows what it did");
@@ -629,6 +634,7 @@ Status Run::StartAgent(std::string* message) {
                                       "kubectl dr agent install --plan " + plan_.metadata.name + " --image IMAGE");
   }
   recovery_.status.inventory = now.status.inventory;
+  succeeded_job_ = run.job;
   const RecoveryInventory& ri = *recovery_.status.inventory;
   report_->inventory_captured_at = ri.captured_at;
   report_->inventory_generation = ri.generation;
@@ -706,12 +712,15 @@ Status Run::RestoreObjectsByAgent(std::string* message) {
   c.failed = r.failed;
   KDR_ASSIGN_OR_RETURN(DRRecovery now, ReadRecovery());
   recovery_.status.failures = now.status.failures;
+  recovery_.status.warnings = now.status.warnings;
+  for (const std::string& w : now.status.warnings) Warn(w);
   report_->failures.clear();
   for (const RecoveryFailure& f : recovery_.status.failures) report_->failures.push_back(FailureOf(f));
   if (r.generation > 0) {
     report_->inventory_generation = r.generation;
     report_->inventory_captured_at = r.captured_at;
   }
+  if (run.state.phase == AgentJobState::Phase::kSucceeded) succeeded_job_ = run.job;
   RestoredCounts& rc = recovery_.status.restored.emplace();
   rc.created = static_cast<int>(r.objects);
   rc.skipped = static_cast<int>(r.skipped);
@@ -862,6 +871,19 @@ Status Run::RunStep(std::string_view name) {
   const RecoveryStep* s = journal.Find(name);
   if (o_.on_event) o_.on_event({WorkflowEvent::Kind::kStepFinished, std::string(name), s->state, s->message, {}});
   Status saved = SaveStatus();
+  std::string job = std::exchange(succeeded_job_, "");
+  if (st.ok() && saved.ok() && !job.empty()) {
+    // Its result is in the journal now: the Job and (in the background) its pod go. A Job left
+    // behind is harmless (the next recovery of this name replaces it), so this only warns.
+    const size_t slash = job.find('/');
+    kube::DeleteOptions d;
+    d.propagation_policy = "Background";
+    Result<json> del = target_.Delete(kJobs, job.substr(0, slash), job.substr(slash + 1), d);
+    if (!del.ok() && !del.status().IsNotFound()) {
+      Warn("agent job " + job + " succeeded but could not be deleted (" + del.status().message() +
+           "): kubectl -n " + job.substr(0, slash) + " delete job " + job.substr(slash + 1));
+    }
+  }
   if (!st.ok()) return st.WithContext(std::string(name));
   return saved;
 }
@@ -893,6 +915,7 @@ void Run::FillReport() {
     report_->counts.skipped = s.restored->skipped;
     report_->counts.failed = s.restored->failed;
     for (const RecoveryFailure& f : s.failures) report_->failures.push_back(FailureOf(f));
+    for (const std::string& w : s.warnings) report_->warnings.push_back(w);
   }
 }
 

@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -115,18 +118,24 @@ TEST_F(AgentFailoverE2eTest, TheAgentJobsOnTheDrSiteReadTheInventoryAndRestoreTh
   EXPECT_FALSE(rec["status"].contains("progress")) << "the agent's progress is not kept once the step ends";
   EXPECT_EQ(rec["status"]["restored"]["failed"], 0);
 
-  // Both Jobs ran as the agent's service account, and their results are the report's.
+  // Each Job, once its result is in the journal, is deleted with its pod: nothing of the agent is
+  // left behind.
+  EXPECT_GT(rec["status"]["restored"]["created"].get<int>(), 0) << rec.dump(2);
+  EXPECT_NE(failover.output.find("restored: " + std::to_string(rec["status"]["restored"]["created"].get<int>())),
+            std::string::npos)
+      << failover.output;
   for (const std::string& job : {dr::DescribeJobName("shop-failover"), dr::RestoreJobName("shop-failover")}) {
-    EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + job + " -o jsonpath={.status.succeeded}").output, "1") << job;
-    EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + job + " -o jsonpath={.spec.template.spec.serviceAccountName}")
-                  .output,
-              dr::AgentServiceAccountName("shop-to-dr"));
+    CommandResult gone = Kubectl("-n kubectl-dr-system get job " + job);
+    EXPECT_NE(gone.exit_code, 0) << job << ": " << gone.output;
+    EXPECT_NE(gone.output.find("NotFound"), std::string::npos) << gone.output;
   }
-  EXPECT_TRUE(JobResult(dr::DescribeJobName("shop-failover")).ok);
-  dr::AgentResult restored = JobResult(dr::RestoreJobName("shop-failover"));
-  EXPECT_TRUE(restored.ok) << restored.message;
-  EXPECT_EQ(rec["status"]["restored"]["created"], restored.objects);
-  EXPECT_GT(restored.objects, 0);
+  bool pods_gone = false;
+  for (int i = 0; i < 100 && !pods_gone; ++i) {
+    pods_gone = Kubectl("-n kubectl-dr-system get pods -l dr.kubectl-dr.dev/agent-for=shop-failover -o name")
+                    .output.empty();
+    if (!pods_gone) usleep(100 * 1000);
+  }
+  EXPECT_TRUE(pods_gone) << Kubectl("-n kubectl-dr-system get pods -o wide").output;
 
   // The DR site runs the shop, labelled and transformed as the local agent does it
   // (failover_test.cc), from the inventory on the restored claim.
@@ -139,10 +148,6 @@ TEST_F(AgentFailoverE2eTest, TheAgentJobsOnTheDrSiteReadTheInventoryAndRestoreTh
   EXPECT_EQ(Kubectl("-n shop get ingress web -o jsonpath={.spec.ingressClassName}").output, "traefik");
   EXPECT_EQ(Kubectl("-n shop get ingress web -o "
                     "'jsonpath={.metadata.annotations.nginx\\.ingress\\.kubernetes\\.io/rewrite-target}'").output,
-            "");
-  // The agent's own Jobs are not the recovery's objects: the webhook leaves them alone.
-  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + dr::RestoreJobName("shop-failover") +
-                    " -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/recovery}'").output,
             "");
 
   // The old primary: quiesced, its inventory claim fenced, the plan spent.
@@ -225,6 +230,21 @@ TEST_F(AgentFailoverE2eTest, AFailedAgentFailsItsStepWithTheAgentsMessage) {
   EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "local");
   EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + dr::RestoreJobName("shop-failover")).exit_code, 1)
       << "nothing restored";
+  // The failed Job is kept for diagnosis, named in the report; it ran as the agent's service
+  // account and, not being one of the recovery's objects, without the recovery label.
+  const std::string describe = dr::DescribeJobName("shop-failover");
+  EXPECT_NE(failover.output.find("warning: agent job kubectl-dr-system/" + describe +
+                                 " failed; it is kept for diagnosis: kubectl -n kubectl-dr-system logs job/" + describe),
+            std::string::npos)
+      << failover.output;
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + describe + " -o jsonpath={.status.failed}").output, "1");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + describe + " -o jsonpath={.spec.template.spec.serviceAccountName}")
+                .output,
+            dr::AgentServiceAccountName("shop-to-dr"));
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get job " + describe +
+                    " -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/recovery}'").output,
+            "");
+  EXPECT_FALSE(JobResult(describe).ok);
   const std::string failed_uid =
       Kubectl("-n kubectl-dr-system get job " + dr::DescribeJobName("shop-failover") + " -o jsonpath={.metadata.uid}")
           .output;
@@ -233,11 +253,42 @@ TEST_F(AgentFailoverE2eTest, AFailedAgentFailsItsStepWithTheAgentsMessage) {
   ASSERT_EQ(Kubectl("delete namespace shop --wait=true").exit_code, 0);
   CommandResult resumed = Dr("failover shop-failover --yes");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_NE(Kubectl("-n kubectl-dr-system get job " + dr::DescribeJobName("shop-failover") +
-                    " -o jsonpath={.metadata.uid}").output,
-            failed_uid)
-      << "a failed Job is replaced by the next attempt";
+  EXPECT_NE(resumed.output.find("StartAgent"), std::string::npos);
+  // The next attempt replaced the failed Job, and once it succeeded it went too.
+  CommandResult describe_after = Kubectl("-n kubectl-dr-system get job " + describe + " -o jsonpath={.metadata.uid}");
+  EXPECT_NE(describe_after.output, failed_uid);
+  EXPECT_NE(describe_after.exit_code, 0) << describe_after.output;
   EXPECT_EQ(Kubectl("-n shop get configmap web-config -o jsonpath={.data.greeting}").output, "hello from the primary");
+}
+
+// What the agent's restore warns of (here a PriorityClass the DR site defines otherwise, which the
+// restore does not replace) reaches the report, as with the agent in the plugin.
+TEST_F(AgentFailoverE2eTest, TheAgentsRestoreWarningsReachTheReport) {
+  ASSERT_EQ(AgentInstall().exit_code, 0);
+  const std::string source_class =
+      "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: shop-critical}\nvalue: 1000\n";
+  ASSERT_EQ(Source("apply -f " + dir_.Write("pc-source.yaml", source_class)).exit_code, 0);
+  CommandResult uses = Source("-n shop patch deployment web --type=merge -p "
+                              "'{\"spec\":{\"template\":{\"spec\":{\"priorityClassName\":\"shop-critical\"}}}}'");
+  ASSERT_EQ(uses.exit_code, 0) << uses.output;
+  const std::string target_class =
+      "apiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata: {name: shop-critical}\nvalue: 10\n";
+  ASSERT_EQ(Kubectl("apply -f " + dir_.Write("pc-target.yaml", target_class)).exit_code, 0);
+  CommandResult capture = Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_);
+  ASSERT_EQ(capture.exit_code, 0) << capture.output;
+
+  CommandResult failover = pair_->Shell("sh -c 'kubectl dr --context " + target().context() +
+                                        " failover shop-failover --yes -o json 2>/dev/null'");
+  ASSERT_EQ(failover.exit_code, 0) << failover.output;
+  json report = json::parse(failover.output, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << failover.output;
+  const std::string want = "PriorityClass shop-critical differs on the target: value is 10 there, 1000 in the inventory";
+  EXPECT_NE(std::find(report["warnings"].begin(), report["warnings"].end(), json(want)), report["warnings"].end())
+      << report.dump(2);
+  // Recorded by the agent beside its counts, so a later look at the recovery has it too.
+  json rec = Recovery();
+  EXPECT_EQ(rec["status"]["warnings"], json::array({want})) << rec.dump(2);
+  EXPECT_EQ(Kubectl("get priorityclass shop-critical -o jsonpath={.value}").output, "10") << "not replaced";
 }
 
 // The primary is gone: the inventory's own volume comes from what agent install recorded in the
@@ -316,8 +367,10 @@ TEST_F(AgentFailoverE2eTest, FailsBackWithTheAgentAsAJobOnThePrimary) {
   EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "");
   EXPECT_EQ(Source("-n kubectl-dr-system get pvc shop-back-inventory -o jsonpath={.spec.volumeName}").output,
             "shop-back-inventory-pv");
+  // Both Jobs ran there and, their results journaled, were deleted.
   for (const std::string& job : {dr::DescribeJobName("shop-failback"), dr::RestoreJobName("shop-failback")}) {
-    EXPECT_EQ(Source("-n kubectl-dr-system get job " + job + " -o jsonpath={.status.succeeded}").output, "1") << job;
+    EXPECT_NE(failback.output.find("agent job kubectl-dr-system/" + job), std::string::npos) << job;
+    EXPECT_NE(Source("-n kubectl-dr-system get job " + job).output.find("NotFound"), std::string::npos) << job;
   }
   json rec = json::parse(Source("-n kubectl-dr-system get drr shop-failback -o json").output, nullptr, false);
   ASSERT_TRUE(rec.is_object());

@@ -83,6 +83,9 @@ TEST(DRRecoveryTest, WhatTheAgentRecordsRoundTripsAndMatchesCrdSchema) {
   ASSERT_EQ(rec->status.failures.size(), 1u);
   EXPECT_EQ(rec->status.failures[0].object, "Ingress shop/web");
   EXPECT_EQ(rec->status.failures[0].code, "invalid argument");
+  EXPECT_EQ(rec->status.warnings,
+            std::vector<std::string>{"PriorityClass shop-critical differs on the target: value is 10 there, 1000 in the "
+                                     "inventory"});
   json out = ToJson(*rec);
   EXPECT_EQ(out, in);
   kube::SchemaOptions strict{.reject_unknown_fields = true};
@@ -102,6 +105,9 @@ TEST(DRRecoveryTest, WhatTheAgentRecordsRoundTripsAndMatchesCrdSchema) {
   bad = in;
   bad["status"]["failures"] = "Ingress shop/web";
   EXPECT_EQ(DRRecoveryFromJson(bad).status().message(), "status.failures: must be a list");
+  bad = in;
+  bad["status"]["warnings"] = json::array({1});
+  EXPECT_EQ(DRRecoveryFromJson(bad).status().message(), "status.warnings[0]: must be a string");
 }
 
 TEST(DRPlanTest, RejectsBadPlansNamingTheField) {
