@@ -15,11 +15,15 @@
 #include "base/strings.h"
 #include "base/yaml.h"
 #include "cli/cli.h"
+#include "dr/agent_job.h"
+#include "dr/agent_run.h"
 #include "dr/plan_clone.h"
 #include "dr/types.h"
 #include "inventory/capture.h"
 #include "inventory/format.h"
 #include "kube/client.h"
+#include "kube/object.h"
+#include "storage/deadline.h"
 #include "kube_context.h"
 #include "output.h"
 
@@ -35,6 +39,7 @@ struct CaptureOptions {
   std::string agent = "job";
   std::string inventory_path;
   int keep = inventory::kDefaultKeep;
+  std::string timeout = "10m";
 };
 
 struct ShowOptions {
@@ -90,6 +95,82 @@ std::string Unlisted(const inventory::UnlistedResource& u) {
   return what + ": " + u.code + ": " + u.message;
 }
 
+// --agent job: a Job made from the capture CronJob `kubectl dr agent install` put on the source (as
+// `kubectl create job --from=cronjob/...` makes it), run to its end; its agent's result (the pod's
+// termination message) says which generation it wrote. The pod cannot reach the plan on the
+// target, so the capture is recorded in the plan's status here.
+Status RunCaptureJob(const CaptureOptions& o, const CommandContext& ctx, const dr::DRPlan& plan, kube::Client& target,
+                     kube::Client& source, const std::string& where, OutputFormat format) {
+  static const kube::Gvr kCronJobs{"batch", "v1", "cronjobs"};
+  static const kube::Gvr kJobs{"batch", "v1", "jobs"};
+  KDR_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseRequestTimeout(o.timeout));
+  if (timeout.count() <= 0) return Status::InvalidArgument("--timeout must be positive (e.g. 10m)");
+  const std::string ns = plan.spec.inventory_pvc_namespace;
+  const std::string cron_name = dr::CaptureCronJobName(plan.metadata.name);
+  Result<json> cron = source.Get(kCronJobs, ns, cron_name);
+  if (!cron.ok()) {
+    if (cron.status().IsNotFound()) {
+      return Status::FailedPrecondition("the capture cronjob " + ns + "/" + cron_name + " is not on " + where +
+                                        ": install it: kubectl dr agent install --plan " + plan.metadata.name +
+                                        " (or capture here: --agent local --inventory-path DIR)");
+    }
+    return cron.status().WithContext("reading the capture cronjob " + ns + "/" + cron_name + " on " + where);
+  }
+  // Named as the CronJob names its runs, by the second instead of the minute: a name a second
+  // capture never reuses (52 + 1 + 10 characters, within a Job's 63).
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(ctx.env.clock->Now().time_since_epoch());
+  KDR_ASSIGN_OR_RETURN(json job, dr::JobFromCronJob(*cron, cron_name + "-" + std::to_string(now.count())));
+  if (o.keep != inventory::kDefaultKeep) {
+    json& args = job["spec"]["template"]["spec"]["containers"][0]["args"];
+    if (args.is_array()) args.push_back("--keep=" + std::to_string(o.keep));
+  }
+  *ctx.streams.err << "capturing plan " << Quote(o.plan) << " in job " << ns << "/" << kube::Name(job) << " on "
+                   << where << "\n";
+  dr::AgentJobOptions jo;
+  KDR_ASSIGN_OR_RETURN(dr::AgentJobRun run,
+                       dr::RunAgentJob(source, *ctx.env.clock, job, storage::Deadline::After(*ctx.env.clock, timeout),
+                                       jo));
+  const std::string logs = "kubectl --context " + plan.spec.source_context + " -n " + ns + " logs job/" +
+                           kube::Name(job);
+  const std::optional<dr::AgentResult>& r = run.state.result;
+  if (run.state.phase != dr::AgentJobState::Phase::kSucceeded || !r || !r->ok) {
+    return Status::FailedPrecondition("the capture job " + run.job + " on " + where + " failed: " +
+                                      (r ? r->message : run.state.detail) + "; the job is kept: " + logs +
+                                      " shows what it did");
+  }
+  // Its result is read: the Job goes, its pod with it (the last capture is in the plan's status).
+  kube::DeleteOptions d;
+  d.propagation_policy = "Background";
+  if (Result<json> del = source.Delete(kJobs, ns, kube::Name(job), d); !del.ok() && !del.status().IsNotFound()) {
+    *ctx.streams.err << "warning: the capture job " << run.job << " succeeded but could not be deleted: "
+                     << del.status().message() << "\n";
+  }
+  json patch = {{"status",
+                 {{"lastCapture", {{"generation", r->generation}, {"capturedAt", r->captured_at}, {"objects", r->objects}}}}}};
+  kube::PatchOptions po;
+  po.subresource = "status";
+  if (Result<json> rec = target.Patch(kPlans, plan.metadata.namespace_name, plan.metadata.name,
+                                      kube::PatchType::kMergePatch, patch, po);
+      !rec.ok()) {
+    *ctx.streams.err << "warning: the capture is done but not recorded in drplan " << plan.metadata.name << ": "
+                     << rec.status().message() << "\n";
+  }
+  std::ostream& out = *ctx.streams.out;
+  if (format != OutputFormat::kTable) {
+    json doc = {{"plan", plan.metadata.name}, {"job", run.job},          {"generation", r->generation},
+                {"capturedAt", r->captured_at}, {"objects", r->objects}, {"message", r->message}};
+    if (format == OutputFormat::kJson) {
+      out << doc.dump(4) << "\n";
+    } else {
+      out << JsonToYaml(doc);
+    }
+    return Status::Ok();
+  }
+  out << "inventory generation " << r->generation << " captured by job " << run.job << " on " << where << ": "
+      << r->objects << " objects; recovery point " << r->captured_at << "\n";
+  return Status::Ok();
+}
+
 Status RunCapture(const CaptureOptions& o, const CommandContext& ctx) {
   KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(o.plan, "--plan"));
   KDR_ASSIGN_OR_RETURN(OutputFormat format,
@@ -102,14 +183,11 @@ Status RunCapture(const CaptureOptions& o, const CommandContext& ctx) {
     return Status::InvalidArgument("--keep must be at least 1 (the generation being written), not " +
                                    std::to_string(o.keep));
   }
-  if (o.agent == "job") {
-    // TODO(inventory): #9 the agent Job (kubectl dr agent capture) and reading its result.
-    return Status::FailedPrecondition(
-        "--agent job (a capture Job on the source cluster) is not built yet: run the capture in the "
-        "plugin with --agent local --inventory-path DIR, DIR being where the inventory volume is "
-        "mounted");
+  if (o.agent == "job" && !o.inventory_path.empty()) {
+    return Status::InvalidArgument("--inventory-path is where --agent local writes; with --agent job (the default) "
+                                   "the capture Job on the source mounts the inventory claim itself");
   }
-  if (o.inventory_path.empty()) {
+  if (o.agent == "local" && o.inventory_path.empty()) {
     return Status::InvalidArgument("--agent local needs --inventory-path DIR: where the inventory "
                                    "volume is mounted on this machine");
   }
@@ -135,6 +213,7 @@ Status RunCapture(const CaptureOptions& o, const CommandContext& ctx) {
   const std::string where = "the source cluster (context " + Quote(plan.spec.source_context) + ")";
   Result<std::unique_ptr<kube::Client>> source = ClientFromGlobals(source_globals, ctx.env);
   if (!source.ok()) return source.status().WithContext("reaching " + where);
+  if (o.agent == "job") return RunCaptureJob(o, ctx, plan, *target, **source, where, format);
 
   inventory::CaptureOptions co;
   co.plan = {ns, o.plan};
@@ -337,8 +416,15 @@ void RegisterInventory(const Registrar& r) {
       ->type_name("DIR");
   capture->add_option("--keep", copts->keep, "Complete generations to keep, the new one included")
       ->type_name("N");
+  capture->add_option("--timeout", copts->timeout, "--agent job: how long the capture Job may take")
+      ->type_name("DURATION");
   capture->footer(
+      "With --agent job (the default) the capture runs on the source as a Job made from the capture CronJob\n"
+      "that kubectl dr agent install put there (as kubectl create job --from=cronjob/... makes it), mounting\n"
+      "the inventory claim; the command waits for it, reports the generation it wrote, records it in the\n"
+      "plan's status.lastCapture and deletes the Job. A Job that fails is kept for its logs.\n\n"
       "Examples:\n"
+      "  kubectl dr inventory capture --plan shop-to-dr\n"
       "  kubectl dr inventory capture --plan shop-to-dr --agent local --inventory-path /mnt/shop-inventory\n"
       "  kubectl dr inventory capture --plan shop-to-dr --agent local --inventory-path DIR --keep 5 -o json");
   capture->callback([r, copts] { *r.action = [r, copts] { return RunCapture(*copts, *r.context); }; });

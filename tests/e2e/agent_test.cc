@@ -126,5 +126,48 @@ TEST_F(AgentE2eTest, CaptureRecordsItsGenerationInThePlanOnItsCluster) {
             std::to_string(inv->index().objects.size()));
 }
 
+// `kubectl dr inventory capture` with the agent as a Job (the default): a Job made from the
+// installed CronJob's template runs the capture on the source; the command waits for it, reports
+// the generation, records it in the plan on the target and leaves no Job behind.
+TEST_F(AgentE2eTest, InventoryCaptureAsAJobRunsTheCronJobsTemplateAndReportsTheGeneration) {
+  const std::string dr = "kubectl dr --context " + pair_->target().context() + " ";
+  CommandResult missing = pair_->Shell(dr + "inventory capture --plan shop-to-dr");
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("the capture cronjob kubectl-dr-system/" + dr::CaptureCronJobName("shop-to-dr") +
+                                " is not on the source cluster (context \"" + pair_->source().context() +
+                                "\"): install it: kubectl dr agent install --plan shop-to-dr"),
+            std::string::npos)
+      << missing.output;
+  CommandResult both = pair_->Shell(dr + "inventory capture --plan shop-to-dr --inventory-path " + inventory_);
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_NE(both.output.find("--inventory-path is where --agent local writes"), std::string::npos) << both.output;
+
+  ASSERT_EQ(pair_->Shell(dr + "agent install --plan shop-to-dr").exit_code, 0);
+  CommandResult capture = pair_->Shell("sh -c '" + dr + "inventory capture --plan shop-to-dr -o json 2>/dev/null'");
+  ASSERT_EQ(capture.exit_code, 0) << capture.output << Source("-n kubectl-dr-system get jobs,pods -o yaml").output;
+  json report = json::parse(capture.output, nullptr, false);
+  ASSERT_TRUE(report.is_object()) << capture.output;
+  PosixFileSystem fs;
+  auto inv = inventory::Inventory::Open(fs, inventory_);
+  ASSERT_TRUE(inv.ok()) << inv.status().message();
+  EXPECT_EQ(report["generation"], inv->generation());
+  EXPECT_EQ(report["objects"], static_cast<int64_t>(inv->index().objects.size()));
+  EXPECT_EQ(report["job"].get<std::string>().rfind("kubectl-dr-system/" + dr::CaptureCronJobName("shop-to-dr") + "-", 0),
+            0u)
+      << report.dump(2);
+  EXPECT_EQ(pair_->Kubectl(pair_->target(), "-n kubectl-dr-system get drplan shop-to-dr -o "
+                                            "jsonpath={.status.lastCapture.generation}")
+                .output,
+            std::to_string(inv->generation()));
+  EXPECT_EQ(Source("-n kubectl-dr-system get jobs -o name").output, "") << "the Job goes once its result is read";
+
+  // A second capture writes the next generation, said in the table too.
+  CommandResult again = pair_->Shell(dr + "inventory capture --plan shop-to-dr");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("inventory generation " + std::to_string(inv->generation() + 1) + " captured by job "),
+            std::string::npos)
+      << again.output;
+}
+
 }  // namespace
 }  // namespace kdr::e2e

@@ -10,6 +10,7 @@
 
 #include "base/yaml.h"
 #include "cli_fixture.h"
+#include "dr/agent_job.h"
 #include "inventory/format.h"
 #include "kube/client.h"
 #include "kubesim/server.h"
@@ -177,8 +178,13 @@ TEST_F(InventoryCliTest, BadRequestsFailWithWhatToDo) {
   const Case cases[] = {
       {"capture without plan", {"inventory", "capture", "--agent", "local", "--inventory-path", dir}, 2,
        {"--plan is required"}},
-      {"agent job", {"inventory", "capture", "--plan", "orders-to-dr"}, 1,
-       {"--agent job", "is not built yet", "--agent local --inventory-path DIR"}},
+      {"agent job without the cronjob", {"inventory", "capture", "--plan", "orders-to-dr"}, 1,
+       {"the capture cronjob ", "/" + dr::CaptureCronJobName("orders-to-dr") + " is not on the source cluster",
+        "install it: kubectl dr agent install --plan orders-to-dr", "--agent local --inventory-path DIR"}},
+      {"agent job with a path", {"inventory", "capture", "--plan", "orders-to-dr", "--inventory-path", dir}, 2,
+       {"--inventory-path is where --agent local writes"}},
+      {"agent job bad timeout", {"inventory", "capture", "--plan", "orders-to-dr", "--timeout", "0s"}, 2,
+       {"--timeout must be positive"}},
       {"agent local without path", {"inventory", "capture", "--plan", "orders-to-dr", "--agent", "local"}, 2,
        {"--agent local needs --inventory-path DIR"}},
       {"unknown agent", {"inventory", "capture", "--plan", "orders-to-dr", "--agent", "pod"}, 2,
