@@ -811,6 +811,66 @@ TEST_F(ServerTest, RefusesWhatKubeApiserverRefusesOnCreate) {
   EXPECT_EQ(c().Post(std::string(kCms) + "?dryRun=All", with_rv).status, 201);
 }
 
+// What a fresh kube-apiserver makes at start is there in a fresh kubesim, so a restore creating
+// it meets 409 AlreadyExists, as on the real pair.
+TEST_F(ServerTest, BootstrapObjectsExistSoACreateIsAlreadyExists) {
+  const std::string rbac = "/apis/rbac.authorization.k8s.io/v1";
+  auto obj = [](const std::string& api_version, const std::string& kind, const std::string& name, json rest) {
+    rest["apiVersion"] = api_version;
+    rest["kind"] = kind;
+    rest["metadata"] = {{"name", name}};
+    return rest;
+  };
+  const json rules = {{"rules", json::array({{{"apiGroups", {""}}, {"resources", {"pods"}}, {"verbs", {"get"}}}})}};
+  const json binding = {{"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "view"}}},
+                        {"subjects", json::array({{{"kind", "User"}, {"name", "x"}}})}};
+  struct Case {
+    std::string path;
+    json body;
+    int code;
+    const char* message;
+  } cases[] = {
+      {rbac + "/clusterroles", obj("rbac.authorization.k8s.io/v1", "ClusterRole", "cluster-admin", rules), 409,
+       "clusterroles.rbac.authorization.k8s.io \"cluster-admin\" already exists"},
+      {rbac + "/clusterroles", obj("rbac.authorization.k8s.io/v1", "ClusterRole", "view", rules), 409, "already exists"},
+      {rbac + "/clusterroles", obj("rbac.authorization.k8s.io/v1", "ClusterRole", "system:node", rules), 409,
+       "already exists"},
+      {rbac + "/clusterrolebindings", obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "cluster-admin", binding),
+       409, "clusterrolebindings.rbac.authorization.k8s.io \"cluster-admin\" already exists"},
+      {rbac + "/namespaces/kube-system/roles",
+       obj("rbac.authorization.k8s.io/v1", "Role", "extension-apiserver-authentication-reader", rules), 409,
+       "roles.rbac.authorization.k8s.io \"extension-apiserver-authentication-reader\" already exists"},
+      {rbac + "/namespaces/kube-public/rolebindings",
+       obj("rbac.authorization.k8s.io/v1", "RoleBinding", "system:controller:bootstrap-signer", binding), 409,
+       "already exists"},
+      {"/apis/scheduling.k8s.io/v1/priorityclasses",
+       obj("scheduling.k8s.io/v1", "PriorityClass", "system-node-critical", {{"value", 2000001000}}), 409,
+       "priorityclasses.scheduling.k8s.io \"system-node-critical\" already exists"},
+      {"/apis/scheduling.k8s.io/v1/priorityclasses",
+       obj("scheduling.k8s.io/v1", "PriorityClass", "system-cluster-critical", {{"value", 5}}), 422,
+       "error: value of system-cluster-critical PriorityClass must be 2000000000"},
+      {"/api/v1/namespaces", obj("v1", "Namespace", "kube-node-lease", json::object()), 409,
+       "namespaces \"kube-node-lease\" already exists"},
+      // Not bootstrap policy: the binding of that Role is named system::extension-apiserver-...
+      {rbac + "/namespaces/kube-system/rolebindings",
+       obj("rbac.authorization.k8s.io/v1", "RoleBinding", "extension-apiserver-authentication-reader", binding), 201, ""},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.body["kind"].get<std::string>() + " " + tc.body["metadata"]["name"].get<std::string>());
+    auto r = c().Post(tc.path, tc.body);
+    EXPECT_EQ(r.status, tc.code) << r.raw.substr(0, 500);
+    if (tc.code >= 400) {
+      EXPECT_NE(r.body.value("message", "").find(tc.message), std::string::npos) << r.body.value("message", "");
+    }
+  }
+  // The policy as the real server has it: cluster-admin may do everything, with the bootstrap label.
+  auto admin = c().Get(rbac + "/clusterroles/cluster-admin");
+  ASSERT_EQ(admin.status, 200);
+  EXPECT_EQ(admin.body["metadata"]["labels"]["kubernetes.io/bootstrapping"], "rbac-defaults");
+  EXPECT_EQ(admin.body["rules"][0], json({{"apiGroups", {"*"}}, {"resources", {"*"}}, {"verbs", {"*"}}}));
+  EXPECT_GE(c().Get(rbac + "/clusterroles").body["items"].size(), 60u);
+}
+
 TEST_F(ServerTest, AStorageClassKeepsItsParametersProvisionerAndPolicies) {
   json sc = {{"apiVersion", "storage.k8s.io/v1"}, {"kind", "StorageClass"}, {"metadata", {{"name", "fast"}}},
              {"provisioner", "example.com/fast"}, {"parameters", {{"type", "ssd"}}}};

@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/strings.h"
+#include "bootstrap_policy.h"
 #include "defaults.h"
 #include "persist.h"
 #include "schema.h"
@@ -273,6 +274,21 @@ Result<std::unique_ptr<Store>> Store::Open(Registry* registry, Options options) 
     json obj = {{"apiVersion", "scheduling.k8s.io/v1"}, {"kind", "PriorityClass"},
                 {"metadata", {{"name", name}}}, {"value", value}, {"description", description}};
     auto r = store->Create(priority_classes, "", std::move(obj));
+    if (!r.ok()) return r.status();
+  }
+  // The bootstrap RBAC policy, as kube-apiserver's rbac/bootstrap-roles hook makes it.
+  for (std::string_view rest = BootstrapPolicy(); !rest.empty();) {
+    const size_t end = rest.find('\n');
+    json obj = json::parse(rest.substr(0, end));
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    const std::string kind = obj["kind"].get<std::string>();
+    const GroupResource gr{"rbac.authorization.k8s.io",
+                           kind == "ClusterRole" ? "clusterroles"
+                           : kind == "ClusterRoleBinding" ? "clusterrolebindings"
+                           : kind == "Role" ? "roles" : "rolebindings"};
+    const std::string ns = obj["metadata"].value("namespace", "");
+    if (store->Get(gr, ns, obj["metadata"]["name"].get<std::string>()).ok()) continue;
+    auto r = store->Create(gr, ns, std::move(obj));
     if (!r.ok()) return r.status();
   }
   return store;

@@ -192,7 +192,8 @@ class Store {
 
   // Opens the store, replaying data_dir when it holds state; creates the default namespaces
   // (default, kube-system, kube-public, kube-node-lease) and the system PriorityClasses
-  // (system-node-critical, system-cluster-critical) when missing. `registry` must outlive
+  // (system-node-critical, system-cluster-critical) and the bootstrap RBAC policy
+  // (bootstrap_policy.h: cluster-admin and the rest) when missing. `registry` must outlive
   // the store. Errors: Internal/InvalidArgument naming the file when the state cannot be read.
   static Result<std::unique_ptr<Store>> Open(Registry* registry, Options options);
   ~Store();

@@ -142,6 +142,12 @@ Status ValidateObject(const ResourceType& t, const json& obj) {
         errs.push_back("metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for "
                        "system use only. error: priority class " + name + " is not recognized as a system "
                        "priority class");
+      } else if (const int64_t want = name == "system-node-critical" ? 2000001000 : 2000000000;
+                 !value.is_number() || value.get<double>() != static_cast<double>(want)) {
+        // scheduling's IsKnownSystemPriorityClass: a built-in name keeps its built-in value.
+        errs.push_back("metadata.name: Forbidden: priority class names with 'system-' prefix are reserved for "
+                       "system use only. error: value of " + name + " PriorityClass must be " +
+                       std::to_string(want));
       }
     } else if (value.is_number() && value.get<double>() > 1e9) {
       errs.push_back("value: Forbidden: maximum allowed value of a user defined priority is 1000000000");
