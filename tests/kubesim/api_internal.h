@@ -44,9 +44,12 @@ nlohmann::json ForVersion(const ResourceType& t, std::string_view version, nlohm
 // The field manager for a write: ?fieldManager=, else the user agent's program name.
 std::string FieldManager(const ApiRequest& req);
 
-// fieldValidation for custom resources (the only kinds with schemas here): the unknown fields of
-// obj fail the request with Strict (400), become Warning headers on *warnings with Warn (the
-// default), and are dropped silently with Ignore. nullopt: go on.
+// fieldValidation: the fields the strict decoder refuses fail the request with Strict (400
+// "strict decoding error: ..."), become Warning headers on *warnings with Warn (the default), and
+// are dropped silently with Ignore. Found: keys twice in one object of a JSON create or update
+// body ("duplicate field \"data.a\"", any kind), unknown metadata fields of built-in kinds (kubesim
+// has no schemas of theirs beyond ObjectMeta), and the unknown fields of custom resources (their
+// schemas). nullopt: go on.
 std::optional<ApiResponse> CheckUnknownFields(const ApiRequest& req, const ResourceType& t,
                                               const std::string& version, const nlohmann::json& obj,
                                               std::vector<std::pair<std::string, std::string>>* warnings);

@@ -1,7 +1,9 @@
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "api_internal.h"
 #include "admission.h"
+#include "base/strings.h"
 #include "schema.h"
 #include "validation.h"
 
@@ -112,22 +114,131 @@ ApiResponse MethodNotAllowed() {
                         json::object());
 }
 
+namespace {
+
+// The fields of ObjectMeta and of the entries of its lists, as the strict decoder knows them.
+bool KnownMetaField(const std::vector<std::string>& path, const std::string& key) {
+  static const std::set<std::string> kObjectMeta = {
+      "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+      "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
+      "ownerReferences", "finalizers", "managedFields"};
+  static const std::set<std::string> kOwnerReference = {"apiVersion", "kind", "name", "uid", "controller",
+                                                        "blockOwnerDeletion"};
+  static const std::set<std::string> kManagedFields = {"manager", "operation", "apiVersion", "time",
+                                                       "fieldsType", "fieldsV1", "subresource"};
+  if (path.size() == 1) return kObjectMeta.count(key) > 0;
+  if (path.size() == 3 && path[1] == "ownerReferences") return kOwnerReference.count(key) > 0;
+  if (path.size() == 3 && path[1] == "managedFields") return kManagedFields.count(key) > 0;
+  return true;  // labels, annotations, fieldsV1: free-form maps
+}
+
+// One pass over a JSON body in document order, as the strict decoder reports: keys seen twice in
+// one object ("duplicate field"), and, for built-in kinds, keys ObjectMeta does not have. Paths
+// are kube's ("metadata.labels.a", "spec.containers[0].ports[0].protocl").
+class StrictFieldsSax : public nlohmann::json_sax<json> {
+ public:
+  explicit StrictFieldsSax(bool check_metadata) : check_metadata_(check_metadata) {}
+  std::vector<std::string> errors;
+
+  bool null() override { return Value(); }
+  bool boolean(bool) override { return Value(); }
+  bool number_integer(number_integer_t) override { return Value(); }
+  bool number_unsigned(number_unsigned_t) override { return Value(); }
+  bool number_float(number_float_t, const string_t&) override { return Value(); }
+  bool string(string_t&) override { return Value(); }
+  bool binary(binary_t&) override { return Value(); }
+  bool start_object(std::size_t) override {
+    Enter();
+    frames_.push_back({true, {}, "", 0});
+    return true;
+  }
+  bool end_object() override { return Leave(); }
+  bool start_array(std::size_t) override {
+    Enter();
+    frames_.push_back({false, {}, "", 0});
+    return true;
+  }
+  bool end_array() override { return Leave(); }
+  bool key(string_t& k) override {
+    Frame& f = frames_.back();
+    f.key = k;
+    const std::string path = Path(k);
+    if (!f.keys.insert(k).second) {
+      errors.push_back("duplicate field \"" + path + "\"");
+    } else if (check_metadata_ && !names_.empty() && names_[0] == "metadata" && !KnownMetaField(names_, k)) {
+      errors.push_back("unknown field \"" + path + "\"");
+    }
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;
+    std::string key;  // the current member's key (objects)
+    size_t index;     // the current element's index (arrays)
+  };
+
+  std::string Path(const std::string& leaf) const {
+    std::string out;
+    for (size_t i = 1; i < frames_.size(); ++i) {
+      const Frame& parent = frames_[i - 1];
+      if (parent.object) {
+        out += (out.empty() ? "" : ".") + parent.key;
+      } else {
+        out += "[" + std::to_string(parent.index) + "]";
+      }
+    }
+    return out + (out.empty() ? "" : ".") + leaf;
+  }
+  // A value (scalar or container) ends the current array element.
+  bool Value() {
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
+    return true;
+  }
+  void Enter() {
+    if (frames_.empty()) return;
+    const Frame& f = frames_.back();
+    names_.push_back(f.object ? f.key : "[]");
+  }
+  bool Leave() {
+    frames_.pop_back();
+    if (!names_.empty()) names_.pop_back();
+    return Value();
+  }
+
+  const bool check_metadata_;
+  std::vector<Frame> frames_;
+  std::vector<std::string> names_;  // the keys (or "[]") leading to the current container
+};
+
+}  // namespace
+
 std::optional<ApiResponse> CheckUnknownFields(const ApiRequest& req, const ResourceType& t,
                                               const std::string& version, const json& obj,
                                               std::vector<std::pair<std::string, std::string>>* warnings) {
-  if (!t.custom || t.schema_json.empty()) return std::nullopt;
   const std::string mode = QueryValue(req, "fieldValidation");
   if (mode == "Ignore") return std::nullopt;
-  const std::vector<std::string> unknown = UnknownFields(t, obj);
-  const std::vector<std::string>* pruned = &unknown;
-  if (pruned->empty()) return std::nullopt;
+  std::vector<std::string> errors;
+  // What only the body shows (a JSON create or update): duplicate keys anywhere, and for
+  // built-in kinds (kubesim has no schemas of theirs) unknown metadata fields.
+  const std::string media = std::string(TrimSpace(req.content_type.substr(0, req.content_type.find(';'))));
+  if ((req.method == "POST" || req.method == "PUT") && (media.empty() || media == "application/json")) {
+    StrictFieldsSax sax(!t.custom);
+    if (json::sax_parse(req.body, &sax)) errors = std::move(sax.errors);
+  }
+  if (t.custom && !t.schema_json.empty()) {
+    for (const auto& p : UnknownFields(t, obj)) errors.push_back("unknown field \"" + p + "\"");
+  }
+  if (errors.empty()) return std::nullopt;
   if (mode == "Strict") {
     std::string fields;
-    for (const auto& p : *pruned) fields += (fields.empty() ? "" : ", ") + std::string("unknown field \"") + p + "\"";
+    for (const auto& e : errors) fields += (fields.empty() ? "" : ", ") + e;
     return BadRequest(t.kind + " in version \"" + version + "\" cannot be handled as a " + t.kind +
                       ": strict decoding error: " + fields);
   }
-  for (const auto& p : *pruned) warnings->emplace_back("Warning", WarningHeaderValue("unknown field \"" + p + "\""));
+  for (const auto& e : errors) warnings->emplace_back("Warning", WarningHeaderValue(e));
   return std::nullopt;
 }
 

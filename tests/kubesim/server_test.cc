@@ -811,6 +811,60 @@ TEST_F(ServerTest, RefusesWhatKubeApiserverRefusesOnCreate) {
   EXPECT_EQ(c().Post(std::string(kCms) + "?dryRun=All", with_rv).status, 201);
 }
 
+// fieldValidation for built-in kinds, as the real pair answers (kubectl's default is Strict):
+// duplicate keys and unknown metadata fields are 400 with Strict, Warning headers with Warn
+// (the server's default) and nothing with Ignore.
+TEST_F(ServerTest, FieldValidationOfBuiltInKinds) {
+  const std::string dup = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"NAME","name":"NAME"},)"
+                          R"("data":{"a":"1","a":"2"}})";
+  const std::string unknown = R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"NAME","colour":"red",)"
+                              R"("ownerReferences":[{"apiVersion":"v1","kind":"X","name":"n","uid":"u","colour":1}]}})";
+  auto named = [](std::string body, const std::string& name) {
+    for (size_t at; (at = body.find("NAME")) != std::string::npos;) body.replace(at, 4, name);
+    return body;
+  };
+  const std::string kDup = "duplicate field \"metadata.name\", duplicate field \"data.a\"";
+  const std::string kUnknown =
+      "unknown field \"metadata.colour\", unknown field \"metadata.ownerReferences[0].colour\"";
+  struct Case {
+    const char* name;
+    std::string body;
+    std::string mode;
+    int code;
+    std::string message;
+    std::vector<std::string> warnings;
+  } cases[] = {
+      {"dup-strict", dup, "Strict", 400,
+       "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: " + kDup, {}},
+      {"dup-warn", dup, "Warn", 201, "",
+       {"299 - \"duplicate field \\\"metadata.name\\\"\"", "299 - \"duplicate field \\\"data.a\\\"\""}},
+      {"dup-default", dup, "", 201, "", {"299 - \"duplicate field \\\"metadata.name\\\"\"",
+                                         "299 - \"duplicate field \\\"data.a\\\"\""}},
+      {"dup-ignore", dup, "Ignore", 201, "", {}},
+      {"unknown-strict", unknown, "Strict", 400,
+       "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: " + kUnknown, {}},
+      {"unknown-warn", unknown, "Warn", 201, "",
+       {"299 - \"unknown field \\\"metadata.colour\\\"\"",
+        "299 - \"unknown field \\\"metadata.ownerReferences[0].colour\\\"\""}},
+      {"unknown-ignore", unknown, "Ignore", 201, "", {}},
+  };
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    const std::string query = tc.mode.empty() ? "" : "?fieldValidation=" + tc.mode;
+    auto r = c().Do("POST", std::string(kCms) + query, named(tc.body, tc.name));
+    EXPECT_EQ(r.status, tc.code) << r.raw;
+    if (tc.code == 400) {
+      EXPECT_EQ(r.body.value("message", ""), tc.message);
+    }
+    EXPECT_EQ(r.warnings, tc.warnings);
+  }
+  // The last of duplicate keys wins, as in Go's decoder.
+  EXPECT_EQ(c().Get(std::string(kCms) + "/dup-ignore").body["data"]["a"], "2");
+  // Updates are checked the same way.
+  auto put = c().Do("PUT", std::string(kCms) + "/dup-ignore?fieldValidation=Strict", named(dup, "dup-ignore"));
+  EXPECT_EQ(put.status, 400) << put.raw;
+}
+
 // What a fresh kube-apiserver makes at start is there in a fresh kubesim, so a restore creating
 // it meets 409 AlreadyExists, as on the real pair.
 TEST_F(ServerTest, BootstrapObjectsExistSoACreateIsAlreadyExists) {

@@ -29,6 +29,7 @@ struct Reply {
   json body;
   std::string raw;
   std::string content_type;
+  std::vector<std::string> warnings;  // the Warning headers' values
 };
 
 // HTTPS to one kubesim, verifying its CA, authenticating with a bearer token (or none).
@@ -61,6 +62,7 @@ class Client {
     out.status = r->status;
     out.raw = r->body;
     out.content_type = r->get_header_value("Content-Type");
+    for (auto [it, end] = r->headers.equal_range("Warning"); it != end; ++it) out.warnings.push_back(it->second);
     out.body = json::parse(r->body, nullptr, false);
     return out;
   }
