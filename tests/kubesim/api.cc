@@ -311,8 +311,13 @@ bool Api::Admit(const ApiRequest& req, const Target& t, Operation op, json* obje
   auto run = [&](Phase p) {
     const bool mutate = p == Phase::kMutate;
     AdmissionResult b = mutate ? builtin_.Mutate(ar) : builtin_.Validate(ar);
-    if (!b.allowed || !options_.admission) return b;
-    return mutate ? options_.admission->Mutate(ar) : options_.admission->Validate(ar);
+    if (!b.allowed) return b;
+    if (options_.admission) b = mutate ? options_.admission->Mutate(ar) : options_.admission->Validate(ar);
+    // ResourceQuota comes after the validating webhooks (AllOrderedPlugins).
+    if (!b.allowed || mutate) return b;
+    AdmissionResult q = builtin_.Quota(ar);
+    if (!q.allowed) q.warnings.insert(q.warnings.begin(), b.warnings.begin(), b.warnings.end());
+    return q.allowed ? b : q;
   };
   AdmissionResult r;
   if (phase == Phase::kBoth) {

@@ -143,6 +143,85 @@ class BuiltinAdmissionTest : public ::testing::Test {
   std::unique_ptr<Client> client_;
 };
 
+// ResourceQuota, after the validating webhooks: each create that would exceed a quota is 403 with
+// the real pair's message (kube-apiserver 1.37, the same quota and creates, in this order).
+TEST_F(BuiltinAdmissionTest, ResourceQuotaRefusesCreatesBeyondItsHardLimits) {
+  Client& c = *client_;
+  ASSERT_EQ(c.Post("/api/v1/namespaces", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "q1"}}}})
+                .status, 201);
+  const std::string ns = "/api/v1/namespaces/q1";
+  // kube-root-ca.crt counts as a ConfigMap, as on a cluster.
+  ASSERT_TRUE(WaitExists(ns + "/configmaps", "kube-root-ca.crt"));
+  ASSERT_TRUE(WaitExists(ns + "/serviceaccounts", "default"));
+  json quota = {{"apiVersion", "v1"}, {"kind", "ResourceQuota"}, {"metadata", {{"name", "q"}}},
+                {"spec", {{"hard", {{"count/configmaps", "2"}, {"configmaps", "2"}, {"secrets", "1"},
+                                    {"persistentvolumeclaims", "1"}, {"requests.storage", "1Gi"},
+                                    {"services", "1"}, {"pods", "1"}, {"services.nodeports", "0"}}}}}};
+  ASSERT_EQ(c.Post(ns + "/resourcequotas", quota).status, 201);
+  auto cm = [](const std::string& name) {
+    return json{{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}}}};
+  };
+  auto secret = [](const std::string& name) {
+    return json{{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", name}}}};
+  };
+  auto svc = [](const std::string& name, const std::string& type) {
+    return json{{"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", name}}},
+                {"spec", {{"type", type}, {"ports", json::array({{{"port", 80}}})}}}};
+  };
+  json big = Pvc("big", "", "2Gi");
+  big["spec"].erase("storageClassName");
+  json small = Pvc("small", "", "512Mi");
+  small["spec"].erase("storageClassName");
+  struct Case {
+    std::string collection;
+    json body;
+    int code;
+    std::string message;
+  } cases[] = {
+      {"configmaps", cm("a"), 201, ""},
+      {"configmaps", cm("b"), 403,
+       "configmaps \"b\" is forbidden: exceeded quota: q, requested: configmaps=1,count/configmaps=1, used: "
+       "configmaps=2,count/configmaps=2, limited: configmaps=2,count/configmaps=2"},
+      {"secrets", secret("s1"), 201, ""},
+      {"secrets", secret("s2"), 403,
+       "secrets \"s2\" is forbidden: exceeded quota: q, requested: secrets=1, used: secrets=1, limited: secrets=1"},
+      {"services", svc("np", "NodePort"), 403,
+       "services \"np\" is forbidden: exceeded quota: q, requested: services.nodeports=1, used: "
+       "services.nodeports=0, limited: services.nodeports=0"},
+      {"services", svc("c1", "ClusterIP"), 201, ""},
+      {"services", svc("c2", "ClusterIP"), 403,
+       "services \"c2\" is forbidden: exceeded quota: q, requested: services=1, used: services=1, limited: services=1"},
+      {"persistentvolumeclaims", big, 403,
+       "persistentvolumeclaims \"big\" is forbidden: exceeded quota: q, requested: requests.storage=2Gi, used: "
+       "requests.storage=0, limited: requests.storage=1Gi"},
+      {"persistentvolumeclaims", small, 201, ""},
+      {"pods", Pod("p1"), 201, ""},
+      {"pods", Pod("p2"), 403,
+       "pods \"p2\" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1"},
+  };
+  for (const auto& k : cases) {
+    const std::string name = k.body["metadata"]["name"];
+    SCOPED_TRACE(k.collection + "/" + name);
+    auto r = c.Post(ns + "/" + k.collection, k.body);
+    EXPECT_EQ(r.status, k.code) << r.raw;
+    if (k.code == 403) {
+      EXPECT_EQ(r.body["reason"], "Forbidden");
+      EXPECT_EQ(r.body["message"], k.message);
+      EXPECT_EQ(c.Get(ns + "/" + k.collection + "/" + name).status, 404);
+    }
+    // The quota is the last validating plugin: the validating webhook was asked first.
+    if (k.collection == "configmaps" || k.collection == "pods") {
+      EXPECT_EQ(Calls("validate", "CREATE", k.collection, name), 1);
+    }
+  }
+  // A quota restored after its objects refuses nothing already there, only what comes next.
+  json late = quota;
+  late["metadata"]["name"] = "late";
+  late["spec"]["hard"] = {{"count/configmaps", "1"}};
+  EXPECT_EQ(c.Post(ns + "/resourcequotas", late).status, 201);
+  EXPECT_EQ(c.Get(ns + "/configmaps/a").status, 200);
+}
+
 // PersistentVolumeClaimResize and the claim's update validation, in kube-apiserver's order:
 // mutating webhooks, validation (422), the plugin (403), validating webhooks.
 TEST_F(BuiltinAdmissionTest, PersistentVolumeClaimResize) {

@@ -90,4 +90,25 @@ std::optional<Quantity> Quantity::Parse(std::string_view s) {
   return Quantity(negative ? -nanos : nanos);
 }
 
+std::string Quantity::ToString() const {
+  constexpr __int128 kNano = 1000000000;
+  auto digits = [](__int128 v) {
+    if (v == 0) return std::string("0");
+    std::string out;
+    const bool neg = v < 0;
+    if (neg) v = -v;
+    for (; v > 0; v /= 10) out.insert(out.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    return neg ? "-" + out : out;
+  };
+  if (nanos_ == 0) return "0";
+  if (nanos_ % kNano != 0) return nanos_ % 1000000 == 0 ? digits(nanos_ / 1000000) + "m" : digits(nanos_) + "n";
+  const __int128 units = nanos_ / kNano;
+  static constexpr const char* kBinary[] = {"Ei", "Pi", "Ti", "Gi", "Mi", "Ki"};
+  for (int i = 0; i < 6; ++i) {
+    const __int128 unit = __int128(1) << (10 * (6 - i));
+    if (units % unit == 0) return digits(units / unit) + kBinary[i];
+  }
+  return digits(units);
+}
+
 }  // namespace kdr::kubesim

@@ -20,6 +20,12 @@ class Quantity {
   // not fit (beyond about 10^20).
   static std::optional<Quantity> Parse(std::string_view text);
 
+  // The sum, as quota usage adds claims' requests.
+  Quantity operator+(const Quantity& other) const { return Quantity(nanos_ + other.nanos_); }
+  // The value as a quota status shows a sum: the largest binary suffix (Ki..Ei) that divides it
+  // ("3Gi", "1536Mi"), else whole units ("1500"), else millis ("1500m"); "0" for nothing.
+  std::string ToString() const;
+
   std::strong_ordering operator<=>(const Quantity& other) const = default;
   bool operator==(const Quantity& other) const = default;
 
