@@ -5,6 +5,7 @@
 // so kubesim has them too.
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "controllers_internal.h"
 
 namespace kdr::kubesim {
@@ -17,6 +18,10 @@ const GroupResource kNamespaces{"", "namespaces"};
 const GroupResource kServiceAccounts{"", "serviceaccounts"};
 const GroupResource kConfigMaps{"", "configmaps"};
 const GroupResource kServices{"", "services"};
+const GroupResource kSecrets{"", "secrets"};
+constexpr std::string_view kTokenType = "kubernetes.io/service-account-token";
+constexpr std::string_view kSaNameKey = "kubernetes.io/service-account.name";
+constexpr std::string_view kSaUidKey = "kubernetes.io/service-account.uid";
 
 class NamespaceController : public Reconciler {
  public:
@@ -26,7 +31,8 @@ class NamespaceController : public Reconciler {
   std::string_view name() const override { return "namespaces"; }
 
   void Observe(const WatchEvent& e) override {
-    if (e.gr == kNamespaces || e.gr == kServiceAccounts || e.gr == kConfigMaps || e.gr == kServices) {
+    if (e.gr == kNamespaces || e.gr == kServiceAccounts || e.gr == kConfigMaps || e.gr == kServices ||
+        e.gr == kSecrets) {
       dirty_ = true;
     }
   }
@@ -42,6 +48,7 @@ class NamespaceController : public Reconciler {
       Ensure(kServiceAccounts, name,
              {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "default"}}}});
       if (!options_.cluster_ca_pem.empty()) RootCa(name);
+      TokenSecrets(name);
       if (name == "default") {
         Ensure(kServices, name,
                {{"apiVersion", "v1"},
@@ -58,6 +65,42 @@ class NamespaceController : public Reconciler {
   }
 
  private:
+  // pkg/controller/serviceaccount/tokens_controller: a Secret of type
+  // kubernetes.io/service-account-token whose ServiceAccount is missing, or has another uid than
+  // the secret's kubernetes.io/service-account.uid annotation, is deleted (a restored copy of the
+  // source's token secret); with its account it gets that uid, the namespace, the cluster CA
+  // and, when it has none, a token (a restored one is kept, and authenticates nobody).
+  void TokenSecrets(const std::string& ns) {
+    for (const auto& secret : ListAll(store_, kSecrets, ns)) {
+      if (Deleting(secret) || Str(secret, "/type"_json_pointer) != kTokenType) continue;
+      const json annotations = secret.value("/metadata/annotations"_json_pointer, json::object());
+      const std::string sa_name = annotations.value(std::string(kSaNameKey), "");
+      const std::string want_uid = annotations.value(std::string(kSaUidKey), "");
+      auto sa = store_->Get(kServiceAccounts, ns, sa_name);
+      if (!sa.ok() || (!want_uid.empty() && want_uid != Uid(*sa))) {
+        (void)store_->Delete(kSecrets, ns, Name(secret), {});
+        continue;
+      }
+      const json data = secret.value("data", json::object());
+      json next = data.is_object() ? data : json::object();
+      if (next.value("token", "").empty()) {
+        const std::string token = options_.agent.issue_token ? options_.agent.issue_token(ns, sa_name) : "";
+        if (!token.empty()) next["token"] = Base64Encode(token);
+      }
+      if (!options_.cluster_ca_pem.empty()) next["ca.crt"] = Base64Encode(options_.cluster_ca_pem);
+      next["namespace"] = Base64Encode(ns);
+      if (next == data && want_uid == Uid(*sa)) continue;
+      auto r = store_->Modify(kSecrets, ns, Name(secret), [&](json* o) {
+        (*o)["data"] = next;
+        (*o)["metadata"]["annotations"][std::string(kSaUidKey)] = Uid(*sa);
+        return Status::Ok();
+      });
+      if (!r.ok() && options_.logger) {
+        options_.logger->Warning("token secret", {{"object", ns + "/" + Name(secret)}, {"error", r.status().message()}});
+      }
+    }
+  }
+
   // pkg/controller/certificates/rootcacertpublisher: kube-root-ca.crt holds exactly the cluster CA
   // and its description annotation; any other data (a restored copy of the source's, an edit) is
   // written back at once, other labels and annotations are kept.

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "kubesim/registry.h"
 #include "kubesim/store.h"
 #include "testutil/testutil.h"
@@ -76,6 +77,20 @@ class ControllersTest : public ::testing::Test {
     }
     return ::testing::AssertionFailure() << "timed out waiting for " << gr.String() << " " << ns
                                          << "/" << name << "; last: " << last.dump();
+  }
+
+  // Waits (on store events, at most 20 s) until the object is gone.
+  bool WaitGone(const GroupResource& gr, const std::string& ns, const std::string& name) {
+    WatchOptions wo;
+    wo.gr = gr;
+    auto w = store_->Watch(wo);
+    if (!w.ok()) return false;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (!store_->Get(gr, ns, name).ok()) return true;
+      (void)(*w)->Next(std::chrono::milliseconds(200));
+    }
+    return false;
   }
 
   static std::function<bool(const json&)> Phase(const std::string& phase) {
@@ -292,6 +307,50 @@ TEST_F(ControllersTest, PodsWaitForTheirClaimsToBind) {
             std::string::npos);
 }
 
+// A restored pod naming the source's node never runs: no such node (on the real pair it stays
+// {phase: Pending, qosClass: BestEffort}, untouched, until the pod GC deletes it 40 to 60 s
+// later); unbound ones and this node's run.
+TEST_F(ControllersTest, APodBoundToAnotherNodeNeverRuns) {
+  Start();
+  auto pod = [](const std::string& name, const std::string& node) {
+    json spec = {{"containers", json::array({{{"name", "c"}, {"image", "busybox"}}})}};
+    if (!node.empty()) spec["nodeName"] = node;
+    return json{{"apiVersion", "v1"}, {"kind", "Pod"}, {"metadata", {{"name", name}, {"namespace", "shop"}}},
+                {"spec", spec}};
+  };
+  struct Case {
+    const char* name;
+    const char* node;
+    bool runs;
+  } cases[] = {
+      {"ghost", "source-node-7", false},
+      {"unbound", "", true},
+      {"here", "kubesim-node", true},
+  };
+  std::map<std::string, json> created;
+  for (const auto& tc : cases) created[tc.name] = Create(kPods, "shop", pod(tc.name, tc.node));
+  for (const auto& tc : cases) {
+    if (!tc.runs) continue;
+    SCOPED_TRACE(tc.name);
+    EXPECT_TRUE(WaitFor(kPods, "shop", tc.name, Phase("Running")));
+  }
+  // The kubelet has seen every pod of the namespace by now (one pass handles them all).
+  for (const auto& tc : cases) {
+    if (tc.runs) continue;
+    SCOPED_TRACE(tc.name);
+    json now = *store_->Get(kPods, "shop", tc.name);
+    EXPECT_EQ(now["status"], json({{"phase", "Pending"}, {"qosClass", "BestEffort"}}));
+    EXPECT_EQ(now["metadata"]["resourceVersion"], created[tc.name]["metadata"]["resourceVersion"]);
+  }
+  // The pod GC deletes it once its node has been missing for 40 s; the others stay.
+  clock_.Advance(std::chrono::seconds(39));
+  ASSERT_TRUE(WaitFor(kPods, "shop", "here", Phase("Running")));
+  EXPECT_TRUE(store_->Get(kPods, "shop", "ghost").ok());
+  clock_.Advance(std::chrono::seconds(2));
+  EXPECT_TRUE(WaitGone(kPods, "shop", "ghost"));
+  EXPECT_TRUE(store_->Get(kPods, "shop", "here").ok());
+}
+
 TEST_F(ControllersTest, StatefulSetCreatesOrdinalPodsAndClaimsFromTemplates) {
   Start();
   Create(kClasses, "", Class("fast", std::string(kHostpathProvisioner)));
@@ -326,6 +385,69 @@ TEST_F(ControllersTest, StatefulSetCreatesOrdinalPodsAndClaimsFromTemplates) {
                   ->value("/status/phase"_json_pointer, ""),
               "Bound");
   }
+}
+
+// podManagementPolicy: OrderedReady (the default) makes a pod and its claims only once every
+// lower ordinal is Running and Ready; Parallel makes them all at once. Nothing binds here, so
+// a pod waits for its claim until the test binds it.
+TEST_F(ControllersTest, StatefulSetOrderedReadyMakesOnePodAtATime) {
+  ControllerOptions o;
+  o.pvc = false;
+  Start(o);
+  auto sts = [](const std::string& name, const char* policy) {
+    json spec = {{"replicas", 3},
+                 {"serviceName", name},
+                 {"selector", {{"matchLabels", {{"app", name}}}}},
+                 {"template",
+                  {{"metadata", {{"labels", {{"app", name}}}}},
+                   {"spec", {{"containers", json::array({{{"name", "c"}, {"image", "postgres"}}})}}}}},
+                 {"volumeClaimTemplates",
+                  json::array({{{"metadata", {{"name", "data"}}},
+                                {"spec", {{"accessModes", {"ReadWriteOnce"}},
+                                          {"storageClassName", "fast"},
+                                          {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}}})}};
+    if (policy != nullptr) spec["podManagementPolicy"] = policy;
+    return json{{"apiVersion", "apps/v1"}, {"kind", "StatefulSet"},
+                {"metadata", {{"name", name}, {"namespace", "shop"}}}, {"spec", spec}};
+  };
+  auto names = [&](const GroupResource& gr, const std::string& prefix) {
+    std::vector<std::string> out;
+    ListOptions lo;
+    lo.namespace_name = "shop";
+    auto listed = store_->List(gr, lo);
+    for (const auto& obj : listed->items) {
+      const std::string n = (*obj)["metadata"]["name"];
+      if (n.rfind(prefix, 0) == 0) out.push_back(n);
+    }
+    return out;
+  };
+  auto bind = [&](const std::string& claim) {
+    json pvc = *store_->Get(kPvcs, "shop", claim);
+    pvc["status"]["phase"] = "Bound";
+    ASSERT_TRUE(store_->Update(kPvcs, "shop", pvc, {false, "status"}).ok());
+  };
+  Create(kStatefulSets, "shop", sts("ordered", nullptr));
+  Create(kStatefulSets, "shop", sts("parallel", "Parallel"));
+  ASSERT_TRUE(WaitFor(kStatefulSets, "shop", "parallel", [](const json& s) {
+    return s.value("/status/replicas"_json_pointer, 0) == 3;
+  }));
+  EXPECT_EQ(names(kPvcs, "data-parallel-"), (std::vector<std::string>{"data-parallel-0", "data-parallel-1",
+                                                                       "data-parallel-2"}));
+  // Both sets are reconciled in the same passes: the ordered one stopped at its first pod.
+  EXPECT_EQ(names(kPods, "ordered-"), std::vector<std::string>{"ordered-0"});
+  EXPECT_EQ(names(kPvcs, "data-ordered-"), std::vector<std::string>{"data-ordered-0"});
+  // Ready, it lets the next ordinal come, and only that one.
+  bind("data-ordered-0");
+  ASSERT_TRUE(WaitFor(kPods, "shop", "ordered-1", [](const json&) { return true; }));
+  EXPECT_EQ(store_->Get(kPods, "shop", "ordered-0")->value("/status/phase"_json_pointer, ""), "Running");
+  EXPECT_EQ(names(kPvcs, "data-ordered-"), (std::vector<std::string>{"data-ordered-0", "data-ordered-1"}));
+  EXPECT_EQ(names(kPods, "ordered-"), (std::vector<std::string>{"ordered-0", "ordered-1"}));
+  bind("data-ordered-1");
+  ASSERT_TRUE(WaitFor(kPods, "shop", "ordered-2", [](const json&) { return true; }));
+  bind("data-ordered-2");
+  ASSERT_TRUE(WaitFor(kStatefulSets, "shop", "ordered", [](const json& s) {
+    return s.value("/status/readyReplicas"_json_pointer, 0) == 3;
+  }));
 }
 
 TEST_F(ControllersTest, JobsCompleteFailOrHoldAsAnnotated) {
@@ -432,6 +554,55 @@ TEST_F(ControllersTest, KubeRootCaCrtIsWrittenBack) {
   EXPECT_TRUE(WaitFor(cms, "shop", "kube-root-ca.crt", [&](const json& cm) {
     return cm["data"]["ca.crt"] == o.cluster_ca_pem;
   }));
+}
+
+// The tokens controller on service-account token Secrets, as on the real pair: one whose account
+// is missing or has another uid is deleted (within a second there); with its account it gets
+// the uid, namespace, CA and, when it has none, a token (a restored token is kept).
+TEST_F(ControllersTest, TokenSecretsFollowTheirServiceAccount) {
+  ControllerOptions o;
+  o.cluster_ca_pem = "-----BEGIN CERTIFICATE-----\ntarget\n-----END CERTIFICATE-----\n";
+  o.agent.issue_token = [](const std::string& ns, const std::string& name) { return "issued-" + ns + "-" + name; };
+  Start(o);
+  const GroupResource secrets{"", "secrets"};
+  const json sa = Create({"", "serviceaccounts"}, "shop",
+                         {{"apiVersion", "v1"}, {"kind", "ServiceAccount"}, {"metadata", {{"name", "app"}}}});
+  const std::string uid = sa["metadata"]["uid"];
+  auto token_secret = [](const std::string& name, const std::string& account, const std::string& account_uid,
+                         const std::string& token) {
+    json annotations = {{"kubernetes.io/service-account.name", account}};
+    if (!account_uid.empty()) annotations["kubernetes.io/service-account.uid"] = account_uid;
+    json s = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", "kubernetes.io/service-account-token"},
+              {"metadata", {{"name", name}, {"annotations", annotations}}}};
+    if (!token.empty()) s["data"] = {{"token", Base64Encode(token)}};
+    return s;
+  };
+  struct Case {
+    const char* name;
+    json secret;
+    bool kept;
+    std::string token;  // the token it ends with
+  } cases[] = {
+      {"no such account", token_secret("ghost-token", "ghost", "", "old"), false, ""},
+      {"the source's account", token_secret("stale-token", "app", "0000-1111", "old"), false, ""},
+      {"its account, no token", token_secret("fresh-token", "app", "", ""), true, "issued-shop-app"},
+      {"its account, a restored token", token_secret("restored-token", "app", uid, "old"), true, "old"},
+  };
+  for (const auto& tc : cases) Create(secrets, "shop", tc.secret);
+  for (const auto& tc : cases) {
+    SCOPED_TRACE(tc.name);
+    const std::string name = tc.secret["metadata"]["name"];
+    if (!tc.kept) {
+      EXPECT_TRUE(WaitGone(secrets, "shop", name));
+      continue;
+    }
+    EXPECT_TRUE(WaitFor(secrets, "shop", name, [&](const json& s) {
+      return s.value("/data/namespace"_json_pointer, "") == Base64Encode("shop") &&
+             s.value("/data/ca.crt"_json_pointer, "") == Base64Encode(o.cluster_ca_pem) &&
+             s.value("/data/token"_json_pointer, "") == Base64Encode(tc.token) &&
+             s.value("/metadata/annotations/kubernetes.io~1service-account.uid"_json_pointer, "") == uid;
+    }));
+  }
 }
 
 TEST(DisableControllersTest, ParsesTheFlagValue) {

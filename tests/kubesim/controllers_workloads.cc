@@ -128,6 +128,21 @@ class WorkloadController : public Reconciler {
     }
     std::string phase = Str(p, "/status/phase"_json_pointer);
     if (phase == "Succeeded" || phase == "Failed") return;
+    // A pod bound to another node (a restored pod naming the source's node) is no business of
+    // the scheduler (it is bound) nor of this kubelet, the only one: it stays as created, Pending,
+    // until the pod GC (gcOrphaned: 40 s quarantine of a missing node, then a pass every 20 s)
+    // deletes it; on the real pair it is gone 40 to 60 s after its create.
+    if (const std::string node = Str(p, "/spec/nodeName"_json_pointer); !node.empty() && node != kNode) {
+      const auto now = options_.clock->Monotonic();
+      auto [it, fresh] = orphans_.emplace(Uid(p), now);
+      if (!fresh && now - it->second >= std::chrono::seconds(40)) {
+        DeleteOptions gone;
+        gone.precondition_uid = Uid(p);
+        (void)store_->Delete(kPods, Ns(p), Name(p), gone);
+        orphans_.erase(it);
+      }
+      return;
+    }
     std::vector<std::string> unbound;
     for (const auto& v : p.value("/spec/volumes"_json_pointer, json::array())) {
       std::string claim = Str(v, "/persistentVolumeClaim/claimName"_json_pointer);
@@ -435,9 +450,16 @@ class WorkloadController : public Reconciler {
       std::string pod_name = Name(p);  // json's operator= takes its argument by value
       pods[pod_name] = std::move(p);
     }
+    // OrderedReady (the default): one pod at a time, each (and its claims) made once every lower
+    // ordinal is Running and Ready; Parallel: all at once (statefulset controller's
+    // monotonic update).
+    const bool ordered = Str(s, "/spec/podManagementPolicy"_json_pointer) != "Parallel";
     for (long long i = 0; i < want; ++i) {
       std::string pod = Name(s) + "-" + std::to_string(i);
-      if (pods.count(pod)) continue;
+      if (auto it = pods.find(pod); it != pods.end()) {
+        if (ordered && !PodReady(it->second)) break;
+        continue;
+      }
       json volumes = json::array();
       for (const auto& vct : s.value("/spec/volumeClaimTemplates"_json_pointer, json::array())) {
         std::string claim = Name(vct) + "-" + pod;
@@ -456,6 +478,7 @@ class WorkloadController : public Reconciler {
                      {"apps.kubernetes.io/pod-index", std::to_string(i)},
                      {"controller-revision-hash", revision}};
       Warn("creating pod", CreatePod(s, tmpl, pod, "", labels, volumes));
+      if (ordered) break;
     }
     long long replicas = 0, ready = 0;
     for (const auto& [name, p] : pods) {
@@ -561,6 +584,8 @@ class WorkloadController : public Reconciler {
   Store* const store_;
   const ControllerOptions options_;
   std::set<std::string> dirty_ns_;
+  // Pods bound to a node that is not this one, by uid: when the pod GC first saw them.
+  std::map<std::string, Clock::MonoTime> orphans_;
   bool all_ = true;
   AgentNode node_;
 };
