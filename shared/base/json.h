@@ -14,6 +14,12 @@
 // object copied, patched at its bottom, diffed and answered) 1.8 MiB. Threads that handle outside
 // JSON run on stacks of kJsonThreadStackBytes (the webhook's workers do; glibc's default follows
 // RLIMIT_STACK, 2 MiB when it is unlimited).
+//
+// Sanitized builds (scripts/test --sanitize) use far bigger frames: ASan pads every local with
+// redzones and -O1 inlines less, so the 10,000-level copy and print of
+// YamlLimitsTest.DeepValuesPrintInFlowStylePastABlockDepth, under 2 MiB at -O2, needs 26 MiB
+// with g++ 12 ASan+UBSan. kSanitizerStackScale multiplies the stack budget there (scripts/test
+// raises the main thread's RLIMIT_STACK to the same kJsonThreadStackBytes).
 
 #include <cstddef>
 #include <nlohmann/json_fwd.hpp>
@@ -24,8 +30,21 @@
 
 namespace kdr {
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define KDR_SANITIZED_STACKS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define KDR_SANITIZED_STACKS 1
+#endif
+#endif
+#ifdef KDR_SANITIZED_STACKS
+inline constexpr size_t kSanitizerStackScale = 8;
+#else
+inline constexpr size_t kSanitizerStackScale = 1;
+#endif
+
 inline constexpr int kMaxJsonDepth = 10000;
-inline constexpr size_t kJsonThreadStackBytes = 8 << 20;
+inline constexpr size_t kJsonThreadStackBytes = (size_t{8} << 20) * kSanitizerStackScale;
 
 // Parses `text` as exactly one JSON value (surrounding whitespace allowed). `what` names the source
 // for messages ("request body", "objects.json"). InvalidArgument when the text is not JSON, holds
