@@ -30,7 +30,7 @@ using nlohmann::json;
 
 struct RunOptions {
   std::string name;
-  std::string agent = "job";
+  std::string agent;  // "": job, or local for a drill
   std::string inventory_path;
   int64_t generation = 0;  // 0: current
   std::string existing;  // "": fail, or update for a failback (the old primary's stale copies)
@@ -170,7 +170,7 @@ void PrintDryRun(const dr::DryRunReport& r, std::ostream& out) {
   if (!r.objects_by_kind.empty()) {
     int64_t objects = 0;
     for (const auto& [_, n] : r.objects_by_kind) objects += n;
-    out << "objects to restore: " << objects << "\n";
+    out << "inventory objects of the recovery's namespaces (cluster-scoped ones included): " << objects << "\n";
     Table kinds;
     kinds.headers = {"KIND", "OBJECTS"};
     for (const auto& [kind, n] : r.objects_by_kind) kinds.rows.push_back({kind, std::to_string(n)});
@@ -219,8 +219,10 @@ std::string CommandOf(dr::RecoveryAction action) {
   return "failover";
 }
 
-Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const CommandContext& ctx) {
+Status RunWorkflow(const RunOptions& given, dr::RecoveryAction action, const CommandContext& ctx) {
   const std::string command = CommandOf(action);
+  RunOptions o = given;
+  if (o.agent.empty()) o.agent = action == dr::RecoveryAction::kTest ? "local" : "job";
   KDR_ASSIGN_OR_RETURN(OutputFormat format,
                        ParseOutputFormat(ctx.globals.output, command,
                                          {OutputFormat::kTable, OutputFormat::kJson, OutputFormat::kYaml}));
@@ -241,9 +243,7 @@ Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const Command
                                    "inventory");
   }
   if (o.agent == "job" && action == dr::RecoveryAction::kTest) {
-    return Status::FailedPrecondition("a drill reads the replicated inventory in place, and an agent Job cannot mount "
-                                      "it (the DR site's inventory volume stays a replica, and a drill copies only the "
-                                      "workloads' volumes): run the drill with --agent local --inventory-path DIR");
+    return Status::FailedPrecondition(std::string(dr::kDrillAgentJobRefusal));
   }
   if (o.parallel < 1 || o.parallel > 256) return Status::InvalidArgument("--parallel must be between 1 and 256");
   KDR_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseRequestTimeout(o.timeout));
@@ -336,9 +336,10 @@ Status RunWorkflow(const RunOptions& o, dr::RecoveryAction action, const Command
 void AddRunFlags(CLI::App* cmd, const std::shared_ptr<RunOptions>& o) {
   cmd->add_option("NAME", o->name, "The recovery (kubectl dr recovery create)")->required();
   cmd->add_option("--agent", o->agent,
-                  "Where the agent that reads the inventory and restores the objects runs: job (default: Jobs on "
-                  "the target mounting the restored inventory claim; needs kubectl dr agent install --plan P) or "
-                  "local (in this process, reading --inventory-path)")
+                  "Where the agent that reads the inventory and restores the objects runs: job (the default of "
+                  "failover and failback: Jobs on the target mounting the restored inventory claim; needs kubectl "
+                  "dr agent install --plan P) or local (in this process, reading --inventory-path; a drill's only "
+                  "agent, and its default)")
       ->type_name("job|local");
   cmd->add_option("--inventory-path", o->inventory_path,
                   "--agent local: the directory holding the replicated inventory")->type_name("DIR");
@@ -404,7 +405,11 @@ void RegisterFailover(const Registrar& r) {
       "drill", "Run (or resume) a drill (a Test recovery): restore into mapped namespaces on the DR site from copies "
                "of the replicated volumes, changing nothing on the source");
   AddRunFlags(drill, d);
-  drill->footer("Examples:\n  kubectl dr drill shop-drill --agent local --inventory-path /mnt/inventory --yes\n"
+  drill->footer("A drill's agent runs in this process (--agent local, its default): the agent's Jobs mount the\n"
+                "inventory's claim, and a drill makes none on the DR site (it never attaches the live replica of\n"
+                "the inventory's volume and copies only the workloads' volumes), so --agent job is refused.\n\n"
+                "Examples:\n  kubectl dr drill shop-drill --inventory-path /mnt/inventory --yes\n"
+                "  kubectl dr drill shop-drill --inventory-path /mnt/inventory --dry-run\n"
                 "  kubectl dr drill cleanup shop-drill --inventory-path /mnt/inventory --yes");
   // `drill cleanup NAME` is a subcommand, so the drill's own NAME is checked here, not by CLI11.
   drill->get_option("NAME")->required(false);

@@ -1011,8 +1011,8 @@ PlannedStep Run::Planned(std::string_view name, const DryRunReport& d) const {
     for (const auto& [_, n] : d.objects_by_kind) objects += n;
     p.what = job() ? "run agent job " + plan_.spec.inventory_pvc_namespace + "/" + RestoreJobName(o_.recovery) +
                          ": restore the inventory into " + target_namespaces
-                   : "restore " + std::to_string(objects) + " object(s) into " + target_namespaces +
-                         " (existing: " + d.existing + ")";
+                   : "restore the inventory's " + std::to_string(objects) + " object(s) of " +
+                         Join(Namespaces(), ", ") + " into " + target_namespaces + " (existing: " + d.existing + ")";
   } else if (name == kFenceSource) {
     if (source_ == nullptr) return skip("the source is unreachable: fence it when it is back: kubectl dr fence --plan " +
                                         plan_.metadata.name);
@@ -1157,9 +1157,7 @@ Status Run::Execute() {
                                       "create a new one (kubectl dr recovery create)");
   }
   if (job() && recovery_.spec.action == RecoveryAction::kTest) {
-    return Status::FailedPrecondition("a drill reads the replicated inventory in place, and an agent Job cannot mount "
-                                      "it (the DR site's inventory volume stays a replica, and a drill copies only the "
-                                      "workloads' volumes): run the drill with --agent local --inventory-path DIR");
+    return Status::FailedPrecondition(std::string(kDrillAgentJobRefusal));
   }
   kube::LeaseSpec ls{o_.dr_namespace, LeaseName(plan_), o_.holder, std::chrono::seconds(30)};
   KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Lease> lease, kube::Lease::Acquire(&target_, ls, env_.clock));

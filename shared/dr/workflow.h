@@ -29,9 +29,10 @@
 //                  reading the inventory from a directory holding it as replicated
 //                  (inventory/format.h); StartAgent is skipped.
 //
-// Drills run with Agent::kLocal only: a drill reads the replicated inventory in place, and the DR
-// site's inventory volume, a replica that a drill does not copy, cannot be mounted by an agent
-// Job; kJob is refused with FailedPrecondition saying so.
+// Drills run with Agent::kLocal only: a drill reads the replicated inventory in place and makes no
+// claim for the inventory on the DR site (the live replica is never attached; only the workloads'
+// volumes are copied), so an agent Job would have nothing to mount; kJob is refused with
+// FailedPrecondition kDrillAgentJobRefusal.
 //
 //   Failover: Preflight, QuiesceSource, SyncInventory, SpendPlan, FailoverInventory,
 //             RestoreInventoryVolume, StartAgent, WorkloadVolumes, RestoreObjects, FenceSource, Verify
@@ -201,6 +202,14 @@ struct DryRunReport {
 // NotFound for a recovery or plan that is not there, the target's errors reading them.
 Status PlanRecovery(kube::Client& target, kube::Client* source, const Env& env, const WorkflowOptions& options,
                     DryRunReport* report, std::stop_token stop = {});
+
+// Why a drill runs its agent in the plugin (--agent local) only, as both the CLI and the workflow
+// refuse --agent job.
+inline constexpr std::string_view kDrillAgentJobRefusal =
+    "a drill cannot run its agent as a Job (--agent job): the agent's Jobs mount the inventory's claim, and a "
+    "drill has none on the DR site (it never attaches the live replica of the inventory's volume there, and it "
+    "copies only the workloads' volumes, reading the inventory in place); run it with --agent local "
+    "--inventory-path DIR, DIR holding the replicated inventory";
 
 // Runs (or resumes) the recovery named in options on the plan's target. `source` is the plan's
 // source cluster, or null when it cannot be reached (the caller probes it with a short deadline).

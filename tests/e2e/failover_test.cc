@@ -494,6 +494,36 @@ TEST_F(FailoverE2eTest, SkipQuiesceLeavesTheSourceRunningJournalsWhyAndWarns) {
   EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
 }
 
+// A drill's agent runs in the plugin, its default; asked for as a Job, the drill is refused
+// saying why and what to run, before anything is read.
+TEST_F(FailoverE2eTest, ADrillRunsItsAgentInThePluginAndRefusesAJobSayingWhy) {
+  CommandResult job = Dr("drill shop-drill --agent job --yes");
+  EXPECT_EQ(job.exit_code, 1) << job.output;
+  EXPECT_NE(job.output.find("a drill cannot run its agent as a Job (--agent job): the agent's Jobs mount the "
+                            "inventory's claim, and a drill has none on the DR site"),
+            std::string::npos)
+      << job.output;
+  EXPECT_NE(job.output.find("run it with --agent local --inventory-path DIR"), std::string::npos) << job.output;
+  // Without --agent the drill's agent is the local one, which needs the inventory's directory.
+  CommandResult bare = Dr("drill shop-drill --yes");
+  EXPECT_EQ(bare.exit_code, 2) << bare.output;
+  EXPECT_NE(bare.output.find("--agent local needs --inventory-path DIR"), std::string::npos) << bare.output;
+
+  ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
+  ASSERT_EQ(Dr("recovery create shop-drill --plan shop-to-dr --action Test --namespace-mapping shop=shop-drill")
+                .exit_code,
+            0);
+  WaitForCache("drrecoveries", 1);
+  CommandResult dry = Dr("drill shop-drill --inventory-path " + inventory_ + " --dry-run");
+  EXPECT_EQ(dry.exit_code, 0) << dry.output;
+  EXPECT_NE(dry.output.find("dry run of recovery shop-drill (Test of plan shop-to-dr"), std::string::npos)
+      << dry.output;
+  EXPECT_NE(dry.output.find("restore the inventory's 8 object(s) of shop into shop-drill (existing: fail)"),
+            std::string::npos)
+      << dry.output;
+  EXPECT_EQ(dry.output.find("QuiesceSource"), std::string::npos) << "a drill quiesces nothing\n" << dry.output;
+}
+
 TEST_F(FailoverE2eTest, ADrillHasNoSkipQuiesceFlag) {
   CommandResult r = Dr("drill shop-drill --skip-quiesce --agent local --inventory-path " + inventory_ + " --yes");
   EXPECT_EQ(r.exit_code, 2) << r.output;
