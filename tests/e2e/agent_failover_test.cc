@@ -291,6 +291,33 @@ TEST_F(AgentFailoverE2eTest, TheAgentsRestoreWarningsReachTheReport) {
   EXPECT_EQ(Kubectl("get priorityclass shop-critical -o jsonpath={.value}").output, "10") << "not replaced";
 }
 
+// A dry run with the agent as a Job checks what it can without the inventory (the agent's identity
+// among the rest), says what it cannot show, and makes no Job.
+TEST_F(AgentFailoverE2eTest, ADryRunWithTheAgentAsAJobNamesTheMissingAgentAndMakesNoJob) {
+  CommandResult missing = Dr("failover shop-failover --dry-run");
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("problem: the agent's service account kubectl-dr-system/" +
+                                dr::AgentServiceAccountName("shop-to-dr") + " is not on the target"),
+            std::string::npos)
+      << missing.output;
+
+  ASSERT_EQ(AgentInstall().exit_code, 0);
+  CommandResult dry = Dr("failover shop-failover --dry-run -o json");
+  ASSERT_EQ(dry.exit_code, 0) << dry.output;
+  json r = json::parse(dry.output.substr(dry.output.find('{')), nullptr, false);
+  ASSERT_TRUE(r.is_object()) << dry.output;
+  EXPECT_EQ(r["ready"], true) << r.dump(2);
+  EXPECT_EQ(r["steps"][6]["name"], "StartAgent");
+  EXPECT_EQ(r["steps"][6]["state"], "run");
+  EXPECT_NE(r["steps"][6]["what"].get<std::string>().find(dr::DescribeJobName("shop-failover")), std::string::npos);
+  ASSERT_EQ(r["notes"].size(), 1u) << r.dump(2);
+  EXPECT_NE(r["notes"][0].get<std::string>().find("--agent local --inventory-path DIR"), std::string::npos);
+  EXPECT_FALSE(r["inventory"].contains("objectsByKind")) << r.dump(2);
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get jobs -o name").output, "");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get drr shop-failover -o jsonpath={.status}").output, "");
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+}
+
 // The primary is gone: the inventory's own volume comes from what agent install recorded in the
 // plan, and without that record the failover says what to do and changes nothing.
 TEST_F(AgentFailoverE2eTest, WithThePrimaryDownTheInventoryVolumeComesFromThePlansRecord) {
