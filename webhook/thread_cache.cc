@@ -19,7 +19,26 @@
 // freed on another thread than the one that allocated it (it is a malloc chunk either way). A
 // thread's cache is returned to malloc when the thread ends; frees after that go to free().
 // The aligned forms (align_val_t) are left to the C++ runtime, which pairs them with free().
+//
+// Sanitized builds (scripts/test --sanitize) leave the cache out and keep the sanitizer's own
+// operator new/delete. The classes assume glibc's chunk rounding, which ASan's allocator does not
+// do: there a 32-byte block freed by a sized delete was filed under glibc's 48-byte chunk and
+// handed to a longer string, a heap-buffer-overflow at the webhook's start. And a block reused
+// from the cache is one ASan cannot quarantine nor TSan follow, so a use after free, a double free
+// or a race on reused memory would go unseen.
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define KDR_THREAD_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define KDR_THREAD_CACHE 0
+#endif
+#endif
+#ifndef KDR_THREAD_CACHE
+#define KDR_THREAD_CACHE 1
+#endif
+
+#if KDR_THREAD_CACHE
 #include <malloc.h>
 
 #include <cstddef>
@@ -138,3 +157,5 @@ void operator delete(void* p, size_t n) noexcept { ReleaseSized(p, n); }
 void operator delete[](void* p, size_t n) noexcept { ReleaseSized(p, n); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { Release(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { Release(p); }
+
+#endif  // KDR_THREAD_CACHE
