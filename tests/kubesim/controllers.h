@@ -30,9 +30,13 @@
 //   workloads  Deployments own a ReplicaSet per pod template (label pod-template-hash), the
 //              newest scaled to spec.replicas and older ones to 0; ReplicaSets and StatefulSets
 //              own Pods (StatefulSets: NAME-0..N-1 and a PVC per volumeClaimTemplate, kept on
-//              scale-down as Kubernetes does); DaemonSets run one Pod (one node). A Pod runs
+//              scale-down as Kubernetes does; with podManagementPolicy OrderedReady, the
+//              default, each pod and its claims only once every lower ordinal is Ready,
+//              with Parallel all at once); DaemonSets run one Pod (one node). A Pod runs
 //              (phase Running, Ready) once every PVC it mounts is Bound, else it stays Pending
-//              with PodScheduled False "pod has unbound immediate PersistentVolumeClaims".
+//              with PodScheduled False "pod has unbound immediate PersistentVolumeClaims". A
+//              Pod whose spec.nodeName is not kubesim-node never runs and is left as created
+//              until the pod GC deletes it, 40 s (of the Clock) after it first saw it.
 //              Pods are created through the built-in admission plugins: a template naming a
 //              service account, PriorityClass or RuntimeClass that does not exist gets no pods,
 //              and the ReplicaSet (and its Deployment) reports ReplicaFailure, reason
@@ -48,8 +52,12 @@
 //              Succeeds (Complete) or more than spec.backoffLimit Fail (Failed,
 //              BackoffLimitExceeded); those pods' phase follows their process.
 //   namespaces Every namespace gets the `default` ServiceAccount and the `kube-root-ca.crt`
-//              ConfigMap (cluster_ca_pem), and `default` the `kubernetes` Service, as on a real
-//              cluster.
+//              ConfigMap (cluster_ca_pem; other data written to it is written back at once), and
+//              `default` the `kubernetes` Service, as on a real cluster. A Secret of type
+//              kubernetes.io/service-account-token whose ServiceAccount is missing or has
+//              another uid than its kubernetes.io/service-account.uid annotation is deleted;
+//              with its account it gets the uid annotation, namespace, ca.crt and, when it has
+//              none, a token (agent.issue_token).
 //   longhorn   see longhorn.h.
 //
 // Thread-safe. The store must outlive the Controllers.
