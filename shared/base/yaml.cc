@@ -1,13 +1,16 @@
 #include "base/yaml.h"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
+#include <unordered_map>
 
 #include "base/json.h"
 #include "base/strings.h"
@@ -131,120 +134,194 @@ std::string Where(const YAML::Mark& mark) {
   return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
 }
 
-// The limits of yaml.h, charged node by node by every walk over parsed documents. The budget
-// spans the whole stream.
-class Limits {
- public:
-  Limits(std::string_view what, size_t text_size)
-      : what_(what), budget_(4 * text_size + (size_t{1} << 20)), left_(budget_) {}
+std::string Prefix(std::string_view what) {
+  return what.empty() ? std::string() : std::string(what) + ": ";
+}
 
-  // Charges `node`, inside `depth` containers, and checks its scalar.
-  Status Charge(const YAML::Node& node, int depth) {
-    if (depth >= kMaxJsonDepth && (node.IsMap() || node.IsSequence())) {
-      return Error(node, "nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    }
-    size_t cost = 1;
-    if (node.IsScalar()) {
-      const std::string& s = node.Scalar();
-      cost += s.size();
-      size_t bad = 0;
-      if (!IsValidUtf8(s, &bad)) {
-        return Error(node, "invalid UTF-8 (byte " +
-                               PrintableBytes(std::string_view(s).substr(bad, 1)) + " at offset " +
-                               std::to_string(bad) + " of a scalar); YAML must be UTF-8");
+Status Invalid(std::string_view what, const YAML::Mark& mark, const std::string& why) {
+  return Status::InvalidArgument(Prefix(what) + "invalid YAML at " + Where(mark) + ": " + why);
+}
+
+// Reads a YAML stream from yaml-cpp's parse events, enforcing the limits of yaml.h as it goes, and
+// (when building) makes each document's JSON. One pass and no node tree: an alias costs what its
+// anchor cost when it was read, so aliases expanding past the budget are refused at the alias that
+// crosses it, without walking the expansion.
+class Reader : public YAML::EventHandler {
+ public:
+  Reader(std::string_view text, std::string_view what, bool build)
+      : text_(text), what_(what), build_(build), budget_(4 * text.size() + (size_t{1} << 20)), left_(budget_) {}
+
+  // Reads the whole stream: the first problem, yaml-cpp's own syntax errors included.
+  Status Run() {
+    std::istringstream in{std::string(text_)};
+    try {
+      YAML::Parser parser(in);
+      while (parser.HandleNextDocument(*this)) {
       }
+    } catch (const Stop&) {
+      return error_;
+    } catch (const YAML::DeepRecursion& e) {
+      return Invalid(what_, e.mark, "nests about 500 levels deep, past yaml-cpp's limit");
+    } catch (const YAML::Exception& e) {
+      return Invalid(what_, e.mark, PrintableBytes(e.msg));
     }
-    if (cost > left_) {
-      return Error(node, "aliases expand the document past " + std::to_string(budget_) +
-                             " nodes and scalar bytes (4 times its size plus 1 MiB); write the "
-                             "repeated parts out instead of aliasing them");
-    }
-    left_ -= cost;
     return Status::Ok();
   }
 
-  Status Error(const YAML::Node& node, const std::string& why) const {
-    return Status::InvalidArgument(Prefix(what_) + "invalid YAML at " + Where(node.Mark()) + ": " +
-                                   why);
-  }
+  // The documents read (when building), empty ones left out.
+  std::vector<json>& documents() { return docs_; }
 
-  static std::string Prefix(std::string_view what) {
-    return what.empty() ? std::string() : std::string(what) + ": ";
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    // yaml-cpp 0.7 makes a document of a token it cannot place (a "," outside a flow collection)
+    // without consuming it, and again, forever, allocating as it goes: a document that starts
+    // where the previous one did is that token.
+    if (started_ && mark.pos == last_start_) {
+      const size_t at = static_cast<size_t>(std::max(mark.pos, 0));
+      const std::string token = at < text_.size() ? PrintableBytes(text_.substr(at, 1)) : std::string();
+      Fail(mark, "unexpected \"" + token + "\" (a \",\" belongs inside a [ ] or { } collection)");
+    }
+    started_ = true;
+    last_start_ = mark.pos;
+    anchors_.clear();  // anchors are per document
   }
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    Charge(mark, 1);
+    Add(mark, anchor, Node{json(nullptr), 1, 0, std::nullopt});
+  }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    if (it == anchors_.end()) Fail(mark, "alias to an unknown anchor");
+    const Node& a = it->second;
+    if (a.height > 0 && Depth() + a.height > kMaxJsonDepth) TooDeep(mark);
+    Charge(mark, a.cost);
+    Add(mark, 0, a);
+  }
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
+                const std::string& value) override {
+    size_t bad = 0;
+    if (!IsValidUtf8(value, &bad)) {
+      Fail(mark, "invalid UTF-8 (byte " + PrintableBytes(std::string_view(value).substr(bad, 1)) + " at offset " +
+                     std::to_string(bad) + " of a scalar); YAML must be UTF-8");
+    }
+    Charge(mark, 1 + value.size());
+    json v;
+    if (build_) {
+      // yaml-cpp tags plain scalars "?" and quoted or literal ones "!".
+      const bool quoted = tag == "!" || tag == "!!str" || tag == "tag:yaml.org,2002:str";
+      v = quoted ? json(value) : PlainScalar(value);
+    }
+    Add(mark, anchor, Node{std::move(v), 1 + value.size(), 0, value});
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                       YAML::EmitterStyle::value) override {
+    Open(mark, anchor, /*map=*/false);
+  }
+  void OnSequenceEnd() override { Close(); }
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor,
+                  YAML::EmitterStyle::value) override {
+    Open(mark, anchor, /*map=*/true);
+  }
+  void OnMapEnd() override { Close(); }
 
  private:
+  struct Stop {};
+  // A node read: its JSON (when building), its cost with every alias in it expanded, how many
+  // containers deep it goes, and its text when it is a scalar (a mapping key must be one).
+  struct Node {
+    json value;
+    size_t cost;
+    int height;
+    std::optional<std::string> scalar;
+  };
+  // A collection being read.
+  struct Frame {
+    YAML::Mark mark;
+    YAML::anchor_t anchor = 0;
+    bool map = false;
+    json value;
+    size_t cost = 1;
+    int height = 1;
+    std::optional<std::string> key;  // a mapping's key, waiting for its value
+  };
+
+  [[noreturn]] void Fail(const YAML::Mark& mark, const std::string& why) {
+    error_ = Invalid(what_, mark, why);
+    throw Stop{};
+  }
+  [[noreturn]] void TooDeep(const YAML::Mark& mark) {
+    Fail(mark, "nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  }
+  int Depth() const { return static_cast<int>(stack_.size()); }
+
+  // Every node read counts against the budget, the nodes of every alias expansion included.
+  void Charge(const YAML::Mark& mark, size_t cost) {
+    if (cost > left_) {
+      Fail(mark, "aliases expand the document past " + std::to_string(budget_) +
+                     " nodes and scalar bytes (4 times its size plus 1 MiB); write the repeated parts out "
+                     "instead of aliasing them");
+    }
+    left_ -= cost;
+  }
+
+  void Open(const YAML::Mark& mark, YAML::anchor_t anchor, bool map) {
+    if (Depth() >= kMaxJsonDepth) TooDeep(mark);
+    Charge(mark, 1);
+    Frame f;
+    f.mark = mark;
+    f.anchor = anchor;
+    f.map = map;
+    if (build_) f.value = map ? json::object() : json::array();
+    stack_.push_back(std::move(f));
+  }
+  void Close() {
+    Frame f = std::move(stack_.back());
+    stack_.pop_back();
+    Add(f.mark, f.anchor, Node{std::move(f.value), f.cost, f.height, std::nullopt});
+  }
+
+  // Places a node read (and charged) in its collection, or as a document; remembers it under its
+  // anchor.
+  void Add(const YAML::Mark& mark, YAML::anchor_t anchor, Node n) {
+    if (anchor != 0) anchors_[anchor] = n;
+    if (stack_.empty()) {
+      if (build_ && !n.value.is_null()) docs_.push_back(std::move(n.value));
+      return;
+    }
+    Frame& parent = stack_.back();
+    parent.cost += n.cost;
+    parent.height = std::max(parent.height, n.height + 1);
+    if (!parent.map) {
+      if (build_) parent.value.push_back(std::move(n.value));
+      return;
+    }
+    if (!parent.key) {
+      // The readers of node trees (LoadYamlDocuments) judge keys themselves.
+      if (!n.scalar) {
+        if (build_) Fail(mark, "mapping keys must be scalars");
+        n.scalar.emplace();
+      }
+      if (build_ && parent.value.contains(*n.scalar)) Fail(mark, "duplicate key \"" + *n.scalar + "\"");
+      parent.key = std::move(n.scalar);
+      return;
+    }
+    if (build_) parent.value[*parent.key] = std::move(n.value);
+    parent.key.reset();
+  }
+
+  const std::string_view text_;
   const std::string_view what_;
+  const bool build_;
   const size_t budget_;
   size_t left_;
+  Status error_ = Status::Ok();
+  bool started_ = false;
+  int last_start_ = -1;
+  std::vector<Frame> stack_;
+  std::unordered_map<YAML::anchor_t, Node> anchors_;
+  std::vector<json> docs_;
 };
-
-Status Check(const YAML::Node& node, Limits* limits, int depth) {
-  KDR_RETURN_IF_ERROR(limits->Charge(node, depth));
-  if (node.IsSequence()) {
-    for (const auto& item : node) KDR_RETURN_IF_ERROR(Check(item, limits, depth + 1));
-  } else if (node.IsMap()) {
-    for (const auto& kv : node) {
-      KDR_RETURN_IF_ERROR(Check(kv.first, limits, depth + 1));
-      KDR_RETURN_IF_ERROR(Check(kv.second, limits, depth + 1));
-    }
-  }
-  return Status::Ok();
-}
-
-Result<json> Convert(const YAML::Node& node, std::string_view what, Limits* limits, int depth) {
-  KDR_RETURN_IF_ERROR(limits->Charge(node, depth));
-  switch (node.Type()) {
-    case YAML::NodeType::Undefined:
-    case YAML::NodeType::Null:
-      return json(nullptr);
-    case YAML::NodeType::Scalar: {
-      // yaml-cpp tags plain scalars "?" and quoted or literal ones "!".
-      if (node.Tag() == "!") return json(node.Scalar());
-      if (node.Tag() == "!!str" || node.Tag() == "tag:yaml.org,2002:str") return json(node.Scalar());
-      return PlainScalar(node.Scalar());
-    }
-    case YAML::NodeType::Sequence: {
-      json arr = json::array();
-      for (const auto& item : node) {
-        KDR_ASSIGN_OR_RETURN(json v, Convert(item, what, limits, depth + 1));
-        arr.push_back(std::move(v));
-      }
-      return arr;
-    }
-    case YAML::NodeType::Map: {
-      json obj = json::object();
-      for (const auto& kv : node) {
-        if (!kv.first.IsScalar()) {
-          return Status::InvalidArgument(std::string(what) + ": " + Where(kv.first.Mark()) +
-                                         ": mapping keys must be scalars");
-        }
-        KDR_RETURN_IF_ERROR(limits->Charge(kv.first, depth + 1));
-        const std::string& key = kv.first.Scalar();
-        if (obj.contains(key)) {
-          return Status::InvalidArgument(std::string(what) + ": " + Where(kv.first.Mark()) +
-                                         ": duplicate key \"" + key + "\"");
-        }
-        KDR_ASSIGN_OR_RETURN(json v, Convert(kv.second, what, limits, depth + 1));
-        obj[key] = std::move(v);
-      }
-      return obj;
-    }
-  }
-  return json(nullptr);
-}
-
-// yaml-cpp's parse, its exceptions turned into InvalidArgument.
-Result<std::vector<YAML::Node>> Parse(std::string_view text, std::string_view what) {
-  try {
-    return YAML::LoadAll(std::string(text));
-  } catch (const YAML::DeepRecursion& e) {
-    return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
-                                   ": nests about 500 levels deep, past yaml-cpp's limit");
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
-                                   ": " + PrintableBytes(e.msg));
-  }
-}
 
 bool NeedsQuotes(const std::string& s) {
   if (s.empty()) return true;
@@ -386,32 +463,19 @@ Result<json> YamlToJson(std::string_view text, std::string_view what) {
 }
 
 Result<std::vector<json>> YamlDocumentsToJson(std::string_view text, std::string_view what) {
-  KDR_ASSIGN_OR_RETURN(std::vector<YAML::Node> nodes, Parse(text, what));
-  std::vector<json> out;
-  Limits limits(what, text.size());
-  try {
-    for (const auto& node : nodes) {
-      if (node.IsNull() || !node.IsDefined()) continue;
-      KDR_ASSIGN_OR_RETURN(json v, Convert(node, what, &limits, 0));
-      out.push_back(std::move(v));
-    }
-  } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
-                                   ": " + PrintableBytes(e.msg));
-  }
-  return out;
+  Reader reader(text, what, /*build=*/true);
+  KDR_RETURN_IF_ERROR(reader.Run());
+  return std::move(reader.documents());
 }
 
 Result<std::vector<YAML::Node>> LoadYamlDocuments(std::string_view text, std::string_view what) {
-  KDR_ASSIGN_OR_RETURN(std::vector<YAML::Node> nodes, Parse(text, what));
-  Limits limits(what, text.size());
+  // Checked first, by the same reader, so yaml-cpp's own load only ever sees what ends and fits.
+  KDR_RETURN_IF_ERROR(Reader(text, what, /*build=*/false).Run());
   try {
-    for (const auto& node : nodes) KDR_RETURN_IF_ERROR(Check(node, &limits, 0));
+    return YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
-    return Status::InvalidArgument(Limits::Prefix(what) + "invalid YAML at " + Where(e.mark) +
-                                   ": " + PrintableBytes(e.msg));
+    return Invalid(what, e.mark, PrintableBytes(e.msg));
   }
-  return nodes;
 }
 
 std::string JsonToYaml(const json& value) {

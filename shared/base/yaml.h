@@ -10,9 +10,12 @@
 //    DepthGuard), below kMaxJsonDepth (base/json.h), so whatever is read is safe to copy, compare
 //    and print;
 //  - aliases: yaml-cpp keeps an alias as a second reference to one node, so "&a [*b, *b, ...]"
-//    nested 8 deep is 500 bytes of text and 10^8 nodes to whoever walks it. Walking the documents
-//    with every alias followed may visit at most 4 * text.size() + 1 MiB nodes plus scalar bytes
-//    (a document without aliases stays under 3 * text.size()); past that the text is refused;
+//    nested 8 deep is 500 bytes of text and 10^8 nodes to whoever expands it. Reading charges
+//    every node, an alias at what its anchor cost, against 4 * text.size() + 1 MiB nodes plus
+//    scalar bytes (a document without aliases stays under 3 * text.size()), and refuses the text
+//    at the alias that crosses it, without expanding it;
+//  - yaml-cpp 0.7 loops forever, allocating, on a "," it cannot place (after a quoted scalar or
+//    a flow collection at the top level: "x", or {a: 1},): refused where it stands;
 //  - text: every scalar and key must be well-formed UTF-8, as go-yaml requires (nlohmann's dump
 //    throws on anything else).
 // Each is InvalidArgument naming `what`, the line and column.
