@@ -284,9 +284,8 @@ Status RunAgentInstall(const AgentInstallOptions& o, const CommandContext& ctx) 
   }
   const json& cron = capture.back();
   *ctx.streams.err << "the capture runs on the source on schedule " << Quote(kube::StringField(cron, {"spec", "schedule"}))
-                   << "; run one now: kubectl --context " << plan.spec.source_context << " -n "
-                   << plan.spec.inventory_pvc_namespace << " create job --from=cronjob/"
-                   << dr::CaptureCronJobName(plan.metadata.name) << " NAME\n";
+                   << "; run one now: kubectl dr --context " << plan.spec.target_context
+                   << " inventory capture --plan " << plan.metadata.name << "\n";
   return Status::Ok();
 }
 
@@ -387,7 +386,7 @@ void RegisterAgent(const Registrar& r) {
       "restore agent, which the recovery that spent the plan may still need.\n\n"
       "Examples:\n"
       "  kubectl dr agent install --plan shop-to-dr --schedule '*/10 * * * *'\n"
-      "  kubectl --context prod-east -n kubectl-dr-system create job --from=cronjob/kubectl-dr-capture-shop-to-dr now");
+      "  kubectl dr inventory capture --plan shop-to-dr");
   install->callback([r, iopts] { *r.action = [r, iopts] { return RunAgentInstall(*iopts, *r.context); }; });
 }
 

@@ -127,6 +127,9 @@ Status RunCaptureJob(const CaptureOptions& o, const CommandContext& ctx, const d
   *ctx.streams.err << "capturing plan " << Quote(o.plan) << " in job " << ns << "/" << kube::Name(job) << " on "
                    << where << "\n";
   dr::AgentJobOptions jo;
+  // Each capture makes its own Job: the next one does not wait for this one.
+  jo.left_running = "it is left to finish on its own, and the generation it writes becomes current (what a "
+                    "failover reads) when it does";
   KDR_ASSIGN_OR_RETURN(dr::AgentJobRun run,
                        dr::RunAgentJob(source, *ctx.env.clock, job, storage::Deadline::After(*ctx.env.clock, timeout),
                                        jo));

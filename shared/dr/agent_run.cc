@@ -149,8 +149,8 @@ Result<AgentJobRun> RunAgentJob(kube::Client& target, Clock& clock, const json& 
     if (options.on_poll) options.on_poll();
     KDR_RETURN_IF_ERROR(storage::Pause(
         clock, deadline, backoff.Next(), "waiting for " + what,
-        what + " has not finished (" + run.state.detail + "); it is left to run, and the next run waits for it: "
-                                                          "kubectl -n " + ns + " logs job/" + name + " shows what it does"));
+        what + " has not finished (" + run.state.detail + "); " + options.left_running + ": kubectl -n " + ns +
+            " logs job/" + name + " shows what it does"));
   }
 }
 

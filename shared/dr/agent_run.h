@@ -50,6 +50,8 @@ struct AgentJobOptions {
   std::chrono::milliseconds poll_interval{std::chrono::seconds(1)};
   // Called between reads while the Job runs (to report progress). May be empty.
   std::function<void()> on_poll;
+  // What becomes of a Job still running at the deadline, for the DeadlineExceeded message.
+  std::string left_running = "it is left to run, and the next run waits for it";
 };
 
 struct AgentJobRun {

@@ -142,7 +142,11 @@ TEST_F(AgentE2eTest, InventoryCaptureAsAJobRunsTheCronJobsTemplateAndReportsTheG
   EXPECT_EQ(both.exit_code, 2) << both.output;
   EXPECT_NE(both.output.find("--inventory-path is where --agent local writes"), std::string::npos) << both.output;
 
-  ASSERT_EQ(pair_->Shell(dr + "agent install --plan shop-to-dr").exit_code, 0);
+  CommandResult install = pair_->Shell(dr + "agent install --plan shop-to-dr");
+  ASSERT_EQ(install.exit_code, 0) << install.output;
+  // Install's hint is this very command.
+  EXPECT_NE(install.output.find("run one now: " + dr + "inventory capture --plan shop-to-dr\n"), std::string::npos)
+      << install.output;
   CommandResult capture = pair_->Shell("sh -c '" + dr + "inventory capture --plan shop-to-dr -o json 2>/dev/null'");
   ASSERT_EQ(capture.exit_code, 0) << capture.output << Source("-n kubectl-dr-system get jobs,pods -o yaml").output;
   json report = json::parse(capture.output, nullptr, false);

@@ -242,8 +242,20 @@ TEST_F(AgentRunTest, AJobThatNeverEndsStopsTheWaitAtTheDeadlineAndIsLeftToRun) {
                                         "finished (no pod yet)"),
             std::string::npos)
       << run.status().message();
+  EXPECT_NE(run.status().message().find("it is left to run, and the next run waits for it"), std::string::npos);
   EXPECT_NE(run.status().message().find("logs job/kubectl-dr-restore-shop-failover"), std::string::npos);
   EXPECT_TRUE(client_->Get(kJobs, kNs, RestoreJobName("shop-failover")).ok());
+}
+
+TEST_F(AgentRunTest, TheDeadlineMessageSaysWhatBecomesOfTheJobAsTheCallerTellsIt) {
+  AgentJobOptions o;
+  o.left_running = "it is left to finish on its own";
+  auto run = RunAgentJob(*client_, clock_, Job(), storage::Deadline::After(clock_, std::chrono::minutes(2)), o);
+  EXPECT_EQ(run.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_NE(run.status().message().find("has not finished (no pod yet); it is left to finish on its own: kubectl"),
+            std::string::npos)
+      << run.status().message();
+  EXPECT_EQ(run.status().message().find("next run"), std::string::npos) << run.status().message();
 }
 
 TEST_F(AgentRunTest, AStopEndsTheWaitAndADeletedJobAbortsIt) {
