@@ -1,5 +1,7 @@
 #include "agent_node.h"
 
+#include "cluster_view.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -52,8 +54,8 @@ std::string MapPath(const std::string& value, const std::vector<std::pair<std::s
 
 }  // namespace
 
-AgentNode::AgentNode(Store* store, const AgentNodeOptions& options, Logger* logger)
-    : store_(store), options_(options), logger_(logger), work_dir_(options.work_dir) {
+AgentNode::AgentNode(ClusterView* view, const AgentNodeOptions& options, Logger* logger)
+    : view_(view), options_(options), logger_(logger), work_dir_(options.work_dir) {
   if (options_.binary.empty()) return;
   if (work_dir_.empty()) {
     std::string tmpl = (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : std::string("/tmp")) +
@@ -90,10 +92,10 @@ Result<std::string> AgentNode::VolumeDir(const json& pod, const json& volume, co
   if (volume.contains("emptyDir")) {
     dir = pod_dir + "/volumes/" + volume.value("name", "");
   } else if (std::string claim = Str(volume, "/persistentVolumeClaim/claimName"_json_pointer); !claim.empty()) {
-    auto pvc = store_->Get(kPvcs, Ns(pod), claim);
+    auto pvc = view_->Get(kPvcs, Ns(pod), claim);
     if (!pvc.ok()) return Status::FailedPrecondition("claim " + Quote(claim) + ": " + pvc.status().message());
     std::string pv_name = Str(*pvc, "/spec/volumeName"_json_pointer);
-    auto pv = pv_name.empty() ? Result<json>(Status::NotFound("")) : store_->Get(kPvs, "", pv_name);
+    auto pv = pv_name.empty() ? Result<json>(Status::NotFound("")) : view_->Get(kPvs, "", pv_name);
     if (!pv.ok()) return Status::FailedPrecondition("claim " + Quote(claim) + " is not bound to a volume");
     std::string host = Str(*pv, "/spec/hostPath/path"_json_pointer);
     if (host.empty()) {

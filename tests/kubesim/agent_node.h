@@ -38,11 +38,13 @@
 
 namespace kdr::kubesim {
 
-class Store;
+class ClusterView;
 
 class AgentNode {
  public:
-  AgentNode(Store* store, const AgentNodeOptions& options, Logger* logger);
+  // `view` (kubesim's Store in process, or a real API server for kubesim-controllers) is where
+  // claims and volumes are read; it must outlive the node.
+  AgentNode(ClusterView* view, const AgentNodeOptions& options, Logger* logger);
   ~AgentNode();
   AgentNode(const AgentNode&) = delete;
   AgentNode& operator=(const AgentNode&) = delete;
@@ -80,7 +82,7 @@ class AgentNode {
   Result<std::string> VolumeDir(const nlohmann::json& pod, const nlohmann::json& volume, const std::string& pod_dir);
   void Finish(Process* p, int wait_status, const std::string& now);
 
-  Store* const store_;
+  ClusterView* const view_;
   const AgentNodeOptions options_;
   Logger* const logger_;
   std::string work_dir_;

@@ -7,22 +7,21 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "cluster_view.h"
 #include "controllers_internal.h"
 #include "longhorn.h"
 
 namespace kdr::kubesim {
-namespace {
-
-// Drives one reconciler: a watch over every resource (starting with the current objects), events
+// Drives one reconciler: a watch of `resources` (starting with the current objects), events
 // batched until the queue is momentarily empty, then one Reconcile (also every 50 ms tick, for
 // timers; a reconciler with nothing dirty returns at once); a Resync on the interval.
-void Run(std::stop_token stop, Store* store, Reconciler* r, std::chrono::milliseconds resync,
-         Logger* logger) {
-  std::unique_ptr<Watcher> watcher;
+void RunReconciler(std::stop_token stop, ClusterView* view, std::vector<GroupResource> resources,
+                   Reconciler* r, std::chrono::milliseconds resync, Logger* logger) {
+  std::unique_ptr<EventSource> watcher;
   auto next_resync = std::chrono::steady_clock::now() + resync;
   while (!stop.stop_requested()) {
     if (!watcher || watcher->closed()) {
-      auto w = store->Watch(WatchOptions{});
+      auto w = view->Watch(resources);
       if (!w.ok()) {
         if (logger) logger->Warning("controller watch failed", {{"controller", std::string(r->name())},
                                                                 {"error", w.status().message()}});
@@ -40,7 +39,7 @@ void Run(std::stop_token stop, Store* store, Reconciler* r, std::chrono::millise
     bool any = false;
     while (auto e = watcher->Next(any ? std::chrono::milliseconds(0) : wait)) {
       any = true;
-      if (e->type != EventType::kBookmark) r->Observe(*e);
+      r->Observe(*e);
     }
     if (std::chrono::steady_clock::now() >= next_resync) {
       r->Resync();
@@ -51,10 +50,9 @@ void Run(std::stop_token stop, Store* store, Reconciler* r, std::chrono::millise
   }
 }
 
-}  // namespace
-
 struct Controllers::Impl {
   std::unique_ptr<Clock> own_clock;
+  std::unique_ptr<StoreView> view;  // what every reconciler watches; Longhorn's too
   std::vector<std::unique_ptr<Reconciler>> reconcilers;
   std::vector<std::jthread> threads;
 };
@@ -91,15 +89,18 @@ Result<std::unique_ptr<Controllers>> Controllers::Start(Store* store, Controller
     options.clock = c->impl_->own_clock.get();
   }
   if (options.longhorn) {
-    KDR_RETURN_IF_ERROR(InstallLonghornCrds(store));
-    KDR_ASSIGN_OR_RETURN(auto lh, NewLonghornController(store, options));
+    c->impl_->view = std::make_unique<StoreView>(store);
+    KDR_RETURN_IF_ERROR(InstallLonghornCrds(c->impl_->view.get()));
+    KDR_ASSIGN_OR_RETURN(auto lh, NewLonghornController(c->impl_->view.get(), options));
     c->impl_->reconcilers.push_back(std::move(lh));
   }
   if (options.pvc) c->impl_->reconcilers.push_back(NewPvcController(store, options));
   if (options.workloads) c->impl_->reconcilers.push_back(NewWorkloadController(store, options));
   if (options.namespaces) c->impl_->reconcilers.push_back(NewNamespaceController(store, options));
+  if (!c->impl_->view) c->impl_->view = std::make_unique<StoreView>(store);
   for (auto& r : c->impl_->reconcilers) {
-    c->impl_->threads.emplace_back(Run, store, r.get(), options.resync_interval, options.logger);
+    c->impl_->threads.emplace_back(RunReconciler, c->impl_->view.get(), std::vector<GroupResource>{},
+                                   r.get(), options.resync_interval, options.logger);
   }
   return c;
 }

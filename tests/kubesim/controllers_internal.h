@@ -5,7 +5,9 @@
 
 #include <nlohmann/json.hpp>
 #include <memory>
+#include <chrono>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +30,14 @@ class Reconciler {
   // Marks everything dirty (periodic resync); Reconcile follows.
   virtual void Resync() = 0;
 };
+
+class ClusterView;
+
+// Drives `r` on the calling thread until `stop`: Observe for every event of `resources` on `view`
+// (every resource when empty, for an in-process view), Reconcile after each batch and every
+// 50 ms, Resync every `resync`. A watch that fails or ends is started again.
+void RunReconciler(std::stop_token stop, ClusterView* view, std::vector<GroupResource> resources,
+                   Reconciler* r, std::chrono::milliseconds resync, Logger* logger);
 
 std::unique_ptr<Reconciler> NewPvcController(Store* store, const ControllerOptions& options);
 std::unique_ptr<Reconciler> NewWorkloadController(Store* store, const ControllerOptions& options);

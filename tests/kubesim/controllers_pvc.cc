@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "builtin_admission.h"
+#include "cluster_view.h"
 #include "controllers_internal.h"
 #include "hpe_csi.h"
 #include "longhorn.h"
@@ -229,7 +230,8 @@ class PvcController : public Reconciler {
                    {"uid", Uid(pvc)}}}}}};
     if (longhorn) {
       json params = sc.value("parameters", json::object());
-      KDR_RETURN_IF_ERROR(CreateLonghornVolume(store_, options_.longhorn_namespace, pv_name,
+      StoreView view(store_);
+      KDR_RETURN_IF_ERROR(CreateLonghornVolume(&view, options_.longhorn_namespace, pv_name,
                                                storage.is_string() ? storage.get<std::string>()
                                                                    : "1Gi",
                                                params));

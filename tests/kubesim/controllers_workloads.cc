@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "builtin_admission.h"
+#include "cluster_view.h"
 #include "controllers_internal.h"
 
 namespace kdr::kubesim {
@@ -18,7 +19,7 @@ constexpr const char* kNode = "kubesim-node";
 class WorkloadController : public Reconciler {
  public:
   WorkloadController(Store* store, const ControllerOptions& options)
-      : store_(store), options_(options), node_(store, AgentOptions(options), options.logger) {}
+      : store_(store), options_(options), view_(store), node_(&view_, AgentOptions(options), options.logger) {}
 
   std::string_view name() const override { return "workloads"; }
 
@@ -587,6 +588,7 @@ class WorkloadController : public Reconciler {
   // Pods bound to a node that is not this one, by uid: when the pod GC first saw them.
   std::map<std::string, Clock::MonoTime> orphans_;
   bool all_ = true;
+  StoreView view_;  // the node's view of claims and volumes
   AgentNode node_;
 };
 

@@ -8,6 +8,7 @@
 #include "base/fs.h"
 #include "base/log.h"
 #include "base/strings.h"
+#include "cluster_view.h"
 #include "controllers_internal.h"
 
 namespace kdr::kubesim {
@@ -186,9 +187,9 @@ class BackupStore {
 
 class LonghornController : public Reconciler {
  public:
-  LonghornController(Store* store, const ControllerOptions& options,
+  LonghornController(ClusterView* view, const ControllerOptions& options,
                      std::unique_ptr<FileSystem> own_fs)
-      : store_(store),
+      : view_(view),
         options_(options),
         own_fs_(std::move(own_fs)),
         backups_(own_fs_ ? own_fs_.get() : options.fs, options.longhorn_backupstore),
@@ -233,8 +234,8 @@ class LonghornController : public Reconciler {
     if (!dirty_) return;
     dirty_ = false;
     EnsureNamespaceAndTarget();
-    for (const auto& b : ListAll(store_, kBackups, ns_)) ReconcileBackup(b);
-    for (const auto& v : ListAll(store_, kLonghornVolumes, ns_)) ReconcileVolume(v);
+    for (const auto& b : ListAll(view_, kBackups, ns_)) ReconcileBackup(b);
+    for (const auto& v : ListAll(view_, kLonghornVolumes, ns_)) ReconcileVolume(v);
   }
 
  private:
@@ -249,7 +250,7 @@ class LonghornController : public Reconciler {
   void EnsureNamespaceAndTarget() {
     if (target_ready_) return;
     json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}};
-    auto n = store_->Create({"", "namespaces"}, "", ns);
+    auto n = view_->Create({"", "namespaces"}, "", ns);
     if (!n.ok() && !n.status().IsAlreadyExists()) return Warn("creating longhorn namespace", n.status());
     json target = {{"apiVersion", "longhorn.io/v1beta2"},
                    {"kind", "BackupTarget"},
@@ -259,10 +260,10 @@ class LonghornController : public Reconciler {
                      {"credentialSecret", ""},
                      {"pollInterval",
                       std::to_string(options_.longhorn_poll_interval.count() / 1000) + "s"}}}};
-    auto t = store_->Create(kBackupTargets, ns_, target);
+    auto t = view_->Create(kBackupTargets, ns_, target);
     if (!t.ok() && !t.status().IsAlreadyExists()) return Warn("creating backup target", t.status());
     json status = {{"available", backups_.configured()}, {"lastSyncedAt", Now()}};
-    Warn("backup target status", WriteStatus(store_, kBackupTargets, ns_, "default", status));
+    Warn("backup target status", WriteStatus(view_, kBackupTargets, ns_, "default", status));
     target_available_ = backups_.configured();
     target_ready_ = true;
   }
@@ -281,7 +282,7 @@ class LonghornController : public Reconciler {
             {"message", "cannot reach backup target " + backups_.target_url()},
             {"lastTransitionTime", Now()}}});
     }
-    Status w = WriteStatus(store_, kBackupTargets, ns_, "default", status);
+    Status w = WriteStatus(view_, kBackupTargets, ns_, "default", status);
     Warn("backup target status", w);
     if (w.ok()) target_available_ = available;
   }
@@ -301,7 +302,7 @@ class LonghornController : public Reconciler {
                  {"kind", "BackupVolume"},
                  {"metadata", {{"name", vol}, {"namespace", ns_}}},
                  {"spec", {{"volumeName", vol}, {"backupTargetName", "default"}}}};
-      auto c = store_->Create(kBackupVolumes, ns_, bv);
+      auto c = view_->Create(kBackupVolumes, ns_, bv);
       if (!c.ok() && !c.status().IsAlreadyExists()) {
         Warn("creating backup volume", c.status());
         continue;
@@ -312,19 +313,19 @@ class LonghornController : public Reconciler {
                      {"dataStored", cfg->value("dataStored", "")},
                      {"createdAt", cfg->value("createdAt", "")},
                      {"lastSyncedAt", Now()}};
-      Warn("backup volume status", WriteStatus(store_, kBackupVolumes, ns_, vol, status));
+      Warn("backup volume status", WriteStatus(view_, kBackupVolumes, ns_, vol, status));
       for (const auto& b : backups_.Backups(vol)) {
         std::string name = b.value("name", "");
-        if (name.empty() || store_->Get(kBackups, ns_, name).ok()) continue;
+        if (name.empty() || view_->Get(kBackups, ns_, name).ok()) continue;
         json obj = {{"apiVersion", "longhorn.io/v1beta2"},
                     {"kind", "Backup"},
                     {"metadata",
                      {{"name", name}, {"namespace", ns_}, {"labels", {{kBackupVolumeLabel, vol}}}}},
                     {"spec", {{"snapshotName", b.value("snapshotName", "")},
                               {"labels", b.value("labels", json::object())}}}};
-        auto created = store_->Create(kBackups, ns_, obj);
+        auto created = view_->Create(kBackups, ns_, obj);
         if (!created.ok()) continue;
-        Warn("backup status", WriteStatus(store_, kBackups, ns_, name, BackupStatus(b)));
+        Warn("backup status", WriteStatus(view_, kBackups, ns_, name, BackupStatus(b)));
       }
     }
   }
@@ -349,7 +350,7 @@ class LonghornController : public Reconciler {
     status["state"] = "Error";
     status["error"] = error;
     status["lastSyncedAt"] = Now();
-    Warn("backup status", WriteStatus(store_, kBackups, ns_, Name(b), status));
+    Warn("backup status", WriteStatus(view_, kBackups, ns_, Name(b), status));
   }
 
   void ReconcileBackup(const json& b) {
@@ -368,7 +369,7 @@ class LonghornController : public Reconciler {
       return FailBackup(b, "cannot reach backup target " + backups_.target_url() +
                                ": the backup store is unavailable");
     }
-    auto v = store_->Get(kLonghornVolumes, ns_, vol);
+    auto v = view_->Get(kLonghornVolumes, ns_, vol);
     if (!v.ok()) return FailBackup(b, "volume " + Quote(vol) + " not found");
     auto flag = [&](const char* p) {
       json::json_pointer ptr(p);
@@ -395,12 +396,12 @@ class LonghornController : public Reconciler {
     Status w = backups_.Write(vol, record);
     if (!w.ok()) return FailBackup(b, "writing the backup store: " + w.message());
     newest_[vol] = Name(b);
-    Warn("backup status", WriteStatus(store_, kBackups, ns_, Name(b), BackupStatus(record)));
+    Warn("backup status", WriteStatus(view_, kBackups, ns_, Name(b), BackupStatus(record)));
     // The backed-up volume names its last backup.
     json vs = v->value("status", json::object());
     vs["lastBackup"] = Name(b);
     vs["lastBackupAt"] = now;
-    Warn("volume status", WriteStatus(store_, kLonghornVolumes, ns_, vol, vs));
+    Warn("volume status", WriteStatus(view_, kLonghornVolumes, ns_, vol, vs));
     if (options_.logger) {
       options_.logger->Info("longhorn backup completed", {{"backup", Name(b)}, {"volume", vol}});
     }
@@ -418,7 +419,7 @@ class LonghornController : public Reconciler {
     }
     std::string data = b->value("data", "");
     if (Annotation(v, std::string(kLonghornDataAnnotation)) != data) {
-      auto m = store_->Modify(kLonghornVolumes, ns_, Name(v), [&](json* obj) {
+      auto m = view_->Modify(kLonghornVolumes, ns_, Name(v), [&](json* obj) {
         (*obj)["metadata"]["annotations"][std::string(kLonghornDataAnnotation)] = data;
         return Status::Ok();
       });
@@ -518,7 +519,7 @@ class LonghornController : public Reconciler {
     // Attachment: DR volumes stay attached to restore; others are attached while a bound PV
     // uses them.
     json kstatus = json::object();
-    for (const auto& pv : ListAll(store_, kPvs, "")) {
+    for (const auto& pv : ListAll(view_, kPvs, "")) {
       if (Str(pv, "/spec/csi/volumeHandle"_json_pointer) != Name(v)) continue;
       kstatus = {{"pvName", Name(pv)},
                  {"pvStatus", Str(pv, "/status/phase"_json_pointer)},
@@ -537,7 +538,7 @@ class LonghornController : public Reconciler {
     st["kubernetesStatus"] = kstatus;
     st["actualSize"] = 0;
     if (st != old) {
-      Warn("volume status", WriteStatus(store_, kLonghornVolumes, ns_, Name(v), st));
+      Warn("volume status", WriteStatus(view_, kLonghornVolumes, ns_, Name(v), st));
       if (options_.logger && old.value("isStandby", false) && !standby) {
         options_.logger->Info("longhorn volume activated",
                               {{"volume", Name(v)}, {"lastBackup", st.value("lastBackup", "")}});
@@ -545,7 +546,7 @@ class LonghornController : public Reconciler {
     }
   }
 
-  Store* const store_;
+  ClusterView* const view_;
   ControllerOptions options_;
   std::unique_ptr<FileSystem> own_fs_;
   BackupStore backups_;
@@ -560,7 +561,7 @@ class LonghornController : public Reconciler {
 
 }  // namespace
 
-Status InstallLonghornCrds(Store* store) {
+Status InstallLonghornCrds(ClusterView* view) {
   const json crds[] = {
       Crd("volumes", "Volume", "lhv",
           json::array({Column("Data Engine", "string", ".spec.dataEngine"),
@@ -586,7 +587,7 @@ Status InstallLonghornCrds(Store* store) {
                        Column("LastSyncedAt", "string", ".status.lastSyncedAt")})),
   };
   for (const auto& crd : crds) {
-    auto r = store->Create(kCrds, "", crd);
+    auto r = view->Create(kCrds, "", crd);
     if (!r.ok() && !r.status().IsAlreadyExists()) {
       return r.status().WithContext("installing crd " + Name(crd));
     }
@@ -603,7 +604,7 @@ bool LonghornVolumeActive(const json& v) {
          !flag("/status/isStandby") && !flag("/status/restoreRequired");
 }
 
-Status CreateLonghornVolume(Store* store, const std::string& ns, const std::string& name,
+Status CreateLonghornVolume(ClusterView* view, const std::string& ns, const std::string& name,
                             const std::string& size, const json& parameters) {
   json spec = {{"size", QuantityBytes(size)},
                {"frontend", "blockdev"},
@@ -626,7 +627,7 @@ Status CreateLonghornVolume(Store* store, const std::string& ns, const std::stri
               {"kind", "Volume"},
               {"metadata", {{"name", name}, {"namespace", ns}}},
               {"spec", spec}};
-  auto r = store->Create(kLonghornVolumes, ns, vol);
+  auto r = view->Create(kLonghornVolumes, ns, vol);
   if (!r.ok() && !r.status().IsAlreadyExists()) return r.status();
   return Status::Ok();
 }
@@ -646,11 +647,11 @@ Status ValidateLonghornVolumeUpdate(const json& old_volume, const json& new_volu
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Reconciler>> NewLonghornController(Store* store,
+Result<std::unique_ptr<Reconciler>> NewLonghornController(ClusterView* view,
                                                           const ControllerOptions& options) {
   std::unique_ptr<FileSystem> own_fs;
   if (options.fs == nullptr) own_fs = std::make_unique<PosixFileSystem>();
-  auto c = std::make_unique<LonghornController>(store, options, std::move(own_fs));
+  auto c = std::make_unique<LonghornController>(view, options, std::move(own_fs));
   KDR_RETURN_IF_ERROR(c->Init());
   return std::unique_ptr<Reconciler>(std::move(c));
 }

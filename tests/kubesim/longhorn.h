@@ -57,21 +57,21 @@
 
 namespace kdr::kubesim {
 
+class ClusterView;
 class Reconciler;
-class Store;
 
 // Data annotation of a simulated volume.
 inline constexpr std::string_view kLonghornDataAnnotation = "kubesim.kubectl-dr.dev/data";
 
 // Creates the Longhorn CRDs (volumes, backups, backupvolumes, backuptargets) when missing.
-Status InstallLonghornCrds(Store* store);
+Status InstallLonghornCrds(ClusterView* view);
 
 // True when the volume can back a PV: not standby (spec and status) and no restore pending.
 bool LonghornVolumeActive(const nlohmann::json& volume);
 
 // Creates volume `name` of `size` (a Kubernetes quantity, "2Gi") for dynamic provisioning.
 // parameters: the StorageClass parameters (numberOfReplicas, fromBackup...). Ok when it exists.
-Status CreateLonghornVolume(Store* store, const std::string& ns, const std::string& name,
+Status CreateLonghornVolume(ClusterView* view, const std::string& ns, const std::string& name,
                             const std::string& size, const nlohmann::json& parameters);
 
 // Longhorn's own validating webhook rule for volume updates, for the server to apply as a
@@ -79,9 +79,11 @@ Status CreateLonghornVolume(Store* store, const std::string& ns, const std::stri
 Status ValidateLonghornVolumeUpdate(const nlohmann::json& old_volume,
                                     const nlohmann::json& new_volume);
 
-// The controller (started by Controllers). InvalidArgument when the backup store directory
-// cannot be created.
-Result<std::unique_ptr<Reconciler>> NewLonghornController(Store* store,
+// The controller, over any cluster view: kubesim's Store in process (started by Controllers) or
+// a real API server (kubesim-controllers). It reads and writes only longhorn.io objects,
+// namespaces (its own) and PVs (read), so it behaves alike on both. InvalidArgument when the
+// backup store directory cannot be created. `view` must outlive it.
+Result<std::unique_ptr<Reconciler>> NewLonghornController(ClusterView* view,
                                                           const ControllerOptions& options);
 
 }  // namespace kdr::kubesim
