@@ -30,7 +30,7 @@ using nlohmann::json;
 
 struct RunOptions {
   std::string name;
-  std::string agent;  // "": job, or local for a drill
+  std::string agent;  // "": job
   std::string inventory_path;
   int64_t generation = 0;  // 0: current
   std::string existing;  // "": fail, or update for a failback (the old primary's stale copies)
@@ -222,7 +222,7 @@ std::string CommandOf(dr::RecoveryAction action) {
 Status RunWorkflow(const RunOptions& given, dr::RecoveryAction action, const CommandContext& ctx) {
   const std::string command = CommandOf(action);
   RunOptions o = given;
-  if (o.agent.empty()) o.agent = action == dr::RecoveryAction::kTest ? "local" : "job";
+  if (o.agent.empty()) o.agent = "job";
   KDR_ASSIGN_OR_RETURN(OutputFormat format,
                        ParseOutputFormat(ctx.globals.output, command,
                                          {OutputFormat::kTable, OutputFormat::kJson, OutputFormat::kYaml}));
@@ -241,9 +241,6 @@ Status RunWorkflow(const RunOptions& given, dr::RecoveryAction action, const Com
   if (o.agent == "local" && o.inventory_path.empty()) {
     return Status::InvalidArgument("--agent local needs --inventory-path DIR, the directory holding the replicated "
                                    "inventory");
-  }
-  if (o.agent == "job" && action == dr::RecoveryAction::kTest) {
-    return Status::FailedPrecondition(std::string(dr::kDrillAgentJobRefusal));
   }
   if (o.parallel < 1 || o.parallel > 256) return Status::InvalidArgument("--parallel must be between 1 and 256");
   KDR_ASSIGN_OR_RETURN(std::chrono::milliseconds timeout, ParseRequestTimeout(o.timeout));
@@ -336,10 +333,9 @@ Status RunWorkflow(const RunOptions& given, dr::RecoveryAction action, const Com
 void AddRunFlags(CLI::App* cmd, const std::shared_ptr<RunOptions>& o) {
   cmd->add_option("NAME", o->name, "The recovery (kubectl dr recovery create)")->required();
   cmd->add_option("--agent", o->agent,
-                  "Where the agent that reads the inventory and restores the objects runs: job (the default of "
-                  "failover and failback: Jobs on the target mounting the restored inventory claim; needs kubectl "
-                  "dr agent install --plan P) or local (in this process, reading --inventory-path; a drill's only "
-                  "agent, and its default)")
+                  "Where the agent that reads the inventory and restores the objects runs: job (the default: Jobs "
+                  "on the target mounting the restored inventory claim, or a drill's claim on a copy of it; needs "
+                  "kubectl dr agent install --plan P) or local (in this process, reading --inventory-path)")
       ->type_name("job|local");
   cmd->add_option("--inventory-path", o->inventory_path,
                   "--agent local: the directory holding the replicated inventory")->type_name("DIR");
@@ -405,12 +401,16 @@ void RegisterFailover(const Registrar& r) {
       "drill", "Run (or resume) a drill (a Test recovery): restore into mapped namespaces on the DR site from copies "
                "of the replicated volumes, changing nothing on the source");
   AddRunFlags(drill, d);
-  drill->footer("A drill's agent runs in this process (--agent local, its default): the agent's Jobs mount the\n"
-                "inventory's claim, and a drill makes none on the DR site (it never attaches the live replica of\n"
-                "the inventory's volume and copies only the workloads' volumes), so --agent job is refused.\n\n"
-                "Examples:\n  kubectl dr drill shop-drill --inventory-path /mnt/inventory --yes\n"
-                "  kubectl dr drill shop-drill --inventory-path /mnt/inventory --dry-run\n"
-                "  kubectl dr drill cleanup shop-drill --inventory-path /mnt/inventory --yes");
+  drill->footer("A drill never attaches a live replica. With --agent job (the default) it copies the inventory's\n"
+                "volume and makes a claim of its own on the copy (kubectl-dr-inventory-NAME, in the inventory\n"
+                "claim's namespace) for the agent's Jobs to mount; with driver none, whose copies hold no data,\n"
+                "the claim is on the inventory's volume as captured, mounted read-only. The workloads' volumes\n"
+                "are copied once the agent has read the volume map. With --agent local the inventory is read in\n"
+                "place from --inventory-path and only the workloads' volumes are copied. drill cleanup removes\n"
+                "all of it, the copies included.\n\n"
+                "Examples:\n  kubectl dr drill shop-drill --yes\n"
+                "  kubectl dr drill shop-drill --inventory-path /mnt/inventory --agent local --dry-run\n"
+                "  kubectl dr drill cleanup shop-drill --yes");
   // `drill cleanup NAME` is a subcommand, so the drill's own NAME is checked here, not by CLI11.
   drill->get_option("NAME")->required(false);
   RegisterDrillCleanup(drill, r);

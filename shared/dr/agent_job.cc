@@ -84,7 +84,8 @@ json ServiceAccount(const DRPlan& plan, const std::string& image) {
 
 // The agent's pod: the plugin binary with `args`, the inventory claim mounted, its termination
 // message read by whoever waits for the Job.
-json PodTemplate(const DRPlan& plan, const std::string& image, std::vector<std::string> args, bool read_only) {
+json PodTemplate(const DRPlan& plan, const std::string& image, std::vector<std::string> args, bool read_only,
+                 const std::string& claim = "") {
   json container = {{"name", "agent"},
                     {"image", image},
                     {"imagePullPolicy", "IfNotPresent"},
@@ -107,7 +108,7 @@ json PodTemplate(const DRPlan& plan, const std::string& image, std::vector<std::
             {"containers", json::array({container})},
             {"volumes", json::array({{{"name", "inventory"},
                                       {"persistentVolumeClaim",
-                                       {{"claimName", plan.spec.inventory_pvc_name}, {"readOnly", read_only}}}}})}}}};
+                                       {{"claimName", claim.empty() ? plan.spec.inventory_pvc_name : claim}, {"readOnly", read_only}}}}})}}}};
 }
 
 Status CheckPlan(const DRPlan& plan) {
@@ -164,6 +165,9 @@ std::string DescribeJobName(std::string_view recovery) {
   return Fit("kubectl-dr-describe-" + std::string(recovery), kJobNameMax);
 }
 std::string RestoreRoleName(std::string_view plan) { return Fit(AgentServiceAccountName(plan) + "-restore", kNameMax); }
+std::string DrillInventoryClaimName(std::string_view recovery) {
+  return Fit("kubectl-dr-inventory-" + std::string(recovery), kNameMax);
+}
 
 Result<std::vector<json>> CaptureAgentObjects(const DRPlan& plan, const AgentOptions& options) {
   KDR_RETURN_IF_ERROR(CheckPlan(plan));
@@ -257,7 +261,7 @@ Result<json> RestoreJob(const DRPlan& plan, std::string_view recovery, const Age
   return json{{"apiVersion", "batch/v1"},
               {"kind", "Job"},
               {"metadata", meta},
-              {"spec", {{"backoffLimit", 0}, {"template", PodTemplate(plan, image, std::move(args), /*read_only=*/true)}}}};
+              {"spec", {{"backoffLimit", 0}, {"template", PodTemplate(plan, image, std::move(args), /*read_only=*/true, job.claim)}}}};
 }
 
 Result<json> JobFromCronJob(const json& cronjob, std::string_view job_name) {

@@ -78,6 +78,10 @@ std::string CaptureCronJobName(std::string_view plan);
 std::string RestoreJobName(std::string_view recovery);
 std::string DescribeJobName(std::string_view recovery);
 std::string RestoreRoleName(std::string_view plan);
+// A drill's own claim on the DR site for the inventory its agent Jobs mount (drill --agent job),
+// "kubectl-dr-inventory-<recovery>", also the name of its PV: never the names of the plan's
+// inventory claim and PV, which a failover restores there.
+std::string DrillInventoryClaimName(std::string_view recovery);
 
 // The source's capture objects, in apply order: ServiceAccount; a ClusterRole reading the
 // cluster-scoped objects a capture follows (namespaces, PVs, StorageClasses, PriorityClasses,
@@ -102,7 +106,7 @@ Result<std::vector<nlohmann::json>> RestoreAgentObjects(const DRPlan& plan, cons
 // mounting the claim read-only:
 //   kubectl-dr agent restore --recovery R --inventory-path kInventoryMountPath -n DR_NAMESPACE
 //       [--describe] [--existing POLICY] [--parallel N] [--generation G] [--timeout Ns]
-// named RestoreJobName(recovery), or DescribeJobName(recovery) with --describe (the StartAgent
+// (or job.claim) named RestoreJobName(recovery), or DescribeJobName(recovery) with --describe (the StartAgent
 // step: read and check the inventory, list conflicts, record it in the recovery; no restore).
 struct RestoreJobOptions {
   std::string existing;  // fail|skip|update; "" = the agent's default
@@ -111,6 +115,9 @@ struct RestoreJobOptions {
   bool describe = false;
   std::chrono::seconds timeout{0};  // the agent's storage and claim waits; 0 = its default
   std::string recovery_uid;         // kRecoveryUidAnnotation; "" = none
+  // The claim to mount (in the inventory claim's namespace); "" = the plan's inventory claim. A
+  // drill's Jobs mount its own (DrillInventoryClaimName).
+  std::string claim;
 };
 Result<nlohmann::json> RestoreJob(const DRPlan& plan, std::string_view recovery, const AgentOptions& options,
                                   const RestoreJobOptions& job = {});

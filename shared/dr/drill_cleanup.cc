@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/strings.h"
+#include "dr/agent_job.h"
 #include "dr/drill_copies.h"
 #include "dr/types.h"
 #include "inventory/format.h"
@@ -26,6 +27,8 @@ const kube::Gvr kPlans{std::string(kGroup), std::string(kVersion), std::string(k
 const kube::Gvr kRecoveries{std::string(kGroup), std::string(kVersion), std::string(kRecoveryResource)};
 const kube::Gvr kNamespaces{"", "v1", "namespaces"};
 const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
+const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
+const kube::Gvr kJobs{"batch", "v1", "jobs"};
 
 struct Found {
   kube::Gvr gvr;
@@ -62,6 +65,7 @@ class Cleanup {
   Status RemoveAll(std::vector<Found> found);
   Status WaitGone(const kube::Gvr& gvr, const std::vector<std::string>& names, const std::string& what);
   Status RemoveDrillCopies();
+  Status CollectAgentObjects(std::vector<Found>* out);
   std::string Selector() const { return std::string(kRecoveryLabel) + "=" + o_.recovery; }
 
   kube::Client& target_;
@@ -75,6 +79,8 @@ class Cleanup {
   std::vector<std::string> namespaces_;  // the drill's target namespaces
   std::unique_ptr<storage::Driver> driver_;
   std::vector<storage::ConsistencyGroup> groups_;
+  // The drill ran its agent as Jobs: its own inventory claim (or PV) is on the DR site.
+  bool inventory_claim_ = false;
 };
 
 Status Cleanup::Load() {
@@ -126,9 +132,18 @@ Status Cleanup::PrepareVolumes() {
   d.env = env_;
   d.target = &target_;
   KDR_ASSIGN_OR_RETURN(driver_, storage::NewDriver(*plan_, d));
+  auto discover = [&](const inventory::VolumeMap& volumes) -> Status {
+    Result<std::vector<storage::ConsistencyGroup>> groups =
+        driver_->Discover(*plan_, volumes, storage::Deadline::After(*env_.clock, o_.timeout, stop_));
+    if (!groups.ok()) return groups.status().WithContext(std::string(driver_->name()) + " storage");
+    groups_ = std::move(*groups);
+    return Status::Ok();
+  };
   if (o_.inventory_path.empty()) {
     // Driver none makes no copies: a drill restores its claims unbound.
     if (plan_->spec.driver == StorageDriver::kNone) return Status::Ok();
+    // A drill whose agent ran as Jobs: the agent recorded the volume map it read.
+    if (recovery_.status.inventory) return discover(recovery_.status.inventory->volumes);
     return Status::FailedPrecondition("plan " + Quote(plan_->metadata.name) + " uses the " +
                                       std::string(ToString(plan_->spec.driver)) + " driver, whose drill copies of the volumes are "
                                       "found through the inventory's volume map: add --inventory-path DIR, the "
@@ -141,10 +156,36 @@ Status Cleanup::PrepareVolumes() {
                                       Quote(inv->index().plan.name) + ", not " + Quote(plan_->metadata.name) +
                                       ": point --inventory-path at the inventory the drill restored");
   }
-  Result<std::vector<storage::ConsistencyGroup>> groups =
-      driver_->Discover(*plan_, inv->index().volumes, storage::Deadline::After(*env_.clock, o_.timeout, stop_));
-  if (!groups.ok()) return groups.status().WithContext(std::string(driver_->name()) + " storage");
-  groups_ = std::move(*groups);
+  return discover(inv->index().volumes);
+}
+
+// What a drill with its agent as Jobs (--agent job) left in the inventory claim's namespace,
+// outside the drill's namespaces: an agent Job kept after it failed, and the drill's own
+// inventory claim (its PV is labelled with the drill and goes with the cluster-scoped objects).
+Status Cleanup::CollectAgentObjects(std::vector<Found>* out) {
+  if (!plan_) return Status::Ok();
+  const std::string& ns = plan_->spec.inventory_pvc_namespace;
+  kube::ListOptions lo;
+  lo.label_selector = std::string(kAgentRecoveryLabel) + "=" + o_.recovery;
+  Result<json> jobs = target_.ListAll(kJobs, ns, lo);
+  if (!jobs.ok() && !jobs.status().IsNotFound()) return jobs.status().WithContext("listing the agent's jobs in " + ns);
+  if (jobs.ok()) {
+    for (json& job : (*jobs)["items"]) {
+      job["apiVersion"] = "batch/v1";
+      job["kind"] = "Job";
+      out->push_back({kJobs, RefOf(job), static_cast<int>(inventory::Tier::kWorkloads)});
+    }
+  }
+  Result<json> claim = target_.Get(kClaims, ns, DrillInventoryClaimName(o_.recovery));
+  if (!claim.ok()) {
+    if (claim.status().IsNotFound()) return Status::Ok();
+    return claim.status().WithContext("reading the drill's inventory claim");
+  }
+  if (kube::Label(*claim, kRecoveryLabel).value_or("") != o_.recovery) return Status::Ok();  // not the drill's
+  (*claim)["apiVersion"] = "v1";
+  (*claim)["kind"] = "PersistentVolumeClaim";
+  out->push_back({kClaims, RefOf(*claim), static_cast<int>(inventory::Tier::kPersistentVolumeClaims)});
+  inventory_claim_ = true;
   return Status::Ok();
 }
 
@@ -254,12 +295,16 @@ Status Cleanup::WaitGone(const kube::Gvr& gvr, const std::vector<std::string>& n
 
 Status Cleanup::RemoveDrillCopies() {
   for (const storage::ConsistencyGroup& cg : groups_) {
-    if (!CopiedForDrill(cg)) continue;  // the inventory's volume: a drill makes no copy of it
+    // The inventory's volume is copied by a drill whose agent ran as Jobs only (drill_copies.h);
+    // asked of every drill all the same (CleanupDrill is Ok when there is no copy), as a drill
+    // stopped between its copy and its claim leaves a copy and no claim to tell of it.
+    const bool listed = CopiedForDrill(cg, inventory_claim_ ? DrillCopies::kWithInventory : DrillCopies::kWorkloads);
     if (!o_.dry_run) {
       Status st = driver_->CleanupDrill(cg, storage::Deadline::After(*env_.clock, o_.timeout, stop_));
       if (!st.ok()) return st.WithContext("removing the drill copies of the " + std::string(storage::ToString(cg.role)) +
                                           " volumes");
     }
+    if (!listed) continue;
     for (const storage::Volume& v : cg.volumes) report_.drill_volumes.push_back(v.pvc());
   }
   return Status::Ok();
@@ -288,6 +333,7 @@ Status Cleanup::Execute() {
     if (kube::Label(*got, kRecoveryLabel).value_or("") == o_.recovery) created_namespaces.push_back(ns);
     KDR_RETURN_IF_ERROR(Collect(resources, ns, &namespaced));
   }
+  KDR_RETURN_IF_ERROR(CollectAgentObjects(&namespaced));
   KDR_RETURN_IF_ERROR(RemoveAll(std::move(namespaced)));
 
   // 2. The namespaces it created, gone before their claims' volumes are.

@@ -6,15 +6,17 @@
 //
 //   1. the objects labelled dr.kubectl-dr.dev/recovery=NAME in the drill's target namespaces (the
 //      plan's or the recovery's namespaces, through its namespaceMapping), workloads first;
-//      objects a controller owns are left to go with their owner
+//      objects a controller owns are left to go with their owner; and, of a drill whose agent ran
+//      as Jobs, its own inventory claim (DrillInventoryClaimName, agent_job.h) and any agent Job
+//      kept after a failure, in the inventory claim's namespace
 //   2. those namespaces themselves when the drill created them (labelled with it), waited for
 //      until gone
 //   3. the cluster-scoped objects labelled with it (PVs, RBAC, classes), and the PVs bound to
 //      claims in the namespaces it created (provisioned for its claims); a CRD it created is kept
 //      while objects of its kind remain anywhere (deleting it would delete them), and reported so
-//   4. the drill copies of the plan's workload volumes (a drill copies no inventory volume:
-//      dr/drill_copies.h), through the storage driver's CleanupDrill, once no PV of the drill
-//      refers to them any more (waited for)
+//   4. the drill copies of the plan's volumes (the workloads', and the inventory's when the
+//      agent ran as Jobs: dr/drill_copies.h), through the storage driver's CleanupDrill, once no
+//      PV of the drill refers to them any more (waited for)
 //
 // Nothing else is touched: an object of the same name not labelled with this recovery, a
 // namespace the drill did not create, the live DR volumes.
@@ -25,8 +27,9 @@
 // or a failover of the same plan.
 //
 // Errors: FailedPrecondition for a recovery that is not a Test ("... is a Failover ..."), for a
-// plan whose driver makes drill copies without options.inventory_path (its volume map names the
-// volumes; nothing is removed then), and for a lease held by a live run (naming it). NotFound for
+// plan whose driver makes drill copies without options.inventory_path when the agent recorded no
+// volume map in the recovery (a drill with --agent local; its volume map names the volumes;
+// nothing is removed then), and for a lease held by a live run (naming it). NotFound for
 // a missing recovery. DeadlineExceeded naming what did not go within options.timeout. The report
 // holds what was removed before an error.
 
@@ -59,7 +62,8 @@ struct DrillCleanupOptions {
   std::string recovery;  // REQUIRED: the Test DRRecovery's name
   std::string dr_namespace = "kubectl-dr-system";
   // The inventory the drill restored (its --inventory-path): its volume map names the volumes
-  // whose drill copies are removed. May be empty when the plan's driver makes none (none).
+  // whose drill copies are removed. May be empty when the plan's driver makes none (none), or
+  // when the drill's agent ran as Jobs (the recovery's status.inventory holds the volume map).
   std::string inventory_path;
   std::optional<int64_t> generation;  // default: the current one
   // How long namespaces and PVs may take to go, and each storage call.

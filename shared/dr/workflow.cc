@@ -96,6 +96,22 @@ class Run {
   Status SpendPlan(std::string* message);
   Status FailoverGroup(storage::CgRole role, std::string* message, bool* skipped);
   Status RestoreInventoryVolume(std::string* message, bool* skipped);
+  Status RestoreDrillInventoryVolume(std::string* message);
+  // The PV named `name` as the inventory (or, --agent job, the inventory's own volume) holds it;
+  // null when it holds none.
+  json CapturedPv(const std::string& name) const {
+    for (const json& obj : input_.objects) {
+      if (kube::StringField(obj, {"kind"}) == "PersistentVolume" && kube::StringField(obj, {"metadata", "name"}) == name) {
+        return obj;
+      }
+    }
+    return nullptr;
+  }
+  // A drill's copies: the inventory's too when the agent runs as Jobs (drill_copies.h).
+  DrillCopies drill_copies() const { return job() ? DrillCopies::kWithInventory : DrillCopies::kWorkloads; }
+  bool drill() const { return recovery_.spec.action == RecoveryAction::kTest; }
+  // Warns of every workload drill copy that holds no data (driver none); returns how many copies.
+  size_t WarnCopiesWithoutData();
   Status PrepareDrill(std::string* message);
   Status RestoreObjects(std::string* message);
   Status StartAgent(std::string* message);
@@ -126,6 +142,8 @@ class Run {
   inventory::RestoreInput input_;
   std::unique_ptr<storage::Driver> driver_;
   std::vector<storage::ConsistencyGroup> groups_;
+  // The groups as discovered (in a drill, groups_ holds the copies PrepareDrill made of them).
+  std::vector<storage::ConsistencyGroup> live_groups_;
   std::map<std::string, std::chrono::nanoseconds> elapsed_;
   // The agent Job the step in flight ran to success ("namespace/name"), deleted once the journal
   // records the step: until then a rerun reads its result from it.
@@ -187,6 +205,7 @@ Status Run::DiscoverGroups(const inventory::VolumeMap& volumes) {
   Result<std::vector<storage::ConsistencyGroup>> groups = driver_->Discover(plan_, moved, Deadline());
   if (!groups.ok()) return groups.status().WithContext(std::string(driver_->name()) + " storage");
   groups_ = std::move(*groups);
+  live_groups_ = groups_;
   for (const auto& cg : groups_) {
     for (const std::string& w : cg.warnings) Warn(w);
   }
@@ -416,14 +435,7 @@ Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
   }
   const storage::Volume& v = cg->volumes.front();
   const inventory::VolumeMapEntry& e = v.captured;
-  json captured_pv;
-  for (const json& obj : input_.objects) {
-    if (kube::StringField(obj, {"kind"}) == "PersistentVolume" &&
-        kube::StringField(obj, {"metadata", "name"}) == e.pv_name) {
-      captured_pv = obj;
-    }
-  }
-  KDR_ASSIGN_OR_RETURN(std::optional<json> pv, driver_->VolumeSourceFor(v, captured_pv, Deadline()));
+  KDR_ASSIGN_OR_RETURN(std::optional<json> pv, driver_->VolumeSourceFor(v, CapturedPv(e.pv_name), Deadline()));
   if (!pv) {
     *skipped = true;
     *message = v.note.empty() ? "the storage gives no volume for the inventory's claim" : v.note;
@@ -525,21 +537,127 @@ Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
   return Status::Ok();
 }
 
-// The drill runs on copies of the workloads' volumes (dr/drill_copies.h); the inventory is read in
-// place, so nothing is copied or said about its volume.
-Status Run::PrepareDrill(std::string* message) {
-  KDR_ASSIGN_OR_RETURN(std::vector<storage::ConsistencyGroup> copies,
-                       PrepareDrillCopies(*driver_, groups_, [this] { return Deadline(); }));
+size_t Run::WarnCopiesWithoutData() {
   size_t volumes = 0;
-  for (const auto& cg : copies) {
-    for (const auto& v : cg.volumes) {
+  for (const storage::ConsistencyGroup* cg : Groups(storage::CgRole::kWorkloads)) {
+    for (const auto& v : cg->volumes) {
       if (v.without_data && !v.note.empty()) Warn(v.pvc() + ": " + v.note);
     }
-    volumes += cg.volumes.size();
+    volumes += cg->volumes.size();
   }
-  groups_ = std::move(copies);
-  *message = std::to_string(volumes) + " drill cop" + (volumes == 1 ? "y" : "ies") +
-             " of the replicated volumes (the inventory is read in place)";
+  return volumes;
+}
+
+// --agent job, a drill: the agent's Jobs mount a claim of the drill's own (DrillInventoryClaimName)
+// in the inventory claim's namespace, on the drill copy of the inventory's volume or, when the
+// storage's copies hold no data (driver none), on that volume as captured, which the Jobs mount
+// read-only (reading the inventory in place, as --agent local does). Never the plan's inventory
+// claim or PV, which a failover restores. Both are labelled with the recovery for drill cleanup,
+// and the PV's reclaim policy is Retain: removing it never deletes a volume (the copies go through
+// the driver's CleanupDrill).
+Status Run::RestoreDrillInventoryVolume(std::string* message) {
+  const std::string inventory_claim = plan_.spec.inventory_pvc_namespace + "/" + plan_.spec.inventory_pvc_name;
+  const auto copies = Groups(storage::CgRole::kInventory);
+  if (copies.empty() || copies.front()->volumes.empty()) {
+    return Status::FailedPrecondition(
+        "the inventory's claim " + inventory_claim + " has no volume in the volume map, so the agent's Jobs have no "
+        "inventory to mount; capture the inventory again once its claim is bound, or run the drill with --agent "
+        "local --inventory-path DIR");
+  }
+  storage::Volume v = copies.front()->volumes.front();
+  const bool in_place = v.without_data;
+  if (in_place) {
+    const storage::Volume* live = nullptr;
+    for (const auto& cg : live_groups_) {
+      if (cg.role == storage::CgRole::kInventory && !cg.volumes.empty()) live = &cg.volumes.front();
+    }
+    if (live == nullptr) return Status::Internal("the inventory's group was copied but not discovered");
+    v = *live;
+  }
+  KDR_ASSIGN_OR_RETURN(std::optional<json> pv, driver_->VolumeSourceFor(v, CapturedPv(v.captured.pv_name), Deadline()));
+  if (!pv) {
+    return Status::FailedPrecondition("the storage gives no volume for the inventory's claim " + inventory_claim +
+                                      (v.note.empty() ? "" : ": " + v.note) +
+                                      "; run the drill with --agent local --inventory-path DIR");
+  }
+  const std::string name = DrillInventoryClaimName(o_.recovery);
+  const std::string& ns = plan_.spec.inventory_pvc_namespace;
+  const std::string claim_name = ns + "/" + name;
+  json labels = kube::FieldAt(*pv, {"metadata", "labels"});
+  if (!labels.is_object()) labels = json::object();
+  labels[std::string(kRecoveryLabel)] = o_.recovery;
+  (*pv)["metadata"]["name"] = name;
+  (*pv)["metadata"]["labels"] = std::move(labels);
+  (*pv)["spec"]["claimRef"] = {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"}, {"namespace", ns}, {"name", name}};
+  (*pv)["spec"]["persistentVolumeReclaimPolicy"] = "Retain";
+  const std::string leftover = "; it was left by an earlier drill named " + Quote(o_.recovery) +
+                               ": run kubectl dr drill cleanup " + o_.recovery + ", then a new drill";
+  Result<json> made = target_.Create(kVolumes, "", *pv);
+  if (!made.ok() && !made.status().IsAlreadyExists()) return made.status().WithContext("creating persistentvolume " + name);
+  if (!made.ok()) {
+    Result<json> found = target_.Get(kVolumes, "", name);
+    if (!found.ok()) return found.status().WithContext("reading persistentvolume " + name);
+    const std::string have = inventory::VolumeIdentity(*found);
+    const std::string want = inventory::VolumeIdentity(*pv);
+    if (have != want) {
+      return Status::FailedPrecondition("persistentvolume " + name + " on the target names volume " + have + ", not " +
+                                        want + ", which the storage gives this drill for the inventory" + leftover);
+    }
+  }
+  const inventory::VolumeMapEntry& e = v.captured;
+  json claim = {{"apiVersion", "v1"},
+                {"kind", "PersistentVolumeClaim"},
+                {"metadata", {{"name", name}, {"namespace", ns}, {"labels", {{std::string(kRecoveryLabel), o_.recovery}}}}},
+                {"spec",
+                 {{"accessModes", e.access_modes},
+                  {"resources", {{"requests", {{"storage", e.capacity}}}}},
+                  {"volumeName", name},
+                  {"storageClassName", kube::StringField(*pv, {"spec", "storageClassName"})}}}};
+  if (!e.volume_mode.empty()) claim["spec"]["volumeMode"] = e.volume_mode;
+  Result<json> pvc = target_.Create(kClaims, ns, claim);
+  if (!pvc.ok() && !pvc.status().IsAlreadyExists()) {
+    return pvc.status().WithContext("creating persistentvolumeclaim " + claim_name + " (the drill's inventory claim)");
+  }
+  if (!pvc.ok()) {
+    Result<json> found = target_.Get(kClaims, ns, name);
+    if (!found.ok()) return found.status().WithContext("reading persistentvolumeclaim " + claim_name);
+    const std::string bound_to = kube::StringField(*found, {"spec", "volumeName"});
+    if (bound_to != name) {
+      return Status::FailedPrecondition("persistentvolumeclaim " + claim_name + " on the target is bound to " +
+                                        (bound_to.empty() ? std::string("no volume") : "persistentvolume " + bound_to) +
+                                        ", not " + name + leftover);
+    }
+  }
+  const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o_.timeout);
+  Status bound = inventory::WaitClaimBound(target_, ns, name, timeout, stop_);
+  if (!bound.ok()) return bound.WithContext("the drill's inventory claim");
+  *message = "persistentvolumeclaim " + claim_name + " bound to " +
+             (in_place ? "the inventory's volume as captured, read in place (the storage's drill copies hold no data)"
+                       : "a drill copy of the inventory's volume") +
+             ", for the agent's Jobs to mount read-only";
+  return Status::Ok();
+}
+
+// The drill runs on copies of the workloads' volumes (dr/drill_copies.h). With --agent local the
+// inventory is read in place and nothing is copied or said about its volume; with --agent job its
+// volume is copied for the agent's Jobs to mount (RestoreInventoryVolume), and the workloads'
+// volumes, known once the agent has read the volume map (StartAgent), are copied then.
+Status Run::PrepareDrill(std::string* message) {
+  KDR_ASSIGN_OR_RETURN(groups_, PrepareDrillCopies(*driver_, groups_, [this] { return Deadline(); }, drill_copies()));
+  const size_t volumes = WarnCopiesWithoutData();
+  const std::string copies = std::to_string(volumes) + " drill cop" + (volumes == 1 ? "y" : "ies");
+  if (!job()) {
+    *message = copies + " of the replicated volumes (the inventory is read in place)";
+    return Status::Ok();
+  }
+  const auto inv = Groups(storage::CgRole::kInventory);
+  const bool copied = !inv.empty() && !inv.front()->volumes.empty() && !inv.front()->volumes.front().without_data;
+  const std::string inventory = copied ? "a drill copy of the inventory's volume for the agent's Jobs"
+                                       : "no copy of the inventory's volume (the storage's drill copies hold no "
+                                         "data): the agent's Jobs read it in place, read-only";
+  *message = recovery_.status.inventory
+                 ? copies + " of the workloads' volumes; " + inventory
+                 : inventory + "; the workloads' volumes are copied once the agent has read the volume map (StartAgent)";
   return Status::Ok();
 }
 
@@ -594,6 +712,7 @@ Result<json> Run::AgentJob(bool describe) {
   jo.generation = o_.generation;
   jo.timeout = std::chrono::ceil<std::chrono::seconds>(o_.timeout);
   jo.recovery_uid = recovery_.metadata.uid;
+  if (drill()) jo.claim = DrillInventoryClaimName(o_.recovery);
   return RestoreJob(plan_, o_.recovery, ao, jo);
 }
 
@@ -641,6 +760,13 @@ Status Run::StartAgent(std::string* message) {
   KDR_RETURN_IF_ERROR(DiscoverGroups(ri.volumes));
   *message = "agent job " + run.job + (run.reused ? " (reused)" : "") + ": " +
              run.state.result.value_or(AgentResult{}).message;
+  if (drill()) {
+    // The workloads' volumes are known now: their drill copies, made here (the agent's restore
+    // asks for the same ones: PrepareDrill reuses them).
+    KDR_ASSIGN_OR_RETURN(groups_, PrepareDrillCopies(*driver_, groups_, [this] { return Deadline(); }, drill_copies()));
+    const size_t volumes = WarnCopiesWithoutData();
+    *message += "; " + std::to_string(volumes) + " drill cop" + (volumes == 1 ? "y" : "ies") + " of the workloads' volumes";
+  }
   return Status::Ok();
 }
 
@@ -827,7 +953,8 @@ Status Run::Step(std::string_view name, std::string* message, bool* skipped) {
   if (name == kSpendPlan) return SpendPlan(message);
   if (name == kFailoverInventory) return FailoverGroup(storage::CgRole::kInventory, message, skipped);
   if (name == kRestoreInventoryVolume) {
-    if (recovery_.spec.action == RecoveryAction::kTest) {
+    if (drill()) {
+      if (job()) return RestoreDrillInventoryVolume(message);
       *skipped = true;
       *message = "a drill reads the inventory in place";
       return Status::Ok();
@@ -986,7 +1113,13 @@ PlannedStep Run::Planned(std::string_view name, const DryRunReport& d) const {
   } else if (name == kUnfence) {
     p.what = "lift the fence on the primary's claims and namespaces " + target_namespaces;
   } else if (name == kRestoreInventoryVolume) {
-    if (recovery_.spec.action == RecoveryAction::kTest) return skip("a drill reads the inventory in place");
+    if (drill() && !job()) return skip("a drill reads the inventory in place");
+    if (drill()) {
+      p.what = "make persistentvolumeclaim " + plan_.spec.inventory_pvc_namespace + "/" +
+               DrillInventoryClaimName(o_.recovery) + " on the drill copy of the inventory's volume (or on the "
+               "volume, read in place, when the storage's copies hold no data) and wait until it is Bound";
+      return p;
+    }
     p.what = "make persistentvolumeclaim " + plan_.spec.inventory_pvc_namespace + "/" + plan_.spec.inventory_pvc_name +
              " on the target and wait until it is Bound";
   } else if (name == kStartAgent) {
@@ -1004,8 +1137,11 @@ PlannedStep Run::Planned(std::string_view name, const DryRunReport& d) const {
                           : "sync and fail over the workloads' " + groups_of(storage::CgRole::kWorkloads);
     }
   } else if (name == kPrepareDrill) {
-    p.what = "copy the workloads' " + groups_of(storage::CgRole::kWorkloads) + " for the drill (the live replicas "
-             "are not touched)";
+    p.what = !volume_map_known ? "copy the inventory's volume for the agent's Jobs, then (StartAgent) the workloads' "
+                                 "volumes the agent finds in the inventory's volume map (the live replicas are not "
+                                 "touched)"
+             : "copy the workloads' " + groups_of(storage::CgRole::kWorkloads) +
+                   (job() ? " and the inventory's volume" : "") + " for the drill (the live replicas are not touched)";
   } else if (name == kRestoreObjects) {
     int64_t objects = 0;
     for (const auto& [_, n] : d.objects_by_kind) objects += n;
@@ -1156,9 +1292,6 @@ Status Run::Execute() {
                                       recovery_.status.finished_at + "; a finished recovery is never re-run: "
                                       "create a new one (kubectl dr recovery create)");
   }
-  if (job() && recovery_.spec.action == RecoveryAction::kTest) {
-    return Status::FailedPrecondition(std::string(kDrillAgentJobRefusal));
-  }
   kube::LeaseSpec ls{o_.dr_namespace, LeaseName(plan_), o_.holder, std::chrono::seconds(30)};
   KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Lease> lease, kube::Lease::Acquire(&target_, ls, env_.clock));
   lease->KeepAlive(stop_);
@@ -1179,7 +1312,7 @@ Status Run::Execute() {
     const RecoveryStep* prepared = journal.Find(step::kPrepareDrill);
     if (prepared != nullptr && prepared->state == StepState::kSucceeded) {
       Result<std::vector<storage::ConsistencyGroup>> copies =
-          PrepareDrillCopies(*driver_, groups_, [this] { return Deadline(); });
+          PrepareDrillCopies(*driver_, groups_, [this] { return Deadline(); }, drill_copies());
       if (copies.ok()) {
         groups_ = std::move(*copies);
       } else {

@@ -29,17 +29,21 @@
 //                  reading the inventory from a directory holding it as replicated
 //                  (inventory/format.h); StartAgent is skipped.
 //
-// Drills run with Agent::kLocal only: a drill reads the replicated inventory in place and makes no
-// claim for the inventory on the DR site (the live replica is never attached; only the workloads'
-// volumes are copied), so an agent Job would have nothing to mount; kJob is refused with
-// FailedPrecondition kDrillAgentJobRefusal.
+// A drill never attaches a live replica. With Agent::kLocal it reads the replicated inventory in
+// place and copies only the workloads' volumes. With Agent::kJob, PrepareDrill also copies the
+// inventory's volume, RestoreInventoryVolume makes a claim of the drill's own on that copy
+// (DrillInventoryClaimName, agent_job.h; on the volume as captured, read-only, when the storage's
+// copies hold no data: driver none) for the agent's Jobs to mount, and StartAgent, once the agent
+// has read the volume map, copies the workloads' volumes (dr/drill_copies.h). Drill cleanup removes
+// the claim, its PV, the copy and any agent Job kept after a failure.
 //
 //   Failover: Preflight, QuiesceSource, SyncInventory, SpendPlan, FailoverInventory,
 //             RestoreInventoryVolume, StartAgent, WorkloadVolumes, RestoreObjects, FenceSource, Verify
 //   Failback: Preflight, QuiesceSource, SyncInventory (Recover), SpendPlan, FailbackInventory
 //             (Restore), Unfence, RestoreInventoryVolume, StartAgent, WorkloadVolumes (Recover,
 //             Restore), RestoreObjects, Verify
-//   Test:     Preflight, PrepareDrill, RestoreInventoryVolume, StartAgent, RestoreObjects, Verify
+//   Test:     Preflight, PrepareDrill, RestoreInventoryVolume (kJob: the drill's own claim),
+//             StartAgent, RestoreObjects, Verify
 //
 // The source of a failover is never needed: when it is unreachable, quiesce and fencing are
 // skipped with a warning (run `kubectl dr fence` when it is back). Nothing on the source changes
@@ -202,14 +206,6 @@ struct DryRunReport {
 // NotFound for a recovery or plan that is not there, the target's errors reading them.
 Status PlanRecovery(kube::Client& target, kube::Client* source, const Env& env, const WorkflowOptions& options,
                     DryRunReport* report, std::stop_token stop = {});
-
-// Why a drill runs its agent in the plugin (--agent local) only, as both the CLI and the workflow
-// refuse --agent job.
-inline constexpr std::string_view kDrillAgentJobRefusal =
-    "a drill cannot run its agent as a Job (--agent job): the agent's Jobs mount the inventory's claim, and a "
-    "drill has none on the DR site (it never attaches the live replica of the inventory's volume there, and it "
-    "copies only the workloads' volumes, reading the inventory in place); run it with --agent local "
-    "--inventory-path DIR, DIR holding the replicated inventory";
 
 // Runs (or resumes) the recovery named in options on the plan's target. `source` is the plan's
 // source cluster, or null when it cannot be reached (the caller probes it with a short deadline).

@@ -178,6 +178,53 @@ TEST_F(AgentFailoverE2eTest, TheAgentJobsOnTheDrSiteReadTheInventoryAndRestoreTh
   EXPECT_NE(Source("-n kubectl-dr-system get cronjob " + dr::CaptureCronJobName("shop-to-dr")).exit_code, 0);
 }
 
+// A drill with its agent as Jobs (the default). Driver none's drill copies hold no data, so the
+// Jobs mount a claim of the drill's own on the inventory's volume as captured, read-only (reading
+// it in place); the shop is restored into the mapped namespace, the source and the plan untouched,
+// and no claim or PV of the plan's inventory is made (a failover's). drill cleanup removes the
+// drill's claim and PV and leaves the inventory's files.
+TEST_F(AgentFailoverE2eTest, ADrillRunsItsAgentAsJobsOnAClaimOfItsOwnAndCleanupRemovesIt) {
+  ASSERT_EQ(AgentInstall().exit_code, 0);
+  CommandResult recovery =
+      Dr("recovery create shop-drill --plan shop-to-dr --action Test --namespace-mapping shop=shop-drill");
+  ASSERT_EQ(recovery.exit_code, 0) << recovery.output;
+  WaitForCache("drrecoveries", 2);
+
+  CommandResult drill = Dr("drill shop-drill --yes --no-wait");
+  ASSERT_EQ(drill.exit_code, 0) << drill.output << Kubectl("-n kubectl-dr-system get jobs,pods,pvc -o yaml").output;
+  EXPECT_NE(drill.output.find("recovery shop-drill (Test of plan shop-to-dr): Succeeded"), std::string::npos)
+      << drill.output;
+  json rec = json::parse(Kubectl("-n kubectl-dr-system get drr shop-drill -o json").output, nullptr, false);
+  ASSERT_TRUE(rec.is_object());
+  EXPECT_NE(StepOf(rec, "RestoreInventoryVolume").value("message", "").find(
+                "persistentvolumeclaim kubectl-dr-system/kubectl-dr-inventory-shop-drill bound to the inventory's "
+                "volume as captured, read in place"),
+            std::string::npos)
+      << rec.dump(2);
+  EXPECT_NE(StepOf(rec, "StartAgent").value("message", "").find(
+                "agent job kubectl-dr-system/" + dr::DescribeJobName("shop-drill") + ": inventory generation 1"),
+            std::string::npos)
+      << rec.dump(2);
+  EXPECT_EQ(rec["status"]["restored"]["failed"], 0) << rec.dump(2);
+  EXPECT_EQ(Kubectl("-n shop-drill get configmap web-config -o jsonpath={.data.greeting}").output,
+            "hello from the primary");
+  EXPECT_EQ(Kubectl("get pv kubectl-dr-inventory-shop-drill -o "
+                    "jsonpath={.spec.hostPath.path}/{.spec.persistentVolumeReclaimPolicy}").output,
+            inventory_ + "/Retain");
+  EXPECT_NE(Kubectl("-n kubectl-dr-system get pvc shop-inventory").exit_code, 0) << "the plan's inventory claim";
+  EXPECT_NE(Kubectl("get pv shop-inventory-pv").exit_code, 0) << "the plan's inventory PV";
+  EXPECT_NE(Kubectl("-n kubectl-dr-system get drplan shop-to-dr -o jsonpath={.status.phase}").output, "Spent");
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
+
+  CommandResult cleanup = Dr("drill cleanup shop-drill --yes");
+  ASSERT_EQ(cleanup.exit_code, 0) << cleanup.output;
+  EXPECT_NE(Kubectl("-n kubectl-dr-system get pvc kubectl-dr-inventory-shop-drill").exit_code, 0);
+  EXPECT_NE(Kubectl("get pv kubectl-dr-inventory-shop-drill").exit_code, 0);
+  EXPECT_NE(Kubectl("get namespace shop-drill").exit_code, 0);
+  CommandResult show = Dr("inventory show --inventory-path " + inventory_);
+  EXPECT_EQ(show.exit_code, 0) << "the inventory's files are kept: " << show.output;
+}
+
 // Without the agent's identity on the DR site, the preflight stops the failover before anything
 // changes (past the plan's spending, agent install would install only half of what it does),
 // saying what to run; the rerun then goes through.

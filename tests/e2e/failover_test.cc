@@ -494,27 +494,22 @@ TEST_F(FailoverE2eTest, SkipQuiesceLeavesTheSourceRunningJournalsWhyAndWarns) {
   EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
 }
 
-// A drill's agent runs in the plugin, its default; asked for as a Job, the drill is refused
-// saying why and what to run, before anything is read.
-TEST_F(FailoverE2eTest, ADrillRunsItsAgentInThePluginAndRefusesAJobSayingWhy) {
-  CommandResult job = Dr("drill shop-drill --agent job --yes");
-  EXPECT_EQ(job.exit_code, 1) << job.output;
-  EXPECT_NE(job.output.find("a drill cannot run its agent as a Job (--agent job): the agent's Jobs mount the "
-                            "inventory's claim, and a drill has none on the DR site"),
+// A drill takes the agent flags a failover takes: its agent runs as Jobs unless --agent local, and
+// --inventory-path belongs to the agent in the plugin. Its dry run, either way, quiesces nothing;
+// with the agent as Jobs it names the drill's own inventory claim, never the plan's.
+TEST_F(FailoverE2eTest, ADrillTakesTheAgentFlagsOfAFailoverAndItsDryRunQuiescesNothing) {
+  CommandResult path_only = Dr("drill shop-drill --inventory-path " + inventory_ + " --yes");
+  EXPECT_EQ(path_only.exit_code, 2) << path_only.output;
+  EXPECT_NE(path_only.output.find("--inventory-path is read by the agent in the plugin: add --agent local"),
             std::string::npos)
-      << job.output;
-  EXPECT_NE(job.output.find("run it with --agent local --inventory-path DIR"), std::string::npos) << job.output;
-  // Without --agent the drill's agent is the local one, which needs the inventory's directory.
-  CommandResult bare = Dr("drill shop-drill --yes");
-  EXPECT_EQ(bare.exit_code, 2) << bare.output;
-  EXPECT_NE(bare.output.find("--agent local needs --inventory-path DIR"), std::string::npos) << bare.output;
+      << path_only.output;
 
   ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
   ASSERT_EQ(Dr("recovery create shop-drill --plan shop-to-dr --action Test --namespace-mapping shop=shop-drill")
                 .exit_code,
             0);
   WaitForCache("drrecoveries", 1);
-  CommandResult dry = Dr("drill shop-drill --inventory-path " + inventory_ + " --dry-run");
+  CommandResult dry = Dr("drill shop-drill --agent local --inventory-path " + inventory_ + " --dry-run");
   EXPECT_EQ(dry.exit_code, 0) << dry.output;
   EXPECT_NE(dry.output.find("dry run of recovery shop-drill (Test of plan shop-to-dr"), std::string::npos)
       << dry.output;
@@ -522,6 +517,16 @@ TEST_F(FailoverE2eTest, ADrillRunsItsAgentInThePluginAndRefusesAJobSayingWhy) {
             std::string::npos)
       << dry.output;
   EXPECT_EQ(dry.output.find("QuiesceSource"), std::string::npos) << "a drill quiesces nothing\n" << dry.output;
+
+  // The agent as Jobs (the default): not installed on this DR site, which the dry run says, and
+  // the claim it would mount is the drill's own.
+  CommandResult job = Dr("drill shop-drill --dry-run");
+  EXPECT_EQ(job.exit_code, 1) << job.output;
+  EXPECT_NE(job.output.find("agent install --plan shop-to-dr"), std::string::npos) << job.output;
+  EXPECT_NE(job.output.find("make persistentvolumeclaim shop/kubectl-dr-inventory-shop-drill"),
+            std::string::npos)
+      << job.output;
+  EXPECT_EQ(job.output.find("QuiesceSource"), std::string::npos) << "a drill quiesces nothing\n" << job.output;
 }
 
 TEST_F(FailoverE2eTest, ADrillHasNoSkipQuiesceFlag) {

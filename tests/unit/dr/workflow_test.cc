@@ -17,6 +17,8 @@
 #include "base/clock.h"
 #include "base/fs.h"
 #include "base/strings.h"
+#include "dr/agent_job.h"
+#include "dr/inventory_volume.h"
 #include "dr/types.h"
 #include "install/install.h"
 #include "inventory/format.h"
@@ -39,6 +41,7 @@ const kube::Gvr kConfigMaps{"", "v1", "configmaps"};
 const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
 const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
 const kube::Gvr kRecoveries{"dr.kubectl-dr.dev", "v1alpha1", "drrecoveries"};
+const kube::Gvr kJobs{"batch", "v1", "jobs"};
 
 // Fake time whose sleeps also give kubesim's controllers (other threads) a moment of real time:
 // the workflow waits for claims they bind and delete.
@@ -253,6 +256,25 @@ class WorkflowTest : public ::testing::Test {
     ASSERT_TRUE(BoundEventually(*client_, "kubectl-dr-system", "shop-inventory"));
   }
 
+  // `kubectl dr agent install --plan shop-to-dr` on the target, the source answering: the agent's
+  // identity, and the inventory's volume (hostPath /vols/inventory) recorded in the plan.
+  void InstallAgent() {
+    Result<DRPlan> plan = DRPlanFromJson(Get(kPlans, "kubectl-dr-system", "shop-to-dr"));
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    Result<std::vector<json>> objects = RestoreAgentObjects(*plan, AgentOptions{});
+    ASSERT_TRUE(objects.ok()) << objects.status().ToString();
+    for (const json& obj : *objects) {
+      Result<kube::ApiResource> res = client_->mapper().ForObject(obj);
+      ASSERT_TRUE(res.ok()) << kube::Kind(obj) << ": " << res.status().ToString();
+      MustCreate(res->gvr, res->namespaced ? kube::Namespace(obj) : "", obj);
+    }
+    inventory::RestoreInput volume;
+    volume.volumes = {VolumeEntry("kubectl-dr-system", "shop-inventory", "shop-inventory-pv", true)};
+    volume.objects = {HostPathPv("shop-inventory-pv", "/vols/inventory", "kubectl-dr-system", "shop-inventory")};
+    Status recorded = RecordInventoryVolume(*client_, *plan, volume, clock_);
+    ASSERT_TRUE(recorded.ok()) << recorded.ToString();
+  }
+
   Status Run(const std::string& recovery, inventory::ExistingPolicy existing, WorkflowReport* report) {
     WorkflowOptions o;
     o.recovery = recovery;
@@ -419,6 +441,69 @@ TEST_F(WorkflowTest, AResumedDrillRestoresOntoItsCopiesNotTheLiveVolumes) {
   Result<json> live = client_->Get(kVolumes, "", "shop-data-pv");
   EXPECT_FALSE(live.ok() && kube::StringField(*live, {"spec", "hostPath", "path"}) == "/vols/data")
       << "the drill made a PV on the live replica: " << (live.ok() ? live->dump() : "");
+}
+
+// A drill with its agent as Jobs on the DR site mounts a claim of its own, never the plan's
+// inventory claim, which a failover restores there. Driver none's drill copies hold no data, so
+// the claim is on the inventory's volume as captured (hostPath /vols/inventory), read in place:
+// its PV keeps the volume on deletion (Retain) and the agent's Job mounts it read-only. kubesim
+// runs no agent binary here (its node pretends to run the pod, which ends without the agent's
+// result), so the run stops at StartAgent.
+TEST_F(WorkflowTest, ADrillWithTheAgentAsJobsMountsAClaimOfItsOwnOnTheInventoryNeverThePlans) {
+  InstallAgent();
+  ASSERT_FALSE(HasFatalFailure());
+  Recovery("shop-drill", "Test", {{"shop", "shop-drtest"}});
+
+  WorkflowOptions o;
+  o.recovery = "shop-drill";
+  o.agent = WorkflowOptions::Agent::kJob;
+  o.holder = "workflow-test";
+  o.timeout = std::chrono::minutes(2);
+  WorkflowReport report;
+  Status st = RunRecovery(*client_, nullptr, env(), o, &report);
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("the agent (job kubectl-dr-system/kubectl-dr-describe-shop-drill) ended without a result"),
+            std::string::npos)
+      << st.message();
+
+  const StepReport* prepared = StepOf(report, "PrepareDrill");
+  ASSERT_NE(prepared, nullptr);
+  EXPECT_EQ(prepared->state, StepState::kSucceeded);
+  EXPECT_EQ(prepared->message,
+            "no copy of the inventory's volume (the storage's drill copies hold no data): the agent's Jobs read it in "
+            "place, read-only; the workloads' volumes are copied once the agent has read the volume map (StartAgent)");
+  const StepReport* claimed = StepOf(report, "RestoreInventoryVolume");
+  ASSERT_NE(claimed, nullptr);
+  EXPECT_EQ(claimed->state, StepState::kSucceeded);
+  EXPECT_EQ(claimed->message,
+            "persistentvolumeclaim kubectl-dr-system/kubectl-dr-inventory-shop-drill bound to the inventory's volume "
+            "as captured, read in place (the storage's drill copies hold no data), for the agent's Jobs to mount "
+            "read-only");
+  const StepReport* agent = StepOf(report, "StartAgent");
+  ASSERT_NE(agent, nullptr);
+  EXPECT_EQ(agent->state, StepState::kFailed);
+
+  const json pv = Get(kVolumes, "", "kubectl-dr-inventory-shop-drill");
+  EXPECT_EQ(kube::StringField(pv, {"spec", "hostPath", "path"}), "/vols/inventory");
+  EXPECT_EQ(kube::StringField(pv, {"spec", "persistentVolumeReclaimPolicy"}), "Retain");
+  EXPECT_EQ(kube::StringField(pv, {"spec", "claimRef", "namespace"}) + "/" +
+                kube::StringField(pv, {"spec", "claimRef", "name"}),
+            "kubectl-dr-system/kubectl-dr-inventory-shop-drill");
+  EXPECT_EQ(kube::Label(pv, kRecoveryLabel).value_or(""), "shop-drill");
+  const json claim = Get(kClaims, "kubectl-dr-system", "kubectl-dr-inventory-shop-drill");
+  EXPECT_EQ(kube::StringField(claim, {"status", "phase"}), "Bound");
+  EXPECT_EQ(kube::Label(claim, kRecoveryLabel).value_or(""), "shop-drill");
+  // The plan's inventory claim and PV are the failover's: not made by a drill.
+  EXPECT_FALSE(client_->Get(kVolumes, "", "shop-inventory-pv").ok());
+  EXPECT_FALSE(client_->Get(kClaims, "kubectl-dr-system", "shop-inventory").ok());
+
+  const json job = Get(kJobs, "kubectl-dr-system", DescribeJobName("shop-drill"));
+  const json& volumes = kube::FieldAt(job, {"spec", "template", "spec", "volumes"});
+  ASSERT_TRUE(volumes.is_array() && volumes.size() == 1) << job.dump(2);
+  EXPECT_EQ(volumes[0]["persistentVolumeClaim"]["claimName"], "kubectl-dr-inventory-shop-drill");
+  EXPECT_EQ(volumes[0]["persistentVolumeClaim"]["readOnly"], true);
+  const json& mounts = kube::FieldAt(job, {"spec", "template", "spec", "containers"})[0]["volumeMounts"];
+  EXPECT_EQ(mounts[0]["readOnly"], true);
 }
 
 }  // namespace

@@ -27,6 +27,8 @@ const kube::Gvr kRecoveries{"dr.kubectl-dr.dev", "v1alpha1", "drrecoveries"};
 const kube::Gvr kLeases{"coordination.k8s.io", "v1", "leases"};
 const kube::Gvr kWidgetCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions"};
 const kube::Gvr kWidgets{"example.com", "v1", "widgets"};
+const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
+const kube::Gvr kJobs{"batch", "v1", "jobs"};
 
 // Fake time whose sleeps also give kubesim's controllers (other threads) a moment of real time:
 // the cleanup waits for a namespace the namespace controller empties.
@@ -323,6 +325,63 @@ TEST_F(DrillCleanupTest, TheDrillCopiesItRemovesAreTheWorkloadVolumesOnly) {
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   EXPECT_EQ(r.out, "drill orders-drill (plan orders-to-dr): removed 0 object(s) and the drill copies of 1 volume(s) "
                    "(orders/data)\n");
+}
+
+// A drill whose agent ran as Jobs left, in the inventory claim's namespace, a claim of its own on
+// the inventory (its PV labelled with it) and a failed agent Job kept for diagnosis: the cleanup
+// removes them, and leaves the plan's inventory claim, which is not the drill's.
+TEST_F(DrillCleanupTest, AfterADrillWithTheAgentAsJobsRemovesItsInventoryClaimAndTheKeptJob) {
+  MakeDrill();
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string claim = "kubectl-dr-inventory-orders-drill";
+  Make(*client_, kVolumes, "",
+       {{"kind", "PersistentVolume"},
+        {"metadata", Labelled({{"name", claim}}, "orders-drill")},
+        {"spec",
+         {{"capacity", {{"storage", "1Gi"}}},
+          {"accessModes", {"ReadWriteOnce"}},
+          {"persistentVolumeReclaimPolicy", "Retain"},
+          {"hostPath", {{"path", "/tmp/orders-inventory"}}},
+          {"claimRef", {{"namespace", "kubectl-dr-system"}, {"name", claim}}}}}});
+  for (const std::string& name : {claim, std::string("orders-inventory")}) {
+    json meta = {{"name", name}};
+    if (name == claim) meta = Labelled(meta, "orders-drill");
+    Make(*client_, kClaims, "kubectl-dr-system",
+         {{"kind", "PersistentVolumeClaim"},
+          {"metadata", meta},
+          {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+  }
+  Make(*client_, kJobs, "kubectl-dr-system",
+       {{"kind", "Job"},
+        {"metadata",
+         {{"name", "kubectl-dr-restore-orders-drill"}, {"labels", {{"dr.kubectl-dr.dev/agent-for", "orders-drill"}}}}},
+        {"spec",
+         {{"backoffLimit", 0},
+          {"template",
+           {{"spec",
+             {{"restartPolicy", "Never"},
+              {"containers", json::array({{{"name", "agent"}, {"image", "ghcr.io/kubectl-dr/kubectl-dr:v0.1.0"}}})}}}}}}}});
+
+  CliRun r = Cleanup({"orders-drill", "--yes"});
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  // The rows of what it removed: KIND NAMESPACE NAME.
+  auto listed = [&](const std::string& kind, const std::string& ns, const std::string& name) {
+    for (const std::string& line : Split(r.out, '\n')) {
+      std::vector<std::string> cells;
+      for (const std::string& cell : Split(line, ' ')) {
+        if (!cell.empty()) cells.push_back(cell);
+      }
+      if (cells == std::vector<std::string>{kind, ns, name}) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(listed("Job", "kubectl-dr-system", "kubectl-dr-restore-orders-drill")) << r.out;
+  EXPECT_TRUE(listed("PersistentVolumeClaim", "kubectl-dr-system", claim)) << r.out;
+  EXPECT_TRUE(listed("PersistentVolume", "<none>", claim)) << r.out;
+  EXPECT_FALSE(Exists(kJobs, "kubectl-dr-system", "kubectl-dr-restore-orders-drill"));
+  EXPECT_FALSE(Exists(kClaims, "kubectl-dr-system", claim));
+  EXPECT_FALSE(Exists(kVolumes, "", claim));
+  EXPECT_TRUE(Exists(kClaims, "kubectl-dr-system", "orders-inventory")) << "the plan's inventory claim is not the drill's";
 }
 
 }  // namespace

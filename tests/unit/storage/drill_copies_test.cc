@@ -1,5 +1,5 @@
 // What a drill runs on (dr/drill_copies.h), on every driver's simulator: drill copies of the
-// workloads' volumes, none of the inventory's (a drill reads the replicated inventory in place).
+// workloads' volumes, and of the inventory's only when the agent runs as Jobs.
 
 #include "dr/drill_copies.h"
 
@@ -69,6 +69,35 @@ TEST_P(DrillCopiesTest, CopiesTheWorkloadVolumesAndNotTheInventorys) {
   ASSERT_EQ(again->size(), copies->size());
   EXPECT_EQ(again->front().volumes.front().target, copies->front().volumes.front().target);
   for (const ConsistencyGroup& cg : *copies) EXPECT_TRUE(d.CleanupDrill(cg, Long()).ok());
+}
+
+// With the agent as Jobs, a drill also copies the inventory's volume for them to mount (driver none's
+// copy holds no data, which the workflow answers by reading the volume in place); the cleanup of
+// the copies removes it, and asking it of a group with no copy is no error.
+TEST_P(DrillCopiesTest, WithTheAgentAsJobsTheInventorysVolumeIsCopiedTooAndCleanedUp) {
+  storage::Driver& d = rig_->driver();
+  auto cgs = d.Discover(rig_->plan(), rig_->map(), Long());
+  ASSERT_TRUE(cgs.ok()) << cgs.status().ToString();
+  EXPECT_TRUE(CopiedForDrill((*cgs)[0], DrillCopies::kWithInventory));
+  EXPECT_TRUE(d.CleanupDrill((*cgs)[0], Long()).ok()) << "no copy yet";
+
+  auto copies = PrepareDrillCopies(d, *cgs, [&] { return Long(); }, DrillCopies::kWithInventory);
+  ASSERT_TRUE(copies.ok()) << copies.status().ToString();
+  ASSERT_EQ(copies->size(), cgs->size());
+  const ConsistencyGroup& inventory = copies->front();
+  EXPECT_EQ(inventory.role, CgRole::kInventory);
+  ASSERT_EQ(inventory.volumes.size(), 1u);
+  EXPECT_TRUE(inventory.volumes[0].drill);
+  EXPECT_EQ(inventory.volumes[0].without_data, GetParam() == "none") << inventory.volumes[0].note;
+  if (GetParam() == "longhorn") {
+    auto& longhorn = static_cast<storage::testing::LonghornRig&>(*rig_);
+    EXPECT_TRUE(longhorn.target().Get(storage::testing::kLhVolumes, storage::testing::kLonghornNs, "pvc-inv-drill").ok());
+  }
+  for (const ConsistencyGroup& cg : *copies) EXPECT_TRUE(d.CleanupDrill(cg, Long()).ok());
+  if (GetParam() == "longhorn") {
+    auto& longhorn = static_cast<storage::testing::LonghornRig&>(*rig_);
+    EXPECT_FALSE(longhorn.target().Get(storage::testing::kLhVolumes, storage::testing::kLonghornNs, "pvc-inv-drill").ok());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Drivers, DrillCopiesTest, ::testing::Values("none", "longhorn", "alletra"),
