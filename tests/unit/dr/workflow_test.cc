@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <functional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -441,6 +442,85 @@ TEST_F(WorkflowTest, AResumedDrillRestoresOntoItsCopiesNotTheLiveVolumes) {
   Result<json> live = client_->Get(kVolumes, "", "shop-data-pv");
   EXPECT_FALSE(live.ok() && kube::StringField(*live, {"spec", "hostPath", "path"}) == "/vols/data")
       << "the drill made a PV on the live replica: " << (live.ok() ? live->dump() : "");
+}
+
+// The dry run of a failover whose plan another recovery spent, onto a target holding one of the
+// inventory's objects: every problem is listed at once (the spent plan, the conflict under
+// existing fail), each step says it would run, the objects are counted by kind, and nothing on the
+// target changed: no journal, no Lease, the same resourceVersions.
+TEST_F(WorkflowTest, ADryRunListsEveryProblemAtOnceAndChangesNothing) {
+  WriteInventory();
+  ASSERT_FALSE(HasFatalFailure());
+  Recovery("shop-failover", "Failover");
+  json plan = Get(kPlans, "kubectl-dr-system", "shop-to-dr");
+  plan["status"] = {{"phase", "Spent"}, {"spentBy", "earlier-failover"}, {"spentAt", "2026-12-01T08:00:00Z"}};
+  ASSERT_TRUE(client_->UpdateStatus(kPlans, "kubectl-dr-system", plan).ok());
+  MustCreate(kNamespaces, "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "shop"}}}});
+  MustCreate(kConfigMaps, "shop",
+             {{"apiVersion", "v1"},
+              {"kind", "ConfigMap"},
+              {"metadata", {{"name", "settings"}, {"namespace", "shop"}}},
+              {"data", {{"greeting", "the DR site's own"}}}});
+  const std::string recovery_rv = kube::StringField(Get(kRecoveries, "kubectl-dr-system", "shop-failover"),
+                                                    {"metadata", "resourceVersion"});
+  const std::string plan_rv =
+      kube::StringField(Get(kPlans, "kubectl-dr-system", "shop-to-dr"), {"metadata", "resourceVersion"});
+
+  WorkflowOptions o;
+  o.recovery = "shop-failover";
+  o.inventory_path = "/inventory";
+  DryRunReport report;
+  Status st = PlanRecovery(*client_, nullptr, env(), o, &report);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_FALSE(report.ready());
+  ASSERT_EQ(report.problems.size(), 2u) << Join(report.problems, "\n");
+  EXPECT_NE(report.problems[0].find("plan \"shop-to-dr\" was spent by \"earlier-failover\"; clone it"),
+            std::string::npos)
+      << report.problems[0];
+  // The namespace, made on the target without the recovery's label, is one of them.
+  EXPECT_NE(report.problems[1].find("2 object(s) on the target were not created by this recovery"), std::string::npos)
+      << report.problems[1];
+  std::set<std::string> conflicts;
+  for (const inventory::Conflict& c : report.conflicts) conflicts.insert(c.object.ToString());
+  EXPECT_EQ(conflicts, (std::set<std::string>{"ConfigMap shop/settings", "Namespace shop"}));
+  EXPECT_EQ(report.objects_by_kind["ConfigMap"], 1);
+  EXPECT_EQ(report.inventory_generation, 1);
+  EXPECT_FALSE(report.source_reachable);
+  ASSERT_FALSE(report.steps.empty());
+  EXPECT_EQ(report.steps.front().name, "Preflight");
+  for (const PlannedStep& step : report.steps) EXPECT_NE(step.state, "done") << step.name;
+  bool warned = false;
+  for (const std::string& w : report.warnings) warned = warned || w.find("would neither quiesce nor fence") != std::string::npos;
+  EXPECT_TRUE(warned) << Join(report.warnings, "\n");
+
+  // Nothing changed: no journal, no Lease, the objects as they were.
+  const json recovery = Get(kRecoveries, "kubectl-dr-system", "shop-failover");
+  EXPECT_EQ(kube::StringField(recovery, {"metadata", "resourceVersion"}), recovery_rv);
+  EXPECT_FALSE(kube::FieldAt(recovery, {"status", "steps"}).is_array()) << recovery.dump(2);
+  EXPECT_EQ(kube::StringField(Get(kPlans, "kubectl-dr-system", "shop-to-dr"), {"metadata", "resourceVersion"}), plan_rv);
+  EXPECT_FALSE(client_->Get(kube::Gvr{"coordination.k8s.io", "v1", "leases"}, "kubectl-dr-system",
+                            "kubectl-dr-plan-shop-to-dr")
+                   .ok());
+  EXPECT_EQ(Get(kConfigMaps, "shop", "settings")["data"]["greeting"], "the DR site's own");
+  EXPECT_FALSE(client_->Get(kVolumes, "", "shop-inventory-pv").ok());
+}
+
+// A dry run needs the recovery to exist and, with the agent in the plugin, the inventory's
+// directory: refused naming what to do, with no report.
+TEST_F(WorkflowTest, ADryRunRefusesAMissingRecoveryAndAMissingInventoryPath) {
+  WorkflowOptions o;
+  o.recovery = "no-such-recovery";
+  o.inventory_path = "/inventory";
+  DryRunReport report;
+  Status st = PlanRecovery(*client_, nullptr, env(), o, &report);
+  EXPECT_EQ(st.code(), StatusCode::kNotFound) << st.ToString();
+  EXPECT_NE(st.message().find("kubectl dr recovery create no-such-recovery --plan PLAN"), std::string::npos)
+      << st.message();
+
+  o.inventory_path.clear();
+  st = PlanRecovery(*client_, nullptr, env(), o, &report);
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << st.ToString();
+  EXPECT_NE(st.message().find("--inventory-path DIR"), std::string::npos) << st.message();
 }
 
 // A drill with its agent as Jobs on the DR site mounts a claim of its own, never the plan's
