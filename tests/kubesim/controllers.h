@@ -60,6 +60,18 @@
 //              none, a token (agent.issue_token).
 //   longhorn   see longhorn.h.
 //
+// What runs where. Inside kubesim all of the above run in process over its Store. Against any
+// other API server (the real pair of scripts/realk8s, whose kube-controller-manager already binds
+// claims, runs workloads and Jobs and fills namespaces) only the simulators run, as one external
+// process, kubesim-controllers (external_controllers.h), over kube::Client (ClientView,
+// client_view.h): the same Longhorn controller (longhorn.h) and agent node (agent_node.h), and a
+// node (sim_node.h) that registers a Node, binds pods, writes their status as a kubelet would and
+// applies the storage rules at attach time, as a real cluster shows them: a pod mounting a
+// Longhorn volume that is not active, or a csi.hpe.com volume not writable on the cluster's
+// array, does not start (FailedAttachVolume), while its claim binds (kubesim's pvc controller
+// keeps such claims Pending instead). The hostpath provisioner, the workload, Job and namespace
+// controllers above have no external counterpart: kube-controller-manager is the real thing.
+//
 // Thread-safe. The store must outlive the Controllers.
 
 #include <chrono>

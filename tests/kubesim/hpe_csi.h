@@ -11,6 +11,12 @@
 //   kubesim --hpe-array array-b --alletra-sim-url https://127.0.0.1:P --alletra-sim-ca ca.pem
 //
 // Without --hpe-array kubesim knows no array, and HPE CSI PVs bind like any other.
+//
+// Against a real API server (kubesim-controllers --hpe-array ..., sim_node.h) the rule applies
+// where a real cluster applies it: kube-controller-manager binds the PV, and the pods mounting it
+// do not start while the volume is not writable here (the CSI attach fails: a FailedAttachVolume
+// Event on the pod, containers waiting in ContainerCreating). Nothing keeps a PV from binding
+// there, because no real server would.
 
 #include <chrono>
 #include <memory>
