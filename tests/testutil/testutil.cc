@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "base/strings.h"
 
@@ -90,6 +91,11 @@ bool FakeClock::SleepFor(std::chrono::nanoseconds d, std::stop_token stop) {
   offset_ += d;
   slept_ += d;
   return true;
+}
+
+bool YieldingClock::SleepFor(std::chrono::nanoseconds d, std::stop_token stop) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return fake_.SleepFor(d, stop);
 }
 
 void FakeClock::Advance(std::chrono::nanoseconds d) {

@@ -62,6 +62,19 @@ class FakeClock final : public Clock {
   WallTime wall_start_;
 };
 
+// Fake time (a FakeClock) whose sleeps also give other threads a moment of real time (5 ms): for
+// code under test that waits, on fake time, for what an in-process kubesim's controllers do.
+// Thread-safe.
+class YieldingClock final : public Clock {
+ public:
+  WallTime Now() const override { return fake_.Now(); }
+  MonoTime Monotonic() const override { return fake_.Monotonic(); }
+  bool SleepFor(std::chrono::nanoseconds d, std::stop_token stop = {}) override;
+
+ private:
+  FakeClock fake_;
+};
+
 // An in-memory FileSystem. Thread-safe.
 class MemFileSystem final : public FileSystem {
  public:

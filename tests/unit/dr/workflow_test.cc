@@ -44,20 +44,7 @@ const kube::Gvr kPlans{"dr.kubectl-dr.dev", "v1alpha1", "drplans"};
 const kube::Gvr kRecoveries{"dr.kubectl-dr.dev", "v1alpha1", "drrecoveries"};
 const kube::Gvr kJobs{"batch", "v1", "jobs"};
 
-// Fake time whose sleeps also give kubesim's controllers (other threads) a moment of real time:
-// the workflow waits for claims they bind and delete.
-class YieldingClock final : public Clock {
- public:
-  WallTime Now() const override { return fake_.Now(); }
-  MonoTime Monotonic() const override { return fake_.Monotonic(); }
-  bool SleepFor(std::chrono::nanoseconds d, std::stop_token stop = {}) override {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    return fake_.SleepFor(d, stop);
-  }
-
- private:
-  testutil::FakeClock fake_;
-};
+using testutil::YieldingClock;
 
 // True once pred() holds, checking every 10ms for up to 20s of real time (kubesim's controllers
 // and the webhook's watches are other threads: this bounds the wait, it never decides an outcome).
@@ -276,15 +263,17 @@ class WorkflowTest : public ::testing::Test {
     ASSERT_TRUE(recorded.ok()) << recorded.ToString();
   }
 
-  Status Run(const std::string& recovery, inventory::ExistingPolicy existing, WorkflowReport* report) {
+  // timeout: fake time; a long one keeps the waits going until kubesim's controllers act, and each
+  // 2 s poll of a wait costs 5 ms of real time (YieldingClock).
+  Status Run(const std::string& recovery, inventory::ExistingPolicy existing, WorkflowReport* report,
+             std::chrono::nanoseconds timeout = std::chrono::hours(24)) {
     WorkflowOptions o;
     o.recovery = recovery;
     o.inventory_path = "/inventory";
     o.existing = existing;
     o.holder = "workflow-test";
     o.no_wait = true;  // no kubelet runs the restored pods
-    // The clock is fake: a long deadline keeps the waits going until kubesim's controllers act.
-    o.timeout = std::chrono::hours(24);
+    o.timeout = timeout;
     return RunRecovery(*client_, nullptr, env(), o, report);
   }
 
@@ -432,8 +421,10 @@ TEST_F(WorkflowTest, AResumedDrillRestoresOntoItsCopiesNotTheLiveVolumes) {
                       {"message", "1 drill copy of the replicated volumes (the inventory is read in place)"}}}}};
   ASSERT_TRUE(client_->UpdateStatus(kRecoveries, "kubectl-dr-system", rec).ok());
 
+  // The drill's claim of the shop's data has no class to provision it here and stays Pending: the
+  // restore waits its timeout for it (10 minutes of fake time), then goes on.
   WorkflowReport report;
-  Status st = Run("shop-drill", inventory::ExistingPolicy::kFail, &report);
+  Status st = Run("shop-drill", inventory::ExistingPolicy::kFail, &report, std::chrono::minutes(10));
   ASSERT_TRUE(st.ok()) << st.ToString();
   const StepReport* prepared = StepOf(report, "PrepareDrill");
   ASSERT_NE(prepared, nullptr);

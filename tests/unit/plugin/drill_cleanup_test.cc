@@ -30,20 +30,7 @@ const kube::Gvr kWidgets{"example.com", "v1", "widgets"};
 const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
 const kube::Gvr kJobs{"batch", "v1", "jobs"};
 
-// Fake time whose sleeps also give kubesim's controllers (other threads) a moment of real time:
-// the cleanup waits for a namespace the namespace controller empties.
-class YieldingClock final : public Clock {
- public:
-  WallTime Now() const override { return fake_.Now(); }
-  MonoTime Monotonic() const override { return fake_.Monotonic(); }
-  bool SleepFor(std::chrono::nanoseconds d, std::stop_token stop = {}) override {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    return fake_.SleepFor(d, stop);
-  }
-
- private:
-  testutil::FakeClock fake_;
-};
+using testutil::YieldingClock;
 
 json Labelled(json meta, const std::string& recovery) {
   meta["labels"]["dr.kubectl-dr.dev/recovery"] = recovery;
