@@ -8,6 +8,7 @@
 
 #include "kube/object.h"
 #include "quantity.h"
+#include "quota.h"
 #include "store.h"
 
 namespace kdr::kubesim {
@@ -454,83 +455,57 @@ AdmissionResult BuiltinAdmission::Validate(const AdmissionRequest& r) const {
   return {};
 }
 
-namespace {
-
-// What `object` (of resource gr) charges against the quota resource `name`, or nullopt when that
-// resource does not count it (pkg/quota/v1/evaluator/core and the generic count/ evaluator).
-std::optional<Quantity> Charge(const std::string& name, const GroupResource& gr, const json& object) {
-  static const Quantity kOne = *Quantity::Parse("1");
-  const std::string count = "count/" + gr.String();
-  const bool pvc = gr.group.empty() && gr.resource == "persistentvolumeclaims";
-  const bool service = gr.group.empty() && gr.resource == "services";
-  if (gr.group.empty() && gr.resource == "pods") {
-    // Terminal pods are not charged (QuotaV1Pod).
-    const json& phase = kube::FieldAt(object, {"status", "phase"});
-    if (phase == "Succeeded" || phase == "Failed") return std::nullopt;
-  }
-  if (name == count) return kOne;
-  // The object counts of the core types, under their bare names.
-  static constexpr std::string_view kCounted[] = {"pods", "services", "configmaps", "secrets",
-                                                  "persistentvolumeclaims", "replicationcontrollers",
-                                                  "resourcequotas"};
-  if (gr.group.empty() && name == gr.resource &&
-      std::find(std::begin(kCounted), std::end(kCounted), gr.resource) != std::end(kCounted)) {
-    return kOne;
-  }
-  if (pvc) {
-    const std::string cls = ClaimClass(object);
-    const std::string per_class = cls + ".storageclass.storage.k8s.io/";
-    if (name == "requests.storage" || (!cls.empty() && name == per_class + "requests.storage")) {
-      return RequestedStorage(object);
-    }
-    if (!cls.empty() && name == per_class + "persistentvolumeclaims") return kOne;
-  }
-  if (service) {
-    const std::string type = kube::StringField(object, {"spec", "type"});
-    if (name == "services.loadbalancers") return type == "LoadBalancer" ? kOne : *Quantity::Parse("0");
-    if (name == "services.nodeports") {
-      const json& ports = kube::FieldAt(object, {"spec", "ports"});
-      const size_t n = (type == "NodePort" || type == "LoadBalancer") && ports.is_array() ? ports.size() : 0;
-      return Quantity::Parse(std::to_string(n));
-    }
-  }
-  return std::nullopt;
-}
-
-}  // namespace
-
 AdmissionResult BuiltinAdmission::Quota(const AdmissionRequest& r) const {
-  if (r.operation != Operation::kCreate || !r.sub_resource.empty() || r.object == nullptr ||
-      r.namespace_name.empty() || Is(r, "", "namespaces")) {
+  if (r.object == nullptr || !r.sub_resource.empty() || r.namespace_name.empty() || Is(r, "", "namespaces")) {
     return {};
   }
   const GroupResource gr{r.resource.group, r.resource.resource};
+  // Updates are charged only where an update can grow usage: a Service's type and ports, a
+  // claim's request (the services and persistentvolumeclaims evaluators handle UPDATE; pods and
+  // the count/ evaluator only CREATE).
+  const bool update = r.operation == Operation::kUpdate && r.old_object != nullptr;
+  if (r.operation != Operation::kCreate &&
+      !(update && gr.group.empty() && (gr.resource == "services" || gr.resource == "persistentvolumeclaims"))) {
+    return {};
+  }
   ListOptions in_ns;
   in_ns.namespace_name = r.namespace_name;
   auto quotas = store_->List({"", "resourcequotas"}, in_ns);
   if (!quotas.ok() || quotas->items.empty()) return {};
+  // Constraints first, for every quota (a pod under a cpu or memory quota must say how much).
+  if (gr.group.empty() && gr.resource == "pods" && r.operation == Operation::kCreate) {
+    for (const auto& quota : quotas->items) {
+      std::string missing = QuotaMissingRequirements(*quota, *r.object);
+      if (!missing.empty()) {
+        return Forbidden(r, "failed quota: " + kube::StringField(*quota, {"metadata", "name"}) + ": must specify " +
+                                missing);
+      }
+    }
+  }
   std::optional<std::vector<ObjectPtr>> existing;  // listed once, when needed
   const Quantity zero = *Quantity::Parse("0");
   for (const auto& quota : quotas->items) {
-    // Scoped quotas (Terminating, BestEffort, PriorityClass...) are not simulated.
-    if (!kube::FieldAt(*quota, {"spec", "scopes"}).is_null() ||
-        !kube::FieldAt(*quota, {"spec", "scopeSelector"}).is_null()) {
-      continue;
-    }
+    if (!QuotaSelects(*quota, gr, *r.object)) continue;
     const json& hard = kube::FieldAt(*quota, {"spec", "hard"});
     if (!hard.is_object()) continue;
     std::string requested, used_text, limited;  // names in order, as json's object keeps them
     for (const auto& [name, limit_value] : hard.items()) {
-      auto charge = Charge(name, gr, *r.object);
+      auto charge = QuotaCharge(name, gr, *r.object);
       auto limit = limit_value.is_string() ? Quantity::Parse(limit_value.get<std::string>()) : std::nullopt;
-      if (!charge || !limit || *charge == zero) continue;
+      if (!charge || !limit) continue;
+      if (update) {
+        auto before = QuotaCharge(name, gr, *r.old_object);
+        if (before && QuotaSelects(*quota, gr, *r.old_object)) charge = *charge - *before;
+      }
+      if (*charge <= zero) continue;
       if (!existing) {
         auto listed = store_->List(gr, in_ns);
         existing = listed.ok() ? listed->items : std::vector<ObjectPtr>{};
       }
       Quantity used = zero;
       for (const auto& o : *existing) {
-        if (auto c = Charge(name, gr, *o)) used = used + *c;
+        if (!QuotaSelects(*quota, gr, *o)) continue;
+        if (auto c = QuotaCharge(name, gr, *o)) used = used + *c;
       }
       if (used + *charge <= *limit) continue;
       const char* sep = requested.empty() ? "" : ",";

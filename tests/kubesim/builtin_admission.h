@@ -89,17 +89,16 @@ class BuiltinAdmission {
   AdmissionResult Mutate(const AdmissionRequest& request) const;
   // The validating built-ins, in order (request.object: the mutated object).
   AdmissionResult Validate(const AdmissionRequest& request) const;
-  // ResourceQuota, the last validating plugin (after the validating webhooks): a CREATE in a
-  // namespace whose unscoped ResourceQuotas' spec.hard it would exceed is refused, 403
-  // `configmaps "b" is forbidden: exceeded quota: q, requested: configmaps=1, used:
-  // configmaps=2, limited: configmaps=2` (only the exceeded names). Counted: count/<resource>[.
-  // <group>], the core names pods (not Succeeded or Failed), services, configmaps, secrets,
-  // persistentvolumeclaims, replicationcontrollers, resourcequotas, services.nodeports and
-  // services.loadbalancers, requests.storage and <class>.storageclass.storage.k8s.io/
-  // {requests.storage,persistentvolumeclaims}. Usage is counted from the store at the request
+  // ResourceQuota, the last validating plugin (after the validating webhooks): a CREATE (or an
+  // UPDATE of a Service or claim that grows its usage) in a namespace whose ResourceQuotas'
+  // spec.hard it would exceed is refused, 403 `configmaps "b" is forbidden: exceeded quota: q,
+  // requested: configmaps=1, used: configmaps=2, limited: configmaps=2` (only the exceeded names;
+  // the first quota exceeded). A pod under a quota of cpu or memory whose containers do not all
+  // set it is refused first, 403 `failed quota: q: must specify limits.cpu for: db; ...`. What
+  // counts and the scopes: quota.h. Usage is counted from the store at the request
   // (kube-apiserver reads the quota controller's status.used; an unknown status is a 403 there
-  // for the moment the controller takes); cpu and memory quotas and scoped quotas are not
-  // simulated.
+  // for the moment the controller takes, a count/ of a custom resource for as long as the
+  // controller has not discovered it).
   AdmissionResult Quota(const AdmissionRequest& request) const;
 
  private:

@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "controllers.h"
 #include "hpe_csi.h"
+#include "quota.h"
 #include "server.h"
 
 int main(int argc, char** argv) {
@@ -178,10 +179,13 @@ int main(int argc, char** argv) {
     std::cerr << "kubesim: starting controllers: " << controllers.status().message() << "\n";
     return 1;
   }
+  // kube-controller-manager's resourcequota controller runs whatever --no-controllers says.
+  auto quota_controller = kdr::kubesim::QuotaController::Start((*server)->store(), logger.get());
   std::cout << "kubesim ready at " << (*server)->url() << std::endl;
   int sig = 0;
   sigwait(&set, &sig);
   (*controllers)->Stop();
+  quota_controller->Stop();
   (*server)->Stop();
   return 0;
 }

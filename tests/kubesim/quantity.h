@@ -22,6 +22,8 @@ class Quantity {
 
   // The sum, as quota usage adds claims' requests.
   Quantity operator+(const Quantity& other) const { return Quantity(nanos_ + other.nanos_); }
+  // The difference, as quota admission charges an update (the new usage less the old).
+  Quantity operator-(const Quantity& other) const { return Quantity(nanos_ - other.nanos_); }
   // The value as a quota status shows a sum: the largest binary suffix (Ki..Ei) that divides it
   // ("3Gi", "1536Mi"), else whole units ("1500"), else millis ("1500m"); "0" for nothing.
   std::string ToString() const;

@@ -173,6 +173,7 @@ Status Server::Init(Options options) {
     }
     if (co.agent.work_dir.empty() && !dir.empty()) co.agent.work_dir = dir + "/node";
     KDR_ASSIGN_OR_RETURN(controllers_, Controllers::Start(store_.get(), co));
+    quota_controller_ = QuotaController::Start(store_.get(), co.logger);
   }
   Api::Options api;
   api.store = store_.get();
@@ -307,6 +308,7 @@ Server::~Server() { Stop(); }
 void Server::Stop() {
   if (stopping_.exchange(true)) return;
   if (controllers_) controllers_->Stop();
+  if (quota_controller_) quota_controller_->Stop();
   if (store_) store_->CloseWatchers();
   if (http_ && http_->server) http_->server->stop();
   if (thread_.joinable()) thread_.join();

@@ -32,6 +32,7 @@
 #include "admission.h"
 #include "base/status.h"
 #include "controllers.h"
+#include "quota.h"
 #include "tls/certs.h"
 
 namespace kdr {
@@ -120,6 +121,7 @@ class Server {
   std::unique_ptr<Admission> admission_;
   std::unique_ptr<Api> api_;
   std::unique_ptr<Controllers> controllers_;
+  std::unique_ptr<QuotaController> quota_controller_;  // with the controllers
   std::unique_ptr<Http> http_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
