@@ -131,6 +131,25 @@ void ApplyCreateDefaults(const ResourceType& t, json* obj, uint32_t* next_ip) {
       if (!spec.contains("sessionAffinity")) spec["sessionAffinity"] = "None";
       o["status"] = {{"loadBalancer", json::object()}};
     }
+  } else if (t.group == "batch" && t.resource == "jobs" && !(o["spec"].value("manualSelector", false))) {
+    // The Job registry's generateSelector: the template gets the job-name and controller-uid
+    // labels (each unless set) and the selector the new uid (unless set: a captured one then
+    // fails validation, "must be '<uid>'"); an unlabelled Job takes its template's labels.
+    const json uid = o["metadata"]["uid"];
+    const json name = o["metadata"]["name"];
+    json& labels = o["spec"]["template"]["metadata"]["labels"];
+    if (!labels.is_object()) labels = json::object();
+    for (const auto& [k, v] : {std::pair<const char*, const json*>{"job-name", &name},
+                               {"batch.kubernetes.io/job-name", &name},
+                               {"controller-uid", &uid},
+                               {"batch.kubernetes.io/controller-uid", &uid}}) {
+      if (!labels.contains(k)) labels[k] = *v;
+    }
+    json& match = o["spec"]["selector"]["matchLabels"];
+    if (!match.is_object()) match = json::object();
+    if (!match.contains("batch.kubernetes.io/controller-uid")) match["batch.kubernetes.io/controller-uid"] = uid;
+    json& meta = o["metadata"];
+    if (!meta.contains("labels") || !meta["labels"].is_object() || meta["labels"].empty()) meta["labels"] = labels;
   } else if (t.group == "apps" && (t.resource == "deployments" || t.resource == "statefulsets" ||
                                    t.resource == "replicasets")) {
     if (!o["spec"].contains("replicas")) o["spec"]["replicas"] = 1;
@@ -523,6 +542,7 @@ Result<json> Store::Create(const GroupResource& gr, std::string_view ns_arg, jso
   uint32_t scratch_ip = next_ip_;  // a validation must not use up a Service IP
   ApplyCreateDefaults(t, &obj, options.validate_only ? &scratch_ip : &next_ip_);
   ApplyDefaults(t, &obj);
+  KDR_RETURN_IF_ERROR(ValidateGeneratedSelector(t, obj));
   if (t.custom) {
     auto pruned = ApplySchema(t, &obj);
     if (!pruned.ok()) return pruned.status();

@@ -183,6 +183,39 @@ namespace {
 
 }  // namespace
 
+Status ValidateGeneratedSelector(const ResourceType& t, const json& job) {
+  if (t.custom || t.group != "batch" || t.resource != "jobs" || Field(job, {"spec", "manualSelector"}) == true) {
+    return Status::Ok();
+  }
+  const std::string uid = Field(job, {"metadata", "uid"}).is_string() ? Field(job, {"metadata", "uid"}).get<std::string>() : "";
+  const json& labels = Field(job, {"spec", "template", "metadata", "labels"});
+  std::vector<std::string> errs;
+  for (const char* k : {"controller-uid", "batch.kubernetes.io/controller-uid"}) {
+    const json& v = Field(labels, {k});
+    if (v.is_string() && v.get<std::string>() != uid) {
+      errs.push_back(std::string("spec.template.metadata.labels[") + k + "]: Invalid value: " + labels.dump() +
+                     ": must be '" + uid + "'");
+    }
+  }
+  const json& match = Field(job, {"spec", "selector", "matchLabels"});
+  bool matches = true;
+  if (match.is_object()) {
+    for (auto it = match.begin(); it != match.end(); ++it) {
+      if (Field(labels, {it.key()}) != *it) matches = false;
+    }
+  }
+  if (!matches) {
+    errs.push_back("spec.template.metadata.labels: Invalid value: " + labels.dump() +
+                   ": `selector` does not match template `labels`");
+  }
+  if (errs.empty()) return Status::Ok();
+  std::string msg;
+  for (const auto& e : errs) msg += (msg.empty() ? "" : ", ") + e;
+  if (errs.size() > 1) msg = "[" + msg + "]";
+  return Status::InvalidArgument(QualifiedKind(t) + " " + json(Field(job, {"metadata", "name"})).dump() +
+                                 " is invalid: " + msg);
+}
+
 Status ValidateUpdate(const ResourceType& t, const json& old, json* next_ptr) {
   json& next = *next_ptr;
   if (t.custom) return Status::Ok();

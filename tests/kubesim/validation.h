@@ -28,6 +28,11 @@ Status ValidateObject(const ResourceType& t, const nlohmann::json& object);
 // ConfigMaps/Secrets. *next may be completed (clusterIP). 422 messages as kube writes them.
 Status ValidateUpdate(const ResourceType& t, const nlohmann::json& old, nlohmann::json* next);
 
+// A created Job without spec.manualSelector (its uid assigned, its selector generated): the
+// template's controller-uid labels must be the new uid and the selector must match the template's
+// labels, 422 `Job.batch "j" is invalid: [spec.template.metadata.labels[controller-uid]: Invalid
+// value: {...}: must be '<uid>', ...]` as kube-apiserver's ValidateGeneratedSelector writes it.
+Status ValidateGeneratedSelector(const ResourceType& t, const nlohmann::json& job);
 // pods/ephemeralcontainers: `want` (the new spec.ephemeralContainers) must keep every container of
 // `had` unchanged and in place; each added one needs a name unique among the pod's containers, an
 // image, and volumeMounts naming the pod's volumes. InvalidArgument in kube-apiserver's words.
