@@ -47,9 +47,10 @@ std::string FieldManager(const ApiRequest& req);
 // fieldValidation: the fields the strict decoder refuses fail the request with Strict (400
 // "strict decoding error: ..."), become Warning headers on *warnings with Warn (the default), and
 // are dropped silently with Ignore. Found: keys twice in one object of a JSON create or update
-// body ("duplicate field \"data.a\"", any kind), unknown metadata fields of built-in kinds (kubesim
-// has no schemas of theirs beyond ObjectMeta), and the unknown fields of custom resources (their
-// schemas). nullopt: go on.
+// body ("duplicate field \"data.a\"", any kind), keys a built-in kind's type does not have
+// anywhere in its body (builtin_fields.h, generated from kube-apiserver's OpenAPI; an unknown key
+// given twice is named once), and the unknown fields of custom resources (their schemas).
+// nullopt: go on.
 std::optional<ApiResponse> CheckUnknownFields(const ApiRequest& req, const ResourceType& t,
                                               const std::string& version, const nlohmann::json& obj,
                                               std::vector<std::pair<std::string, std::string>>* warnings);

@@ -4,6 +4,7 @@
 #include "api_internal.h"
 #include "admission.h"
 #include "base/strings.h"
+#include "builtin_fields.h"
 #include "schema.h"
 #include "validation.h"
 
@@ -116,28 +117,15 @@ ApiResponse MethodNotAllowed() {
 
 namespace {
 
-// The fields of ObjectMeta and of the entries of its lists, as the strict decoder knows them.
-bool KnownMetaField(const std::vector<std::string>& path, const std::string& key) {
-  static const std::set<std::string> kObjectMeta = {
-      "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
-      "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations",
-      "ownerReferences", "finalizers", "managedFields"};
-  static const std::set<std::string> kOwnerReference = {"apiVersion", "kind", "name", "uid", "controller",
-                                                        "blockOwnerDeletion"};
-  static const std::set<std::string> kManagedFields = {"manager", "operation", "apiVersion", "time",
-                                                       "fieldsType", "fieldsV1", "subresource"};
-  if (path.size() == 1) return kObjectMeta.count(key) > 0;
-  if (path.size() == 3 && path[1] == "ownerReferences") return kOwnerReference.count(key) > 0;
-  if (path.size() == 3 && path[1] == "managedFields") return kManagedFields.count(key) > 0;
-  return true;  // labels, annotations, fieldsV1: free-form maps
-}
-
 // One pass over a JSON body in document order, as the strict decoder reports: keys seen twice in
-// one object ("duplicate field"), and, for built-in kinds, keys ObjectMeta does not have. Paths
-// are kube's ("metadata.labels.a", "spec.containers[0].ports[0].protocl").
+// one object ("duplicate field"), and, for built-in kinds, keys their type does not have
+// (builtin_fields.h). Paths are kube's ("metadata.labels.a", "spec.containers[0].ports[0].protocl").
 class StrictFieldsSax : public nlohmann::json_sax<json> {
  public:
-  explicit StrictFieldsSax(bool check_metadata) : check_metadata_(check_metadata) {}
+  // root: the body's type in BuiltinFields; -1 to check duplicates only; -2 for a built-in kind
+  // the table lacks (only its metadata is checked, against ObjectMeta).
+  explicit StrictFieldsSax(int root)
+      : fields_(BuiltinFields::Get()), meta_only_(root == -2), pending_{root < 0 ? -1 : root, false} {}
   std::vector<std::string> errors;
 
   bool null() override { return Value(); }
@@ -148,36 +136,50 @@ class StrictFieldsSax : public nlohmann::json_sax<json> {
   bool string(string_t&) override { return Value(); }
   bool binary(binary_t&) override { return Value(); }
   bool start_object(std::size_t) override {
-    Enter();
-    frames_.push_back({true, {}, "", 0});
+    frames_.push_back({true, {}, "", 0, Current()});
     return true;
   }
   bool end_object() override { return Leave(); }
   bool start_array(std::size_t) override {
-    Enter();
-    frames_.push_back({false, {}, "", 0});
+    frames_.push_back({false, {}, "", 0, Current()});
     return true;
   }
   bool end_array() override { return Leave(); }
   bool key(string_t& k) override {
     Frame& f = frames_.back();
     f.key = k;
-    const std::string path = Path(k);
-    if (!f.keys.insert(k).second) {
-      errors.push_back("duplicate field \"" + path + "\"");
-    } else if (check_metadata_ && !names_.empty() && names_[0] == "metadata" && !KnownMetaField(names_, k)) {
-      errors.push_back("unknown field \"" + path + "\"");
+    pending_ = {-1, false};
+    const bool first = f.keys.insert(k).second;
+    if (meta_only_ && frames_.size() == 1) {
+      if (k == "metadata") pending_ = {fields_.Named("meta.v1.ObjectMeta"), false};
+    } else if (f.schema.map) {
+      pending_ = {f.schema.type, false};  // any key; the value is of the map's value type
+    } else if (f.schema.type >= 0) {
+      BuiltinFields::Field field = fields_.Lookup(f.schema.type, k);
+      if (!field.known) {
+        // The decoder skips an unknown key without remembering it: named once, never "duplicate".
+        if (first) errors.push_back("unknown field \"" + Path(k) + "\"");
+        return true;
+      }
+      pending_ = {field.type, field.map};
     }
+    if (!first) errors.push_back("duplicate field \"" + Path(k) + "\"");
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 
  private:
+  // What a container's keys are checked against: a type (or -1, unchecked), or a map of a type.
+  struct Schema {
+    int type = -1;
+    bool map = false;
+  };
   struct Frame {
     bool object;
     std::set<std::string> keys;
     std::string key;  // the current member's key (objects)
     size_t index;     // the current element's index (arrays)
+    Schema schema;    // objects: their keys'; arrays: their elements'
   };
 
   std::string Path(const std::string& leaf) const {
@@ -192,25 +194,26 @@ class StrictFieldsSax : public nlohmann::json_sax<json> {
     }
     return out + (out.empty() ? "" : ".") + leaf;
   }
+  // The schema of the container starting now: an array's element takes the array's, a member
+  // what its key named (the root: the body's type).
+  Schema Current() const {
+    if (!frames_.empty() && !frames_.back().object) return frames_.back().schema;
+    return pending_;
+  }
   // A value (scalar or container) ends the current array element.
   bool Value() {
     if (!frames_.empty() && !frames_.back().object) ++frames_.back().index;
     return true;
   }
-  void Enter() {
-    if (frames_.empty()) return;
-    const Frame& f = frames_.back();
-    names_.push_back(f.object ? f.key : "[]");
-  }
   bool Leave() {
     frames_.pop_back();
-    if (!names_.empty()) names_.pop_back();
     return Value();
   }
 
-  const bool check_metadata_;
+  const BuiltinFields& fields_;
+  const bool meta_only_;
   std::vector<Frame> frames_;
-  std::vector<std::string> names_;  // the keys (or "[]") leading to the current container
+  Schema pending_;  // the schema of the value after the current key
 };
 
 }  // namespace
@@ -222,10 +225,17 @@ std::optional<ApiResponse> CheckUnknownFields(const ApiRequest& req, const Resou
   if (mode == "Ignore") return std::nullopt;
   std::vector<std::string> errors;
   // What only the body shows (a JSON create or update): duplicate keys anywhere, and for
-  // built-in kinds (kubesim has no schemas of theirs) unknown metadata fields.
+  // built-in kinds the keys their type does not have (the table from kube-apiserver's OpenAPI).
   const std::string media = std::string(TrimSpace(req.content_type.substr(0, req.content_type.find(';'))));
   if ((req.method == "POST" || req.method == "PUT") && (media.empty() || media == "application/json")) {
-    StrictFieldsSax sax(!t.custom);
+    const BuiltinFields& fields = BuiltinFields::Get();
+    int root = -1;
+    if (!t.custom) {
+      root = fields.Root(t.GroupVersion(version), t.kind);
+      // A kind the table lacks still has ObjectMeta: its body is checked under metadata only.
+      if (root < 0) root = -2;
+    }
+    StrictFieldsSax sax(root);
     if (json::sax_parse(req.body, &sax)) errors = std::move(sax.errors);
   }
   if (t.custom && !t.schema_json.empty()) {
