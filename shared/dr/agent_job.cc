@@ -190,6 +190,7 @@ Result<std::vector<json>> CaptureAgentObjects(const DRPlan& plan, const AgentOpt
                      json::array({Rule({""}, {"namespaces", "persistentvolumes"}, {"get", "list"}),
                                   Rule({"storage.k8s.io"}, {"storageclasses"}, {"get", "list"}),
                                   Rule({"scheduling.k8s.io"}, {"priorityclasses"}, {"get", "list"}),
+                                  Rule({"node.k8s.io"}, {"runtimeclasses"}, {"get", "list"}),
                                   Rule({"apiextensions.k8s.io"}, {"customresourcedefinitions"}, {"get", "list"}),
                                   Rule({"rbac.authorization.k8s.io"}, {"clusterroles", "clusterrolebindings"},
                                        {"get", "list"})})));

@@ -85,7 +85,7 @@ std::string DrillInventoryClaimName(std::string_view recovery);
 
 // The source's capture objects, in apply order: ServiceAccount; a ClusterRole reading the
 // cluster-scoped objects a capture follows (namespaces, PVs, StorageClasses, PriorityClasses,
-// CRDs, ClusterRoles and ClusterRoleBindings) and its binding; a ClusterRole reading every
+// RuntimeClasses, CRDs, ClusterRoles and ClusterRoleBindings) and its binding; a ClusterRole reading every
 // namespaced resource, bound by a RoleBinding in each of the plan's namespaces only; a Role in the
 // DR namespace to read the plan and record the capture in its status; the CronJob (concurrency
 // Forbid, one attempt per schedule) running

@@ -29,6 +29,7 @@ const kube::Gvr kClaims{"", "v1", "persistentvolumeclaims"};
 const kube::Gvr kVolumes{"", "v1", "persistentvolumes"};
 const kube::Gvr kStorageClasses{"storage.k8s.io", "v1", "storageclasses"};
 const kube::Gvr kPriorityClasses{"scheduling.k8s.io", "v1", "priorityclasses"};
+const kube::Gvr kRuntimeClasses{"node.k8s.io", "v1", "runtimeclasses"};
 const kube::Gvr kCrds{"apiextensions.k8s.io", "v1", "customresourcedefinitions"};
 const kube::Gvr kClusterRoles{"rbac.authorization.k8s.io", "v1", "clusterroles"};
 const kube::Gvr kClusterRoleBindings{"rbac.authorization.k8s.io", "v1", "clusterrolebindings"};
@@ -432,6 +433,11 @@ class Capturer {
       if (pc.is_string() && !pc.get<std::string>().empty()) {
         priority_class_users_.emplace(pc.get<std::string>(), r.kind + " " + kube::NamespacedName(object));
       }
+      // kube-apiserver's RuntimeClass admission refuses a pod naming a missing one (403).
+      const json& rc = kube::FieldAt(*spec, {"runtimeClassName"});
+      if (rc.is_string() && !rc.get<std::string>().empty()) {
+        runtime_class_users_.emplace(rc.get<std::string>(), r.kind + " " + kube::NamespacedName(object));
+      }
     }
     const json& templates = kube::FieldAt(object, {"spec", "volumeClaimTemplates"});
     if (templates.is_array()) {
@@ -503,6 +509,9 @@ class Capturer {
     }
     for (const auto& [name, user] : priority_class_users_) {
       KDR_RETURN_IF_ERROR(CaptureNamed(kPriorityClasses, "PriorityClass", name, user));
+    }
+    for (const auto& [name, user] : runtime_class_users_) {
+      KDR_RETURN_IF_ERROR(CaptureNamed(kRuntimeClasses, "RuntimeClass", name, user));
     }
     for (const auto& [name, user] : cluster_role_users_) {
       KDR_RETURN_IF_ERROR(CaptureNamed(kClusterRoles, "ClusterRole", name, user));
@@ -588,6 +597,7 @@ class Capturer {
   std::map<std::string, std::string> pv_users_;
   std::map<std::string, std::string> storage_class_users_;
   std::map<std::string, std::string> priority_class_users_;
+  std::map<std::string, std::string> runtime_class_users_;
   std::map<std::string, std::string> cluster_role_users_;
   std::set<std::pair<std::string, std::string>> service_accounts_;  // namespace, name
   std::set<std::pair<std::string, std::string>> custom_candidates_;  // group, resource

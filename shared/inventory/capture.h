@@ -10,8 +10,8 @@
 //   - the plan's Namespace objects;
 //   - the cluster-scoped objects they depend on: the PersistentVolumes bound to their claims, the
 //     StorageClasses of those claims and volumes (and of StatefulSet claim templates), the
-//     PriorityClasses their pod specs and templates name, the CustomResourceDefinitions of their
-//     custom resources, the ClusterRoleBindings whose subjects are their ServiceAccounts (or
+//     PriorityClasses and RuntimeClasses their pod specs and templates name, the
+//     CustomResourceDefinitions of their custom resources, the ClusterRoleBindings whose subjects are their ServiceAccounts (or
 //     the group system:serviceaccounts:<namespace>), and the ClusterRoles those bindings and the
 //     namespaces' RoleBindings refer to.
 //

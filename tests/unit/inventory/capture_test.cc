@@ -572,6 +572,43 @@ TEST_F(CaptureTest, AMissingDependencyIsAWarningNamingWhoNeedsIt) {
   EXPECT_TRUE(found) << Join(index->warnings, "\n");
 }
 
+// The RuntimeClass a pod template names is captured with it (kube-apiserver's RuntimeClass
+// admission refuses a pod naming a missing one), and not one nobody names; a missing one is a
+// warning naming who needs it.
+TEST_F(CaptureTest, TheRuntimeClassesPodsNameAreCapturedWithThem) {
+  const kube::Gvr runtime_classes{"node.k8s.io", "v1", "runtimeclasses"};
+  Namespace("shop");
+  Make(runtime_classes, "", {{"kind", "RuntimeClass"}, {"metadata", Meta("gvisor")}, {"handler", "runsc"}});
+  Make(runtime_classes, "", {{"kind", "RuntimeClass"}, {"metadata", Meta("unused")}, {"handler", "kata"}});
+  json sandboxed = PodSpec();
+  sandboxed["runtimeClassName"] = "gvisor";
+  json labels = {{"app", "sandbox"}};
+  Make(kDeployments, "shop",
+       {{"kind", "Deployment"},
+        {"metadata", Meta("sandbox", "shop")},
+        {"spec", {{"replicas", 1},
+                  {"selector", {{"matchLabels", labels}}},
+                  {"template", {{"metadata", {{"labels", labels}}}, {"spec", sandboxed}}}}}});
+  json missing = PodSpec();
+  missing["runtimeClassName"] = "gone";
+  Make(kCronJobs, "shop",
+       {{"kind", "CronJob"},
+        {"metadata", Meta("nightly", "shop")},
+        {"spec", {{"schedule", "0 3 * * *"}, {"jobTemplate", {{"spec", {{"template", {{"spec", missing}}}}}}}}}});
+
+  auto index = Capture(*client_, env(), kRoot, Options());
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  const std::set<std::string> got = Captured();
+  const std::vector<std::string> captured(got.begin(), got.end());
+  EXPECT_TRUE(got.count("node.k8s.io/runtimeclasses/-/gvisor")) << Join(captured, "\n");
+  EXPECT_FALSE(got.count("node.k8s.io/runtimeclasses/-/unused")) << Join(captured, "\n");
+  bool warned = false;
+  for (const std::string& w : index->warnings) {
+    warned |= w == "runtimeclass \"gone\" used by CronJob shop/nightly does not exist on the source cluster";
+  }
+  EXPECT_TRUE(warned) << Join(index->warnings, "\n");
+}
+
 TEST(LeftOutReasonTest, NamesWhyAnObjectIsLeftOut) {
   const json controller = {{"metadata", {{"name", "x"}, {"ownerReferences", Owner("apps/v1", "ReplicaSet", "r", "u")}}}};
   json not_controller = controller;
