@@ -145,6 +145,8 @@ class Run {
   // The groups as discovered (in a drill, groups_ holds the copies PrepareDrill made of them).
   std::vector<storage::ConsistencyGroup> live_groups_;
   std::map<std::string, std::chrono::nanoseconds> elapsed_;
+  // When this run started the recovery and finished it (unset: an earlier run did, or none yet).
+  std::optional<Clock::WallTime> started_, finished_;
   // The agent Job the step in flight ran to success ("namespace/name"), deleted once the journal
   // records the step: until then a rerun reads its result from it.
   std::string succeeded_job_;
@@ -710,6 +712,7 @@ Result<json> Run::AgentJob(bool describe) {
   jo.existing = std::string(inventory::ToString(o_.existing));
   jo.parallel = o_.parallel;
   jo.generation = o_.generation;
+  jo.rerun_finished_jobs = o_.rerun_finished_jobs;
   jo.timeout = std::chrono::ceil<std::chrono::seconds>(o_.timeout);
   jo.recovery_uid = recovery_.metadata.uid;
   if (drill()) jo.claim = DrillInventoryClaimName(o_.recovery);
@@ -1020,9 +1023,13 @@ void Run::FillReport() {
   report_->phase = s.phase;
   report_->started_at = s.started_at;
   report_->finished_at = s.finished_at;
-  Clock::WallTime start, end = env_.clock->Now();
-  if (ParseRfc3339(s.started_at, &start)) {
-    if (!s.finished_at.empty()) (void)ParseRfc3339(s.finished_at, &end);
+  // The journal's times are to the second; this run's own start and end are known to the clock's
+  // precision (a failover of a few seconds is not rounded to whole ones).
+  Clock::WallTime start, end = finished_.value_or(env_.clock->Now());
+  if (started_) {
+    report_->rto = end - *started_;
+  } else if (ParseRfc3339(s.started_at, &start)) {
+    if (!finished_ && !s.finished_at.empty()) (void)ParseRfc3339(s.finished_at, &end);
     report_->rto = end - start;
   }
   report_->steps.clear();
@@ -1298,7 +1305,10 @@ Status Run::Execute() {
 
   Journal journal(recovery_.spec.action, &recovery_.status.steps, env_.clock);
   KDR_RETURN_IF_ERROR(journal.Reconcile());
-  if (recovery_.status.started_at.empty()) recovery_.status.started_at = FormatRfc3339(env_.clock->Now());
+  if (recovery_.status.started_at.empty()) {
+    started_ = env_.clock->Now();
+    recovery_.status.started_at = FormatRfc3339(*started_);
+  }
   recovery_.status.started_by = RecordRunner();
   recovery_.status.phase = RecoveryPhase::kRunning;
   recovery_.status.message.clear();
@@ -1336,7 +1346,8 @@ Status Run::Execute() {
   }
   if (st.ok()) {
     recovery_.status.phase = RecoveryPhase::kSucceeded;
-    recovery_.status.finished_at = FormatRfc3339(env_.clock->Now());
+    finished_ = env_.clock->Now();
+    recovery_.status.finished_at = FormatRfc3339(*finished_);
     recovery_.status.message = report_->counts.failed > 0
                                    ? std::to_string(report_->counts.failed) + " object(s) failed to restore"
                                    : "done";

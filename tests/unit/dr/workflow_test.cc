@@ -336,6 +336,7 @@ TEST_F(WorkflowTest, AStaleInventoryVolumeIsReplacedUnderExistingUpdate) {
   Recovery("shop-failover", "Failover");
 
   WorkflowReport report;
+  const Clock::WallTime before = clock_.Now();
   Status st = Run("shop-failover", inventory::ExistingPolicy::kUpdate, &report);
   ASSERT_TRUE(st.ok()) << st.ToString();
   const json pv = Get(kVolumes, "", "shop-inventory-pv");
@@ -354,6 +355,13 @@ TEST_F(WorkflowTest, AStaleInventoryVolumeIsReplacedUnderExistingUpdate) {
             "target's PV named volume hostPath:/vols/stale (kept: reclaim policy Retain); its claim "
             "kubectl-dr-system/shop-inventory is made anew");
   EXPECT_EQ(Get(kNamespaces, "", "shop")["metadata"]["name"], "shop");
+  // The RTO of a run that started and finished the recovery is its time by the clock (fake here,
+  // moved by the run's sleeps and its lease's renewals), within the time the call took and no
+  // less than its steps' times together.
+  EXPECT_LE(report.rto, clock_.Now() - before);
+  std::chrono::nanoseconds steps{0};
+  for (const StepReport& s : report.steps) steps += s.elapsed;
+  EXPECT_GE(report.rto, steps);
 }
 
 // The inventory's claim is there, bound to another PV than the inventory's: refused under fail,
