@@ -49,6 +49,7 @@ struct AgentRestoreCliOptions {
   int parallel = 16;
   std::string timeout = "30m";
   bool describe = false;
+  bool rerun_finished_jobs = false;
 };
 
 struct AgentInstallOptions {
@@ -203,6 +204,7 @@ Status RunAgentRestoreCli(const AgentRestoreCliOptions& o, const CommandContext&
   ro.describe = o.describe;
   ro.restore.existing = existing;
   ro.restore.parallel = o.parallel;
+  ro.restore.rerun_finished_jobs = o.rerun_finished_jobs;
   ro.restore.timeout = timeout;
   KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Client> client, ClientFromGlobals(ctx.globals, ctx.env));
   *ctx.streams.err << (o.describe ? "reading the inventory of recovery " : "restoring recovery ") << Quote(o.recovery)
@@ -342,6 +344,8 @@ void RegisterAgent(const Registrar& r) {
   restore->add_option("--parallel", ropts->parallel, "Objects written at once within a tier")->type_name("N");
   restore->add_option("--timeout", ropts->timeout, "How long the storage calls and claim binding may take")
       ->type_name("DURATION");
+  restore->add_flag("--rerun-finished-jobs", ropts->rerun_finished_jobs,
+                    "Restore the Jobs that finished on the source too: they run again on the target");
   restore->add_flag("--describe", ropts->describe,
                     "Read and check the inventory, list what would conflict, record the inventory (generation, "
                     "capture time, objects, volume map) in the recovery's status; restore nothing");

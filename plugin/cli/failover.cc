@@ -40,6 +40,7 @@ struct RunOptions {
   bool yes = false;
   bool dry_run = false;
   bool skip_quiesce = false;
+  bool rerun_finished_jobs = false;
 };
 
 std::string Holder() {
@@ -293,6 +294,7 @@ Status RunWorkflow(const RunOptions& given, dr::RecoveryAction action, const Com
   w.parallel = o.parallel;
   w.no_wait = o.no_wait;
   w.skip_quiesce = o.skip_quiesce;
+  w.rerun_finished_jobs = o.rerun_finished_jobs;
   w.timeout = timeout;
   w.holder = Holder();
   if (o.dry_run) {
@@ -348,6 +350,9 @@ void AddRunFlags(CLI::App* cmd, const std::shared_ptr<RunOptions>& o) {
   cmd->add_option("--parallel", o->parallel, "Objects created at once within a tier")->type_name("N");
   cmd->add_option("--timeout", o->timeout, "How long each storage call and each wait may take")->type_name("DURATION");
   cmd->add_flag("--no-wait", o->no_wait, "Do not wait for the restored workloads to be ready");
+  cmd->add_flag("--rerun-finished-jobs", o->rerun_finished_jobs,
+                "Restore the Jobs that finished on the source too (by default they are skipped: restored, a "
+                "finished Job runs again, its status being the source's)");
   cmd->add_flag("--yes", o->yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", o->dry_run,
                 "Run the preflight only and show what a run would do (its steps, storage groups, objects by kind, "

@@ -253,6 +253,7 @@ Result<json> RestoreJob(const DRPlan& plan, std::string_view recovery, const Age
   if (job.parallel > 0) args.insert(args.end(), {"--parallel", std::to_string(job.parallel)});
   if (job.generation) args.insert(args.end(), {"--generation", std::to_string(*job.generation)});
   if (job.timeout.count() > 0) args.insert(args.end(), {"--timeout", std::to_string(job.timeout.count()) + "s"});
+  if (job.rerun_finished_jobs) args.push_back("--rerun-finished-jobs");
   json labels = Labels(plan.metadata.name);
   labels[std::string(kAgentRecoveryLabel)] = std::string(recovery);
   json meta = Meta(job.describe ? DescribeJobName(recovery) : RestoreJobName(recovery),

@@ -106,6 +106,7 @@ Result<std::vector<nlohmann::json>> RestoreAgentObjects(const DRPlan& plan, cons
 // mounting the claim read-only:
 //   kubectl-dr agent restore --recovery R --inventory-path kInventoryMountPath -n DR_NAMESPACE
 //       [--describe] [--existing POLICY] [--parallel N] [--generation G] [--timeout Ns]
+//       [--rerun-finished-jobs]
 // (or job.claim) named RestoreJobName(recovery), or DescribeJobName(recovery) with --describe (the StartAgent
 // step: read and check the inventory, list conflicts, record it in the recovery; no restore).
 struct RestoreJobOptions {
@@ -113,6 +114,7 @@ struct RestoreJobOptions {
   int parallel = 0;      // 0 = the agent's default
   std::optional<int64_t> generation;
   bool describe = false;
+  bool rerun_finished_jobs = false;  // restore Jobs that finished on the source (they run again)
   std::chrono::seconds timeout{0};  // the agent's storage and claim waits; 0 = its default
   std::string recovery_uid;         // kRecoveryUidAnnotation; "" = none
   // The claim to mount (in the inventory claim's namespace); "" = the plan's inventory claim. A

@@ -98,6 +98,7 @@ TEST(AgentJobTest, RestoreJobPassesTheWorkflowsChoices) {
   o.existing = "update";
   o.parallel = 4;
   o.generation = 3;
+  o.rerun_finished_jobs = true;
   auto job = RestoreJob(Plan(), "shop-failover", {}, o);
   ASSERT_TRUE(job.ok()) << job.status().message();
   EXPECT_EQ((*job)["metadata"]["name"], "kubectl-dr-restore-shop-failover");
@@ -108,7 +109,7 @@ TEST(AgentJobTest, RestoreJobPassesTheWorkflowsChoices) {
   EXPECT_EQ((*job)["spec"]["template"]["spec"]["containers"][0]["args"],
             json::array({"agent", "restore", "--recovery", "shop-failover", "--inventory-path",
                          std::string(kInventoryMountPath), "-n", "kubectl-dr-system", "--existing", "update",
-                         "--parallel", "4", "--generation", "3"}));
+                         "--parallel", "4", "--generation", "3", "--rerun-finished-jobs"}));
 }
 
 TEST(AgentJobTest, DescribeJobOfTheStartAgentStepReadsTheClaimReadOnly) {
