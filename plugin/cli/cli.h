@@ -28,7 +28,9 @@ struct GlobalOptions {
   std::string output;  // table|wide|json|yaml|name; "" = the command's default
   int verbosity = 0;
   std::string request_timeout = "0";  // kubectl's form: "0", "30s", "1m"
-  double qps = 50;
+  // No client-side rate limit by default: SIG API Machinery's advice for servers with API Priority
+  // and Fairness (1.22 on); the server queues or answers 429, whose Retry-After the client honours.
+  double qps = 0;
   int burst = 100;
 };
 

@@ -35,7 +35,10 @@ void AddGlobalFlags(CLI::App& app, GlobalOptions* g) {
                  "values should contain a corresponding time unit (e.g. 1s, 2m, 3h). A value of zero "
                  "means don't timeout requests.")
       ->type_name("DURATION");
-  app.add_option("--qps", g->qps, "Client-side requests per second to the API server")
+  app.add_option("--qps", g->qps,
+                 "Client-side requests per second to the API server (default 0: no client-side limit; the "
+                 "server's API Priority and Fairness queues what it cannot take, and a 429 is retried after "
+                 "its Retry-After)")
       ->type_name("QPS");
   app.add_option("--burst", g->burst, "Client-side burst of requests above --qps")
       ->type_name("N");

@@ -104,6 +104,16 @@ TEST_F(VersionTest, BadFlagsAreUsageErrors) {
   EXPECT_NE(context.err.find("did you mean \"sim\""), std::string::npos) << context.err;
 }
 
+// Without --qps there is no client-side rate limit (the server's API Priority and Fairness
+// decides), as SIG API Machinery advises.
+TEST_F(VersionTest, WithoutQpsTheClientHasNoClientSideRateLimit) {
+  GlobalOptions g;
+  g.kubeconfig = kubeconfig_;
+  auto config = RestConfigFromGlobals(g, Env{&clock_, &fs_, nullptr});
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->qps, 0);
+}
+
 TEST_F(VersionTest, ClientFromGlobalsAppliesFlags) {
   GlobalOptions g;
   g.kubeconfig = kubeconfig_;
