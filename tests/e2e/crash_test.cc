@@ -591,9 +591,9 @@ TEST_F(CrashE2eTest, ATargetApiServerRestartedMidRestoreDoesNotLoseObjects) {
 class LonghornCrashE2eTest : public CrashE2eTest {
  protected:
   void SetUp() override {
-    if (!ClusterPair::Simulated()) {
-      GTEST_SKIP() << "needs kubesim's Longhorn simulation (Longhorn's controller and a backup store shared by "
-                      "the two sites); the real pair runs no Longhorn";
+    if (!ClusterPair::RunsSimulators()) {
+      GTEST_SKIP() << "needs the Longhorn simulation (Longhorn's controller and a backup store shared by the two "
+                      "sites), which clusters given by KDR_E2E_*_KUBECONFIG do not run";
     }
     // Not CrashE2eTest::SetUp, whose shop and plans are the none driver's.
     WebhookE2eTest::SetUp();

@@ -130,9 +130,9 @@ TEST_F(DrillE2eTest, CleanupRefusesARecoveryThatIsNotADrill) {
 class LonghornDrillE2eTest : public DrillE2eTest {
  protected:
   void SetUp() override {
-    if (!ClusterPair::Simulated()) {
-      GTEST_SKIP() << "needs kubesim's Longhorn simulation (Longhorn's controller and a backup store shared by "
-                      "the two sites); the real pair runs no Longhorn";
+    if (!ClusterPair::RunsSimulators()) {
+      GTEST_SKIP() << "needs the Longhorn simulation (Longhorn's controller and a backup store shared by the two "
+                      "sites), which clusters given by KDR_E2E_*_KUBECONFIG do not run";
     }
     // Not DrillE2eTest::SetUp, whose shop and plan are the none driver's.
     WebhookE2eTest::SetUp();

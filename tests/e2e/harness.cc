@@ -220,6 +220,39 @@ class ClusterPair::Process {
 
 ClusterPair::~ClusterPair() = default;
 
+bool ClusterPair::RunsSimulators() {
+  return EnvOr("KDR_E2E_SOURCE_KUBECONFIG").empty() || EnvOr("KDR_E2E_TARGET_KUBECONFIG").empty();
+}
+
+Status ClusterPair::StartSimulators() {
+  PosixFileSystem fs;
+  const std::string binary = testutil::BinaryDir() + "/tests/kubesim-controllers";
+  if (!fs.Exists(binary)) {
+    return Status::FailedPrecondition("kubesim-controllers is not built at " + binary +
+                                      "; build the kubesim-controllers target");
+  }
+  const std::string backupstore = dir_.path() + "/longhorn-backupstore";
+  for (Cluster* cluster : {source_.get(), target_.get()}) {
+    const std::string& name = cluster->context();
+    std::vector<std::string> args = {binary,         "--kubeconfig", cluster->kubeconfig(),
+                                     "--context",    name,           "--longhorn-backup-store",
+                                     backupstore,    "--work-dir",   dir_.path() + "/" + name + "-node",
+                                     "--stop-with",  std::to_string(::getpid())};
+    if (const std::string agent = testutil::BinaryDir() + "/kubectl-dr"; fs.Exists(agent)) {
+      args.insert(args.end(), {"--agent-binary", agent});
+    }
+    if (const AlletraSimInfo* a = alletra()) {
+      args.insert(args.end(), {"--hpe-array", cluster == source_.get() ? a->source_array : a->target_array,
+                               "--alletra-sim-url", a->admin_url, "--alletra-sim-ca", a->ca_path});
+    }
+    auto p = std::make_unique<Process>();
+    auto ready = p->Start(args, dir_.path() + "/" + name + "-controllers.log", "kubesim-controllers ready ");
+    if (!ready.ok()) return ready.status();
+    simulators_.push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
 bool ClusterPair::Simulated() {
   if (!EnvOr("KDR_E2E_SOURCE_KUBECONFIG").empty() && !EnvOr("KDR_E2E_TARGET_KUBECONFIG").empty()) return false;
   std::string kind = EnvOr("KDR_E2E_PAIR");
@@ -280,6 +313,7 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create(const PairOptions& opti
     pair->source_ = std::move(source);
     pair->target_ = std::move(target);
     pair->merged_ = pair->source_->kubeconfig() + ":" + pair->target_->kubeconfig();
+    if (options.simulators) KDR_RETURN_IF_ERROR(pair->StartSimulators());
     return pair;
   }
   if (!kind.empty() && kind != "kubesim") {

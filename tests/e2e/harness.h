@@ -12,6 +12,13 @@
 // processes of the built kubectl-dr (kubesim --agent-binary). On kubesim and on the real pair a test can restart
 // a cluster's API server in the middle of a workflow and find its state intact.
 //
+// The simulators (Longhorn with a backup store shared by the two sites, the HPE CSI attach rule
+// against alletra-sim, a node that runs pods and the agent's processes) run in process in each
+// kubesim; beside each real cluster the harness starts them as one `kubesim-controllers` process
+// (tests/kubesim/external_controllers.h) on the cluster's kubeconfig, its node named after the
+// context ("source", "target"), stopped by pid before the cluster (and by itself should this
+// process die: --stop-with). Clusters given by KDR_E2E_*_KUBECONFIG get none.
+//
 // Tests reach clusters only through kubeconfigs (kubectl, the plugin, the client): nothing here
 // gives them a way into kubesim's internals that a real cluster could not give.
 
@@ -54,10 +61,14 @@ struct AlletraSimInfo {
 
 struct PairOptions {
   // When set, an alletra-sim process is started first with this pair description (--config) and
-  // stopped with the pair. On a kubesim pair the source's kubesim attaches to the first array and
-  // the target's to the second (--hpe-array), so a csi.hpe.com PV binds only where its volume is
-  // writable; elsewhere nothing binds by that rule (a real kube-controller-manager binds any PV).
+  // stopped with the pair. The source's simulators attach to the first array and the target's to
+  // the second (--hpe-array): on kubesim a csi.hpe.com PV binds only where its volume is
+  // writable; on the real pair kube-controller-manager binds it and the pods mounting it run only
+  // where it is writable (FailedAttachVolume events elsewhere).
   std::string alletra_config;
+  // false: no kubesim-controllers beside a real pair, which then shows what a cluster without a
+  // kubelet does (pods stay Pending). kubesim's in-process simulators always run.
+  bool simulators = true;
 };
 
 class ClusterPair {
@@ -69,8 +80,12 @@ class ClusterPair {
   static Result<std::unique_ptr<ClusterPair>> Create(const PairOptions& options = {});
   ~ClusterPair();
   // True when Create() starts kubesim clusters (KDR_E2E_PAIR unset or kubesim and no
-  // KDR_E2E_*_KUBECONFIG): tests that need a simulator can skip before starting anything.
+  // KDR_E2E_*_KUBECONFIG).
   static bool Simulated();
+  // True when the pair runs the simulators (Longhorn, the HPE CSI rule, a node that runs pods and
+  // agent processes): kubesim and the real pair; not clusters given by KDR_E2E_*_KUBECONFIG.
+  // Tests that need one can skip before starting anything.
+  static bool RunsSimulators();
 
   Cluster& source() const { return *source_; }
   Cluster& target() const { return *target_; }
@@ -96,7 +111,11 @@ class ClusterPair {
   AlletraSimInfo alletra_info_;
   std::unique_ptr<Cluster> source_;
   std::unique_ptr<Cluster> target_;
+  // kubesim-controllers beside each real cluster; stopped before the clusters.
+  std::vector<std::unique_ptr<Process>> simulators_;
   std::string merged_;
+
+  Status StartSimulators();
 };
 
 }  // namespace kdr::e2e

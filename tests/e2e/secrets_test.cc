@@ -317,9 +317,9 @@ class AlletraSecretsE2eTest : public SecretsE2eTest {
   }
 
   void SetUp() override {
-    if (!ClusterPair::Simulated()) {
-      GTEST_SKIP() << "needs alletra-sim and kubesim's HPE CSI binding rule (--hpe-array): on a real pair "
-                      "a restored csi.hpe.com PV has no array behind it; the failover without storage "
+    if (!ClusterPair::RunsSimulators()) {
+      GTEST_SKIP() << "needs alletra-sim and the HPE CSI rule (--hpe-array), which clusters given by "
+                      "KDR_E2E_*_KUBECONFIG do not run; the failover without storage "
                       "(AFailoverWritesNoSecretInAnyLogEventStatusOrReport) runs there";
     }
     SecretsE2eTest::SetUp();

@@ -4,7 +4,7 @@
 // failover against alletra-sim (remote-copy groups failed over; the restored HPE CSI PVs bind on
 // the DR site only once their volumes are writable there); and the way back for each: the failback
 // plan made with `kubectl dr plan create` on the primary, then `kubectl dr failback`. All need
-// simulators, so none runs on a real pair.
+// the simulators: kubesim's in process, or kubesim-controllers beside each real cluster.
 
 #include <httplib.h>
 
@@ -135,9 +135,9 @@ class StorageFailoverE2eTest : public WebhookE2eTest {
 class LonghornFailoverE2eTest : public StorageFailoverE2eTest {
  protected:
   void SetUp() override {
-    if (!ClusterPair::Simulated()) {
-      GTEST_SKIP() << "needs kubesim's Longhorn simulation (Longhorn's controller and a backup store shared by "
-                      "the two sites); the real pair runs no Longhorn";
+    if (!ClusterPair::RunsSimulators()) {
+      GTEST_SKIP() << "needs the Longhorn simulation (Longhorn's controller and a backup store shared by the two "
+                      "sites), which clusters given by KDR_E2E_*_KUBECONFIG do not run";
     }
     WebhookE2eTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
@@ -298,9 +298,9 @@ class AlletraFailoverE2eTest : public StorageFailoverE2eTest {
   AlletraFailoverE2eTest() { pair_options_.alletra_config = StorageData("alletra-pair.yaml"); }
 
   void SetUp() override {
-    if (!ClusterPair::Simulated()) {
-      GTEST_SKIP() << "needs kubesim's HPE CSI binding rule against alletra-sim (--hpe-array): a real "
-                      "kube-controller-manager binds any PV, so binding only after the failover cannot be shown";
+    if (!ClusterPair::RunsSimulators()) {
+      GTEST_SKIP() << "needs the HPE CSI rule against alletra-sim (--hpe-array), which clusters given by "
+                      "KDR_E2E_*_KUBECONFIG do not run";
     }
     WebhookE2eTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
@@ -322,16 +322,32 @@ class AlletraFailoverE2eTest : public StorageFailoverE2eTest {
 
 TEST_F(AlletraFailoverE2eTest, FailsOverEveryGroupAndTheRestoredVolumesBindOnlyOnceWritable) {
   const AlletraSimInfo& a = *pair_->alletra();
-  // Before the failover, a claim on the DR site's replica stays Pending, and says why.
+  // Before the failover, the DR site's replica cannot be used, and says why. kubesim keeps the
+  // claim on it Pending; on a real cluster kube-controller-manager binds the claim and a pod
+  // mounting it does not start (attaching the read-only volume fails: kubesim-controllers' node).
   ASSERT_EQ(Kubectl("apply -f " + StorageData("alletra-probe.yaml")).exit_code, 0);
-  ASSERT_TRUE(Eventually([&] { return ClaimEvents("probe").find("VolumeNotWritable") != std::string::npos; },
-                         kBindDeadline))
+  const bool binder_rule = ClusterPair::Simulated();
+  if (!binder_rule) {
+    const std::string pod = dir_.Write("probe-pod.yaml",
+                                       "apiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: probe}\n"
+                                       "spec:\n  containers: [{name: db, image: postgres, volumeMounts: "
+                                       "[{name: data, mountPath: /data}]}]\n"
+                                       "  volumes: [{name: data, persistentVolumeClaim: {claimName: db}}]\n");
+    ASSERT_EQ(Kubectl("apply -f " + pod).exit_code, 0);
+  }
+  const std::string refusal = binder_rule ? "VolumeNotWritable" : "FailedAttachVolume";
+  ASSERT_TRUE(Eventually([&] { return ClaimEvents("probe").find(refusal) != std::string::npos; }, kBindDeadline))
       << ClaimEvents("probe");
   EXPECT_NE(ClaimEvents("probe").find("volume \"shop-db-b\" of persistentvolume \"probe-db-pv\" is not writable on "
                                       "array array-b"),
             std::string::npos)
       << ClaimEvents("probe");
-  EXPECT_EQ(Target("-n probe get pvc db -o jsonpath={.status.phase}"), "Pending");
+  if (binder_rule) {
+    EXPECT_EQ(Target("-n probe get pvc db -o jsonpath={.status.phase}"), "Pending");
+  } else {
+    EXPECT_EQ(Target("-n probe get pod db -o jsonpath={.status.phase}/{.status.containerStatuses[0].state.waiting.reason}"),
+              "Pending/ContainerCreating");
+  }
 
   CommandResult failover = CaptureAndFailOver();
   ExpectSucceeded(failover);
@@ -356,10 +372,16 @@ TEST_F(AlletraFailoverE2eTest, FailsOverEveryGroupAndTheRestoredVolumesBindOnlyO
               a.target_array);
   }
   EXPECT_EQ(Target("-n shop get deployment shop -o jsonpath={.status.readyReplicas}"), "1");
-  // The probe's claim on the same replica binds too now that the array may write it.
+  // The probe's claim on the same replica binds too now that the array may write it (on a real
+  // cluster: its pod runs).
   EXPECT_TRUE(Eventually([&] { return Target("-n probe get pvc db -o jsonpath={.status.phase}") == "Bound"; },
                          kBindDeadline))
       << Target("-n probe get pvc db -o yaml");
+  if (!binder_rule) {
+    EXPECT_TRUE(Eventually([&] { return Target("-n probe get pod db -o jsonpath={.status.phase}") == "Running"; },
+                           kBindDeadline))
+        << Target("-n probe get pod db -o yaml");
+  }
   // The old primary is fenced for every claim whose volume failed over.
   for (const Claim& c : claims) {
     SCOPED_TRACE(c.name);
