@@ -1,5 +1,6 @@
 // kubectl dr fence --plan P: fences the source of a spent plan again, for a source that comes back
-// after a failover (or whose fence was left incomplete). The plan is read from the cluster of the
+// after a failover (or whose fence was left incomplete), and stops the workloads the failover moved
+// that still run there (QuiesceFailedOver). The plan is read from the cluster of the
 // current context (the target); the source is reached through spec.sourceContext. The rules are
 // in shared/dr/fence.h.
 
@@ -13,6 +14,7 @@
 #include "cli/cli.h"
 #include "dr/fence.h"
 #include "dr/plan_clone.h"
+#include "dr/quiesce.h"
 #include "dr/types.h"
 #include "kube/client.h"
 #include "dr_site.h"
@@ -27,6 +29,57 @@ struct FenceOptions {
   std::string plan;
   bool dry_run = false;
 };
+
+// The fence refuses new writable mounts of the failed-over claims, but a source that was cut off
+// during the failover was never quiesced: its pods may still run, writing to the old copies. So
+// the workloads of the namespaces the spending recovery moved stop too (as QuiesceSource would
+// have stopped them), after the fence, which keeps new pods from mounting the claims meanwhile.
+// The recovery names them (a subset failover leaves the rest running under a clone of the plan);
+// without it they are not guessed.
+Status QuiesceFailedOver(const FenceOptions& o, const dr::DRPlan& plan, kube::Client& target, kube::Client& source,
+                         const std::string& where, const CommandContext& ctx) {
+  std::vector<std::string> namespaces;
+  Result<json> recovery = target.Get(kRecoveryGvr, DrNamespace(ctx.globals), plan.status.spent_by);
+  if (recovery.ok()) {
+    KDR_ASSIGN_OR_RETURN(dr::DRRecovery r, dr::DRRecoveryFromJson(*recovery));
+    namespaces = r.spec.namespaces.empty() ? plan.spec.namespaces : r.spec.namespaces;
+  } else if (!recovery.status().IsNotFound()) {
+    return recovery.status().WithContext("reading drrecovery " + plan.status.spent_by + ", which spent the plan");
+  } else {
+    *ctx.streams.err << "warning: drrecovery " << Quote(plan.status.spent_by) << ", which spent plan "
+                     << Quote(o.plan) << ", is not on the target, so which of the plan's namespaces it moved is "
+                     << "unknown and no workload was stopped on " << where << "; stop those it moved: kubectl dr "
+                     << "quiesce --context " << plan.spec.source_context << " --namespaces "
+                     << Join(plan.spec.namespaces, ",") << " (leaving out any a clone of the plan protects)\n";
+    return Status::Ok();
+  }
+  // A namespace the source no longer has runs nothing.
+  std::vector<std::string> present;
+  for (const std::string& n : namespaces) {
+    Result<json> got = source.Get(kube::Gvr{"", "v1", "namespaces"}, "", n);
+    if (got.ok()) {
+      present.push_back(n);
+    } else if (!got.status().IsNotFound()) {
+      return got.status().WithContext("reading namespace " + n + " on " + where);
+    }
+  }
+  if (present.empty()) return Status::Ok();
+  namespaces = std::move(present);
+  dr::QuiesceOptions q;
+  q.namespaces = namespaces;
+  q.dry_run = o.dry_run;
+  Result<dr::QuiesceResult> stopped = dr::Quiesce(source, ctx.env, q);
+  if (!stopped.ok()) return stopped.status().WithContext("stopping the failed-over workloads on " + where);
+  for (const dr::QuiesceChange& c : stopped->changes) {
+    *ctx.streams.out << c.object << ": " << c.change << (o.dry_run ? " (server dry run)" : "") << "\n";
+  }
+  if (!stopped->changes.empty()) {
+    *ctx.streams.err << "plan " << Quote(o.plan) << ": " << stopped->changes.size() << " workload(s) of "
+                     << Join(namespaces, ", ") << " stopped on " << where
+                     << (o.dry_run ? "; nothing was changed (--dry-run)" : "") << "\n";
+  }
+  return Status::Ok();
+}
 
 Status RunFence(const FenceOptions& o, const CommandContext& ctx) {
   KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(o.plan, "--plan"));
@@ -90,7 +143,7 @@ Status RunFence(const FenceOptions& o, const CommandContext& ctx) {
   }
   *ctx.streams.err << "plan " << Quote(o.plan) << ": " << changed << " object(s) fenced on " << where
                    << (o.dry_run ? "; nothing was changed (--dry-run)" : "") << "\n";
-  return Status::Ok();
+  return QuiesceFailedOver(o, plan, *target, *source, where, ctx);
 }
 
 }  // namespace
@@ -100,7 +153,8 @@ void RegisterFence(const Registrar& r) {
   CLI::App* cmd = r.root->add_subcommand(
       "fence",
       "Fence the source of a spent plan again: label its namespaces fenced and its failed-over claims, "
-      "so the webhook there refuses writable mounts (for an old primary that comes back)");
+      "so the webhook there refuses writable mounts, then stop the workloads of the namespaces the failover "
+      "moved, as its quiesce would have (for an old primary that comes back)");
   cmd->add_option("--plan", opts->plan, "The spent plan whose source to fence (required)")
       ->type_name("NAME")
       ->required();

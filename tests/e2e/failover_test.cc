@@ -264,9 +264,14 @@ TEST_F(FailoverE2eTest, WithThePrimaryDownFailsOverAndFenceFinishesTheJobWhenItI
   ASSERT_EQ(dry.exit_code, 0) << dry.output;
   EXPECT_NE(dry.output.find("nothing was changed (--dry-run)"), std::string::npos) << dry.output;
   EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "");
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "2");
   CommandResult fence = Dr("fence --plan shop-to-dr");
   ASSERT_EQ(fence.exit_code, 0) << fence.output;
   EXPECT_EQ(Source("get ns shop -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/fenced}'").output, "true");
+  // The shop, which kept running on the primary while it was cut off, is stopped as the
+  // failover's quiesce would have stopped it.
+  EXPECT_NE(fence.output.find("deployment shop/web: 2 -> 0 replicas"), std::string::npos) << fence.output;
+  EXPECT_EQ(Source("-n shop get deployment web -o jsonpath={.spec.replicas}").output, "0");
   EXPECT_EQ(Source("-n shop get pvc shop-inventory -o 'jsonpath={.metadata.labels.dr\\.kubectl-dr\\.dev/failed-over}'").output,
             "shop-to-dr");
   // Run again, it finds the fence in place.

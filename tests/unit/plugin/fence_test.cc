@@ -18,6 +18,8 @@ using plugin::testing::CliRun;
 
 constexpr char kFenced[] = "dr.kubectl-dr.dev/fenced";
 constexpr char kFailedOver[] = "dr.kubectl-dr.dev/failed-over";
+const kube::Gvr kDeployments{"apps", "v1", "deployments"};
+const kube::Gvr kRecoveries{"dr.kubectl-dr.dev", "v1alpha1", "drrecoveries"};
 
 class FenceCliTest : public plugin::testing::TwoSitesTest {
  protected:
@@ -26,6 +28,31 @@ class FenceCliTest : public plugin::testing::TwoSitesTest {
     if (HasFatalFailure()) return;
     Plan("plan/spent-plan.yaml");
     Plan("plan/ready-plan.yaml");
+    // The recovery that spent shop-to-dr, of its namespaces (shop, payments, billing) as a whole.
+    Make(*client_, kRecoveries, "kubectl-dr-system",
+         {{"kind", "DRRecovery"},
+          {"metadata", {{"name", "shop-failover"}}},
+          {"spec", {{"planRef", {{"name", "shop-to-dr"}}}, {"action", "Failover"}}}});
+  }
+
+  // A Deployment of `replicas` on the source.
+  void SourceDeployment(const std::string& ns, const std::string& name, int replicas) {
+    json labels = {{"app", name}};
+    Make(*source_client_, kDeployments, ns,
+         {{"kind", "Deployment"},
+          {"metadata", {{"name", name}}},
+          {"spec",
+           {{"replicas", replicas},
+            {"selector", {{"matchLabels", labels}}},
+            {"template",
+             {{"metadata", {{"labels", labels}}},
+              {"spec", {{"containers", json::array({{{"name", name}, {"image", "nginx"}}})}}}}}}}});
+  }
+
+  std::string SourceReplicas(const std::string& ns, const std::string& name) {
+    auto obj = source_client_->Get(kDeployments, ns, name);
+    EXPECT_TRUE(obj.ok()) << obj.status().message();
+    return obj.ok() ? std::to_string((*obj)["spec"].value("replicas", 0)) : "";
   }
 
   std::string SourceLabel(const kube::Gvr& gvr, const std::string& ns, const std::string& name,
@@ -109,6 +136,54 @@ TEST_F(FenceCliTest, FencesTheClaimsTheSpendingRecoveryRestoredOnTheDrSite) {
             "persistentvolumeclaim shop/data fenced\n");
   EXPECT_EQ(SourceLabel(kClaims, "shop", "data", kFailedOver), "shop-to-dr");
   EXPECT_EQ(SourceLabel(kClaims, "shop", "cache", kFailedOver), "<none>");
+}
+
+// A source cut off during the failover comes back with its workloads still running: after the
+// fence, the workloads of the namespaces the spending recovery moved are stopped as its quiesce
+// would have stopped them (replicas remembered), and those of other namespaces are left alone.
+TEST_F(FenceCliTest, StopsTheWorkloadsTheFailoverMovedThatStillRunOnTheSource) {
+  Namespace(*source_client_, "kubectl-dr-system");
+  Claim("kubectl-dr-system", "shop-inventory");
+  Namespace(*source_client_, "shop");
+  Namespace(*source_client_, "blog");
+  SourceDeployment("shop", "web", 3);
+  SourceDeployment("blog", "site", 2);
+  CliRun dry = Run({"fence", "--plan", "shop-to-dr", "--dry-run"});
+  ASSERT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("deployment shop/web: 3 -> 0 replicas (server dry run)"), std::string::npos) << dry.out;
+  EXPECT_EQ(SourceReplicas("shop", "web"), "3");
+
+  CliRun r = Run({"fence", "--plan", "shop-to-dr"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("deployment shop/web: 3 -> 0 replicas\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("plan \"shop-to-dr\": 1 workload(s) of shop stopped on the source cluster"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(SourceReplicas("shop", "web"), "0");
+  auto web = source_client_->Get(kDeployments, "shop", "web");
+  ASSERT_TRUE(web.ok());
+  EXPECT_EQ((*web)["metadata"]["annotations"].value("dr.kubectl-dr.dev/replicas", ""), "3");
+  EXPECT_EQ(SourceReplicas("blog", "site"), "2") << "not a namespace of the plan";
+}
+
+// Without the recovery that spent the plan, which of its namespaces moved is unknown (a subset
+// failover leaves the rest to a clone of the plan): nothing is stopped, and the warning says what to run.
+TEST_F(FenceCliTest, WithoutTheSpendingRecoveryNoWorkloadIsStoppedAndTheWarningSaysWhatToRun) {
+  ASSERT_TRUE(client_->Delete(kRecoveries, "kubectl-dr-system", "shop-failover").ok());
+  Namespace(*source_client_, "kubectl-dr-system");
+  Claim("kubectl-dr-system", "shop-inventory");
+  Namespace(*source_client_, "shop");
+  SourceDeployment("shop", "web", 3);
+  CliRun r = Run({"fence", "--plan", "shop-to-dr"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: drrecovery \"shop-failover\", which spent plan \"shop-to-dr\", is not on the "
+                       "target"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("kubectl dr quiesce --context prod-east --namespaces shop,payments,billing"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(SourceReplicas("shop", "web"), "3");
+  EXPECT_EQ(SourceLabel(kNamespaces, "", "kubectl-dr-system", kFenced), "true") << "the fence itself is done";
 }
 
 TEST_F(FenceCliTest, DryRunChangesNothing) {
