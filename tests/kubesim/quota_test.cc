@@ -119,7 +119,9 @@ TEST_F(QuotaTest, ComputeQuotaRefusesPodsThatDoNotSayAndChargesTheirRequestsAndL
     SCOPED_TRACE(c.pod["metadata"]["name"].get<std::string>());
     auto r = client_->Post(ns + "/pods", c.pod);
     EXPECT_EQ(r.status, c.code) << r.raw;
-    if (c.code == 403) EXPECT_EQ(r.body["message"], c.message);
+    if (c.code == 403) {
+      EXPECT_EQ(r.body["message"], c.message);
+    }
   }
   json want = {{"cpu", "800m"}, {"limits.cpu", "1"}, {"limits.memory", "200Mi"}, {"pods", "1"},
                {"requests.cpu", "800m"}, {"requests.memory", "100Mi"}};
@@ -162,7 +164,9 @@ TEST_F(QuotaTest, ScopedQuotasCountOnlyThePodsTheirScopesSelect) {
     SCOPED_TRACE(c.pod["metadata"]["name"].get<std::string>());
     auto r = client_->Post(ns + "/pods", c.pod);
     EXPECT_EQ(r.status, c.code) << r.raw;
-    if (c.code == 403) EXPECT_EQ(r.body["message"], c.message);
+    if (c.code == 403) {
+      EXPECT_EQ(r.body["message"], c.message);
+    }
   }
   for (const char* q : {"be", "term", "pc"}) {
     EXPECT_EQ(WaitUsed(ns, q, {{"pods", "1"}}), json({{"pods", "1"}})) << q;
