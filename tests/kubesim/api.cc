@@ -270,7 +270,10 @@ bool Api::AdmitCreate(const ApiRequest& req, const Target& t, json* object, bool
   // kube-apiserver validates the object (BeforeCreate) before its validating admission.
   auto valid = options_.store->Create(t.type.gr(), t.namespace_name, *object, {dry_run, "", true});
   if (!valid.ok()) {
-    *denied = ErrorResponse(valid.status(), &t.type, MetaString(*object, "name"));
+    // The decoder's warnings (unknown fields) go out with the refusal, as kube-apiserver sends them.
+    ApiResponse refused = ErrorResponse(valid.status(), &t.type, MetaString(*object, "name"));
+    refused.headers.insert(refused.headers.begin(), denied->headers.begin(), denied->headers.end());
+    *denied = std::move(refused);
     return false;
   }
   return Admit(req, t, Operation::kCreate, object, nullptr, dry_run, denied, Phase::kValidate);
@@ -283,7 +286,9 @@ bool Api::AdmitUpdate(const ApiRequest& req, const Target& t, json* object, cons
   auto valid = options_.store->Update(t.type.gr(), t.namespace_name, *object, {dry_run, t.subresource, true});
   if (!valid.ok()) {
     if (conflict) *conflict = valid.status().IsConflict();
-    *denied = ErrorResponse(valid.status(), &t.type, t.name);
+    ApiResponse refused = ErrorResponse(valid.status(), &t.type, t.name);
+    refused.headers.insert(refused.headers.begin(), denied->headers.begin(), denied->headers.end());
+    *denied = std::move(refused);
     return false;
   }
   return Admit(req, t, Operation::kUpdate, object, &old_object, dry_run, denied, Phase::kValidate);
@@ -438,7 +443,12 @@ ApiResponse Api::Create(const ApiRequest& req, const Target& t) const {
     if (auto err = TooLargeForEtcd(obj)) return *err;
   }
   auto r = options_.store->Create(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, ""});
-  if (!r.ok()) return ErrorResponse(r.status(), &t.type, name);
+  if (!r.ok()) {
+    // kube-apiserver sends the decoder's warnings with a refusal too (unknown field, then 422).
+    ApiResponse refused = ErrorResponse(r.status(), &t.type, name);
+    refused.headers.insert(refused.headers.begin(), out.headers.begin(), out.headers.end());
+    return refused;
+  }
   ApiResponse resp = JsonResponse(201, ForVersion(t.type, t.version, std::move(*r)));
   resp.headers = out.headers;
   return resp;
@@ -486,7 +496,11 @@ ApiResponse Api::Update(const ApiRequest& req, const Target& t) const {
     if (auto err = TooLargeForEtcd(obj)) return *err;
   }
   auto r = options_.store->Update(t.type.gr(), t.namespace_name, std::move(obj), {dry_run, t.subresource});
-  if (!r.ok()) return ErrorResponse(r.status(), &t.type, t.name);
+  if (!r.ok()) {
+    ApiResponse refused = ErrorResponse(r.status(), &t.type, t.name);
+    refused.headers.insert(refused.headers.begin(), out.headers.begin(), out.headers.end());
+    return refused;
+  }
   ApiResponse resp = JsonResponse(200, ForVersion(t.type, t.version, std::move(*r)));
   resp.headers = out.headers;
   return resp;

@@ -153,6 +153,18 @@ Status ValidateObject(const ResourceType& t, const json& obj) {
       errs.push_back("value: Forbidden: maximum allowed value of a user defined priority is 1000000000");
     }
   }
+  if (t.group == "rbac.authorization.k8s.io" && (t.resource == "roles" || t.resource == "clusterroles")) {
+    // ValidatePolicyRule: a rule grants verbs or nothing (a verb misspelt "verbz" leaves none).
+    const json& rules = Field(obj, {"rules"});
+    if (rules.is_array()) {
+      for (size_t i = 0; i < rules.size(); ++i) {
+        const json& verbs = Field(rules[i], {"verbs"});
+        if (!verbs.is_array() || verbs.empty()) {
+          errs.push_back("rules[" + std::to_string(i) + "].verbs: Required value");
+        }
+      }
+    }
+  }
   if (t.group == "coordination.k8s.io" && t.resource == "leases") {
     const json& d = Field(obj, {"spec", "leaseDurationSeconds"});
     if (d.is_number() && d.get<double>() <= 0) {
