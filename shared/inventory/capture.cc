@@ -649,6 +649,10 @@ VolumeMapEntry VolumeMapEntryFor(const json& claim, const json* pv_object) {
 std::string_view LeftOutReason(std::string_view group, std::string_view resource, const json& object) {
   if (std::string_view whole = ResourceLeftOutReason(group, resource); !whole.empty()) return whole;
   if (kube::StringField(object, {"metadata", "labels", kExcludeLabel}) == "true") return kLeftOutExcludeLabel;
+  if (kube::StringField(object, {"metadata", "labels", "app.kubernetes.io/name"}) == "kubectl-dr" &&
+      kube::StringField(object, {"metadata", "labels", "app.kubernetes.io/component"}) == "agent") {
+    return kLeftOutKubectlDrAgent;
+  }
   if (((group.empty() && resource == "pods") || (group == "apps" && resource == "replicasets") ||
        (group == "batch" && resource == "jobs")) &&
       HasControllerOwner(object)) {

@@ -18,7 +18,11 @@
 // Left out, counted by reason in the index (kLeftOut* below): Pods, ReplicaSets and Jobs with a
 // controller owner (the owner recreates them; a bare Pod is captured), ControllerRevisions,
 // Endpoints, EndpointSlices, Events, Leases, service-account token Secrets, the kube-root-ca.crt
-// ConfigMap, objects labelled dr.kubectl-dr.dev/exclude=true, and cluster-scoped dependencies
+// ConfigMap, objects labelled dr.kubectl-dr.dev/exclude=true, kubectl-dr's own agent objects
+// (labelled app.kubernetes.io/name=kubectl-dr and app.kubernetes.io/component=agent: `kubectl dr
+// agent install` makes each site's, for its plan and its role, and the source's capture RBAC,
+// restored on the target, would bind the restore agent's account to a role the target does not
+// have), and cluster-scoped dependencies
 // every cluster has by itself (RBAC bootstrap roles labelled kubernetes.io/bootstrapping=
 // rbac-defaults, PriorityClasses named system-*).
 //
@@ -66,6 +70,7 @@ inline constexpr std::string_view kLeftOutServiceAccountToken = "service-account
 inline constexpr std::string_view kLeftOutKubeRootCa = "kube-root-ca.crt";
 inline constexpr std::string_view kLeftOutExcludeLabel = "excluded-by-label";
 inline constexpr std::string_view kLeftOutBuiltIn = "built-in";
+inline constexpr std::string_view kLeftOutKubectlDrAgent = "kubectl-dr-agent";
 
 // Fills entry->storage (the storage driver's identity for the volume: Longhorn {"volume": NAME},
 // Alletra {"volume": NAME, "group": RCG}) from the claim and its PV (null when the claim is not

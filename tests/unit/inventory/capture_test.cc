@@ -649,6 +649,21 @@ TEST(LeftOutReasonTest, NamesWhyAnObjectIsLeftOut) {
        kLeftOutBuiltIn},
       {"scheduling.k8s.io", "priorityclasses", {{"metadata", {{"name", "system-node-critical"}}}}, kLeftOutBuiltIn},
       {"scheduling.k8s.io", "priorityclasses", {{"metadata", {{"name", "high"}}}}, ""},
+      // kubectl-dr's own agent objects (agent install's, per site), and only those.
+      {"rbac.authorization.k8s.io", "rolebindings",
+       {{"metadata",
+         {{"name", "kubectl-dr-agent-shop-to-dr-capture"},
+          {"labels", {{"app.kubernetes.io/name", "kubectl-dr"}, {"app.kubernetes.io/component", "agent"}}}}}},
+       kLeftOutKubectlDrAgent},
+      {"batch", "cronjobs",
+       {{"metadata",
+         {{"name", "kubectl-dr-capture-shop-to-dr"},
+          {"labels", {{"app.kubernetes.io/name", "kubectl-dr"}, {"app.kubernetes.io/component", "agent"}}}}}},
+       kLeftOutKubectlDrAgent},
+      {"rbac.authorization.k8s.io", "rolebindings",
+       {{"metadata", {{"name", "app"}, {"labels", {{"app.kubernetes.io/component", "agent"}}}}}}, ""},
+      {"apps", "deployments",
+       {{"metadata", {{"name", "web"}, {"labels", {{"app.kubernetes.io/name", "kubectl-dr"}}}}}}, ""},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(std::string(c.group) + "/" + c.resource + " " + c.object.dump());
