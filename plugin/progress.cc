@@ -44,7 +44,11 @@ ProgressView::Mode ProgressView::Detect(const std::ostream& err) {
 ProgressView::ProgressView(std::ostream& err, Mode mode, const Clock& clock,
                            const std::vector<std::string_view>& steps)
     : err_(err), mode_(mode), clock_(clock) {
-  for (std::string_view s : steps) steps_.push_back({std::string(s)});
+  for (std::string_view s : steps) {
+    Step step;
+    step.name = std::string(s);
+    steps_.push_back(std::move(step));
+  }
   if (mode_ == Mode::kLive) {
     ticker_ = std::jthread([this](std::stop_token stop) {
       std::mutex m;
@@ -66,7 +70,9 @@ ProgressView::Step* ProgressView::Find(const std::string& name) {
   for (Step& s : steps_) {
     if (s.name == name) return &s;
   }
-  steps_.push_back({name});
+  Step step;
+  step.name = name;
+  steps_.push_back(std::move(step));
   return &steps_.back();
 }
 
