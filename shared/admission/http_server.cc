@@ -899,10 +899,13 @@ bool HttpServer::Impl::EvictInactiveLocked() {
       const auto grace = idle_only ? std::chrono::milliseconds(kEvictQuietFor) : busy_grace;
       for (auto it = conns_.begin(); it != conns_.end(); ++it) {
         const Conn& c = *it->second;
+        // A worker owns a busy connection and writes its phase and flags without mu_: they are
+        // read only once it is back with epoll (busy is written under mu_), or this read races.
+        if (c.busy) continue;
         // A connection never answered is not an idle keep-alive: it is a client between its
         // handshake and its first request, which a loaded machine may keep quiet for a while.
         const bool idle = c.phase == Conn::Phase::kRequest && !c.request_started && c.answered;
-        if (c.busy || (idle_only && !idle) || now - c.active < grace) continue;
+        if ((idle_only && !idle) || now - c.active < grace) continue;
         if (quietest == conns_.end() || c.active < quietest->second->active) quietest = it;
       }
       if (quietest != conns_.end()) break;
