@@ -2,8 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <stop_token>
 
 #include "base/clock.h"
 #include "base/strings.h"
@@ -11,6 +13,7 @@
 #include "inventory/replace_volume.h"
 #include "inventory/restore_internal.h"
 #include "kube/client.h"
+#include "kube/transport.h"
 
 namespace kdr::inventory {
 
@@ -44,6 +47,19 @@ using internal::Outcome;
 using nlohmann::json;
 
 constexpr std::string_view kFieldManager = "kubectl-dr";
+
+// A create that had no answer, or a 5xx/timeout one, is sent again this many times, after
+// 250ms, 500ms, 1s and 2s: a restarting API server is back within that. A repeat of a create
+// that took effect is 409, and the object is then found labelled with the recovery.
+constexpr int kCreateRetries = 4;
+constexpr std::chrono::milliseconds kCreateBackoff{250};
+
+// The server may or may not have done it: no answer (the connection lost after the request
+// went out), a 5xx, a timeout. (A certificate that fails verification fails the same way again.)
+bool Ambiguous(const Status& s) {
+  return (s.code() == StatusCode::kUnavailable && !kube::IsCertificateFailure(s)) ||
+         s.code() == StatusCode::kDeadlineExceeded;
+}
 
 bool OnTarget(const Entry& e) {
   return e.outcome == Outcome::kCreated || e.outcome == Outcome::kUpdated || e.outcome == Outcome::kExisting;
@@ -109,10 +125,17 @@ class Engine {
   // objects: the input the plan was built from, sanitized in place as objects are written.
   Engine(kube::Client& target, const RestoreOptions& options, internal::Plan* plan, std::vector<json>* objects,
          std::stop_token stop)
-      : target_(target), options_(options), plan_(*plan), objects_(*objects), stop_(std::move(stop)),
-        uid_ready_(plan->entries.size()) {
+      : target_(target), options_(options), plan_(*plan), objects_(*objects), stop_(halt_.get_token()),
+        forward_stop_(std::move(stop), [this] { halt_.request_stop(); }), uid_ready_(plan->entries.size()) {
     for (const Entry& e : plan_.entries) total_ += e.outcome == Outcome::kExcluded ? 0 : 1;
     lookup_ = [this](std::string_view uid) { return TargetUid(uid); };
+  }
+
+  // Why the restore stopped before its end although nobody asked it to: the target stopped
+  // answering (Ok when it did not). The objects not done are left pending for the next run.
+  Status Interrupted() const {
+    std::lock_guard lock(interrupted_mu_);
+    return interrupted_;
   }
 
   // Runs the tiers in order and fills result (but status).
@@ -134,7 +157,8 @@ class Engine {
       if (tier == Tier::kPersistentVolumeClaims && !stop_.stop_requested()) {
         internal::WaitBound(target_, list, options_.claim_bound_timeout, stop_);
       }
-      PatchOwners();
+      // A stopped run leaves them to the next one (which patches what it finds restored).
+      if (!stop_.stop_requested()) PatchOwners();
       if (!list.empty()) {
         result->tiers.push_back({tier, static_cast<int64_t>(list.size()), clock.Monotonic() - start});
       }
@@ -158,7 +182,24 @@ class Engine {
       // nlohmann throws on a field of an unexpected type; the object fails, the rest go on.
       Fail(e, Status::InvalidArgument(std::string("malformed object: ") + ex.what()));
     }
+    // A call cut short by the stop (the caller's, or the halt of an unreachable target) says
+    // nothing of the object: it stays pending, for the next run to settle.
+    if (e.outcome == Outcome::kFailed && stop_.stop_requested() && e.status.code() == StatusCode::kCancelled) {
+      e.outcome = Outcome::kPending;
+    }
+    if (e.outcome == Outcome::kPending && stop_.stop_requested()) return;
     Done(e);
+  }
+
+  // The target stopped answering: nothing more is written (every other object would wait out
+  // the same retries to fail the same way); e stays pending and the restore ends resumable.
+  void Halt(Entry& e, const Status& s) {
+    e.outcome = Outcome::kPending;
+    {
+      std::lock_guard lock(interrupted_mu_);
+      if (interrupted_.ok()) interrupted_ = s.WithContext(e.Ref().ToString());
+    }
+    halt_.request_stop();
   }
 
   void Fail(Entry& e, Status s) {
@@ -216,6 +257,13 @@ class Engine {
     }
     if (Status s = CheckSizeLimits(obj); !s.ok()) return Fail(e, s);
     Result<json> created = target_.Create(e.gvr, e.namespace_name, obj);
+    std::chrono::milliseconds backoff = kCreateBackoff;
+    for (int retry = 0; !created.ok() && Ambiguous(created.status()) && retry < kCreateRetries; ++retry) {
+      if (!target_.env().clock->SleepFor(backoff, stop_)) break;
+      backoff *= 2;
+      created = target_.Create(e.gvr, e.namespace_name, obj);
+    }
+    if (!created.ok() && Ambiguous(created.status())) return Settle(e, created.status());
     if (created.ok()) {
       e.outcome = Outcome::kCreated;
       e.owner_refs = OwnerRefsText(*created);
@@ -228,6 +276,20 @@ class Engine {
     if (!current.ok()) return Fail(e, current.status().WithContext("reading it after 409 AlreadyExists"));
     e.found = std::make_shared<const json>(std::move(*current));
     HandleExisting(e, *e.found);
+  }
+
+  // A create still without a clear answer: whether it took effect is read back. An object there
+  // carries on as found (ours by its label); one not there failed with the server's answer; no
+  // answer to the read either means the target is gone, and the restore halts.
+  void Settle(Entry& e, const Status& create_status) {
+    Result<json> current = target_.Get(e.gvr, e.namespace_name, e.name);
+    if (current.ok()) {
+      e.found = std::make_shared<const json>(std::move(*current));
+      return HandleExisting(e, *e.found);
+    }
+    if (current.status().IsNotFound()) return Fail(e, WithHint(create_status));
+    if (Ambiguous(current.status())) return Halt(e, create_status);
+    Fail(e, create_status);
   }
 
   void HandleExisting(Entry& e, const json& found) {
@@ -403,7 +465,11 @@ class Engine {
   const RestoreOptions& options_;
   internal::Plan& plan_;
   std::vector<json>& objects_;
+  std::stop_source halt_;  // the caller's stop, or Halt's
   const std::stop_token stop_;
+  std::stop_callback<std::function<void()>> forward_stop_;
+  mutable std::mutex interrupted_mu_;
+  Status interrupted_;
   int64_t total_ = 0;
   OwnerUidLookup lookup_;
   std::vector<std::atomic<bool>> uid_ready_;  // by entry: its target_uid is written
@@ -500,7 +566,13 @@ RestoreResult Restore(kube::Client& target, RestoreInput input, const RestoreOpt
   Engine engine(target, options, &plan, &input.objects, stop);
   engine.Run(&result);
   Collect(plan, &result);
-  if (stop.stop_requested()) {
+  if (Status lost = engine.Interrupted(); !lost.ok()) {
+    const auto left = std::count_if(plan.entries.begin(), plan.entries.end(),
+                                    [](const Entry& e) { return e.outcome == Outcome::kPending; });
+    result.status = Status::Unavailable("the target stopped answering (" + lost.message() + "): " +
+                                        std::to_string(left) + " of " + std::to_string(result.counts.total()) +
+                                        " objects not done; run it again to resume");
+  } else if (stop.stop_requested()) {
     const auto left = std::count_if(plan.entries.begin(), plan.entries.end(),
                                     [](const Entry& e) { return e.outcome == Outcome::kPending; });
     result.status = Status::Cancelled("restore stopped with " + std::to_string(left) + " of " +

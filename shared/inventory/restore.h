@@ -36,7 +36,11 @@
 //
 // Within a tier, objects are written in parallel (RestoreOptions::parallel, default 16) over the
 // client's keep-alive connections. One object's failure is recorded with the server's reason and
-// never stops the rest. A restore run again after an interruption reaches the same end state:
+// never stops the rest. A create without a clear answer (the connection lost after it went out, a
+// 5xx, a timeout: a restarting API server) is sent again a few times, its 409 then read as this
+// recovery's object, or read back; a target that stops answering altogether halts the restore
+// (Unavailable, no object failed for it, the rest pending). A restore run again after an
+// interruption reaches the same end state:
 // what the first run made counts as existing, owner references to owners that came later are
 // added then.
 //
@@ -212,7 +216,8 @@ struct RestoreResult {
   // Ok when the restore ran to its end, even with failed objects (see counts.failed):
   // InvalidArgument (bad options or input), FailedPrecondition (conflicts under kFail: nothing was
   // written; a namespace mapping onto an existing namespace), Cancelled (stop requested: the
-  // counts say how far it got; run it again to resume), or the error of a call every object
+  // counts say how far it got; run it again to resume), Unavailable (the target stopped
+  // answering: the same, the message naming the last error), or the error of a call every object
   // needed (discovery).
   Status status;
   RestoreCounts counts;

@@ -41,7 +41,9 @@ const kube::Gvr kRoleBindings{"rbac.authorization.k8s.io", "v1", "rolebindings"}
 const kube::Gvr kStorageClasses{"storage.k8s.io", "v1", "storageclasses"};
 const kube::Gvr kWidgets{"example.com", "v1", "widgets"};
 
-// Records every create the server accepted: what, and the resourceVersion it was given.
+// Records every create the server accepted: what, and the resourceVersion it was given. Faults
+// as a restarting or dying API server makes them: a create's answer lost after it took effect,
+// the server gone (nothing listens), one object's create answered 500 by a live server.
 class RecordingTransport final : public kube::Transport {
  public:
   struct Create {
@@ -54,14 +56,33 @@ class RecordingTransport final : public kube::Transport {
   explicit RecordingTransport(std::unique_ptr<kube::Transport> inner) : inner_(std::move(inner)) {}
 
   Result<kube::HttpResponse> Send(const kube::HttpRequest& request) override {
-    Result<kube::HttpResponse> r = inner_->Send(request);
-    if (r.ok() && request.method == "POST" && r->status == 201) {
-      json body = json::parse(r->body, nullptr, false);
-      if (body.is_object()) {
-        std::lock_guard lock(mu_);
-        creates_.push_back({body.value("apiVersion", ""), kube::Kind(body), kube::NamespacedName(body),
-                            std::stoll(kube::ResourceVersion(body))});
+    const bool post = request.method == "POST";
+    {
+      std::lock_guard lock(mu_);
+      if (post && down_after_posts_ >= 0 && posts_ >= down_after_posts_) down_ = true;
+      if (down_) return Status::Unavailable("dial tcp " + base_url() + ": connection refused");
+      if (post && !failing_name_.empty() && request.body.find("\"" + failing_name_ + "\"") != std::string::npos) {
+        ++posts_;
+        return kube::HttpResponse{500, {{"Content-Type", "application/json"}},
+                                  R"({"kind":"Status","apiVersion":"v1","status":"Failure","reason":"InternalError",)"
+                                  R"("code":500,"message":"Internal error occurred: failed calling webhook"})"};
       }
+    }
+    Result<kube::HttpResponse> r = inner_->Send(request);
+    if (post) {
+      std::lock_guard lock(mu_);
+      ++posts_;
+      if (lose_answers_ > 0 && r.ok() && r->status == 201) {
+        --lose_answers_;
+        ++lost_;
+        RecordCreate(r->body);
+        return Status::Unavailable("connection to " + base_url() + " lost during POST " + request.path +
+                                   ": connection closed by the server");
+      }
+    }
+    if (r.ok() && post && r->status == 201) {
+      std::lock_guard lock(mu_);
+      RecordCreate(r->body);
     }
     return r;
   }
@@ -72,10 +93,49 @@ class RecordingTransport final : public kube::Transport {
     return creates_;
   }
 
+  // The next n creates take effect, and their answers are lost.
+  void LoseAnswers(int n) {
+    std::lock_guard lock(mu_);
+    lose_answers_ = n;
+  }
+  int lost() const {
+    std::lock_guard lock(mu_);
+    return lost_;
+  }
+  // After n more creates, nothing answers until Up().
+  void DownAfterPosts(int n) {
+    std::lock_guard lock(mu_);
+    down_after_posts_ = posts_ + n;
+  }
+  void Up() {
+    std::lock_guard lock(mu_);
+    down_ = false;
+    down_after_posts_ = -1;
+  }
+  // Every create of an object named `name` is answered 500.
+  void FailCreatesOf(std::string name) {
+    std::lock_guard lock(mu_);
+    failing_name_ = std::move(name);
+  }
+
  private:
+  void RecordCreate(const std::string& text) {
+    json body = json::parse(text, nullptr, false);
+    if (body.is_object()) {
+      creates_.push_back({body.value("apiVersion", ""), kube::Kind(body), kube::NamespacedName(body),
+                          std::stoll(kube::ResourceVersion(body))});
+    }
+  }
+
   std::unique_ptr<kube::Transport> inner_;
   mutable std::mutex mu_;
   std::vector<Create> creates_;
+  int posts_ = 0;
+  int lose_answers_ = 0;
+  int lost_ = 0;
+  int down_after_posts_ = -1;
+  bool down_ = false;
+  std::string failing_name_;
 };
 
 std::vector<json> ShopObjects() {
@@ -501,6 +561,59 @@ TEST_F(RestoreTest, ARejectedObjectIsRecordedAndTheRestGoOn) {
   EXPECT_EQ(by_name["ConfigMap shop/"].code(), StatusCode::kInvalidArgument);
   EXPECT_NE(by_name["ConfigMap shop/"].message().find("metadata.name"), std::string::npos);
   EXPECT_TRUE(Exists(kDeployments, "shop", "web"));
+}
+
+// A restarting API server closes connections under requests it has taken: the create is sent
+// again, its 409 read as the object this recovery made, and no object counts as failed.
+TEST_F(RestoreTest, ACreateWhoseAnswerWasLostIsSentAgainAndCountsAsRestored) {
+  RestoreInput in = Shop();
+  recorder_->LoseAnswers(5);
+  RestoreResult r = Restore(*client_, in, Options());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  EXPECT_EQ(recorder_->lost(), 5);
+  EXPECT_EQ(r.counts.failed, 0) << Failures(r);
+  EXPECT_EQ(r.counts.created + r.counts.existing, Restorable(in));
+  EXPECT_TRUE(Exists(kDeployments, "shop", "web"));
+}
+
+// The target gone half way (nothing listens): the restore stops writing, says so, fails no
+// object for it, and the next run against the server back finishes it, every object once.
+TEST_F(RestoreTest, ATargetThatStopsAnsweringEndsTheRestoreResumablyWithNoObjectFailed) {
+  RestoreInput in = Shop();
+  recorder_->DownAfterPosts(6);
+  RestoreResult first = Restore(*client_, in, Options());
+  EXPECT_EQ(first.status.code(), StatusCode::kUnavailable) << first.status.ToString();
+  EXPECT_NE(first.status.message().find("the target stopped answering"), std::string::npos) << first.status.message();
+  EXPECT_NE(first.status.message().find("connection refused"), std::string::npos) << first.status.message();
+  EXPECT_NE(first.status.message().find("run it again to resume"), std::string::npos) << first.status.message();
+  EXPECT_EQ(first.counts.failed, 0) << Failures(first);
+  EXPECT_LT(first.counts.created, Restorable(in));
+
+  recorder_->Up();
+  RestoreResult second = Restore(*client_, in, Options());
+  ASSERT_TRUE(second.status.ok()) << second.status.ToString();
+  EXPECT_EQ(second.counts.failed, 0) << Failures(second);
+  EXPECT_EQ(second.counts.created + second.counts.existing, Restorable(in));
+  std::map<std::string, int> made;
+  for (const RecordingTransport::Create& c : recorder_->creates()) ++made[c.kind + " " + c.name];
+  for (const auto& [object, n] : made) EXPECT_EQ(n, 1) << object << " was created " << n << " times";
+}
+
+// A live server that answers one object's create with 500 (a webhook that fails it) fails that
+// object with the server's words after the retries; the restore runs to its end.
+TEST_F(RestoreTest, AnObjectAnswered500ByALiveServerFailsAloneWithTheServersWords) {
+  RestoreInput in = Shop();
+  in.objects.push_back({{"apiVersion", "v1"},
+                        {"kind", "ConfigMap"},
+                        {"metadata", {{"name", "refused-by-webhook"}, {"namespace", "shop"}}}});
+  recorder_->FailCreatesOf("refused-by-webhook");
+  RestoreResult r = Restore(*client_, in, Options());
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ASSERT_EQ(r.counts.failed, 1) << Failures(r);
+  EXPECT_EQ(r.failures[0].object.ToString(), "ConfigMap shop/refused-by-webhook");
+  EXPECT_NE(r.failures[0].status.message().find("failed calling webhook"), std::string::npos)
+      << r.failures[0].status.ToString();
+  EXPECT_EQ(r.counts.created + r.counts.existing, Restorable(Shop()));
 }
 
 TEST_F(RestoreTest, ACustomResourceWithoutItsCrdFailsClearly) {
