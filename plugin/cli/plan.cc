@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/strings.h"
 #include "cli/cli.h"
+#include "cli/get_command.h"
 #include "dr/plan_clone.h"
 #include "dr/types.h"
 #include "kube/client.h"
@@ -25,11 +26,6 @@ namespace {
 using nlohmann::json;
 
 constexpr std::string_view kPlanType = "drplan.dr.kubectl-dr.dev";
-
-struct GetOptions {
-  std::vector<std::string> names;
-  bool all_namespaces = false;
-};
 
 struct CloneOptions {
   std::string source;
@@ -78,7 +74,7 @@ Status PlanNotFound(const std::string& name, const std::string& ns, const std::v
                           DidYouMean(name, Names(plans)));
 }
 
-std::vector<std::string> PlanRow(const json& plan, bool wide, bool with_namespace, Clock::WallTime now) {
+std::vector<std::string> PlanRow(const json& plan, bool wide, Clock::WallTime now) {
   std::vector<std::string> ns_list;
   const json* spec_ns = nullptr;
   if (plan.contains("spec") && plan["spec"].is_object() && plan["spec"].contains("namespaces")) {
@@ -89,12 +85,10 @@ std::vector<std::string> PlanRow(const json& plan, bool wide, bool with_namespac
       if (n.is_string()) ns_list.push_back(n.get<std::string>());
     }
   }
-  std::vector<std::string> row;
-  if (with_namespace) row.push_back(Str(plan, {"metadata", "namespace"}));
-  row.insert(row.end(), {Name(plan), Str(plan, {"status", "phase"}), Str(plan, {"spec", "sourceContext"}),
+  std::vector<std::string> row = {Name(plan), Str(plan, {"status", "phase"}), Str(plan, {"spec", "sourceContext"}),
                          Str(plan, {"spec", "targetContext"}), Join(ns_list, ","),
                          Str(plan, {"spec", "storage", "driver"}), Str(plan, {"status", "spentBy"}),
-                         FormatAge(Str(plan, {"metadata", "creationTimestamp"}), now)});
+                                  FormatAge(Str(plan, {"metadata", "creationTimestamp"}), now)};
   if (wide) {
     std::string inv_ns = Str(plan, {"spec", "inventory", "pvcNamespace"});
     std::string inv = Str(plan, {"spec", "inventory", "pvcName"});
@@ -105,67 +99,15 @@ std::vector<std::string> PlanRow(const json& plan, bool wide, bool with_namespac
 }
 
 Status RunGet(const GetOptions& o, const CommandContext& ctx) {
-  KDR_ASSIGN_OR_RETURN(OutputFormat format,
-                       ParseOutputFormat(ctx.globals.output, "plan get",
-                                         {OutputFormat::kTable, OutputFormat::kWide, OutputFormat::kJson,
-                                          OutputFormat::kYaml, OutputFormat::kName}));
-  if (o.all_namespaces && !o.names.empty()) {
-    return Status::InvalidArgument("a plan cannot be retrieved by name across all namespaces: drop -A, "
-                                   "or name the namespace with -n");
-  }
-  for (const std::string& n : o.names) KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(n, "plan name"));
-  if (ctx.env.clock == nullptr) return Status::Internal("no clock in the environment");
-  const std::string ns = DrNamespace(ctx.globals);
-  KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Client> client, ClientFromGlobals(ctx.globals, ctx.env));
-  KDR_ASSIGN_OR_RETURN(std::vector<json> plans, ListPlans(*client, o.all_namespaces ? "" : ns));
-
-  std::vector<json> shown;
-  Status missing;
-  if (o.names.empty()) {
-    shown = std::move(plans);
-  } else {
-    for (const std::string& name : o.names) {
-      auto it = std::find_if(plans.begin(), plans.end(), [&](const json& p) { return Name(p) == name; });
-      if (it != plans.end()) {
-        shown.push_back(*it);
-      } else if (missing.ok()) {
-        missing = PlanNotFound(name, ns, plans);
-      }
-    }
-  }
-
-  std::ostream& out = *ctx.streams.out;
-  switch (format) {
-    case OutputFormat::kJson:
-    case OutputFormat::kYaml:
-      if (!shown.empty() || o.names.empty()) PrintObjects(shown, format, o.names.size() != 1, out);
-      break;
-    case OutputFormat::kName:
-      PrintNames(shown, out);
-      break;
-    case OutputFormat::kTable:
-    case OutputFormat::kWide: {
-      if (shown.empty()) {
-        if (o.names.empty()) {
-          *ctx.streams.err << "No resources found" << (o.all_namespaces ? "" : " in " + ns + " namespace")
-                           << ".\n";
-        }
-        break;
-      }
-      const bool wide = format == OutputFormat::kWide;
-      Table t;
-      if (o.all_namespaces) t.headers.push_back("NAMESPACE");
-      for (const char* h : {"NAME", "PHASE", "SOURCE", "TARGET", "NAMESPACES", "DRIVER", "SPENT-BY", "AGE"}) {
-        t.headers.push_back(h);
-      }
-      if (wide) t.headers.insert(t.headers.end(), {"INVENTORY", "SCHEDULE"});
-      const Clock::WallTime now = ctx.env.clock->Now();
-      for (const json& p : shown) t.rows.push_back(PlanRow(p, wide, o.all_namespaces, now));
-      out << FormatTable(t);
-      break;
-    }
-  }
-  return missing;
+  GetKind kind;
+  kind.command = "plan get";
+  kind.noun = "plan";
+  kind.resource = "drplan";
+  kind.list = ListPlans;
+  kind.headers = {"NAME", "PHASE", "SOURCE", "TARGET", "NAMESPACES", "DRIVER", "SPENT-BY", "AGE"};
+  kind.wide_headers = {"INVENTORY", "SCHEDULE"};
+  kind.row = PlanRow;
+  return RunGetCommand(kind, o, ctx);
 }
 
 // The plans of the namespace as typed plans; one that does not parse keeps only its name (it

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/strings.h"
 #include "cli/cli.h"
+#include "cli/get_command.h"
 #include "dr/plan_clone.h"
 #include "dr/types.h"
 #include "dr_site.h"
@@ -47,11 +48,6 @@ struct CreateOptions {
   std::string vm_power_on;  // "", "true", "false"
   std::string mapping;     // "a=b,c=d"
   bool dry_run = false;
-};
-
-struct GetOptions {
-  std::vector<std::string> names;
-  bool all_namespaces = false;
 };
 
 struct DeleteOptions {
@@ -263,80 +259,27 @@ Status RunCreate(const CreateOptions& o, const CommandContext& ctx) {
 }
 
 Status RunGet(const GetOptions& o, const CommandContext& ctx) {
-  KDR_ASSIGN_OR_RETURN(OutputFormat format,
-                       ParseOutputFormat(ctx.globals.output, "recovery get",
-                                         {OutputFormat::kTable, OutputFormat::kWide, OutputFormat::kJson,
-                                          OutputFormat::kYaml, OutputFormat::kName}));
-  if (o.all_namespaces && !o.names.empty()) {
-    return Status::InvalidArgument("a recovery cannot be retrieved by name across all namespaces: drop -A, or "
-                                   "name the namespace with -n");
-  }
-  for (const std::string& n : o.names) KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(n, "recovery name"));
-  if (ctx.env.clock == nullptr) return Status::Internal("no clock in the environment");
-  const std::string ns = DrNamespace(ctx.globals);
-  KDR_ASSIGN_OR_RETURN(std::unique_ptr<kube::Client> client, ClientFromGlobals(ctx.globals, ctx.env));
-  KDR_ASSIGN_OR_RETURN(std::vector<json> all, ListRecoveries(*client, o.all_namespaces ? "" : ns));
-
-  std::vector<json> shown;
-  Status missing;
-  if (o.names.empty()) {
-    shown = std::move(all);
-  } else {
-    std::vector<std::string> names;
-    for (const json& r : all) names.push_back(kube::StringField(r, {"metadata", "name"}));
-    for (const std::string& name : o.names) {
-      auto it = std::find(names.begin(), names.end(), name);
-      if (it != names.end()) {
-        shown.push_back(all[static_cast<size_t>(it - names.begin())]);
-      } else if (missing.ok()) {
-        missing = Status::NotFound("drrecovery " + Quote(name) + " not found in namespace " + ns +
-                                   DidYouMean(name, names));
-      }
+  GetKind kind;
+  kind.command = "recovery get";
+  kind.noun = "recovery";
+  kind.resource = "drrecovery";
+  kind.list = ListRecoveries;
+  kind.headers = {"NAME", "PLAN", "ACTION", "PHASE", "STEP", "RESTORED", "AGE"};
+  kind.wide_headers = {"NAMESPACES", "STARTED", "FINISHED"};
+  kind.row = [](const json& obj, bool wide, Clock::WallTime now) {
+    const std::string age = FormatAge(kube::StringField(obj, {"metadata", "creationTimestamp"}), now);
+    Result<dr::DRRecovery> r = dr::DRRecoveryFromJson(obj);
+    if (!r.ok()) {
+      // Shown, not hidden: someone wrote it by hand; describe says what is wrong.
+      return std::vector<std::string>{kube::StringField(obj, {"metadata", "name"}), "", "", "<invalid>", "", "", age};
     }
-  }
-  std::ostream& out = *ctx.streams.out;
-  switch (format) {
-    case OutputFormat::kJson:
-    case OutputFormat::kYaml:
-      if (!shown.empty() || o.names.empty()) PrintObjects(shown, format, o.names.size() != 1, out);
-      break;
-    case OutputFormat::kName:
-      PrintNames(shown, out);
-      break;
-    case OutputFormat::kTable:
-    case OutputFormat::kWide: {
-      if (shown.empty()) {
-        if (o.names.empty()) {
-          *ctx.streams.err << "No resources found" << (o.all_namespaces ? "" : " in " + ns + " namespace") << ".\n";
-        }
-        break;
-      }
-      const bool wide = format == OutputFormat::kWide;
-      Table t;
-      if (o.all_namespaces) t.headers.push_back("NAMESPACE");
-      for (const char* h : {"NAME", "PLAN", "ACTION", "PHASE", "STEP", "RESTORED", "AGE"}) t.headers.push_back(h);
-      if (wide) t.headers.insert(t.headers.end(), {"NAMESPACES", "STARTED", "FINISHED"});
-      const Clock::WallTime now = ctx.env.clock->Now();
-      for (const json& obj : shown) {
-        Result<dr::DRRecovery> r = dr::DRRecoveryFromJson(obj);
-        std::vector<std::string> row;
-        if (o.all_namespaces) row.push_back(kube::StringField(obj, {"metadata", "namespace"}));
-        const std::string age = FormatAge(kube::StringField(obj, {"metadata", "creationTimestamp"}), now);
-        if (!r.ok()) {
-          // Shown, not hidden: someone wrote it by hand; describe says what is wrong.
-          row.insert(row.end(), {kube::StringField(obj, {"metadata", "name"}), "", "", "<invalid>", "", "", age});
-        } else {
-          row.insert(row.end(), {r->metadata.name, r->spec.plan_name, std::string(dr::ToString(r->spec.action)),
-                                 PhaseOf(*r), StepOf(*r), RestoredOf(*r), age});
-          if (wide) row.insert(row.end(), {Join(r->spec.namespaces, ","), r->status.started_at, r->status.finished_at});
-        }
-        t.rows.push_back(std::move(row));
-      }
-      out << FormatTable(t);
-      break;
-    }
-  }
-  return missing;
+    std::vector<std::string> row = {r->metadata.name, r->spec.plan_name, std::string(dr::ToString(r->spec.action)),
+                                    PhaseOf(*r),       StepOf(*r),        RestoredOf(*r),
+                                    age};
+    if (wide) row.insert(row.end(), {Join(r->spec.namespaces, ","), r->status.started_at, r->status.finished_at});
+    return row;
+  };
+  return RunGetCommand(kind, o, ctx);
 }
 
 Status RunDescribe(const std::string& name, const CommandContext& ctx) {
