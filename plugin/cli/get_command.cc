@@ -1,5 +1,9 @@
 #include "cli/get_command.h"
 
+#include <CLI/CLI.hpp>
+#include <cctype>
+#include <memory>
+
 #include <nlohmann/json.hpp>
 #include <ostream>
 
@@ -86,6 +90,22 @@ Status RunGetCommand(const GetKind& kind, const GetOptions& o, const CommandCont
     }
   }
   return missing;
+}
+
+CLI::App* AddGetSubcommand(CLI::App* cmd, const Registrar& r, const GetKind& kind, std::string description,
+                           std::string_view plural) {
+  auto options = std::make_shared<GetOptions>();
+  CLI::App* get = cmd->add_subcommand("get", std::move(description) + " (aliases: list, ls)");
+  get->alias("list");
+  get->alias("ls");
+  std::string shown(plural);
+  if (!shown.empty()) shown[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(shown[0])));
+  get->add_option("NAME", options->names, shown + " to show (default: all)");
+  get->add_flag("-A,--all-namespaces", options->all_namespaces, "List " + std::string(plural) + " in every namespace");
+  get->callback([r, kind, options] {
+    *r.action = [r, kind, options] { return RunGetCommand(kind, *options, *r.context); };
+  });
+  return get;
 }
 
 }  // namespace kdr::plugin

@@ -41,4 +41,9 @@ struct GetKind {
 
 Status RunGetCommand(const GetKind& kind, const GetOptions& options, const CommandContext& ctx);
 
+// Adds `get` (aliases list and ls) under cmd, taking NAME... and -A,--all-namespaces; `plural`
+// names the objects in the help ("plans"). Returns it for a footer.
+CLI::App* AddGetSubcommand(CLI::App* cmd, const Registrar& r, const GetKind& kind, std::string description,
+                           std::string_view plural);
+
 }  // namespace kdr::plugin

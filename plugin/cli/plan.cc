@@ -98,7 +98,7 @@ std::vector<std::string> PlanRow(const json& plan, bool wide, Clock::WallTime no
   return row;
 }
 
-Status RunGet(const GetOptions& o, const CommandContext& ctx) {
+GetKind PlanGetKind() {
   GetKind kind;
   kind.command = "plan get";
   kind.noun = "plan";
@@ -107,7 +107,7 @@ Status RunGet(const GetOptions& o, const CommandContext& ctx) {
   kind.headers = {"NAME", "PHASE", "SOURCE", "TARGET", "NAMESPACES", "DRIVER", "SPENT-BY", "AGE"};
   kind.wide_headers = {"INVENTORY", "SCHEDULE"};
   kind.row = PlanRow;
-  return RunGetCommand(kind, o, ctx);
+  return kind;
 }
 
 // The plans of the namespace as typed plans; one that does not parse keeps only its name (it
@@ -218,20 +218,14 @@ void RegisterPlan(const Registrar& r) {
       "current context)");
   cmd->require_subcommand(1);
 
-  auto gopts = std::make_shared<GetOptions>();
-  CLI::App* get = cmd->add_subcommand(
-      "get", "List DR plans in the DR namespace (kubectl-dr-system unless -n), or show the named ones "
-             "(aliases: list, ls)");
-  get->alias("list");
-  get->alias("ls");
-  get->add_option("NAME", gopts->names, "Plans to show (default: all)");
-  get->add_flag("-A,--all-namespaces", gopts->all_namespaces, "List plans in every namespace");
+  CLI::App* get = AddGetSubcommand(
+      cmd, r, PlanGetKind(), "List DR plans in the DR namespace (kubectl-dr-system unless -n), or show the named ones",
+      "plans");
   get->footer(
       "Examples:\n"
       "  kubectl dr plan list\n"
       "  kubectl dr plan get shop-to-dr -o yaml\n"
       "  kubectl dr plan ls -A -o wide");
-  get->callback([r, gopts] { *r.action = [r, gopts] { return RunGet(*gopts, *r.context); }; });
 
   auto copts = std::make_shared<CloneOptions>();
   CLI::App* clone = cmd->add_subcommand(

@@ -258,7 +258,7 @@ Status RunCreate(const CreateOptions& o, const CommandContext& ctx) {
   return Status::Ok();
 }
 
-Status RunGet(const GetOptions& o, const CommandContext& ctx) {
+GetKind RecoveryGetKind() {
   GetKind kind;
   kind.command = "recovery get";
   kind.noun = "recovery";
@@ -279,7 +279,7 @@ Status RunGet(const GetOptions& o, const CommandContext& ctx) {
     if (wide) row.insert(row.end(), {Join(r->spec.namespaces, ","), r->status.started_at, r->status.finished_at});
     return row;
   };
-  return RunGetCommand(kind, o, ctx);
+  return kind;
 }
 
 Status RunDescribe(const std::string& name, const CommandContext& ctx) {
@@ -362,15 +362,9 @@ void RegisterRecovery(const Registrar& r) {
       "  kubectl dr recovery create shop-drill --plan shop-to-dr --action Test --namespace-mapping shop=shop-drtest");
   create->callback([r, copts] { *r.action = [r, copts] { return RunCreate(*copts, *r.context); }; });
 
-  auto gopts = std::make_shared<GetOptions>();
-  CLI::App* get = cmd->add_subcommand(
-      "get", "List recoveries in the DR namespace (kubectl-dr-system unless -n), or show the named ones (aliases: "
-             "list, ls)");
-  get->alias("list");
-  get->alias("ls");
-  get->add_option("NAME", gopts->names, "Recoveries to show (default: all)");
-  get->add_flag("-A,--all-namespaces", gopts->all_namespaces, "List recoveries in every namespace");
-  get->callback([r, gopts] { *r.action = [r, gopts] { return RunGet(*gopts, *r.context); }; });
+  AddGetSubcommand(cmd, r, RecoveryGetKind(),
+                   "List recoveries in the DR namespace (kubectl-dr-system unless -n), or show the named ones",
+                   "recoveries");
 
   auto describe_name = std::make_shared<std::string>();
   CLI::App* describe = cmd->add_subcommand("describe", "Show a recovery: its spec, phase, counts and journal");
