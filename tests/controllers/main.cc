@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
                  "directory of Longhorn's backup store, shared by the clusters of a pair (default: none, "
                  "backups end in Error)");
   app.add_option("--longhorn-namespace", flags.longhorn_namespace, "namespace of Longhorn's objects");
+  app.add_option("--longhorn-data-dir", flags.longhorn_data_dir,
+                 "this cluster's Longhorn volume contents, a directory per volume, apart from the backup store "
+                 "(default: --work-dir/longhorn, else a new temp dir)");
   app.add_flag("--no-longhorn", no_longhorn, "do not run the Longhorn simulation");
   app.add_option("--hpe-array", flags.hpe.array, "the HPE array this cluster's hosts use (alletra-sim's name)");
   app.add_option("--alletra-sim-url", flags.hpe.alletra_url, "alletra-sim's admin listener (https://HOST:PORT)");

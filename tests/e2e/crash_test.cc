@@ -608,10 +608,7 @@ class LonghornCrashE2eTest : public CrashE2eTest {
 
 TEST_F(LonghornCrashE2eTest, AFailoverKilledAroundEachStorageStepEndsWithTheVolumesActiveAndTheirDataRestored) {
   // Written on the primary after the first backup: only the failover's own sync carries it.
-  ASSERT_EQ(pair_->Kubectl(pair_->source(), "-n longhorn-system annotate volumes.longhorn.io shop-orders-vol "
-                                            "--overwrite kubesim.kubectl-dr.dev/data='orders up to 42'")
-                .exit_code,
-            0);
+  WriteLonghornFile(*pair_, pair_->source(), "shop-orders-vol", "orders", "orders up to 42");
   ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
   const std::vector<std::string> storage_steps = {"SyncInventory", "SpendPlan", "FailoverInventory",
                                                   "RestoreInventoryVolume", "WorkloadVolumes", "RestoreObjects"};
@@ -654,9 +651,7 @@ TEST_F(LonghornCrashE2eTest, AFailoverKilledAroundEachStorageStepEndsWithTheVolu
               "false/false")
         << volume;
   }
-  EXPECT_EQ(Kubectl("-n longhorn-system get volumes.longhorn.io shop-orders-vol -o "
-                    "'jsonpath={.metadata.annotations.kubesim\\.kubectl-dr\\.dev/data}'").output,
-            "orders up to 42");
+  EXPECT_EQ(LonghornFile(*pair_, target(), "shop-orders-vol", "orders"), "orders up to 42");
   EXPECT_EQ(Kubectl("-n shop get pvc orders -o jsonpath={.status.phase}/{.spec.volumeName}").output,
             "Bound/shop-orders-pv");
   EXPECT_EQ(Kubectl("get pv shop-orders-pv -o jsonpath={.spec.csi.driver}/{.spec.csi.volumeHandle}").output,

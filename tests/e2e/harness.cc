@@ -13,6 +13,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "kubesim/longhorn.h"
 
 extern char** environ;
 
@@ -237,6 +238,7 @@ Status ClusterPair::StartSimulators() {
     std::vector<std::string> args = {binary,         "--kubeconfig", cluster->kubeconfig(),
                                      "--context",    name,           "--longhorn-backup-store",
                                      backupstore,    "--work-dir",   dir_.path() + "/" + name + "-node",
+                                     "--longhorn-data-dir",          LonghornDataDir(name),
                                      "--stop-with",  std::to_string(::getpid())};
     if (const std::string agent = testutil::BinaryDir() + "/kubectl-dr"; fs.Exists(agent)) {
       args.insert(args.end(), {"--agent-binary", agent});
@@ -251,6 +253,15 @@ Status ClusterPair::StartSimulators() {
     simulators_.push_back(std::move(p));
   }
   return Status::Ok();
+}
+
+std::string ClusterPair::LonghornDataDir(const std::string& context) const {
+  return dir_.path() + "/" + context + "-longhorn";
+}
+
+std::string ClusterPair::LonghornVolumeDir(const Cluster& cluster, const std::string& volume) const {
+  if (!simulated_volumes_) return "";
+  return kubesim::LonghornVolumeDir(LonghornDataDir(cluster.context()), volume);
 }
 
 bool ClusterPair::Simulated() {
@@ -314,6 +325,7 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create(const PairOptions& opti
     pair->target_ = std::move(target);
     pair->merged_ = pair->source_->kubeconfig() + ":" + pair->target_->kubeconfig();
     if (options.simulators) KDR_RETURN_IF_ERROR(pair->StartSimulators());
+    pair->simulated_volumes_ = options.simulators;
     return pair;
   }
   if (!kind.empty() && kind != "kubesim") {
@@ -329,7 +341,8 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create(const PairOptions& opti
   for (const char* name : {"source", "target"}) {
     std::string dir = pair->dir_.path() + "/" + name;
     KDR_RETURN_IF_ERROR(fs.MakeDirs(dir));
-    std::vector<std::string> extra = {"--longhorn-backupstore", backupstore};
+    std::vector<std::string> extra = {"--longhorn-backupstore", backupstore, "--longhorn-data-dir",
+                                      pair->LonghornDataDir(name)};
     // The node runs kubectl-dr's agent pods as processes of the built plugin, when it is built.
     if (const std::string agent = testutil::BinaryDir() + "/kubectl-dr"; fs.Exists(agent)) {
       extra.insert(extra.end(), {"--agent-binary", agent});
@@ -344,6 +357,7 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create(const PairOptions& opti
   }
   pair->source_ = std::move(clusters[0]);
   pair->target_ = std::move(clusters[1]);
+  pair->simulated_volumes_ = true;
   pair->merged_ = pair->source_->kubeconfig() + ":" + pair->target_->kubeconfig();
   return pair;
 }

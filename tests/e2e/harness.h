@@ -103,6 +103,13 @@ class ClusterPair {
   // The alletra-sim started for PairOptions::alletra_config; null without one.
   const AlletraSimInfo* alletra() const { return alletra_ ? &alletra_info_ : nullptr; }
 
+  // The directory holding the contents of Longhorn volume `volume` on `cluster`, in the Longhorn
+  // data dir the harness gives that cluster's simulators (kubesim's, or kubesim-controllers'
+  // beside a real cluster; tests/kubesim/longhorn.h). Tests write and read a volume's files
+  // there, as an application would through its mount. "" for clusters given by
+  // KDR_E2E_*_KUBECONFIG, whose volumes are not on this machine.
+  std::string LonghornVolumeDir(const Cluster& cluster, const std::string& volume) const;
+
  private:
   class Process;
   ClusterPair() = default;
@@ -111,11 +118,14 @@ class ClusterPair {
   AlletraSimInfo alletra_info_;
   std::unique_ptr<Cluster> source_;
   std::unique_ptr<Cluster> target_;
+  bool simulated_volumes_ = false;  // the simulators' data dirs are the harness's
   // kubesim-controllers beside each real cluster; stopped before the clusters.
   std::vector<std::unique_ptr<Process>> simulators_;
   std::string merged_;
 
   Status StartSimulators();
+  // The Longhorn data dir of the simulators of the cluster named `context`.
+  std::string LonghornDataDir(const std::string& context) const;
 };
 
 }  // namespace kdr::e2e

@@ -17,6 +17,7 @@
 #include "base/fs.h"
 #include "base/strings.h"
 #include "e2e/harness.h"
+#include "e2e/longhorn_shop.h"
 #include "e2e/webhook_fixture.h"
 #include "testutil/testutil.h"
 
@@ -143,6 +144,8 @@ class LonghornFailoverE2eTest : public StorageFailoverE2eTest {
     if (HasFatalFailure() || IsSkipped()) return;
     SetUpShop("longhorn-shop.yaml", "longhorn-plan.yaml");
     if (HasFatalFailure()) return;
+    SeedLonghornShopVolumes(*pair_);
+    if (HasFatalFailure()) return;
     // The DR site follows the primary's backups: a first backup of each volume, and a standby
     // volume of the same name on the target restored from it (what Longhorn's DR volume setup
     // does).
@@ -177,10 +180,7 @@ class LonghornFailoverE2eTest : public StorageFailoverE2eTest {
 
 TEST_F(LonghornFailoverE2eTest, ActivatesTheDrVolumesWithTheLatestDataAndRestoresTheShopTransformed) {
   // Written on the primary after the first backup: the failover's sync must carry it.
-  ASSERT_EQ(Source("-n longhorn-system annotate volumes.longhorn.io shop-orders-vol --overwrite "
-                   "kubesim.kubectl-dr.dev/data='orders up to 42'")
-                .exit_code,
-            0);
+  WriteLonghornFile(*pair_, pair_->source(), "shop-orders-vol", "orders", "orders up to 42");
   ASSERT_EQ(Target("-n longhorn-system get volumes.longhorn.io shop-orders-vol -o jsonpath={.spec.standby}"), "true");
 
   CommandResult failover = CaptureAndFailOver();
@@ -193,9 +193,7 @@ TEST_F(LonghornFailoverE2eTest, ActivatesTheDrVolumesWithTheLatestDataAndRestore
                      " -o jsonpath={.spec.standby}/{.status.isStandby}"),
               "false/false");
   }
-  EXPECT_EQ(Target("-n longhorn-system get volumes.longhorn.io shop-orders-vol -o "
-                   "'jsonpath={.metadata.annotations.kubesim\\.kubectl-dr\\.dev/data}'"),
-            "orders up to 42");
+  EXPECT_EQ(LonghornFile(*pair_, target(), "shop-orders-vol", "orders"), "orders up to 42");
   // The claims are bound to CSI PVs on those volumes, and the database runs on them.
   EXPECT_EQ(Target("-n shop get pvc orders -o jsonpath={.status.phase}/{.spec.volumeName}"), "Bound/shop-orders-pv");
   EXPECT_EQ(Target("get pv shop-orders-pv -o jsonpath={.spec.csi.driver}/{.spec.csi.volumeHandle}"),
@@ -223,10 +221,7 @@ TEST_F(LonghornFailoverE2eTest, FailsBackOntoStandbyVolumesFollowingTheDrSitesBa
   ExpectSucceeded(CaptureAndFailOver());
   if (HasFatalFailure()) return;
   // Life goes on at the DR site.
-  ASSERT_EQ(Kubectl("-n longhorn-system annotate volumes.longhorn.io shop-orders-vol --overwrite "
-                    "kubesim.kubectl-dr.dev/data='orders up to 99'")
-                .exit_code,
-            0);
+  WriteLonghornFile(*pair_, target(), "shop-orders-vol", "orders", "orders up to 99");
 
   InstallOnThePrimary();
   ASSERT_FALSE(HasFatalFailure());
@@ -246,10 +241,7 @@ TEST_F(LonghornFailoverE2eTest, FailsBackOntoStandbyVolumesFollowingTheDrSitesBa
                    "jsonpath={.spec.standby}/{.status.isStandby}")
                 .output,
             "false/false");
-  EXPECT_EQ(Source("-n longhorn-system get volumes.longhorn.io shop-orders-vol-dr -o "
-                   "'jsonpath={.metadata.annotations.kubesim\\.kubectl-dr\\.dev/data}'")
-                .output,
-            "orders up to 99");
+  EXPECT_EQ(LonghornFile(*pair_, pair_->source(), "shop-orders-vol-dr", "orders"), "orders up to 99");
   // The claims are bound to PVs on them (the PVs that named the stale volumes were replaced), and
   // the database runs there again.
   EXPECT_EQ(Source("-n shop get pvc orders -o jsonpath={.status.phase}/{.spec.volumeName}").output,
@@ -268,10 +260,7 @@ TEST_F(LonghornFailoverE2eTest, FailsBackOntoStandbyVolumesFollowingTheDrSitesBa
       kBindDeadline))
       << Source("-n shop get deployment db -o yaml").output;
   // The stale originals are kept, not deleted: the failback never destroys data.
-  EXPECT_EQ(Source("-n longhorn-system get volumes.longhorn.io shop-orders-vol -o "
-                   "'jsonpath={.metadata.annotations.kubesim\\.kubectl-dr\\.dev/data}'")
-                .output,
-            "orders up to 41");
+  EXPECT_EQ(LonghornFile(*pair_, pair_->source(), "shop-orders-vol", "orders"), "orders up to 41");
   // The DR site is quiesced.
   EXPECT_EQ(Target("-n shop get deployment db -o jsonpath={.spec.replicas}"), "0");
 }

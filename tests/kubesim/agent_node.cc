@@ -18,6 +18,7 @@
 #include "base/strings.h"
 #include "controllers_internal.h"
 #include "dr/agent_job.h"
+#include "longhorn.h"
 
 namespace kdr::kubesim {
 namespace {
@@ -98,6 +99,11 @@ Result<std::string> AgentNode::VolumeDir(const json& pod, const json& volume, co
     auto pv = pv_name.empty() ? Result<json>(Status::NotFound("")) : view_->Get(kPvs, "", pv_name);
     if (!pv.ok()) return Status::FailedPrecondition("claim " + Quote(claim) + " is not bound to a volume");
     std::string host = Str(*pv, "/spec/hostPath/path"_json_pointer);
+    const std::string driver = Str(*pv, "/spec/csi/driver"_json_pointer);
+    // A Longhorn volume's directory is its controller's, made with the volume.
+    if (driver == kLonghornCsiDriver) {
+      return LonghornDir(pv_name, Str(*pv, "/spec/csi/volumeHandle"_json_pointer));
+    }
     if (host.empty()) {
       dir = work_dir_ + "/volumes/" + pv_name;
     } else if (StartsWith(host, kProvisionedPrefix)) {
@@ -112,6 +118,26 @@ Result<std::string> AgentNode::VolumeDir(const json& pod, const json& volume, co
   }
   KDR_RETURN_IF_ERROR(fs.MakeDirs(dir, 0755));
   return dir;
+}
+
+// As the Longhorn CSI driver's NodeStageVolume would: only an active volume has a frontend.
+Result<std::string> AgentNode::LonghornDir(const std::string& pv_name, const std::string& volume) const {
+  const std::string prefix = "MountVolume.MountDevice failed for volume " + Quote(pv_name) + ": ";
+  if (options_.longhorn_data_dir.empty()) {
+    return Status::FailedPrecondition(prefix + "this node runs no Longhorn (no longhorn data dir), so it cannot mount " +
+                                      std::string(kLonghornCsiDriver) + " volumes");
+  }
+  if (volume.empty()) return Status::FailedPrecondition(prefix + "the persistentvolume has no csi.volumeHandle");
+  auto v = view_->Get(kLonghornVolumes, options_.longhorn_namespace, volume);
+  if (!v.ok()) {
+    return Status::FailedPrecondition(prefix + "longhorn volume " + Quote(volume) + ": " + v.status().message());
+  }
+  if (!LonghornVolumeActive(*v)) {
+    return Status::FailedPrecondition(prefix + "longhorn volume " + Quote(volume) +
+                                      " is a standby (DR) volume or still restoring: its frontend is disabled until "
+                                      "it is activated");
+  }
+  return LonghornVolumeDir(options_.longhorn_data_dir, volume);
 }
 
 Result<AgentNode::Process> AgentNode::Start(const json& pod, const std::string& now) {

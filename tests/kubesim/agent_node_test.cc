@@ -10,6 +10,7 @@
 #include "base/fs.h"
 #include "dr/agent_job.h"
 #include "inventory/format.h"
+#include "kubesim/longhorn.h"
 #include "kubesim/server.h"
 #include "kubesim/store.h"
 #include "kubesim/test_support.h"
@@ -32,7 +33,8 @@ class AgentNodeTest : public ::testing::Test {
     if (access(binary_.c_str(), X_OK) != 0) GTEST_SKIP() << "kubectl-dr is not built at " << binary_ << "; build the kubectl-dr target";
     Server::Options o;
     ControllerOptions co;
-    co.longhorn = false;
+    co.longhorn = longhorn_;
+    co.longhorn_data_dir = dir_.path() + "/longhorn";
     co.resync_interval = std::chrono::milliseconds(200);
     co.agent.binary = binary_;
     co.agent.work_dir = dir_.path() + "/node";
@@ -121,6 +123,7 @@ class AgentNodeTest : public ::testing::Test {
     return out;
   }
 
+  bool longhorn_ = false;  // run kubesim's Longhorn (AgentNodeLonghornTest)
   testutil::TempDir dir_;
   std::string binary_;
   std::string volume_dir_;
@@ -201,6 +204,85 @@ TEST_F(AgentNodeTest, AgentPodWaitsForItsClaimBeforeItRuns) {
     return pods.size() == 1 && pods[0].value("/status/phase"_json_pointer, "") == "Pending";
   }));
   EXPECT_FALSE(pods[0].contains("/status/containerStatuses"_json_pointer)) << "no process before the claim binds";
+}
+
+// The node with kubesim's Longhorn: a claim on a Longhorn CSI PV mounts as the Longhorn volume's
+// directory.
+class AgentNodeLonghornTest : public AgentNodeTest {
+ protected:
+  AgentNodeLonghornTest() { longhorn_ = true; }
+
+  // An active Longhorn volume `volume`, a CSI PV on it and the claim kubectl-dr-system/`claim`.
+  void LonghornClaim(const std::string& claim, const std::string& volume) {
+    ASSERT_TRUE(WaitFor({"longhorn.io", "backuptargets"}, "longhorn-system", "default", [](const json&) { return true; }));
+    Create(kLonghornVolumes, "longhorn-system",
+           {{"apiVersion", "longhorn.io/v1beta2"}, {"kind", "Volume"},
+            {"metadata", {{"name", volume}, {"namespace", "longhorn-system"}}},
+            {"spec", {{"size", "1073741824"}, {"numberOfReplicas", 3}, {"frontend", "blockdev"}}}});
+    ASSERT_TRUE(WaitFor(kLonghornVolumes, "longhorn-system", volume, LonghornVolumeActive));
+    Create({"", "persistentvolumes"}, "",
+           {{"apiVersion", "v1"}, {"kind", "PersistentVolume"}, {"metadata", {{"name", volume + "-pv"}}},
+            {"spec", {{"capacity", {{"storage", "1Gi"}}}, {"accessModes", {"ReadWriteOnce"}}, {"storageClassName", ""},
+                      {"csi", {{"driver", std::string(kLonghornCsiDriver)}, {"volumeHandle", volume}}}}}});
+    Create({"", "persistentvolumeclaims"}, "kubectl-dr-system",
+           {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
+            {"metadata", {{"name", claim}, {"namespace", "kubectl-dr-system"}}},
+            {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"storageClassName", ""}, {"volumeName", volume + "-pv"},
+                      {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+    ASSERT_TRUE(WaitFor({"", "persistentvolumeclaims"}, "kubectl-dr-system", claim,
+                        [](const json& c) { return c.value("/status/phase"_json_pointer, "") == "Bound"; }));
+  }
+
+  json CaptureJobOn(const std::string& name, const std::string& claim) {
+    json job = CaptureJob(name);
+    job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] = claim;
+    return job;
+  }
+
+  const GroupResource kLonghornVolumes{"longhorn.io", "volumes"};
+};
+
+TEST_F(AgentNodeLonghornTest, ALonghornClaimMountsAsTheLonghornVolumesDirectory) {
+  LonghornClaim("lh-inventory", "inv-vol");
+  Create(kJobs, "kubectl-dr-system", CaptureJobOn("capture-lh", "lh-inventory"));
+  ASSERT_TRUE(WaitFor(kJobs, "kubectl-dr-system", "capture-lh", JobCondition("Complete")));
+  PosixFileSystem fs;
+  auto inv = inventory::Inventory::Open(fs, LonghornVolumeDir(dir_.path() + "/longhorn", "inv-vol"));
+  ASSERT_TRUE(inv.ok()) << inv.status().message();
+  EXPECT_FALSE(inv->index().objects.empty());
+  EXPECT_FALSE(fs.Exists(dir_.path() + "/node/volumes/inv-vol-pv")) << "not the node's scratch directory";
+}
+
+// A volume being restored has no frontend: the pod fails as the mount would, saying why.
+TEST_F(AgentNodeLonghornTest, AVolumeThatIsNotActiveIsNotMountedAndThePodFailsSayingWhy) {
+  LonghornClaim("lh-inventory", "inv-vol");
+  // As a restore started on it would (the status subresource).
+  WriteOptions status;
+  status.subresource = "status";
+  ASSERT_TRUE(server_->store()
+                  ->Modify(kLonghornVolumes, "longhorn-system", "inv-vol",
+                           [](json* v) {
+                             (*v)["status"]["restoreRequired"] = true;
+                             return Status::Ok();
+                           },
+                           status)
+                  .ok());
+  ASSERT_TRUE(WaitFor(kLonghornVolumes, "longhorn-system", "inv-vol",
+                      [](const json& v) { return !LonghornVolumeActive(v); }));
+  Create(kJobs, "kubectl-dr-system", CaptureJobOn("capture-restoring", "lh-inventory"));
+  ASSERT_TRUE(WaitFor(kJobs, "kubectl-dr-system", "capture-restoring", JobCondition("Failed")));
+  std::vector<json> pods = PodsOf("capture-restoring");
+  ASSERT_EQ(pods.size(), 1u);
+  const json terminated = pods[0].value("/status/containerStatuses/0/state/terminated"_json_pointer, json::object());
+  EXPECT_EQ(terminated.value("reason", ""), "StartError");
+  const std::string message = terminated.value("message", "");
+  EXPECT_NE(message.find("volume \"inv-vol-pv\""), std::string::npos) << message;
+  EXPECT_NE(message.find("longhorn volume \"inv-vol\" is a standby (DR) volume or still restoring"),
+            std::string::npos)
+      << message;
+  PosixFileSystem fs;
+  EXPECT_FALSE(fs.Exists(LonghornVolumeDir(dir_.path() + "/longhorn", "inv-vol") + "/kubectl-dr"))
+      << "nothing was written to the volume";
 }
 
 }  // namespace

@@ -144,6 +144,10 @@ TEST_F(ClientViewTest, LonghornControllerOverTheApiCompletesABackup) {
   ControllerOptions o;
   o.clock = &clock_;
   o.longhorn_backupstore = dir.path() + "/backupstore";
+  o.longhorn_data_dir = dir.path() + "/volumes";
+  PosixFileSystem fs;
+  ASSERT_TRUE(fs.MakeDirs(LonghornVolumeDir(o.longhorn_data_dir, "data")).ok());
+  ASSERT_TRUE(fs.WriteFile(LonghornVolumeDir(o.longhorn_data_dir, "data") + "/greeting", "hello").ok());
   ASSERT_TRUE(InstallLonghornCrds(view_.get()).ok());
   auto lh = NewLonghornController(view_.get(), o);
   ASSERT_TRUE(lh.ok()) << lh.status().message();
@@ -154,8 +158,7 @@ TEST_F(ClientViewTest, LonghornControllerOverTheApiCompletesABackup) {
 
   json vol = {{"apiVersion", "longhorn.io/v1beta2"},
               {"kind", "Volume"},
-              {"metadata", {{"name", "data"}, {"namespace", "longhorn-system"},
-                            {"annotations", {{std::string(kLonghornDataAnnotation), "hello"}}}}},
+              {"metadata", {{"name", "data"}, {"namespace", "longhorn-system"}}},
               {"spec", {{"size", "1073741824"}, {"numberOfReplicas", 3}, {"frontend", "blockdev"}}}};
   json backup = {{"apiVersion", "longhorn.io/v1beta2"},
                  {"kind", "Backup"},
@@ -181,8 +184,9 @@ TEST_F(ClientViewTest, LonghornControllerOverTheApiCompletesABackup) {
   }
   EXPECT_EQ(state, "Completed");
   EXPECT_EQ(last, "b1");
-  PosixFileSystem fs;
   EXPECT_TRUE(fs.Exists(dir.path() + "/backupstore/volumes/data/backups/backup_b1.cfg"));
+  EXPECT_EQ(fs.ReadFile(dir.path() + "/backupstore/volumes/data/backups/backup_b1.data/greeting").value_or(""),
+            "hello");
 }
 
 TEST(StoreViewTest, BindingSetsTheNodeOnceAndRefusesAnother) {

@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "cluster_view.h"
 #include "controllers_internal.h"
+#include "sim/dir_tree.h"
 #include "longhorn.h"
 
 namespace kdr::kubesim {
@@ -51,6 +52,8 @@ void RunReconciler(std::stop_token stop, ClusterView* view, std::vector<GroupRes
 }
 
 struct Controllers::Impl {
+  // Longhorn's volumes when no data dir was given; removed last, once nothing runs.
+  std::unique_ptr<sim::ScopedTree> scratch_longhorn;
   std::unique_ptr<Clock> own_clock;
   std::unique_ptr<StoreView> view;  // what every reconciler watches; Longhorn's too
   std::vector<std::unique_ptr<Reconciler>> reconcilers;
@@ -87,6 +90,15 @@ Result<std::unique_ptr<Controllers>> Controllers::Start(Store* store, Controller
   if (options.clock == nullptr) {
     c->impl_->own_clock = std::make_unique<RealClock>();
     options.clock = c->impl_->own_clock.get();
+  }
+  if (options.longhorn && options.longhorn_data_dir.empty()) {
+    KDR_ASSIGN_OR_RETURN(c->impl_->scratch_longhorn, sim::ScopedTree::Make("kubesim-longhorn"));
+    options.longhorn_data_dir = c->impl_->scratch_longhorn->path();
+  }
+  // The node mounts Longhorn CSI volumes as the directories this Longhorn keeps.
+  if (options.longhorn && options.agent.longhorn_data_dir.empty()) {
+    options.agent.longhorn_data_dir = options.longhorn_data_dir;
+    options.agent.longhorn_namespace = options.longhorn_namespace;
   }
   if (options.longhorn) {
     c->impl_->view = std::make_unique<StoreView>(store);

@@ -113,6 +113,11 @@ struct AgentNodeOptions {
   std::string ca_pem;
   // A token authenticating as the service account NS/NAME.
   std::function<std::string(const std::string& ns, const std::string& name)> issue_token;
+  // Longhorn CSI volumes (driver.longhorn.io) mount as their Longhorn volume's directory
+  // (longhorn.h): the Longhorn controller's data dir and namespace. Controllers::Start fills
+  // them from ControllerOptions; "" = such volumes cannot be mounted.
+  std::string longhorn_data_dir;
+  std::string longhorn_namespace = "longhorn-system";
 };
 
 struct ControllerOptions {
@@ -125,6 +130,9 @@ struct ControllerOptions {
   // Longhorn: the backup store directory (shared by a source and a target kubesim). "" disables
   // backups (Backup objects then end in state Error naming the missing backup target).
   std::string longhorn_backupstore;
+  // Longhorn: this cluster's volume contents, a directory per volume (longhorn.h); keep it out
+  // of the backup store. "" = a new temporary directory, removed when the controllers are.
+  std::string longhorn_data_dir;
   // Longhorn: the namespace its objects live in.
   std::string longhorn_namespace = "longhorn-system";
   // How often standby volumes look for new backups in the backup store (Longhorn's

@@ -14,6 +14,7 @@
 #include "base/strings.h"
 #include "client_view.h"
 #include "controllers_internal.h"
+#include "sim/dir_tree.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "longhorn.h"
@@ -41,6 +42,7 @@ std::pair<std::string, int> HostPort(const std::string& url) {
 }  // namespace
 
 struct ExternalControllers::Impl {
+  std::unique_ptr<sim::ScopedTree> scratch_longhorn;  // destroyed last, once nothing runs
   std::string node_name;
   std::string server;
   std::unique_ptr<kube::Client> client;
@@ -132,6 +134,15 @@ Result<std::unique_ptr<ExternalControllers>> ExternalControllers::Start(const Ex
   lh.logger = logger;
   lh.longhorn_backupstore = flags.longhorn_backup_store;
   lh.longhorn_namespace = flags.longhorn_namespace;
+  lh.longhorn_data_dir = flags.longhorn_data_dir;
+  if (flags.longhorn && lh.longhorn_data_dir.empty()) {
+    if (!flags.work_dir.empty()) {
+      lh.longhorn_data_dir = JoinPath(flags.work_dir, "longhorn");
+    } else {
+      KDR_ASSIGN_OR_RETURN(impl.scratch_longhorn, sim::ScopedTree::Make("kubesim-longhorn"));
+      lh.longhorn_data_dir = impl.scratch_longhorn->path();
+    }
+  }
   const std::chrono::milliseconds resync = lh.resync_interval;
   if (flags.longhorn) {
     KDR_RETURN_IF_ERROR(InstallLonghornCrds(impl.view.get()).WithContext("installing the longhorn CRDs"));
@@ -163,6 +174,10 @@ Result<std::unique_ptr<ExternalControllers>> ExternalControllers::Start(const Ex
   node.logger = logger;
   node.agent.binary = flags.agent_binary;
   node.agent.work_dir = flags.work_dir;
+  if (flags.longhorn) {
+    node.agent.longhorn_data_dir = lh.longhorn_data_dir;
+    node.agent.longhorn_namespace = flags.longhorn_namespace;
+  }
   node.agent.ca_pem = config->ca_pem;
   const int api_port = port;
   node.agent.api_port = [api_port] { return api_port; };

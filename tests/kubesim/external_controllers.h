@@ -7,6 +7,7 @@
 // (controllers.h).
 //
 //   kubesim-controllers --kubeconfig KC [--context CTX] [--longhorn-backup-store DIR]
+//       [--longhorn-data-dir DIR]
 //       [--hpe-array A --alletra-sim-url URL --alletra-sim-ca CA] [--agent-binary kubectl-dr]
 //       [--work-dir DIR] [--node-name NAME]
 //
@@ -31,6 +32,9 @@ struct ExternalFlags {
   std::string context;               // --context ("" = the kubeconfig's current context)
   std::string longhorn_backup_store;  // --longhorn-backup-store ("" = backups end in Error)
   std::string longhorn_namespace = "longhorn-system";
+  // --longhorn-data-dir: the volumes' contents ("" = work_dir/longhorn, else a new temp dir
+  // removed on Stop).
+  std::string longhorn_data_dir;
   HpeArrayFlags hpe;                 // --hpe-array, --alletra-sim-url, --alletra-sim-ca, --alletra-sim-insecure
   std::string agent_binary;          // --agent-binary ("" = agent pods pretend to run)
   std::string work_dir;              // --work-dir ("" = a new temp dir, when agent pods run)

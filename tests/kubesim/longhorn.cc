@@ -10,6 +10,7 @@
 #include "base/strings.h"
 #include "cluster_view.h"
 #include "controllers_internal.h"
+#include "sim/dir_tree.h"
 
 namespace kdr::kubesim {
 namespace {
@@ -120,7 +121,8 @@ json Condition(const std::string& type, bool status, const std::string& reason,
   return c;
 }
 
-// The backup store: DIR/volumes/VOL/volume.cfg and DIR/volumes/VOL/backups/backup_NAME.cfg.
+// The backup store: DIR/volumes/VOL/volume.cfg, DIR/volumes/VOL/backups/backup_NAME.cfg and the
+// backup's copy of the volume's directory, DIR/volumes/VOL/backups/backup_NAME.data/.
 class BackupStore {
  public:
   BackupStore(FileSystem* fs, std::string dir) : fs_(fs), dir_(std::move(dir)) {}
@@ -135,9 +137,15 @@ class BackupStore {
   std::string BackupPath(const std::string& vol, const std::string& backup) const {
     return JoinPath(JoinPath(VolumeDir(vol), "backups"), "backup_" + backup + ".cfg");
   }
+  std::string DataPath(const std::string& vol, const std::string& backup) const {
+    return JoinPath(JoinPath(VolumeDir(vol), "backups"), "backup_" + backup + ".data");
+  }
 
-  Status Write(const std::string& vol, const json& backup) {
+  // Copies `contents` (the volume's directory) into the store, then records the backup: its
+  // data is whole before its .cfg makes it visible.
+  Status Write(const std::string& vol, const json& backup, const std::string& contents) {
     KDR_RETURN_IF_ERROR(fs_->MakeDirs(JoinPath(VolumeDir(vol), "backups")));
+    KDR_RETURN_IF_ERROR(sim::ReplaceTree(contents, DataPath(vol, backup["name"])));
     KDR_RETURN_IF_ERROR(fs_->WriteFile(BackupPath(vol, backup["name"]), backup.dump(2)));
     json cfg = ReadJson(JoinPath(VolumeDir(vol), "volume.cfg")).value_or(json::object());
     if (!cfg.contains("createdAt")) cfg["createdAt"] = backup["createdAt"];
@@ -193,11 +201,28 @@ class LonghornController : public Reconciler {
         options_(options),
         own_fs_(std::move(own_fs)),
         backups_(own_fs_ ? own_fs_.get() : options.fs, options.longhorn_backupstore),
-        ns_(options.longhorn_namespace) {}
+        ns_(options.longhorn_namespace),
+        data_dir_(options.longhorn_data_dir) {}
 
   std::string_view name() const override { return "longhorn"; }
 
   Status Init() {
+    if (data_dir_.empty()) {
+      return Status::InvalidArgument("the longhorn data dir is not set: volumes need a directory for their contents");
+    }
+    if (backups_.configured()) {
+      const std::string store = TrimSlash(options_.longhorn_backupstore);
+      const std::string data = TrimSlash(data_dir_);
+      if (data == store || StartsWith(data, store + "/") || StartsWith(store, data + "/")) {
+        return Status::InvalidArgument("the longhorn data dir " + Quote(data_dir_) + " and the backup store " +
+                                       Quote(options_.longhorn_backupstore) +
+                                       " overlap: the store is shared between clusters, a volume's contents are "
+                                       "its cluster's; give them separate directories");
+      }
+    }
+    KDR_RETURN_IF_ERROR((own_fs_ ? own_fs_.get() : options_.fs)
+                            ->MakeDirs(data_dir_)
+                            .WithContext("preparing the longhorn data dir"));
     if (backups_.configured()) {
       KDR_RETURN_IF_ERROR(
           (own_fs_ ? own_fs_.get() : options_.fs)
@@ -391,9 +416,10 @@ class LonghornController : public Reconciler {
                    {"size", Str(*v, "/spec/size"_json_pointer)},
                    {"labels", b.contains("/spec/labels"_json_pointer)
                                   ? b.at("/spec/labels"_json_pointer)
-                                  : json::object()},
-                   {"data", Annotation(*v, std::string(kLonghornDataAnnotation))}};
-    Status w = backups_.Write(vol, record);
+                                  : json::object()}};
+    const std::string contents = LonghornVolumeDir(data_dir_, vol);
+    Status w = (own_fs_ ? own_fs_.get() : options_.fs)->MakeDirs(contents);
+    if (w.ok()) w = backups_.Write(vol, record, contents);
     if (!w.ok()) return FailBackup(b, "writing the backup store: " + w.message());
     newest_[vol] = Name(b);
     Warn("backup status", WriteStatus(view_, kBackups, ns_, Name(b), BackupStatus(record)));
@@ -407,8 +433,8 @@ class LonghornController : public Reconciler {
     }
   }
 
-  // Restores backup `name` of backup volume `vol` into volume v (its data annotation); returns
-  // false with *error when the backup is not in the store.
+  // Restores backup `name` of backup volume `vol` into volume v: its directory becomes a copy
+  // of the backup's data. False with *error when the backup or its data is not in the store.
   bool Restore(const json& v, const std::string& vol, const std::string& name,
                std::string* error) {
     auto b = backups_.Backup(vol, name);
@@ -417,16 +443,18 @@ class LonghornController : public Reconciler {
                " not found in the backup store " + backups_.target_url();
       return false;
     }
-    std::string data = b->value("data", "");
-    if (Annotation(v, std::string(kLonghornDataAnnotation)) != data) {
-      auto m = view_->Modify(kLonghornVolumes, ns_, Name(v), [&](json* obj) {
-        (*obj)["metadata"]["annotations"][std::string(kLonghornDataAnnotation)] = data;
-        return Status::Ok();
-      });
-      if (!m.ok()) {
-        *error = m.status().message();
-        return false;
-      }
+    Status copied = sim::ReplaceTree(backups_.DataPath(vol, name), LonghornVolumeDir(data_dir_, Name(v)));
+    if (copied.code() == StatusCode::kNotFound) {
+      *error = "backup " + Quote(name) + " of volume " + Quote(vol) + " has no data in the backup store " +
+               backups_.target_url() + " (" + backups_.DataPath(vol, name) + " is missing)";
+      return false;
+    }
+    if (!copied.ok()) {
+      *error = "restoring backup " + Quote(name) + " into volume " + Quote(Name(v)) + ": " + copied.message();
+      return false;
+    }
+    if (options_.logger) {
+      options_.logger->Info("longhorn backup restored", {{"backup", name}, {"volume", Name(v)}});
     }
     return true;
   }
@@ -500,6 +528,11 @@ class LonghornController : public Reconciler {
       // One way: an active volume does not become standby again.
       options_.logger->Debug("ignoring standby on an active longhorn volume", {{"volume", Name(v)}});
     }
+    if (!restoring) {
+      // An active volume has its (maybe empty) directory; a restored one got it from its backup.
+      Warn("longhorn volume directory",
+           (own_fs_ ? own_fs_.get() : options_.fs)->MakeDirs(LonghornVolumeDir(data_dir_, Name(v))));
+    }
 
     st["isStandby"] = standby;
     st["restoreRequired"] = restoring;
@@ -551,6 +584,7 @@ class LonghornController : public Reconciler {
   std::unique_ptr<FileSystem> own_fs_;
   BackupStore backups_;
   const std::string ns_;
+  const std::string data_dir_;
   bool dirty_ = true;
   bool sync_now_ = true;
   bool target_ready_ = false;
@@ -593,6 +627,10 @@ Status InstallLonghornCrds(ClusterView* view) {
     }
   }
   return Status::Ok();
+}
+
+std::string LonghornVolumeDir(std::string_view data_dir, std::string_view volume) {
+  return JoinPath(data_dir, volume);
 }
 
 bool LonghornVolumeActive(const json& v) {

@@ -22,11 +22,20 @@
 //                                    spec.syncRequestedAt; status.available
 //
 // Behaviour:
-//   - A Backup of an active volume is written to the backup store (DIR/volumes/VOL/backups/
-//     backup_NAME.cfg, then DIR/volumes/VOL/volume.cfg naming it the last backup) and turns
-//     Completed with status.url "file://DIR?backup=NAME&volume=VOL"; the volume's
-//     status.lastBackup names it. A volume's data is simulated by its annotation
-//     kubesim.kubectl-dr.dev/data, which a backup captures and a restore writes back.
+//   - A volume's contents are a directory of this machine, LonghornVolumeDir(data dir, VOL), in
+//     the cluster's own data dir (ControllerOptions::longhorn_data_dir, never in the shared
+//     backup store), made when an active volume is first seen. kubesim's node mounts it in the
+//     agent's pods (agent_node.h); tests write and read its files.
+//   - A Backup of an active volume copies that directory into the backup store (DIR/volumes/VOL/
+//     backups/backup_NAME.data/, built under a temporary name and renamed, see sim/dir_tree.h),
+//     then writes DIR/volumes/VOL/backups/backup_NAME.cfg and DIR/volumes/VOL/volume.cfg naming
+//     it the last backup, and turns Completed with status.url
+//     "file://DIR?backup=NAME&volume=VOL"; the volume's status.lastBackup names it. A backup is
+//     in the store once its .cfg is: a reader never finds one whose data is half copied.
+//   - Every restore (fromBackup, each backup a DR volume follows, activation's catch-up)
+//     replaces the volume's directory with a copy of the backup's data, made aside and swapped
+//     in, so the directory shows the old contents or the backup's, never a mix. A backup whose
+//     data is missing from the store fails the restore (condition Restore, RestoreFailure).
 //   - Every poll interval (or when the spec.syncRequestedAt of a BackupVolume or of the
 //     BackupTarget changes) the backup
 //     store is read: BackupVolumes and Completed Backups appear for what other clusters wrote.
@@ -51,6 +60,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "base/status.h"
 #include "controllers.h"
@@ -60,8 +70,12 @@ namespace kdr::kubesim {
 class ClusterView;
 class Reconciler;
 
-// Data annotation of a simulated volume.
-inline constexpr std::string_view kLonghornDataAnnotation = "kubesim.kubectl-dr.dev/data";
+// The CSI driver name of Longhorn's PVs (a PV's csi.volumeHandle names the Longhorn volume).
+inline constexpr std::string_view kLonghornCsiDriver = "driver.longhorn.io";
+
+// The directory holding the contents of Longhorn volume `volume` of the cluster whose
+// Longhorn data dir is `data_dir` (ControllerOptions::longhorn_data_dir): DATA_DIR/VOLUME.
+std::string LonghornVolumeDir(std::string_view data_dir, std::string_view volume);
 
 // Creates the Longhorn CRDs (volumes, backups, backupvolumes, backuptargets) when missing.
 Status InstallLonghornCrds(ClusterView* view);
@@ -81,8 +95,9 @@ Status ValidateLonghornVolumeUpdate(const nlohmann::json& old_volume,
 
 // The controller, over any cluster view: kubesim's Store in process (started by Controllers) or
 // a real API server (kubesim-controllers). It reads and writes only longhorn.io objects,
-// namespaces (its own) and PVs (read), so it behaves alike on both. InvalidArgument when the
-// backup store directory cannot be created. `view` must outlive it.
+// namespaces (its own) and PVs (read), so it behaves alike on both. InvalidArgument when
+// options.longhorn_data_dir is empty or inside the backup store, or when either directory
+// cannot be created. `view` must outlive it.
 Result<std::unique_ptr<Reconciler>> NewLonghornController(ClusterView* view,
                                                           const ControllerOptions& options);
 

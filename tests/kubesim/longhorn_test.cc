@@ -12,6 +12,7 @@
 #include "kubesim/controllers.h"
 #include "kubesim/registry.h"
 #include "kubesim/store.h"
+#include "sim/dir_tree.h"
 #include "testutil/testutil.h"
 
 namespace kdr::kubesim {
@@ -27,8 +28,10 @@ const GroupResource kPvcs{"", "persistentvolumeclaims"};
 const GroupResource kPvs{"", "persistentvolumes"};
 const std::string kNs = "longhorn-system";
 
-// One simulated cluster: a store with every controller running.
+// One simulated cluster: a store with every controller running, its Longhorn volumes' contents
+// in a directory of its own.
 struct Cluster {
+  testutil::TempDir volumes;
   Registry registry;
   std::unique_ptr<Store> store;
   std::unique_ptr<Controllers> controllers;
@@ -46,6 +49,7 @@ class LonghornTest : public ::testing::Test {
     ControllerOptions o;
     o.clock = &clock_;
     o.longhorn_backupstore = backupstore;
+    o.longhorn_data_dir = c->volumes.path();
     o.longhorn_poll_interval = std::chrono::hours(1);
     o.resync_interval = std::chrono::milliseconds(200);
     auto ctl = Controllers::Start(c->store.get(), o);
@@ -83,13 +87,10 @@ class LonghornTest : public ::testing::Test {
     };
   }
 
-  static json Volume(const std::string& name, const std::string& data, json spec_extra = {}) {
+  static json Volume(const std::string& name, json spec_extra = {}) {
     json v = {{"apiVersion", "longhorn.io/v1beta2"},
               {"kind", "Volume"},
-              {"metadata",
-               {{"name", name},
-                {"namespace", kNs},
-                {"annotations", {{std::string(kLonghornDataAnnotation), data}}}}},
+              {"metadata", {{"name", name}, {"namespace", kNs}}},
               {"spec", {{"size", "1073741824"}, {"numberOfReplicas", 3}, {"frontend", "blockdev"}}}};
     if (spec_extra.is_object()) v["spec"].merge_patch(spec_extra);
     return v;
@@ -104,17 +105,23 @@ class LonghornTest : public ::testing::Test {
             {"spec", {{"snapshotName", "snap-" + name}}}};
   }
 
+  // Writes `data` as the file "data" of a volume's directory on a cluster.
+  static void Write(Cluster& c, const std::string& volume, const std::string& data) {
+    PosixFileSystem fs;
+    const std::string dir = LonghornVolumeDir(c.volumes.path(), volume);
+    ASSERT_TRUE(fs.MakeDirs(dir).ok());
+    ASSERT_TRUE(fs.WriteFile(dir + "/data", data).ok());
+  }
+  // The file "data" of a volume's directory ("<none>" when absent).
+  static std::string Data(Cluster& c, const std::string& volume) {
+    auto r = PosixFileSystem().ReadFile(LonghornVolumeDir(c.volumes.path(), volume) + "/data");
+    return r.ok() ? *r : "<none>";
+  }
+
   // Writes data into the source volume and backs it up; returns the Completed backup.
   json BackUp(Cluster& c, const std::string& volume, const std::string& data,
               const std::string& backup) {
-    EXPECT_TRUE(c.store
-                    ->Modify(kVolumes, kNs, volume,
-                             [&](json* o) {
-                               (*o)["metadata"]["annotations"][std::string(kLonghornDataAnnotation)] =
-                                   data;
-                               return Status::Ok();
-                             })
-                    .ok());
+    Write(c, volume, data);
     EXPECT_TRUE(c.store->Create(kBackups, kNs, Backup(backup, volume)).ok());
     EXPECT_TRUE(WaitFor(c, kBackups, kNs, backup, Field("/status/state", "Completed")));
     return *c.store->Get(kBackups, kNs, backup);
@@ -156,7 +163,7 @@ TEST_F(LonghornTest, InstallsCrdsAndTheBackupTarget) {
 
 TEST_F(LonghornTest, BackupWritesTheStoreAndCompletes) {
   auto c = StartCluster(dir_.path());
-  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data")).ok());
   ASSERT_TRUE(WaitFor(*c, kVolumes, kNs, "data", Field("/status/state", "detached")));
   json b = BackUp(*c, "data", "v1", "backup-1");
   EXPECT_EQ(b["status"]["url"], "file://" + dir_.path() + "?backup=backup-1&volume=data");
@@ -173,7 +180,7 @@ TEST_F(LonghornTest, BackupWritesTheStoreAndCompletes) {
 
 TEST_F(LonghornTest, BackupsThatCannotBeTakenEndInError) {
   auto c = StartCluster(dir_.path());
-  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data")).ok());
   struct Case {
     std::string backup;
     std::string volume;
@@ -191,7 +198,7 @@ TEST_F(LonghornTest, BackupsThatCannotBeTakenEndInError) {
     EXPECT_NE(error.find(k.want), std::string::npos) << error;
   }
   auto nostore = StartCluster("");
-  ASSERT_TRUE(nostore->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  ASSERT_TRUE(nostore->store->Create(kVolumes, kNs, Volume("data")).ok());
   ASSERT_TRUE(nostore->store->Create(kBackups, kNs, Backup("b", "data")).ok());
   ASSERT_TRUE(WaitFor(*nostore, kBackups, kNs, "b", Field("/status/state", "Error")));
   EXPECT_NE(nostore->store->Get(kBackups, kNs, "b")->at("status")["error"].get<std::string>().find(
@@ -204,7 +211,7 @@ TEST_F(LonghornTest, BackupsThatCannotBeTakenEndInError) {
 TEST_F(LonghornTest, DrVolumeFollowsBackupsAndActivatesOnlyOnceCaughtUp) {
   auto source = StartCluster(dir_.path());
   auto target = StartCluster(dir_.path());
-  ASSERT_TRUE(source->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  ASSERT_TRUE(source->store->Create(kVolumes, kNs, Volume("data")).ok());
   json b1 = BackUp(*source, "data", "v1", "backup-1");
 
   Sync(*target);
@@ -213,7 +220,7 @@ TEST_F(LonghornTest, DrVolumeFollowsBackupsAndActivatesOnlyOnceCaughtUp) {
   ASSERT_TRUE(WaitFor(*target, kBackups, kNs, "backup-1", Field("/status/state", "Completed")));
   EXPECT_EQ(target->store->Get(kBackups, kNs, "backup-1")->at("status")["url"], b1["status"]["url"]);
 
-  json dr = Volume("data", "", {{"fromBackup", b1["status"]["url"]}, {"standby", true}});
+  json dr = Volume("data", {{"fromBackup", b1["status"]["url"]}, {"standby", true}});
   ASSERT_TRUE(target->store->Create(kVolumes, kNs, dr).ok());
   ASSERT_TRUE(WaitFor(*target, kVolumes, kNs, "data", Field("/status/lastBackup", "backup-1")));
   json v = *target->store->Get(kVolumes, kNs, "data");
@@ -221,7 +228,7 @@ TEST_F(LonghornTest, DrVolumeFollowsBackupsAndActivatesOnlyOnceCaughtUp) {
   EXPECT_EQ(v["status"]["restoreRequired"], true);
   EXPECT_EQ(v["status"]["frontendDisabled"], true);
   EXPECT_EQ(v["status"]["state"], "attached");
-  EXPECT_EQ(v["metadata"]["annotations"][std::string(kLonghornDataAnnotation)], "v1");
+  EXPECT_EQ(Data(*target, "data"), "v1");
   EXPECT_FALSE(LonghornVolumeActive(v));
 
   // A PV and claim for the standby volume: the claim waits.
@@ -251,9 +258,7 @@ TEST_F(LonghornTest, DrVolumeFollowsBackupsAndActivatesOnlyOnceCaughtUp) {
   BackUp(*source, "data", "v2", "backup-2");
   Sync(*target);
   ASSERT_TRUE(WaitFor(*target, kVolumes, kNs, "data", Field("/status/lastBackup", "backup-2")));
-  EXPECT_EQ(target->store->Get(kVolumes, kNs, "data")->at("metadata")["annotations"][std::string(
-                kLonghornDataAnnotation)],
-            "v2");
+  EXPECT_EQ(Data(*target, "data"), "v2");
   EXPECT_EQ(target->store->Get(kPvcs, "shop", "data")->value("/status/phase"_json_pointer, ""),
             "Pending");
 
@@ -272,7 +277,7 @@ TEST_F(LonghornTest, DrVolumeFollowsBackupsAndActivatesOnlyOnceCaughtUp) {
   EXPECT_EQ(v["status"]["lastBackup"], "backup-3");
   EXPECT_EQ(v["status"]["restoreRequired"], false);
   EXPECT_EQ(v["status"]["frontendDisabled"], false);
-  EXPECT_EQ(v["metadata"]["annotations"][std::string(kLonghornDataAnnotation)], "v3");
+  EXPECT_EQ(Data(*target, "data"), "v3");
   ASSERT_TRUE(WaitFor(*target, kPvcs, "shop", "data", Field("/status/phase", "Bound")));
   ASSERT_TRUE(WaitFor(*target, kVolumes, kNs, "data",
                       Field("/status/kubernetesStatus/pvcName", "data")));
@@ -303,7 +308,7 @@ TEST_F(LonghornTest, DrVolumeFollowsBackupsAndActivatesOnlyOnceCaughtUp) {
 
 TEST_F(LonghornTest, RestoreFromAnotherTargetFails) {
   auto c = StartCluster(dir_.path());
-  json v = Volume("x", "", {{"fromBackup", "s3://elsewhere@us-east-1/?backup=b&volume=x"},
+  json v = Volume("x", {{"fromBackup", "s3://elsewhere@us-east-1/?backup=b&volume=x"},
                             {"standby", true}});
   ASSERT_TRUE(c->store->Create(kVolumes, kNs, v).ok());
   ASSERT_TRUE(WaitFor(*c, kVolumes, kNs, "x", Field("/status/robustness", "faulted")));
@@ -312,7 +317,7 @@ TEST_F(LonghornTest, RestoreFromAnotherTargetFails) {
   EXPECT_NE(got["status"]["conditions"][0]["message"].get<std::string>().find(
                 "not on this cluster's backup target"),
             std::string::npos);
-  json missing = Volume("y", "", {{"fromBackup", "file://" + dir_.path() + "?backup=nope&volume=y"}});
+  json missing = Volume("y", {{"fromBackup", "file://" + dir_.path() + "?backup=nope&volume=y"}});
   ASSERT_TRUE(c->store->Create(kVolumes, kNs, missing).ok());
   ASSERT_TRUE(WaitFor(*c, kVolumes, kNs, "y", Field("/status/robustness", "faulted")));
   EXPECT_NE(c->store->Get(kVolumes, kNs, "y")->at("status")["conditions"][0]["message"]
@@ -325,7 +330,7 @@ TEST_F(LonghornTest, AnUnreachableBackupStoreFailsBackupsAndMarksTheTargetUnavai
   testutil::TempDir parent;
   const std::string store = parent.path() + "/nfs";
   auto c = StartCluster(store);
-  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  ASSERT_TRUE(c->store->Create(kVolumes, kNs, Volume("data")).ok());
   BackUp(*c, "data", "v1", "before");
   ASSERT_EQ(std::rename(store.c_str(), (store + ".gone").c_str()), 0);  // the share unmounted
   ASSERT_TRUE(c->store->Create(kBackups, kNs, Backup("during", "data")).ok());
@@ -345,19 +350,94 @@ TEST_F(LonghornTest, AnUnreachableBackupStoreFailsBackupsAndMarksTheTargetUnavai
 
 TEST_F(LonghornTest, APlainRestoreIsDoneWithTheBackupItNamesEvenWhenNewerExist) {
   auto src = StartCluster(dir_.path());
-  ASSERT_TRUE(src->store->Create(kVolumes, kNs, Volume("data", "v1")).ok());
+  ASSERT_TRUE(src->store->Create(kVolumes, kNs, Volume("data")).ok());
   json first = BackUp(*src, "data", "old", "b-old");
   BackUp(*src, "data", "new", "b-new");
   auto dst = StartCluster(dir_.path());
   Sync(*dst);
   ASSERT_TRUE(WaitFor(*dst, kBackupVolumes, kNs, "data", Field("/status/lastBackupName", "b-new")));
-  json copy = Volume("copy", "", {{"fromBackup", first["status"]["url"]}});
+  json copy = Volume("copy", {{"fromBackup", first["status"]["url"]}});
   ASSERT_TRUE(dst->store->Create(kVolumes, kNs, copy).ok());
   ASSERT_TRUE(WaitFor(*dst, kVolumes, kNs, "copy", Field("/status/restoreRequired", false)));
   json got = *dst->store->Get(kVolumes, kNs, "copy");
   EXPECT_EQ(got["status"]["lastBackup"], "b-old");
   EXPECT_TRUE(LonghornVolumeActive(got));
-  EXPECT_EQ(got["metadata"]["annotations"][std::string(kLonghornDataAnnotation)], "old");
+  EXPECT_EQ(Data(*dst, "copy"), "old");
+}
+
+// A backup is a copy of the volume's directory in the store, whole and its own (later writes to
+// the volume do not change it); a restore replaces the restored volume's directory with it.
+TEST_F(LonghornTest, ABackupCopiesTheVolumesDirectoryAndARestoreReplacesTheTargetsWithIt) {
+  auto src = StartCluster(dir_.path());
+  ASSERT_TRUE(src->store->Create(kVolumes, kNs, Volume("data")).ok());
+  PosixFileSystem fs;
+  const std::string src_dir = LonghornVolumeDir(src->volumes.path(), "data");
+  ASSERT_TRUE(fs.MakeDirs(src_dir + "/sub").ok());
+  ASSERT_TRUE(fs.WriteFile(src_dir + "/sub/deep", "nested").ok());
+  json b1 = BackUp(*src, "data", "v1", "b1");
+  Write(*src, "data", "written after the backup");
+
+  const std::string backups = dir_.path() + "/volumes/data/backups";
+  EXPECT_EQ(fs.ReadFile(backups + "/backup_b1.data/data").value_or(""), "v1");
+  EXPECT_EQ(fs.ReadFile(backups + "/backup_b1.data/sub/deep").value_or(""), "nested");
+  auto names = fs.ListDir(backups);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, (std::vector<std::string>{"backup_b1.cfg", "backup_b1.data"})) << "no temporary copy left";
+
+  auto dst = StartCluster(dir_.path());
+  Write(*dst, "copy", "stale contents");
+  ASSERT_TRUE(fs.WriteFile(LonghornVolumeDir(dst->volumes.path(), "copy") + "/only-here", "x").ok());
+  Sync(*dst);
+  ASSERT_TRUE(WaitFor(*dst, kBackupVolumes, kNs, "data", Field("/status/lastBackupName", "b1")));
+  ASSERT_TRUE(dst->store->Create(kVolumes, kNs, Volume("copy", {{"fromBackup", b1["status"]["url"]}})).ok());
+  ASSERT_TRUE(WaitFor(*dst, kVolumes, kNs, "copy", Field("/status/restoreRequired", false)));
+  EXPECT_EQ(Data(*dst, "copy"), "v1");
+  const std::string copy_dir = LonghornVolumeDir(dst->volumes.path(), "copy");
+  EXPECT_EQ(fs.ReadFile(copy_dir + "/sub/deep").value_or(""), "nested");
+  EXPECT_FALSE(fs.Exists(copy_dir + "/only-here")) << "a restore replaces the directory, it does not merge";
+  auto left = fs.ListDir(dst->volumes.path());
+  ASSERT_TRUE(left.ok());
+  EXPECT_EQ(*left, std::vector<std::string>{"copy"}) << "no temporary copy left";
+  EXPECT_EQ(Data(*src, "data"), "written after the backup") << "the source's directory is its own";
+}
+
+TEST_F(LonghornTest, ABackupWhoseDataIsMissingFromTheStoreFailsTheRestoreNamingIt) {
+  auto src = StartCluster(dir_.path());
+  ASSERT_TRUE(src->store->Create(kVolumes, kNs, Volume("data")).ok());
+  json b = BackUp(*src, "data", "v1", "b1");
+  const std::string data = dir_.path() + "/volumes/data/backups/backup_b1.data";
+  ASSERT_TRUE(sim::RemoveTree(data).ok());
+  ASSERT_TRUE(src->store->Create(kVolumes, kNs, Volume("copy", {{"fromBackup", b["status"]["url"]}})).ok());
+  ASSERT_TRUE(WaitFor(*src, kVolumes, kNs, "copy", Field("/status/robustness", "faulted")));
+  json got = *src->store->Get(kVolumes, kNs, "copy");
+  EXPECT_EQ(got["status"]["conditions"][0]["reason"], "RestoreFailure");
+  const std::string message = got["status"]["conditions"][0]["message"];
+  EXPECT_NE(message.find("backup \"b1\" of volume \"data\" has no data in the backup store"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(data), std::string::npos) << message;
+  EXPECT_FALSE(LonghornVolumeActive(got));
+}
+
+TEST_F(LonghornTest, ADataDirOverlappingTheBackupStoreIsRefused) {
+  Registry registry;
+  auto store = Store::Open(&registry, Store::Options{&clock_, 100, ""});
+  ASSERT_TRUE(store.ok());
+  for (const std::string& data : {dir_.path() + "/mine", dir_.path(), std::string()}) {
+    SCOPED_TRACE(data);
+    ControllerOptions o;
+    o.clock = &clock_;
+    o.longhorn_backupstore = dir_.path();
+    o.longhorn_data_dir = data;
+    o.pvc = o.workloads = o.namespaces = false;
+    auto c = Controllers::Start(store->get(), o);
+    if (data.empty()) {  // a new temporary directory of its own
+      EXPECT_TRUE(c.ok()) << c.status().message();
+      continue;
+    }
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(c.status().message().find("overlap"), std::string::npos) << c.status().message();
+  }
 }
 
 TEST_F(LonghornTest, LonghornClassProvisionsAVolumeAndACsiPv) {

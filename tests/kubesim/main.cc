@@ -4,6 +4,7 @@
 //   kubesim --listen 127.0.0.1:0 --kubeconfig-out /tmp/src.kubeconfig [--data-dir DIR]
 //           [--context-name NAME] [--service-endpoint ns/name:port=127.0.0.1:port]...
 //           [--no-controllers pvc,workloads,longhorn] [--longhorn-backupstore DIR]
+//           [--longhorn-data-dir DIR]
 //           [--agent-binary PATH/kubectl-dr [--node-dir DIR]]
 //           [--hpe-array NAME --alletra-sim-url https://127.0.0.1:P
 //            (--alletra-sim-ca FILE | --alletra-sim-insecure)]
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   bool no_admission = false;
   std::string no_controllers;
   std::string longhorn_backupstore;
+  std::string longhorn_data_dir;
   int longhorn_poll_ms = 5000;
   std::string ca_cert_file;
   std::string ca_key_file;
@@ -58,6 +60,9 @@ int main(int argc, char** argv) {
                  "simulated controllers to switch off: pvc,workloads,longhorn,namespaces or all");
   app.add_option("--longhorn-backupstore", longhorn_backupstore,
                  "directory holding Longhorn backups (share it between a source and a target)");
+  app.add_option("--longhorn-data-dir", longhorn_data_dir,
+                 "this cluster's Longhorn volume contents, a directory per volume, apart from the backup store "
+                 "(default: --data-dir/longhorn, else a new temp dir)");
   app.add_option("--longhorn-poll-interval-ms", longhorn_poll_ms,
                  "how often Longhorn DR volumes look for new backups");
   app.add_option("--ca-cert", ca_cert_file,
@@ -111,6 +116,9 @@ int main(int argc, char** argv) {
   }
   kdr::kubesim::ControllerOptions controller_options;
   controller_options.longhorn_backupstore = longhorn_backupstore;
+  controller_options.longhorn_data_dir = !longhorn_data_dir.empty() ? longhorn_data_dir
+                                         : data_dir.empty()         ? ""
+                                                                    : data_dir + "/longhorn";
   controller_options.longhorn_poll_interval = std::chrono::milliseconds(longhorn_poll_ms);
   if (kdr::Status s = kdr::kubesim::DisableControllers(no_controllers, &controller_options);
       !s.ok()) {

@@ -172,6 +172,8 @@ Status Server::Init(Options options) {
       };
     }
     if (co.agent.work_dir.empty() && !dir.empty()) co.agent.work_dir = dir + "/node";
+    // Volumes' contents survive a restart with the objects that name them.
+    if (co.longhorn_data_dir.empty() && !dir.empty()) co.longhorn_data_dir = dir + "/longhorn";
     KDR_ASSIGN_OR_RETURN(controllers_, Controllers::Start(store_.get(), co));
     quota_controller_ = QuotaController::Start(store_.get(), co.logger);
   }

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/fs.h"
 #include "base/strings.h"
 #include "cli_fixture.h"
 #include "kube/client.h"
@@ -369,7 +370,9 @@ class LonghornPlanCreateTest : public PlanCreateTest {
     c.workloads = false;
     c.longhorn_backupstore = store_.path();
     c.resync_interval = std::chrono::milliseconds(200);
+    c.longhorn_data_dir = target_volumes_.path();
     server_options_.controllers = c;
+    c.longhorn_data_dir = source_volumes_.path();
     source_options_.controllers = c;
   }
 
@@ -383,12 +386,16 @@ class LonghornPlanCreateTest : public PlanCreateTest {
     LonghornClaim("kubectl-dr-system", "lh-inventory", "shop-inventory-vol");
   }
 
-  // An active Longhorn volume on the source holding "v1 of VOLUME", its CSI PV and a claim on it.
+  // An active Longhorn volume on the source holding "v1 of VOLUME" (its file "data"), its CSI PV
+  // and a claim on it.
   void LonghornClaim(const std::string& ns, const std::string& pvc, const std::string& volume) {
+    PosixFileSystem fs;
+    const std::string dir = kubesim::LonghornVolumeDir(source_volumes_.path(), volume);
+    ASSERT_TRUE(fs.MakeDirs(dir).ok());
+    ASSERT_TRUE(fs.WriteFile(dir + "/data", "v1 of " + volume).ok());
     Make(*source_client_, kLhVolumes, "longhorn-system",
          {{"kind", "Volume"},
-          {"metadata",
-           {{"name", volume}, {"annotations", {{std::string(kubesim::kLonghornDataAnnotation), "v1 of " + volume}}}}},
+          {"metadata", {{"name", volume}}},
           {"spec", {{"size", "1073741824"}, {"numberOfReplicas", 3}, {"frontend", "blockdev"}, {"standby", false}}}});
     Make(*source_client_, kPvs, "",
          {{"kind", "PersistentVolume"},
@@ -416,6 +423,8 @@ class LonghornPlanCreateTest : public PlanCreateTest {
   }
 
   testutil::TempDir store_;
+  testutil::TempDir source_volumes_;  // each site's Longhorn volume contents
+  testutil::TempDir target_volumes_;
   PollClock poll_clock_;
 };
 
@@ -431,7 +440,8 @@ TEST_F(LonghornPlanCreateTest, ProtectMakesStandbyVolumesOnTheTargetFromTheSourc
     ASSERT_TRUE(v.ok()) << v.status().message();
     EXPECT_EQ((*v)["spec"]["standby"], true);
     EXPECT_EQ(kube::Label(*v, "dr.kubectl-dr.dev/plan"), "shop-to-dr");
-    EXPECT_EQ(kube::Annotation(*v, kubesim::kLonghornDataAnnotation).value_or(""), "v1 of " + std::string(volume));
+    EXPECT_EQ(PosixFileSystem().ReadFile(kubesim::LonghornVolumeDir(target_volumes_.path(), volume) + "/data").value_or(""),
+              "v1 of " + std::string(volume));
   }
   auto plan = client_->Get(kPlans, "kubectl-dr-system", "shop-to-dr");
   ASSERT_TRUE(plan.ok());

@@ -285,12 +285,7 @@ TEST_F(LonghornDriverTest, FailbackRunsTheOtherWayRound) {
                     {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}};
     ASSERT_TRUE(rig_.target().Create(testing::kPvcs, e.pvc_namespace, claim).ok());
   }
-  ASSERT_TRUE(rig_.target()
-                  .Patch(kLhVolumes, kLonghornNs, "pvc-data-0", kube::PatchType::kMergePatch,
-                         {{"metadata", {{"annotations",
-                                         {{std::string(kubesim::kLonghornDataAnnotation),
-                                           "written at the DR site"}}}}}})
-                  .ok());
+  rig_.WriteOn(rig_.target(), "pvc-data-0", "written at the DR site");
 
   dr::DRPlan back = rig_.plan();
   back.metadata.name = "shop-back";

@@ -18,6 +18,7 @@
 
 #include "base/clock.h"
 #include "base/env.h"
+#include "base/fs.h"
 #include "base/strings.h"
 #include "dr/types.h"
 #include "inventory/volume_map.h"
@@ -225,8 +226,8 @@ class LonghornRig : public Rig {
 
   void Start(int workloads) override {
     env_ = Env{&clock_, nullptr, nullptr};
-    source_server_ = StartCluster();
-    target_server_ = StartCluster();
+    source_server_ = StartCluster(source_volumes_.path());
+    target_server_ = StartCluster(target_volumes_.path());
     ASSERT_TRUE(source_server_ && target_server_);
     source_ = ClientFor(*source_server_, env_);
     target_ = ClientFor(*target_server_, env_);
@@ -255,18 +256,22 @@ class LonghornRig : public Rig {
   // A deadline an hour away on the fake clock: thousands of polls, seconds of real time.
   Deadline Long() { return Deadline::After(clock_, std::chrono::hours(1)); }
 
-  // Writes `data` into a source volume (its simulated contents).
-  void Write(const std::string& volume, const std::string& data) {
-    auto p = source_->Patch(kLhVolumes, kLonghornNs, volume, kube::PatchType::kMergePatch,
-                            {{"metadata", {{"annotations",
-                                            {{std::string(kubesim::kLonghornDataAnnotation), data}}}}}});
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
+  // Writes `data` as the file "data" of a volume's directory on a cluster (source by default).
+  void Write(const std::string& volume, const std::string& data) { WriteOn(*source_, volume, data); }
+  void WriteOn(kube::Client& c, const std::string& volume, const std::string& data) {
+    PosixFileSystem fs;
+    const std::string dir = kubesim::LonghornVolumeDir(VolumesOf(c), volume);
+    ASSERT_TRUE(fs.MakeDirs(dir).ok());
+    ASSERT_TRUE(fs.WriteFile(dir + "/data", data).ok());
   }
-  // The contents of a volume on a cluster ("" when absent).
+  // The file "data" of a volume's directory on a cluster ("" when absent).
   std::string Data(kube::Client& c, const std::string& volume) {
-    auto v = c.Get(kLhVolumes, kLonghornNs, volume);
-    if (!v.ok()) return "";
-    return kube::Annotation(*v, kubesim::kLonghornDataAnnotation).value_or("");
+    auto r = PosixFileSystem().ReadFile(kubesim::LonghornVolumeDir(VolumesOf(c), volume) + "/data");
+    return r.ok() ? *r : "";
+  }
+  // The Longhorn data dir of the cluster `c` reaches.
+  const std::string& VolumesOf(const kube::Client& c) const {
+    return &c == source_.get() ? source_volumes_.path() : target_volumes_.path();
   }
   json TargetVolume(const std::string& name) {
     auto v = target_->Get(kLhVolumes, kLonghornNs, name);
@@ -287,10 +292,11 @@ class LonghornRig : public Rig {
   const std::string& backup_store() const { return store_.path(); }
 
  protected:
-  std::unique_ptr<kubesim::Server> StartCluster() {
+  std::unique_ptr<kubesim::Server> StartCluster(const std::string& volumes) {
     kubesim::Server::Options o;
     kubesim::ControllerOptions c;
     c.longhorn_backupstore = store_.path();
+    c.longhorn_data_dir = volumes;
     // Standby volumes see new backups only when asked (a sync request), so what the target
     // shows is what the driver made it do.
     c.longhorn_poll_interval = std::chrono::hours(1);
@@ -308,15 +314,12 @@ class LonghornRig : public Rig {
     ASSERT_TRUE(EnsureNamespace(*source_, ns).ok());
     json vol = {{"apiVersion", "longhorn.io/v1beta2"},
                 {"kind", "Volume"},
-                {"metadata",
-                 {{"name", volume},
-                  {"namespace", kLonghornNs},
-                  {"annotations",
-                   {{std::string(kubesim::kLonghornDataAnnotation), "v1 of " + volume}}}}},
+                {"metadata", {{"name", volume}, {"namespace", kLonghornNs}}},
                 {"spec",
                  {{"size", "1073741824"}, {"numberOfReplicas", 3}, {"frontend", "blockdev"},
                   {"dataEngine", "v1"}, {"standby", false}, {"fromBackup", ""}}}};
     ASSERT_TRUE(source_->Create(kLhVolumes, kLonghornNs, vol).ok());
+    Write(volume, "v1 of " + volume);
     const std::string pv = "pv-" + volume;
     json pvj = {{"apiVersion", "v1"},
                 {"kind", "PersistentVolume"},
@@ -347,6 +350,8 @@ class LonghornRig : public Rig {
   PollClock clock_;
   Env env_;
   testutil::TempDir store_;
+  testutil::TempDir source_volumes_;  // each cluster's Longhorn volume contents
+  testutil::TempDir target_volumes_;
   std::unique_ptr<kubesim::Server> source_server_;
   std::unique_ptr<kubesim::Server> target_server_;
   std::unique_ptr<kube::Client> source_;
