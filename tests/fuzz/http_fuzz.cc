@@ -9,6 +9,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -76,8 +77,22 @@ int FuzzHttp(const uint8_t* data, size_t size) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  KDR_FUZZ_CHECK(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0,
-                 std::string("connect: ") + std::strerror(errno));
+  // libFuzzer's timer (SIGALRM) can interrupt the connect too: the connection then goes on
+  // being made, and its outcome is read once the socket is writable.
+  int connected = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 ? 0 : errno;
+  if (connected == EINTR) {
+    pollfd p{fd, POLLOUT, 0};
+    int ready;
+    while ((ready = poll(&p, 1, 5000)) < 0 && errno == EINTR) {
+    }
+    socklen_t len = sizeof connected;
+    if (ready == 0) {
+      connected = ETIMEDOUT;
+    } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &connected, &len) != 0) {
+      connected = errno;
+    }
+  }
+  KDR_FUZZ_CHECK(connected == 0, std::string("connect: ") + std::strerror(connected));
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   timeval timeout{5, 0};
