@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
   app.add_option("--alletra-sim-url", flags.hpe.alletra_url, "alletra-sim's admin listener (https://HOST:PORT)");
   app.add_option("--alletra-sim-ca", flags.hpe.ca_file, "PEM CA of alletra-sim");
   app.add_flag("--alletra-sim-insecure", flags.hpe.insecure, "do not verify alletra-sim (loopback only)");
+  app.add_option("--alletra-sim-data-dir", flags.hpe.data_dir,
+                 "alletra-sim's --data-dir: agent pods mount HPE CSI volumes as their array volume's directory");
   app.add_option("--agent-binary", flags.agent_binary,
                  "kubectl-dr binary: pods of the agent image run as its processes (default: they pretend)");
   app.add_option("--work-dir", flags.work_dir, "where agent pods keep their files (default: a new temp dir)");

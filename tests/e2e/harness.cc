@@ -14,6 +14,7 @@
 #include "base/fs.h"
 #include "base/strings.h"
 #include "kubesim/longhorn.h"
+#include "sim/alletra_model.h"
 
 extern char** environ;
 
@@ -245,7 +246,8 @@ Status ClusterPair::StartSimulators() {
     }
     if (const AlletraSimInfo* a = alletra()) {
       args.insert(args.end(), {"--hpe-array", cluster == source_.get() ? a->source_array : a->target_array,
-                               "--alletra-sim-url", a->admin_url, "--alletra-sim-ca", a->ca_path});
+                               "--alletra-sim-url", a->admin_url, "--alletra-sim-ca", a->ca_path,
+                               "--alletra-sim-data-dir", a->data_dir});
     }
     auto p = std::make_unique<Process>();
     auto ready = p->Start(args, dir_.path() + "/" + name + "-controllers.log", "kubesim-controllers ready ");
@@ -264,6 +266,11 @@ std::string ClusterPair::LonghornVolumeDir(const Cluster& cluster, const std::st
   return kubesim::LonghornVolumeDir(LonghornDataDir(cluster.context()), volume);
 }
 
+std::string ClusterPair::AlletraVolumeDir(const std::string& array, const std::string& volume) const {
+  if (!alletra_) return "";
+  return sim::ArrayVolumeDir(alletra_info_.data_dir, array, volume);
+}
+
 bool ClusterPair::Simulated() {
   if (!EnvOr("KDR_E2E_SOURCE_KUBECONFIG").empty() && !EnvOr("KDR_E2E_TARGET_KUBECONFIG").empty()) return false;
   std::string kind = EnvOr("KDR_E2E_PAIR");
@@ -278,11 +285,13 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create(const PairOptions& opti
       return Status::FailedPrecondition("alletra-sim is not built at " + binary + "; build the alletra-sim target");
     }
     const std::string ca = pair->dir_.path() + "/alletra-ca.pem";
+    pair->alletra_info_.data_dir = pair->dir_.path() + "/alletra-data";
     pair->alletra_ = std::make_unique<Process>();
     KDR_ASSIGN_OR_RETURN(std::string ready,
-                         pair->alletra_->Start({binary, "--config", options.alletra_config, "--ca-out", ca},
+                         pair->alletra_->Start({binary, "--config", options.alletra_config, "--ca-out", ca,
+                                                "--data-dir", pair->alletra_info_.data_dir},
                                                pair->dir_.path() + "/alletra-sim.log", "alletra-sim ready "));
-    // "alletra-sim ready array-a=https://... array-b=https://... admin=https://... ca=PATH"
+    // "alletra-sim ready array-a=https://... array-b=https://... admin=https://... data=DIR ca=PATH"
     std::vector<std::string> words = Split(TrimSpace(ready), ' ');
     AlletraSimInfo& info = pair->alletra_info_;
     if (words.size() >= 4) {
@@ -349,7 +358,8 @@ Result<std::unique_ptr<ClusterPair>> ClusterPair::Create(const PairOptions& opti
     }
     if (const AlletraSimInfo* a = pair->alletra()) {
       extra.insert(extra.end(), {"--hpe-array", std::string(name) == "source" ? a->source_array : a->target_array,
-                                 "--alletra-sim-url", a->admin_url, "--alletra-sim-ca", a->ca_path});
+                                 "--alletra-sim-url", a->admin_url, "--alletra-sim-ca", a->ca_path,
+                                 "--alletra-sim-data-dir", a->data_dir});
     }
     auto c = std::make_unique<KubesimCluster>(binary, dir, name, std::move(extra));
     KDR_RETURN_IF_ERROR(c->Start());

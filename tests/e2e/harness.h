@@ -57,11 +57,12 @@ struct AlletraSimInfo {
   std::string target_url;
   std::string admin_url;     // alletra-sim's admin listener (/sim/v1/...)
   std::string ca_path;       // the PEM CA that signed all three
+  std::string data_dir;      // its --data-dir: the arrays' volume contents
 };
 
 struct PairOptions {
   // When set, an alletra-sim process is started first with this pair description (--config) and
-  // stopped with the pair. The source's simulators attach to the first array and the target's to
+  // stopped with the pair, its data dir in the pair's temp dir (AlletraVolumeDir). The source's simulators attach to the first array and the target's to
   // the second (--hpe-array): on kubesim a csi.hpe.com PV binds only where its volume is
   // writable; on the real pair kube-controller-manager binds it and the pods mounting it run only
   // where it is writable (FailedAttachVolume events elsewhere).
@@ -102,6 +103,10 @@ class ClusterPair {
 
   // The alletra-sim started for PairOptions::alletra_config; null without one.
   const AlletraSimInfo* alletra() const { return alletra_ ? &alletra_info_ : nullptr; }
+  // The directory holding the contents of volume `volume` of array `array` in that alletra-sim
+  // (which the node of the cluster attached to the array mounts in the agent's pods, and which
+  // remote copy copies); "" without one.
+  std::string AlletraVolumeDir(const std::string& array, const std::string& volume) const;
 
   // The directory holding the contents of Longhorn volume `volume` on `cluster`, in the Longhorn
   // data dir the harness gives that cluster's simulators (kubesim's, or kubesim-controllers'

@@ -1,8 +1,8 @@
 // Failovers whose agent runs as Jobs on the DR site (--agent job, the default) and reads the
 // inventory from the failed-over storage itself: the inventory is captured into the primary's
 // inventory volume (its directory on this machine), the storage replication carries it to the DR
-// site with the workload's data (Longhorn: the failover's backup and the DR volume's activation),
-// and the agent's pods there mount the inventory
+// site with the workload's data (Longhorn: the failover's backup and the DR volume's activation;
+// Alletra: the remote-copy sync and failover), and the agent's pods there mount the inventory
 // claim as the failed-over volume's directory (kubesim's node, or kubesim-controllers' beside a
 // real pair). What the workload wrote on the primary is on the DR site's volume afterwards.
 
@@ -128,6 +128,78 @@ TEST_F(LonghornVolumeAgentFailoverE2eTest, TheAgentJobsRestoreFromTheInventoryOn
   EXPECT_TRUE(Eventually([&] { return Kubectl("-n shop get deployment db -o jsonpath={.status.readyReplicas}").output == "1"; },
                          std::chrono::seconds(30)))
       << Kubectl("-n shop get deployment db -o yaml").output;
+}
+
+// ---- HPE Alletra ------------------------------------------------------------------------------
+
+// alletra-sim's pair of tests/data/e2e/storage: array-a backs the primary, array-b the DR site;
+// the inventory's group and the shop's two are remote-copy groups from array-a to array-b.
+class AlletraVolumeAgentFailoverE2eTest : public VolumeAgentFailoverE2eTest {
+ protected:
+  AlletraVolumeAgentFailoverE2eTest() {
+    pair_options_.alletra_config = testutil::DataPath("e2e/storage/alletra-pair.yaml");
+  }
+
+  void SetUp() override {
+    if (!ClusterPair::RunsSimulators()) {
+      GTEST_SKIP() << "needs the HPE CSI rule against alletra-sim and a node that runs the agent's pods, which "
+                      "clusters given by KDR_E2E_*_KUBECONFIG do not run";
+    }
+    WebhookE2eTest::SetUp();
+    if (HasFatalFailure() || IsSkipped()) return;
+    ASSERT_NE(pair_->alletra(), nullptr);
+    std::string shop = testutil::ReadData("e2e/storage/alletra-shop.yaml");
+    std::string plan = testutil::ReadData("e2e/storage/alletra-plan.yaml");
+    MoveInventoryClaim(&shop, &plan, "kubectl-dr-system");
+    if (HasFatalFailure()) return;
+    CommandResult applied = Source("apply -f " + dir_.Write("alletra-shop.yaml", shop));
+    ASSERT_EQ(applied.exit_code, 0) << applied.output;
+    for (const char* ns : {"shop", "kubectl-dr-system"}) {
+      CommandResult bound =
+          Source("-n " + std::string(ns) + " wait --for=jsonpath={.status.phase}=Bound pvc --all --timeout=60s");
+      ASSERT_EQ(bound.exit_code, 0) << bound.output;
+    }
+    CommandResult planned = Kubectl("apply -f " + dir_.Write("alletra-plan.yaml", plan));
+    ASSERT_EQ(planned.exit_code, 0) << planned.output;
+    const AlletraSimInfo& a = *pair_->alletra();
+    CommandResult secret = Kubectl("-n kubectl-dr-system create secret generic shop-arrays --from-literal=sourceUrl=" +
+                                   a.source_url + " --from-literal=targetUrl=" + a.target_url +
+                                   " --from-literal=username=3paradm --from-literal=password=3pardata --from-file=ca=" +
+                                   a.ca_path);
+    ASSERT_EQ(secret.exit_code, 0) << secret.output;
+  }
+};
+
+TEST_F(AlletraVolumeAgentFailoverE2eTest, TheAgentJobsRestoreFromTheInventoryOnTheFailedOverVolumeWithTheOrdersWritten) {
+  const AlletraSimInfo& a = *pair_->alletra();
+  // The inventory captured into the primary array's inventory volume, and the database's orders
+  // on its volume; the DR array's replicas have neither until remote copy syncs them.
+  const std::string primary_inventory = pair_->AlletraVolumeDir(a.source_array, "shop-inv-a");
+  CommandResult capture = Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + primary_inventory);
+  ASSERT_EQ(capture.exit_code, 0) << capture.output;
+  const int64_t generation = GenerationIn(primary_inventory);
+  ASSERT_GT(generation, 0) << capture.output;
+  PosixFileSystem fs;
+  ASSERT_TRUE(fs.WriteFile(pair_->AlletraVolumeDir(a.source_array, "shop-db-a") + "/orders", "orders up to 42").ok());
+  const std::string dr_inventory = pair_->AlletraVolumeDir(a.target_array, "shop-inv-b");
+  ASSERT_EQ(GenerationIn(dr_inventory), 0);
+  ASSERT_FALSE(fs.Exists(pair_->AlletraVolumeDir(a.target_array, "shop-db-b") + "/orders"));
+
+  CommandResult failover = FailOverWithTheAgentAsJobs();
+  ExpectTheAgentJobsReadTheInventory(failover, generation);
+  if (HasFatalFailure()) return;
+
+  // The failover's sync carried both to array-b, now the groups' primary, where the agent read
+  // the inventory and the restored shop mounts the orders.
+  EXPECT_EQ(GenerationIn(dr_inventory), generation);
+  EXPECT_EQ(fs.ReadFile(pair_->AlletraVolumeDir(a.target_array, "shop-db-b") + "/orders").value_or("<missing>"),
+            "orders up to 42");
+  EXPECT_EQ(Kubectl("-n kubectl-dr-system get pvc shop-inventory -o jsonpath={.status.phase}").output, "Bound");
+  EXPECT_EQ(Kubectl("get pv shop-db-pv -o jsonpath={.spec.csi.driver}/{.spec.csi.volumeHandle}").output,
+            "csi.hpe.com/shop-db-b");
+  EXPECT_TRUE(Eventually([&] { return Kubectl("-n shop get deployment shop -o jsonpath={.status.readyReplicas}").output == "1"; },
+                         std::chrono::seconds(30)))
+      << Kubectl("-n shop get deployment shop -o yaml").output;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "base/strings.h"
 #include "controllers_internal.h"
 #include "dr/agent_job.h"
+#include "hpe_csi.h"
 #include "longhorn.h"
 
 namespace kdr::kubesim {
@@ -100,10 +101,11 @@ Result<std::string> AgentNode::VolumeDir(const json& pod, const json& volume, co
     if (!pv.ok()) return Status::FailedPrecondition("claim " + Quote(claim) + " is not bound to a volume");
     std::string host = Str(*pv, "/spec/hostPath/path"_json_pointer);
     const std::string driver = Str(*pv, "/spec/csi/driver"_json_pointer);
-    // A Longhorn volume's directory is its controller's, made with the volume.
+    // The CSI volumes the simulators hold: their directories are theirs, made with the volume.
     if (driver == kLonghornCsiDriver) {
       return LonghornDir(pv_name, Str(*pv, "/spec/csi/volumeHandle"_json_pointer));
     }
+    if (driver == kHpeCsiDriver) return HpeDir(pv_name, Str(*pv, "/spec/csi/volumeHandle"_json_pointer));
     if (host.empty()) {
       dir = work_dir_ + "/volumes/" + pv_name;
     } else if (StartsWith(host, kProvisionedPrefix)) {
@@ -138,6 +140,34 @@ Result<std::string> AgentNode::LonghornDir(const std::string& pv_name, const std
                                       "it is activated");
   }
   return LonghornVolumeDir(options_.longhorn_data_dir, volume);
+}
+
+// As the HPE CSI driver would: the volume named by the PV's handle on this cluster's array,
+// attached only while that array may write it.
+Result<std::string> AgentNode::HpeDir(const std::string& pv_name, const std::string& volume) const {
+  const std::string prefix = "MountVolume.MountDevice failed for volume " + Quote(pv_name) + ": ";
+  if (!options_.hpe_array) {
+    return Status::FailedPrecondition(prefix + "this node is attached to no HPE array (--hpe-array), so it cannot "
+                                      "mount " + std::string(kHpeCsiDriver) + " volumes");
+  }
+  const HpeArray& array = *options_.hpe_array;
+  if (volume.empty()) return Status::FailedPrecondition(prefix + "the persistentvolume has no csi.volumeHandle");
+  Result<bool> writable = array.Writable(volume);
+  if (!writable.ok()) {
+    return Status::FailedPrecondition(prefix + "volume " + Quote(volume) + " on array " + array.array() + ": " +
+                                      writable.status().message());
+  }
+  if (!*writable) {
+    return Status::FailedPrecondition(prefix + "volume " + Quote(volume) + " is not writable on array " + array.array() +
+                                      ", this cluster's (a remote-copy secondary is read-only)");
+  }
+  Result<std::string> dir = array.VolumeDir(volume);
+  if (!dir.ok()) return Status::FailedPrecondition(prefix + dir.status().message());
+  if (!PosixFileSystem().Exists(*dir)) {
+    return Status::FailedPrecondition(prefix + "volume " + Quote(volume) + " has no directory " + *dir +
+                                      " in alletra-sim's data dir: is --alletra-sim-data-dir alletra-sim's --data-dir?");
+  }
+  return *dir;
 }
 
 Result<AgentNode::Process> AgentNode::Start(const json& pod, const std::string& now) {

@@ -17,9 +17,12 @@
 //     kubesim provisioned, under /var/lib/kubesim/volumes/, maps to a directory of the node's
 //     work dir); a Longhorn CSI PV (driver.longhorn.io) to its Longhorn volume's directory
 //     (LonghornVolumeDir of options.longhorn_data_dir and the PV's volumeHandle), refused while
-//     that volume is standby or restoring, as the CSI driver refuses to stage it: the pod then
-//     fails (reason StartError) with the refusal as its message; other volume sources to
-//     <work>/volumes/<pv>; an emptyDir to a directory of the pod. Arguments and env values naming a mount path (or a path under it) are rewritten
+//     that volume is standby or restoring, as the CSI driver refuses to stage it; an HPE CSI PV
+//     (csi.hpe.com) to the directory alletra-sim keeps for the volume its volumeHandle names on
+//     this cluster's array (options.hpe_array, hpe_csi.h), refused while that array may not
+//     write it. A refused mount fails the pod (reason StartError) with the refusal as its
+//     message. Other volume sources map to <work>/volumes/<pv>; an emptyDir to a directory of
+//     the pod. Arguments and env values naming a mount path (or a path under it) are rewritten
 //     to the directory, as the mount would make them mean; other volume types are not mounted;
 //   - stdout and stderr to <work>/pods/<ns>_<pod>_<uid>/container.log; the termination message
 //     file (the container's terminationMessagePath) is a file of that folder, named by
@@ -84,6 +87,7 @@ class AgentNode {
   Result<Process> Start(const nlohmann::json& pod, const std::string& now);
   Result<std::string> VolumeDir(const nlohmann::json& pod, const nlohmann::json& volume, const std::string& pod_dir);
   Result<std::string> LonghornDir(const std::string& pv_name, const std::string& volume) const;
+  Result<std::string> HpeDir(const std::string& pv_name, const std::string& volume) const;
   void Finish(Process* p, int wait_status, const std::string& now);
 
   ClusterView* const view_;

@@ -10,10 +10,12 @@
 #include "base/fs.h"
 #include "dr/agent_job.h"
 #include "inventory/format.h"
+#include "kubesim/hpe_csi.h"
 #include "kubesim/longhorn.h"
 #include "kubesim/server.h"
 #include "kubesim/store.h"
 #include "kubesim/test_support.h"
+#include "sim/alletra_sim.h"
 #include "testutil/testutil.h"
 
 namespace kdr::kubesim {
@@ -35,6 +37,7 @@ class AgentNodeTest : public ::testing::Test {
     ControllerOptions co;
     co.longhorn = longhorn_;
     co.longhorn_data_dir = dir_.path() + "/longhorn";
+    co.hpe_array = hpe_array_;
     co.resync_interval = std::chrono::milliseconds(200);
     co.agent.binary = binary_;
     co.agent.work_dir = dir_.path() + "/node";
@@ -124,6 +127,7 @@ class AgentNodeTest : public ::testing::Test {
   }
 
   bool longhorn_ = false;  // run kubesim's Longhorn (AgentNodeLonghornTest)
+  std::shared_ptr<const HpeArray> hpe_array_;  // the cluster's HPE array (AgentNodeHpeTest)
   testutil::TempDir dir_;
   std::string binary_;
   std::string volume_dir_;
@@ -283,6 +287,89 @@ TEST_F(AgentNodeLonghornTest, AVolumeThatIsNotActiveIsNotMountedAndThePodFailsSa
   PosixFileSystem fs;
   EXPECT_FALSE(fs.Exists(LonghornVolumeDir(dir_.path() + "/longhorn", "inv-vol") + "/kubectl-dr"))
       << "nothing was written to the volume";
+}
+
+// The node of a cluster whose hosts use array-b of an alletra-sim: a claim on an HPE CSI PV
+// mounts as the directory alletra-sim keeps for the volume on array-b, while array-b may write it.
+class AgentNodeHpeTest : public AgentNodeTest {
+ protected:
+  void SetUp() override {
+    sim::AlletraSimOptions so;
+    sim::GroupSpec g;
+    g.name = "inv";
+    g.primary_array = "array-a";
+    g.volumes.push_back({"inv-a", "inv-b", 1024});
+    so.spec.groups.push_back(g);
+    auto s = sim::AlletraSim::Start(std::move(so));
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    sim_ = std::move(*s);
+    HpeArrayOptions ho;
+    ho.array = "array-b";
+    ho.alletra_url = sim_->admin_url();
+    ho.ca_pem = sim_->ca_pem();
+    ho.data_dir = sim_->data_dir();
+    auto hpe = HpeArray::Connect(ho);
+    ASSERT_TRUE(hpe.ok()) << hpe.status().message();
+    hpe_array_ = std::move(*hpe);
+    AgentNodeTest::SetUp();
+  }
+  void TearDown() override { server_.reset(); }  // before the sim its controllers ask
+
+  void Act(const std::string& array, const std::string& group, int action) {
+    auto e = sim_->pair().Act(sim_->pair().ArrayIndex(array), group, action, {});
+    ASSERT_FALSE(e.has_value()) << e->desc;
+  }
+
+  // A csi.hpe.com PV on array volume `volume` and the claim kubectl-dr-system/`claim` on it.
+  void HpeClaim(const std::string& claim, const std::string& volume) {
+    Create({"", "persistentvolumes"}, "",
+           {{"apiVersion", "v1"}, {"kind", "PersistentVolume"}, {"metadata", {{"name", volume + "-pv"}}},
+            {"spec", {{"capacity", {{"storage", "1Gi"}}}, {"accessModes", {"ReadWriteOnce"}}, {"storageClassName", ""},
+                      {"csi", {{"driver", std::string(kHpeCsiDriver)}, {"volumeHandle", volume}}}}}});
+    Create({"", "persistentvolumeclaims"}, "kubectl-dr-system",
+           {{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
+            {"metadata", {{"name", claim}, {"namespace", "kubectl-dr-system"}}},
+            {"spec", {{"accessModes", {"ReadWriteOnce"}}, {"storageClassName", ""}, {"volumeName", volume + "-pv"},
+                      {"resources", {{"requests", {{"storage", "1Gi"}}}}}}}});
+  }
+
+  json CaptureJobOn(const std::string& name, const std::string& claim) {
+    json job = CaptureJob(name);
+    job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] = claim;
+    return job;
+  }
+
+  std::unique_ptr<sim::AlletraSim> sim_;
+};
+
+TEST_F(AgentNodeHpeTest, AnHpeClaimMountsAsTheArrayVolumesDirectoryOnlyWhileTheArrayMayWriteIt) {
+  // Failed over to array-b: its replica is writable there.
+  Act("array-a", "inv", sim::kActionStop);
+  Act("array-b", "inv.r188150", sim::kActionFailover);
+  HpeClaim("hpe-inventory", "inv-b");
+  ASSERT_TRUE(WaitFor({"", "persistentvolumeclaims"}, "kubectl-dr-system", "hpe-inventory",
+                      [](const json& c) { return c.value("/status/phase"_json_pointer, "") == "Bound"; }));
+  Create(kJobs, "kubectl-dr-system", CaptureJobOn("capture-hpe", "hpe-inventory"));
+  ASSERT_TRUE(WaitFor(kJobs, "kubectl-dr-system", "capture-hpe", JobCondition("Complete")));
+  PosixFileSystem fs;
+  const std::string volume_dir = sim::ArrayVolumeDir(sim_->data_dir(), "array-b", "inv-b");
+  auto inv = inventory::Inventory::Open(fs, volume_dir);
+  ASSERT_TRUE(inv.ok()) << inv.status().message();
+  EXPECT_FALSE(inv->index().objects.empty());
+
+  // Back in the natural direction (recover, then restore): array-b holds a read-only secondary,
+  // which a pod of this cluster cannot mount any more.
+  Act("array-b", "inv.r188150", sim::kActionRecover);
+  ASSERT_TRUE(sim_->pair().CompleteSync("inv").ok());
+  Act("array-b", "inv.r188150", sim::kActionRestore);
+  Create(kJobs, "kubectl-dr-system", CaptureJobOn("capture-secondary", "hpe-inventory"));
+  ASSERT_TRUE(WaitFor(kJobs, "kubectl-dr-system", "capture-secondary", JobCondition("Failed")));
+  std::vector<json> pods = PodsOf("capture-secondary");
+  ASSERT_EQ(pods.size(), 1u);
+  const json terminated = pods[0].value("/status/containerStatuses/0/state/terminated"_json_pointer, json::object());
+  EXPECT_EQ(terminated.value("reason", ""), "StartError");
+  const std::string message = terminated.value("message", "");
+  EXPECT_NE(message.find("volume \"inv-b\" is not writable on array array-b"), std::string::npos) << message;
 }
 
 }  // namespace

@@ -100,6 +100,7 @@ Result<std::unique_ptr<Controllers>> Controllers::Start(Store* store, Controller
     options.agent.longhorn_data_dir = options.longhorn_data_dir;
     options.agent.longhorn_namespace = options.longhorn_namespace;
   }
+  if (!options.agent.hpe_array) options.agent.hpe_array = options.hpe_array;
   if (options.longhorn) {
     c->impl_->view = std::make_unique<StoreView>(store);
     KDR_RETURN_IF_ERROR(InstallLonghornCrds(c->impl_->view.get()));

@@ -118,6 +118,10 @@ struct AgentNodeOptions {
   // them from ControllerOptions; "" = such volumes cannot be mounted.
   std::string longhorn_data_dir;
   std::string longhorn_namespace = "longhorn-system";
+  // HPE CSI volumes (csi.hpe.com) mount as their array volume's directory while the array may
+  // write them (hpe_csi.h); null = such volumes cannot be mounted. Controllers::Start fills it
+  // from ControllerOptions::hpe_array.
+  std::shared_ptr<const HpeArray> hpe_array;
 };
 
 struct ControllerOptions {

@@ -174,6 +174,7 @@ Result<std::unique_ptr<ExternalControllers>> ExternalControllers::Start(const Ex
   node.logger = logger;
   node.agent.binary = flags.agent_binary;
   node.agent.work_dir = flags.work_dir;
+  node.agent.hpe_array = array;
   if (flags.longhorn) {
     node.agent.longhorn_data_dir = lh.longhorn_data_dir;
     node.agent.longhorn_namespace = flags.longhorn_namespace;

@@ -8,7 +8,8 @@
 //
 //   kubesim-controllers --kubeconfig KC [--context CTX] [--longhorn-backup-store DIR]
 //       [--longhorn-data-dir DIR]
-//       [--hpe-array A --alletra-sim-url URL --alletra-sim-ca CA] [--agent-binary kubectl-dr]
+//       [--hpe-array A --alletra-sim-url URL --alletra-sim-ca CA [--alletra-sim-data-dir DIR]]
+//       [--agent-binary kubectl-dr]
 //       [--work-dir DIR] [--node-name NAME]
 //
 // Loopback only: agent processes reach the API server at 127.0.0.1 (KUBERNETES_SERVICE_HOST), so
@@ -35,7 +36,8 @@ struct ExternalFlags {
   // --longhorn-data-dir: the volumes' contents ("" = work_dir/longhorn, else a new temp dir
   // removed on Stop).
   std::string longhorn_data_dir;
-  HpeArrayFlags hpe;                 // --hpe-array, --alletra-sim-url, --alletra-sim-ca, --alletra-sim-insecure
+  HpeArrayFlags hpe;                 // --hpe-array, --alletra-sim-url, --alletra-sim-ca, --alletra-sim-insecure,
+                                     // --alletra-sim-data-dir
   std::string agent_binary;          // --agent-binary ("" = agent pods pretend to run)
   std::string work_dir;              // --work-dir ("" = a new temp dir, when agent pods run)
   std::string node_name;             // --node-name ("" = the context's name)

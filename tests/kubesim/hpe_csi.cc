@@ -7,6 +7,7 @@
 #include "base/strings.h"
 #include "kube/rest_config.h"
 #include "kube/transport_https.h"
+#include "sim/alletra_model.h"
 
 namespace kdr::kubesim {
 namespace {
@@ -38,12 +39,13 @@ bool Loopback(std::string_view host) {
 Result<std::optional<HpeArrayOptions>> HpeArrayOptionsFromFlags(const HpeArrayFlags& flags,
                                                                 const FileSystem& fs) {
   if (flags.array.empty() && flags.alletra_url.empty() && flags.ca_file.empty() &&
-      !flags.insecure) {
+      !flags.insecure && flags.data_dir.empty()) {
     return std::optional<HpeArrayOptions>();
   }
   if (flags.array.empty()) {
-    return Status::InvalidArgument("--alletra-sim-url, --alletra-sim-ca and --alletra-sim-insecure "
-                                   "need --hpe-array NAME: the array this cluster's hosts use");
+    return Status::InvalidArgument("--alletra-sim-url, --alletra-sim-ca, --alletra-sim-insecure and "
+                                   "--alletra-sim-data-dir need --hpe-array NAME: the array this "
+                                   "cluster's hosts use");
   }
   if (flags.alletra_url.empty()) {
     return Status::InvalidArgument("--hpe-array " + flags.array +
@@ -62,6 +64,16 @@ Result<std::optional<HpeArrayOptions>> HpeArrayOptionsFromFlags(const HpeArrayFl
                                    " is not: give --alletra-sim-ca FILE");
   }
   HpeArrayOptions o;
+  if (!flags.data_dir.empty()) {
+    const std::string array_dir = JoinPath(flags.data_dir, flags.array);
+    Result<FileInfo> st = fs.Stat(array_dir);
+    if (!st.ok() || !st->is_dir) {
+      return Status::InvalidArgument("--alletra-sim-data-dir " + flags.data_dir + " has no directory for array " +
+                                     flags.array + " (" + array_dir +
+                                     "): give alletra-sim's --data-dir, the data= of its ready line");
+    }
+    o.data_dir = flags.data_dir;
+  }
   o.array = flags.array;
   o.alletra_url = flags.alletra_url;
   o.insecure = flags.insecure;
@@ -134,6 +146,15 @@ Result<bool> HpeArray::Writable(std::string_view volume) const {
                             req.path + ": " + r->body.substr(0, 200));
   }
   return body["writable"].get<bool>();
+}
+
+Result<std::string> HpeArray::VolumeDir(std::string_view volume) const {
+  if (options_.data_dir.empty()) {
+    return Status::FailedPrecondition("where array " + options_.array +
+                                      " keeps its volumes is not known: give --alletra-sim-data-dir (alletra-sim's "
+                                      "--data-dir)");
+  }
+  return sim::ArrayVolumeDir(options_.data_dir, options_.array, volume);
 }
 
 }  // namespace kdr::kubesim

@@ -12,6 +12,10 @@
 //
 // Without --hpe-array kubesim knows no array, and HPE CSI PVs bind like any other.
 //
+// With --alletra-sim-data-dir (alletra-sim's --data-dir, the data= of its ready line) the node
+// also knows where the array keeps its volumes' contents (DATA/ARRAY/VOLUME, alletra_model.h),
+// and mounts an HPE CSI PV in the agent's pods as its volume's directory (agent_node.h).
+//
 // Against a real API server (kubesim-controllers --hpe-array ..., sim_node.h) the rule applies
 // where a real cluster applies it: kube-controller-manager binds the PV, and the pods mounting it
 // do not start while the volume is not writable here (the CSI attach fails: a FailedAttachVolume
@@ -44,6 +48,7 @@ struct HpeArrayOptions {
   std::string ca_pem;       // the CA that signed alletra-sim's certificate
   bool insecure = false;    // do not verify it (a loopback URL only)
   std::chrono::milliseconds timeout{std::chrono::seconds(5)};  // per request
+  std::string data_dir;     // alletra-sim's data dir ("" = volumes' contents unknown)
 };
 
 // The flags as given on the command line.
@@ -52,13 +57,14 @@ struct HpeArrayFlags {
   std::string alletra_url;    // --alletra-sim-url
   std::string ca_file;        // --alletra-sim-ca
   bool insecure = false;      // --alletra-sim-insecure
+  std::string data_dir;       // --alletra-sim-data-dir
 };
 
 // Validates the flags and reads the CA file. nullopt when none is given (no array: HPE CSI PVs
 // bind like any other). InvalidArgument naming the flag: an array without a URL or the reverse,
 // a URL that is not https://HOST:PORT, neither or both of --alletra-sim-ca and
 // --alletra-sim-insecure, --alletra-sim-insecure with a host that is not loopback, an unreadable
-// or empty CA file.
+// or empty CA file, an --alletra-sim-data-dir without the array's directory in it.
 Result<std::optional<HpeArrayOptions>> HpeArrayOptionsFromFlags(const HpeArrayFlags& flags,
                                                                 const FileSystem& fs);
 
@@ -79,6 +85,10 @@ class HpeArray {
   // Whether hosts of this array may write `volume`. NotFound when the array has no such volume;
   // Unavailable when alletra-sim cannot be reached; Internal for an answer it cannot read.
   Result<bool> Writable(std::string_view volume) const;
+
+  // The directory holding `volume`'s contents on this array (nothing is checked: ask Writable
+  // first). FailedPrecondition when no data dir was given.
+  Result<std::string> VolumeDir(std::string_view volume) const;
 
  private:
   HpeArray(HpeArrayOptions options, std::unique_ptr<kube::Transport> transport);

@@ -245,6 +245,8 @@ TEST(HpeArrayFlagsTest, RefusesIncompleteOrContradictoryFlags) {
   testutil::TempDir dir;
   const std::string ca = dir.Write("ca.pem", "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
   const std::string not_pem = dir.Write("not.pem", "hello");
+  dir.Write("data/array-b/shop-db-b/.keep", "");  // alletra-sim's data dir, with array-b's volumes
+  const std::string data = dir.path() + "/data";
   struct Case {
     std::string name;
     HpeArrayFlags flags;
@@ -262,6 +264,12 @@ TEST(HpeArrayFlagsTest, RefusesIncompleteOrContradictoryFlags) {
       {"not pem", {"array-b", "https://127.0.0.1:9", not_pem, false}, "holds no PEM certificate"},
       {"ca", {"array-b", "https://127.0.0.1:9", ca, false}, ""},
       {"insecure loopback", {"array-b", "https://127.0.0.1:9", "", true}, ""},
+      {"data dir alone", {"", "", "", false, data}, "--alletra-sim-data-dir need --hpe-array NAME"},
+      {"data dir without the array", {"array-a", "https://127.0.0.1:9", ca, false, data},
+       "has no directory for array array-a (" + data + "/array-a)"},
+      {"data dir missing", {"array-b", "https://127.0.0.1:9", ca, false, dir.path() + "/nope"},
+       "give alletra-sim's --data-dir"},
+      {"data dir", {"array-b", "https://127.0.0.1:9", ca, false, data}, ""},
   };
   PosixFileSystem fs;
   for (const auto& c : cases) {

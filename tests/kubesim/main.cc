@@ -7,7 +7,7 @@
 //           [--longhorn-data-dir DIR]
 //           [--agent-binary PATH/kubectl-dr [--node-dir DIR]]
 //           [--hpe-array NAME --alletra-sim-url https://127.0.0.1:P
-//            (--alletra-sim-ca FILE | --alletra-sim-insecure)]
+//            (--alletra-sim-ca FILE | --alletra-sim-insecure) [--alletra-sim-data-dir DIR]]
 //
 // Prints "kubesim ready at https://127.0.0.1:PORT" on stdout once serving, then serves until
 // SIGTERM or SIGINT.
@@ -78,6 +78,9 @@ int main(int argc, char** argv) {
                  "PEM CA of alletra-sim (the ca= file of its ready line)");
   app.add_flag("--alletra-sim-insecure", hpe.insecure,
                "do not verify alletra-sim's certificate (loopback URLs only)");
+  app.add_option("--alletra-sim-data-dir", hpe.data_dir,
+                 "alletra-sim's --data-dir (the data= of its ready line): agent pods mount HPE CSI volumes as "
+                 "their array volume's directory");
   app.add_option("--agent-binary", agent_binary,
                  "the kubectl-dr binary: pods of kubectl-dr's agent image run as its processes, with "
                  "the pod's args, env, service-account token and claims as directories (default: they "

@@ -26,7 +26,9 @@
 //   - a pod of kubectl-dr's agent image (AgentNode, agent.binary set) runs as a real process and
 //     its status follows it (Running, then Succeeded or Failed with the container's exit code and
 //     termination message); its service-account token comes from the TokenRequest API
-//     (serviceaccounts/NAME/token), its volume directories from the claims' hostPath PVs;
+//     (serviceaccounts/NAME/token), its volume directories as agent_node.h maps them (hostPath
+//     PVs, Longhorn volumes from agent.longhorn_data_dir, HPE volumes from alletra-sim's data
+//     dir);
 //   - any other pod is Running and Ready (conditions, containerStatuses running, hostIP, a
 //     podIP) once its volumes attach;
 //   - a pod of this node being deleted: its process (if any) is killed and the pod deleted with

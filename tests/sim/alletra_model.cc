@@ -5,8 +5,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
+#include <system_error>
 #include <utility>
+
+#include "base/fs.h"
+#include "dir_tree.h"
 
 namespace kdr::sim {
 namespace {
@@ -75,9 +80,15 @@ std::string_view SyncStatusName(SyncStatus s) {
   return "unknown";
 }
 
-AlletraPair::AlletraPair(PairSpec spec, Clock* clock) : spec_(std::move(spec)), clock_(clock) {}
+std::string ArrayVolumeDir(std::string_view data_dir, std::string_view array, std::string_view volume) {
+  return JoinPath(JoinPath(data_dir, array), volume);
+}
 
-Result<std::unique_ptr<AlletraPair>> AlletraPair::Create(PairSpec spec, Clock* clock) {
+AlletraPair::AlletraPair(PairSpec spec, Clock* clock, std::string data_dir)
+    : spec_(std::move(spec)), clock_(clock), data_dir_(std::move(data_dir)) {}
+
+Result<std::unique_ptr<AlletraPair>> AlletraPair::Create(PairSpec spec, Clock* clock,
+                                                         std::string data_dir) {
   for (int i = 0; i < 2; ++i) {
     const std::string field = "arrays[" + std::to_string(i) + "]";
     if (spec.arrays[i].name.empty()) {
@@ -101,8 +112,20 @@ Result<std::unique_ptr<AlletraPair>> AlletraPair::Create(PairSpec spec, Clock* c
   }
   std::vector<GroupSpec> groups = std::move(spec.groups);
   std::vector<VolumeSpec> volumes = std::move(spec.volumes);
-  std::unique_ptr<AlletraPair> pair(new AlletraPair(std::move(spec), clock));
+  std::unique_ptr<AlletraPair> pair(new AlletraPair(std::move(spec), clock, std::move(data_dir)));
   std::lock_guard lock(pair->mu_);
+  if (!pair->data_dir_.empty()) {
+    for (int i = 0; i < 2; ++i) {
+      if (!IsTreeName(pair->spec_.arrays[i].name)) {
+        return Status::InvalidArgument("arrays[" + std::to_string(i) + "].name \"" + pair->spec_.arrays[i].name +
+                                       "\" cannot name the array's directory in the data dir");
+      }
+      std::error_code ec;
+      const std::string dir = JoinPath(pair->data_dir_, pair->spec_.arrays[i].name);
+      std::filesystem::create_directories(dir, ec);
+      if (ec) return Status::Unavailable("creating " + dir + ": " + ec.message());
+    }
+  }
   for (size_t i = 0; i < volumes.size(); ++i) {
     const VolumeSpec& v = volumes[i];
     int a = pair->ArrayIndex(v.array);
@@ -137,6 +160,16 @@ Status AlletraPair::AddVolumeLocked(int array, const std::string& name, long lon
       return Status::InvalidArgument("volume \"" + name + "\" is declared twice on " +
                                      spec_.arrays[array].name);
     }
+  }
+  if (!data_dir_.empty()) {
+    if (!IsTreeName(name)) {
+      return Status::InvalidArgument("volume \"" + name + "\" cannot name a directory (it must not begin with a dot "
+                                     "or hold a '/')");
+    }
+    std::error_code ec;
+    const std::string dir = VolumeDirLocked(array, name);
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Status::Unavailable("creating the directory of volume \"" + name + "\": " + ec.message());
   }
   Volume v;
   v.id = next_volume_id_++;
@@ -206,6 +239,10 @@ Status AlletraPair::AddGroupLocked(const GroupSpec& in) {
     for (const auto& [array, name] : {std::pair{p, v.primary_volume}, {s, v.secondary_volume}}) {
       if (name.empty()) {
         return Status::InvalidArgument("group \"" + spec.name + "\": a volume name is empty");
+      }
+      if (!data_dir_.empty() && !IsTreeName(name)) {
+        return Status::InvalidArgument("group \"" + spec.name + "\": volume \"" + name +
+                                       "\" cannot name a directory (it must not begin with a dot or hold a '/')");
       }
       for (const Volume& existing : volumes_[array]) {
         if (existing.name == name) {
@@ -332,7 +369,24 @@ GroupView AlletraPair::ViewLocked(const Group& g, int array) const {
 
 void AlletraPair::NoteReadLocked(Group& g) {
   if (g.sync != SyncStatus::kSyncing || g.spec.sync_reads == 0) return;
-  if (--g.reads_left <= 0) FinishSyncLocked(g);
+  // A copy that fails keeps the group syncing: the next read tries again.
+  if (--g.reads_left <= 0) (void)FinishSyncLocked(g);
+}
+
+std::string AlletraPair::VolumeDirLocked(int array, std::string_view name) const {
+  return data_dir_.empty() ? std::string() : ArrayVolumeDir(data_dir_, spec_.arrays[array].name, name);
+}
+
+Status AlletraPair::CopyVolumesLocked(const Group& g, int from) const {
+  if (data_dir_.empty()) return Status::Ok();
+  for (const VolumePairSpec& p : g.spec.volumes) {
+    const std::string& src = from == g.primary ? p.primary_volume : p.secondary_volume;
+    const std::string& dst = from == g.primary ? p.secondary_volume : p.primary_volume;
+    KDR_RETURN_IF_ERROR(ReplaceTree(VolumeDirLocked(from, src), VolumeDirLocked(1 - from, dst))
+                            .WithContext("copying volume " + src + " of " + spec_.arrays[from].name + " to " +
+                                         dst + " of " + spec_.arrays[1 - from].name));
+  }
+  return Status::Ok();
 }
 
 void AlletraPair::StartSyncLocked(Group& g) {
@@ -340,10 +394,21 @@ void AlletraPair::StartSyncLocked(Group& g) {
   g.reads_left = g.spec.sync_reads;
 }
 
-void AlletraPair::FinishSyncLocked(Group& g) {
+Status AlletraPair::FinishSyncLocked(Group& g) {
+  // What the sync carried: the primary side's volumes over the other side's. Nothing syncs
+  // while failed over (the group is stopped then).
+  if (g.phase != Phase::kFailedOver) {
+    const int from = g.phase == Phase::kNatural ? g.primary : 1 - g.primary;
+    if (Status s = CopyVolumesLocked(g, from); !s.ok()) {
+      g.data_error = s.message();
+      return s;
+    }
+  }
+  g.data_error.clear();
   g.sync = SyncStatus::kSynced;
   g.reads_left = 0;
   g.last_sync_time = FormatRfc3339(clock_->Now());
+  return Status::Ok();
 }
 
 std::vector<GroupView> AlletraPair::Groups(int array) {
@@ -490,6 +555,12 @@ std::optional<WsapiError> AlletraPair::ActLocked(Group& g, int array, int action
                       "remote copy group " + local + " is currently busy (synchronizing); "
                       "retry when synced");
       }
+      // The last changes go back to the natural primary before it is Primary again.
+      if (Status s = CopyVolumesLocked(g, 1 - g.primary); !s.ok()) {
+        return Refuse(wsapi::kRcopyTargetIsNotReady,
+                      "remote copy group target " + spec_.arrays[peer].name +
+                          " is not ready: the last changes could not be pushed back (" + s.message() + ")");
+      }
       // Back to the natural direction: the natural primary is Primary again.
       g.phase = Phase::kNatural;
       g.started = !options.skip_start;
@@ -572,6 +643,14 @@ std::optional<WsapiError> AlletraPair::CreateSnapshot(int array, std::string_vie
   if (Status s = AddVolumeLocked(array, name, size); !s.ok()) {
     return WsapiError{400, wsapi::kInvInput, "invalid input: " + s.message(), "name"};
   }
+  if (!data_dir_.empty()) {
+    // A virtual copy holds what its parent held when it was made.
+    if (Status s = ReplaceTree(VolumeDirLocked(array, parent_name), VolumeDirLocked(array, name)); !s.ok()) {
+      volumes_[array].pop_back();
+      (void)RemoveTree(VolumeDirLocked(array, name));
+      return WsapiError{500, wsapi::kInvInput, "volume " + name + " could not be made: " + s.message(), ""};
+    }
+  }
   Volume& copy = volumes_[array].back();
   copy.copy_of = parent_name;
   copy.read_only = read_only;
@@ -606,6 +685,7 @@ std::optional<WsapiError> AlletraPair::DeleteVolume(int array, std::string_view 
     }
   }
   volumes_[array].erase(it);
+  if (!data_dir_.empty()) (void)RemoveTree(VolumeDirLocked(array, name));
   return std::nullopt;
 }
 
@@ -653,6 +733,7 @@ GroupState AlletraPair::StateLocked(const Group& g) const {
   s.started = g.started && up_[0] && up_[1];
   s.sync = g.sync;
   s.roles = {RoleOf(g, 0), RoleOf(g, 1)};
+  s.data_error = g.data_error;
   return s;
 }
 
@@ -682,8 +763,8 @@ Status AlletraPair::CompleteSync(std::string_view name) {
                                         "\" is not syncing (it is " +
                                         std::string(SyncStatusName(g.sync)) + ")");
     }
-    FinishSyncLocked(g);
-    return Status::Ok();
+    return FinishSyncLocked(g).WithContext("completing the sync of remote copy group \"" +
+                                           std::string(name) + "\"");
   }
   return Status::NotFound("remote copy group \"" + std::string(name) + "\" not found");
 }
@@ -703,10 +784,7 @@ int AlletraPair::CompleteAllSyncs() {
   std::lock_guard lock(mu_);
   int n = 0;
   for (Group& g : groups_) {
-    if (g.sync == SyncStatus::kSyncing) {
-      FinishSyncLocked(g);
-      ++n;
-    }
+    if (g.sync == SyncStatus::kSyncing && FinishSyncLocked(g).ok()) ++n;
   }
   return n;
 }

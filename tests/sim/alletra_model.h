@@ -39,6 +39,18 @@
 //     wrong state is INFERRED from their descriptions.
 //   * Sessions [guide]: keys expire after fifteen minutes unused; any use refreshes them.
 //
+// Volume contents [simulator's own, nothing of the WSAPI]: with a data dir, each array keeps a
+// directory per volume, ArrayVolumeDir(DATA_DIR, ARRAY, VOLUME), made with the volume. A
+// completed sync copies every volume of the group from its current primary side (the natural
+// primary; the Primary-Rev side once recovered) over its peer on the other array, whatever the
+// mode: data moves when a sync completes, not write by write. Restore first pushes the
+// Primary-Rev side's volumes back over the natural primary's. A failover copies nothing (each side
+// keeps what it has: the secondary the last completed sync). A virtual copy starts as a copy of
+// its parent's directory; deleting a volume removes its directory. Every copy is made aside and
+// swapped in (dir_tree.h): a host reading a volume's directory sees the old contents or the new.
+// A copy that fails leaves the sync in progress (GroupState::data_error says why; the next read
+// retries) or refuses the restore (RCOPY_TARGET_IS_NOT_READY).
+//
 // Arrays are addressed by index (0, 1) in the order of PairSpec::arrays; ArrayIndex maps a system
 // name. Thread-safe: every method takes one mutex.
 
@@ -160,6 +172,10 @@ struct GroupView {
   std::vector<Volume> volumes;
 };
 
+// The directory of volume `volume` of array `array` under a simulator's data dir:
+// DATA_DIR/ARRAY/VOLUME. kubesim's node mounts HPE CSI volumes from it (hpe_csi.h).
+std::string ArrayVolumeDir(std::string_view data_dir, std::string_view array, std::string_view volume);
+
 // A group as a whole, for tests and the admin endpoint.
 struct GroupState {
   std::string name;         // name on the natural primary
@@ -169,6 +185,7 @@ struct GroupState {
   bool started = false;
   SyncStatus sync = SyncStatus::kSynced;
   std::array<Role, 2> roles{};  // by array index
+  std::string data_error;        // why the last sync's copy of the volumes failed ("" = it did not)
 };
 
 struct VolumeView {
@@ -193,8 +210,12 @@ struct ActionOptions {
 class AlletraPair {
  public:
   // InvalidArgument naming the field when the spec is inconsistent (duplicate or unknown array,
-  // group or volume names). clock must outlive the pair.
-  static Result<std::unique_ptr<AlletraPair>> Create(PairSpec spec, Clock* clock);
+  // group or volume names; with a data dir, a volume name that cannot name a directory).
+  // `data_dir` ("" = volumes hold no contents) gets a directory per array and per volume;
+  // Unavailable when they cannot be made. clock must outlive the pair.
+  static Result<std::unique_ptr<AlletraPair>> Create(PairSpec spec, Clock* clock,
+                                                     std::string data_dir = "");
+  const std::string& data_dir() const { return data_dir_; }
 
   AlletraPair(const AlletraPair&) = delete;
   AlletraPair& operator=(const AlletraPair&) = delete;
@@ -250,9 +271,10 @@ class AlletraPair {
   // By the name on either array. NotFound naming the group.
   Result<GroupState> State(std::string_view name) const;
   std::vector<GroupState> States() const;  // every group, in creation order
-  // Finishes the group's sync now. FailedPrecondition when it is not syncing.
+  // Finishes the group's sync now. FailedPrecondition when it is not syncing; Unavailable when its
+  // volumes could not be copied (it is then still syncing).
   Status CompleteSync(std::string_view name);
-  // Finishes every sync in progress; returns how many.
+  // Finishes every sync in progress; returns how many did.
   int CompleteAllSyncs();
   // Makes `array` report `role` as the group's role number (0: the real one again), as an array
   // of a newer WSAPI might; clients must not guess what it means. NotFound naming the group.
@@ -269,6 +291,7 @@ class AlletraPair {
     int reads_left = 0;
     std::string last_sync_time;
     std::array<int, 2> reported_role{0, 0};
+    std::string data_error;
   };
   struct Volume {
     long long id = 0;
@@ -283,7 +306,7 @@ class AlletraPair {
     Clock::MonoTime last_used;
   };
 
-  AlletraPair(PairSpec spec, Clock* clock);
+  AlletraPair(PairSpec spec, Clock* clock, std::string data_dir);
 
   Status AddGroupLocked(const GroupSpec& spec);
   Status AddVolumeLocked(int array, const std::string& name, long long size_mib);
@@ -294,12 +317,17 @@ class AlletraPair {
   GroupView ViewLocked(const Group& g, int array) const;
   void NoteReadLocked(Group& g);
   void StartSyncLocked(Group& g);
-  void FinishSyncLocked(Group& g);
+  Status FinishSyncLocked(Group& g);
+  // "" without a data dir.
+  std::string VolumeDirLocked(int array, std::string_view name) const;
+  // Copies every volume of the group from array `from`'s side over the other's.
+  Status CopyVolumesLocked(const Group& g, int from) const;
   std::optional<WsapiError> ActLocked(Group& g, int array, int action,
                                       const ActionOptions& options);
 
   PairSpec spec_;
   Clock* const clock_;
+  const std::string data_dir_;
   mutable std::mutex mu_;
   std::array<bool, 2> up_{true, true};
   std::vector<Group> groups_;

@@ -375,8 +375,9 @@ json StateJson(const AlletraSim& sim, AlletraPair& pair) {
                       {"sync", SyncStatusName(s.sync)},
                       {"roles",
                        {{sim.name(0), RoleName(s.roles[0])}, {sim.name(1), RoleName(s.roles[1])}}}});
+    if (!s.data_error.empty()) groups.back()["dataError"] = s.data_error;
   }
-  return {{"arrays", arrays}, {"groups", groups}};
+  return {{"arrays", arrays}, {"groups", groups}, {"dataDir", sim.data_dir()}};
 }
 
 void SetStatus(httplib::Response& res, const Status& s, const json& ok_body) {
@@ -411,7 +412,11 @@ Result<std::unique_ptr<AlletraSim>> AlletraSim::Start(AlletraSimOptions options)
     options.clock = sim->own_clock_.get();
   }
   sim->clock_ = options.clock;
-  KDR_ASSIGN_OR_RETURN(sim->pair_, AlletraPair::Create(options.spec, sim->clock_));
+  if (options.data_dir.empty()) {
+    KDR_ASSIGN_OR_RETURN(sim->own_data_, ScopedTree::Make("alletra-sim-data"));
+    options.data_dir = sim->own_data_->path();
+  }
+  KDR_ASSIGN_OR_RETURN(sim->pair_, AlletraPair::Create(options.spec, sim->clock_, options.data_dir));
   sim->options_ = std::move(options);
 
   auto ca = tls::MakeCa("alletra-sim CA");
@@ -588,7 +593,7 @@ std::string AlletraSim::ReadyLine() const {
   std::string line = "alletra-sim ready " + name(0) + "=" + url(name(0)) + " " + name(1) + "=" +
                      url(name(1));
   if (options_.admin) line += " admin=" + admin_url();
-  return line;
+  return line + " data=" + data_dir();
 }
 
 Status AlletraSim::SetDown(std::string_view array) {

@@ -33,7 +33,9 @@
 //                 "remoteVolumes": [{"targetName", "remoteVolumeName", "syncStatus"}]}]}
 //
 // Admin (https://HOST:ADMIN_PORT, no session, same CA):
-//   GET  /sim/v1/state                               arrays (up/down, URLs) and groups (phase...)
+//   GET  /sim/v1/state                               arrays (up/down, URLs), groups (phase...,
+//                                                    dataError when a sync's copy failed) and
+//                                                    dataDir (volume contents, alletra_model.h)
 //   GET  /sim/v1/arrays/<name>/volumes/<volume>      {"array","name","writable"}: may hosts of
 //                                                    that array write it (AlletraPair::Writable)
 //   POST /sim/v1/arrays/<name>/down | /up            take an array off the network / back
@@ -57,6 +59,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/status.h"
+#include "dir_tree.h"
 
 namespace kdr::sim {
 
@@ -70,6 +73,9 @@ struct AlletraSimOptions {
   Clock* clock = nullptr;
   // One debug line per request (session keys never appear); null: silent. Not owned.
   Logger* logger = nullptr;
+  // Where the arrays keep their volumes' contents, a directory per array and volume
+  // (ArrayVolumeDir, alletra_model.h). "" = a new temporary directory, removed with the sim.
+  std::string data_dir;
 };
 
 class AlletraSim {
@@ -90,8 +96,10 @@ class AlletraSim {
   std::string url(std::string_view array) const;
   int port(std::string_view array) const;  // 0 when unknown
   std::string admin_url() const;           // "" without admin
-  // "alletra-sim ready array-a=https://... array-b=https://... admin=https://..."
+  // "alletra-sim ready array-a=https://... array-b=https://... admin=https://... data=DIR"
   std::string ReadyLine() const;
+  // The data dir: DIR/ARRAY/VOLUME is a volume's contents.
+  const std::string& data_dir() const { return pair_->data_dir(); }
 
   // Takes the array off the network (listener closed, replication stopped) or brings it back on
   // the same port. NotFound for an unknown name (with the nearest match); Unavailable when the
@@ -111,6 +119,7 @@ class AlletraSim {
   Result<int> Index(std::string_view array) const;
 
   AlletraSimOptions options_;
+  std::unique_ptr<ScopedTree> own_data_;  // the default data dir, removed after the pair
   std::unique_ptr<Clock> own_clock_;
   Clock* clock_ = nullptr;
   std::unique_ptr<AlletraPair> pair_;

@@ -1,7 +1,7 @@
 // alletra-sim: serves a simulated pair of HPE Alletra arrays (WSAPI over HTTPS) until SIGINT or
 // SIGTERM. Prints one ready line on stdout once every listener accepts connections:
 //   alletra-sim ready array-a=https://127.0.0.1:P1 array-b=https://127.0.0.1:P2
-//     admin=https://127.0.0.1:P3 ca=/path/ca.pem
+//     admin=https://127.0.0.1:P3 data=/path/data ca=/path/ca.pem
 // Exit codes: 0 stopped by a signal, 1 could not start, 2 bad flags or config.
 
 #include <signal.h>
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   std::string user;
   std::string password;
   std::string ca_out;
+  std::string data_dir;
   bool verbose = false;
   bool no_admin = false;
   app.add_option("--listen", listen,
@@ -47,6 +48,9 @@ int main(int argc, char** argv) {
   app.add_option("--ca-out", ca_out,
                  "write the CA certificate (PEM) here; default a file in $TMPDIR named in the "
                  "ready line");
+  app.add_option("--data-dir", data_dir,
+                 "where the arrays keep their volumes' contents, DIR/ARRAY/VOLUME, which remote copy "
+                 "copies (default: a new temp dir, removed on exit, named in the ready line)");
   app.add_flag("--no-admin", no_admin, "do not serve the admin endpoint");
   app.add_flag("-v,--verbose", verbose, "log every request on stderr (session keys redacted)");
   try {
@@ -81,6 +85,7 @@ int main(int argc, char** argv) {
                 2);
   }
   options.admin = !no_admin;
+  options.data_dir = data_dir;
   kdr::Logger logger(std::make_unique<kdr::TextLogSink>(&std::cerr, nullptr),
                      verbose ? kdr::LogLevel::kDebug : kdr::LogLevel::kInfo);
   options.logger = &logger;
