@@ -56,7 +56,10 @@ bool ParseRfc3339(const std::string& s, Clock::WallTime* out) {
     return false;
   }
   if (i != s.size()) return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) return false;
+  if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 ||
+      sec > 60) {
+    return false;
+  }
   std::tm tm{};
   tm.tm_year = y - 1900;
   tm.tm_mon = mo - 1;
@@ -64,8 +67,19 @@ bool ParseRfc3339(const std::string& s, Clock::WallTime* out) {
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = sec;
-  std::time_t tt = timegm(&tm);
-  *out = std::chrono::system_clock::from_time_t(tt - offset_seconds);
+  const std::time_t tt = timegm(&tm) - offset_seconds;
+  // The clock counts nanoseconds in 64 bits: 1677-09-21 to 2262-04-11. A time outside (an exec
+  // plugin's token "expiring" in 4562) is the clock's first or last instant, not an overflow.
+  using Seconds = std::chrono::seconds;
+  const Seconds::rep last = std::chrono::duration_cast<Seconds>(Clock::WallTime::max().time_since_epoch()).count();
+  const Seconds::rep first = std::chrono::duration_cast<Seconds>(Clock::WallTime::min().time_since_epoch()).count();
+  if (tt >= last) {
+    *out = Clock::WallTime::max();
+  } else if (tt <= first) {
+    *out = Clock::WallTime::min();
+  } else {
+    *out = std::chrono::system_clock::from_time_t(tt);
+  }
   return true;
 }
 

@@ -18,10 +18,25 @@ TEST(Rfc3339Test, FormatsAndParsesUtc) {
 TEST(Rfc3339Test, RejectsMalformedTimes) {
   Clock::WallTime t;
   for (const char* bad : {"", "2026-11-21", "2026-13-01T00:00:00Z", "2026-11-21T08:19:00",
-                          "yesterday", "2026-11-21T08:19:00Zjunk"}) {
+                          "yesterday", "2026-11-21T08:19:00Zjunk", "2026-11-21T-1:19:00Z", "2026-11-21T08:-9:00Z",
+                          "2026-11-21T08:19:-1Z", "-001-11-21T08:19:00Z"}) {
     SCOPED_TRACE(bad);
     EXPECT_FALSE(ParseRfc3339(bad, &t));
   }
+}
+
+// The clock holds 1677-09-21 to 2262-04-11 (nanoseconds in 64 bits); an exec plugin's token
+// "expiring" in 4562 (fuzz finding 8: a signed overflow) is its last instant, and year 1 its first.
+TEST(Rfc3339Test, TimesBeyondTheClocksRangeAreItsEnds) {
+  Clock::WallTime t;
+  ASSERT_TRUE(ParseRfc3339("4562-12-03T15:00:00Z", &t));
+  EXPECT_EQ(t, Clock::WallTime::max());
+  ASSERT_TRUE(ParseRfc3339("2262-04-12T00:00:00Z", &t));
+  EXPECT_EQ(t, Clock::WallTime::max());
+  ASSERT_TRUE(ParseRfc3339("0001-01-01T00:00:00Z", &t));
+  EXPECT_EQ(t, Clock::WallTime::min());
+  ASSERT_TRUE(ParseRfc3339("2262-04-10T00:00:00Z", &t));
+  EXPECT_EQ(FormatRfc3339(t), "2262-04-10T00:00:00Z");
 }
 
 TEST(FakeClockTest, SleepAdvancesTimeAtOnce) {
