@@ -381,4 +381,13 @@ testutil::CommandResult ClusterPair::Shell(const std::string& command) const {
                               command);
 }
 
+std::string AlletraArraysSecretArgs(const AlletraSimInfo& arrays, bool reversed, const std::string& password,
+                                    const std::string& extra) {
+  const std::string& source = reversed ? arrays.target_url : arrays.source_url;
+  const std::string& target = reversed ? arrays.source_url : arrays.target_url;
+  return "-n kubectl-dr-system create secret generic shop-arrays --from-literal=sourceUrl=" + source +
+         " --from-literal=targetUrl=" + target + " --from-literal=username=3paradm --from-literal=password=" +
+         password + " --from-file=ca=" + arrays.ca_path + (extra.empty() ? "" : " " + extra);
+}
+
 }  // namespace kdr::e2e

@@ -60,6 +60,12 @@ struct AlletraSimInfo {
   std::string data_dir;      // its --data-dir: the arrays' volume contents
 };
 
+// kubectl's arguments making the plan's credentials Secret "shop-arrays" in kubectl-dr-system for
+// alletra-sim's arrays (user 3paradm): the source array's URL as sourceUrl unless `reversed` (a
+// failback's plan, whose source is the DR array); `extra` follows ("--dry-run=client -o yaml").
+std::string AlletraArraysSecretArgs(const AlletraSimInfo& arrays, bool reversed = false,
+                                    const std::string& password = "3pardata", const std::string& extra = "");
+
 struct PairOptions {
   // When set, an alletra-sim process is started first with this pair description (--config) and
   // stopped with the pair, its data dir in the pair's temp dir (AlletraVolumeDir). The source's simulators attach to the first array and the target's to

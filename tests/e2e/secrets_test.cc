@@ -327,11 +327,8 @@ class AlletraSecretsE2eTest : public SecretsE2eTest {
 
   // The plan's credentials Secret on the target, with this password.
   void ArraysSecret(const std::string& password) {
-    const AlletraSimInfo& a = *pair_->alletra();
-    CommandResult made = Kubectl("-n kubectl-dr-system create secret generic shop-arrays --from-literal=sourceUrl=" +
-                                 a.source_url + " --from-literal=targetUrl=" + a.target_url +
-                                 " --from-literal=username=3paradm --from-literal=password=" + password +
-                                 " --from-file=ca=" + a.ca_path + " --dry-run=client -o yaml");
+    CommandResult made =
+        Kubectl(AlletraArraysSecretArgs(*pair_->alletra(), /*reversed=*/false, password, "--dry-run=client -o yaml"));
     ASSERT_EQ(made.exit_code, 0) << made.output;
     const std::string file = dir_.Write("shop-arrays.yaml", made.output);
     CommandResult applied = Kubectl("apply -f " + file);

@@ -296,11 +296,7 @@ class AlletraFailoverE2eTest : public StorageFailoverE2eTest {
     ASSERT_NE(pair_->alletra(), nullptr);
     SetUpShop("alletra-shop.yaml", "alletra-plan.yaml");
     if (HasFatalFailure()) return;
-    const AlletraSimInfo& a = *pair_->alletra();
-    CommandResult secret = Kubectl("-n kubectl-dr-system create secret generic shop-arrays --from-literal=sourceUrl=" +
-                                   a.source_url + " --from-literal=targetUrl=" + a.target_url +
-                                   " --from-literal=username=3paradm --from-literal=password=3pardata --from-file=ca=" +
-                                   a.ca_path);
+    CommandResult secret = Kubectl(AlletraArraysSecretArgs(*pair_->alletra()));
     ASSERT_EQ(secret.exit_code, 0) << secret.output;
   }
 
@@ -394,10 +390,7 @@ TEST_F(AlletraFailoverE2eTest, FailsBackThroughRecoverAndRestoreOntoTheOriginalV
   ASSERT_FALSE(HasFatalFailure());
   // The failback plan lives on the primary, and so does the Secret naming both arrays (the DR
   // array is its source now).
-  CommandResult secret = Source("-n kubectl-dr-system create secret generic shop-arrays --from-literal=sourceUrl=" +
-                                a.target_url + " --from-literal=targetUrl=" + a.source_url +
-                                " --from-literal=username=3paradm --from-literal=password=3pardata --from-file=ca=" +
-                                a.ca_path);
+  CommandResult secret = Source(AlletraArraysSecretArgs(a, /*reversed=*/true));
   ASSERT_EQ(secret.exit_code, 0) << secret.output;
   CommandResult failback = FailBack("--storage alletra --storage-param sourceArray=" + a.target_array +
                                     " --storage-param targetArray=" + a.source_array +

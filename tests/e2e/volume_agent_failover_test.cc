@@ -161,11 +161,7 @@ class AlletraVolumeAgentFailoverE2eTest : public VolumeAgentFailoverE2eTest {
     }
     CommandResult planned = Kubectl("apply -f " + dir_.Write("alletra-plan.yaml", plan));
     ASSERT_EQ(planned.exit_code, 0) << planned.output;
-    const AlletraSimInfo& a = *pair_->alletra();
-    CommandResult secret = Kubectl("-n kubectl-dr-system create secret generic shop-arrays --from-literal=sourceUrl=" +
-                                   a.source_url + " --from-literal=targetUrl=" + a.target_url +
-                                   " --from-literal=username=3paradm --from-literal=password=3pardata --from-file=ca=" +
-                                   a.ca_path);
+    CommandResult secret = Kubectl(AlletraArraysSecretArgs(*pair_->alletra()));
     ASSERT_EQ(secret.exit_code, 0) << secret.output;
   }
 };
