@@ -1,9 +1,10 @@
 #include "cli/get_command.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cctype>
+#include <iterator>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 #include <ostream>
 

@@ -85,9 +85,13 @@ std::vector<std::string> PlanRow(const json& plan, bool wide, Clock::WallTime no
       if (n.is_string()) ns_list.push_back(n.get<std::string>());
     }
   }
-  std::vector<std::string> row = {Name(plan), Str(plan, {"status", "phase"}), Str(plan, {"spec", "sourceContext"}),
-                         Str(plan, {"spec", "targetContext"}), Join(ns_list, ","),
-                         Str(plan, {"spec", "storage", "driver"}), Str(plan, {"status", "spentBy"}),
+  std::vector<std::string> row = {Name(plan),
+                                  Str(plan, {"status", "phase"}),
+                                  Str(plan, {"spec", "sourceContext"}),
+                                  Str(plan, {"spec", "targetContext"}),
+                                  Join(ns_list, ","),
+                                  Str(plan, {"spec", "storage", "driver"}),
+                                  Str(plan, {"status", "spentBy"}),
                                   FormatAge(Str(plan, {"metadata", "creationTimestamp"}), now)};
   if (wide) {
     std::string inv_ns = Str(plan, {"spec", "inventory", "pvcNamespace"});

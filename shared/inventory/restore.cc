@@ -566,18 +566,14 @@ RestoreResult Restore(kube::Client& target, RestoreInput input, const RestoreOpt
   Engine engine(target, options, &plan, &input.objects, stop);
   engine.Run(&result);
   Collect(plan, &result);
-  if (Status lost = engine.Interrupted(); !lost.ok()) {
-    const auto left = std::count_if(plan.entries.begin(), plan.entries.end(),
-                                    [](const Entry& e) { return e.outcome == Outcome::kPending; });
-    result.status = Status::Unavailable("the target stopped answering (" + lost.message() + "): " +
-                                        std::to_string(left) + " of " + std::to_string(result.counts.total()) +
-                                        " objects not done; run it again to resume");
-  } else if (stop.stop_requested()) {
-    const auto left = std::count_if(plan.entries.begin(), plan.entries.end(),
-                                    [](const Entry& e) { return e.outcome == Outcome::kPending; });
-    result.status = Status::Cancelled("restore stopped with " + std::to_string(left) + " of " +
-                                      std::to_string(result.counts.total()) +
-                                      " objects not done; run it again to resume");
+  const Status lost = engine.Interrupted();
+  if (!lost.ok() || stop.stop_requested()) {
+    const std::string left =
+        std::to_string(std::count_if(plan.entries.begin(), plan.entries.end(),
+                                     [](const Entry& e) { return e.outcome == Outcome::kPending; })) +
+        " of " + std::to_string(result.counts.total()) + " objects not done; run it again to resume";
+    result.status = !lost.ok() ? Status::Unavailable("the target stopped answering (" + lost.message() + "): " + left)
+                               : Status::Cancelled("restore stopped with " + left);
   }
   return result;
 }
