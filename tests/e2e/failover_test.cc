@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "base/strings.h"
 #include "e2e/harness.h"
@@ -344,6 +346,20 @@ std::string Snapshot(const ClusterPair& pair, const Cluster& cluster, const std:
   return Join(lines, "\n");
 }
 
+// Snapshot once the cluster's own controllers have finished with what the test wrote: the deployment
+// controller of a real cluster records status and a revision on a Deployment just restored, for a
+// moment after the restore returns. Two snapshots a second apart that agree are taken as settled.
+std::string SettledSnapshot(const ClusterPair& pair, const Cluster& cluster, const std::string& types) {
+  std::string last = Snapshot(pair, cluster, types);
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::string now = Snapshot(pair, cluster, types);
+    if (now == last) return now;
+    last = std::move(now);
+  }
+  return last;
+}
+
 constexpr char kTargetTypes[] =
     "drplans,drrecoveries,leases,jobs,namespaces,configmaps,persistentvolumeclaims,persistentvolumes,deployments,"
     "services,ingresses";
@@ -353,8 +369,8 @@ TEST_F(FailoverE2eTest, DryRunChangesNothingNeedsNoConfirmationAndShowsWhatARunW
   ASSERT_EQ(Dr("inventory capture --plan shop-to-dr --agent local --inventory-path " + inventory_).exit_code, 0);
   ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
   WaitForCache("drrecoveries", 1);
-  const std::string target_before = Snapshot(*pair_, target(), kTargetTypes);
-  const std::string source_before = Snapshot(*pair_, pair_->source(), kSourceTypes);
+  const std::string target_before = SettledSnapshot(*pair_, target(), kTargetTypes);
+  const std::string source_before = SettledSnapshot(*pair_, pair_->source(), kSourceTypes);
 
   // No --yes and no terminal: a dry run asks nothing.
   CommandResult dry = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --dry-run </dev/null");
@@ -410,8 +426,8 @@ TEST_F(FailoverE2eTest, DryRunListsEveryConflictAndExitsOneChangingNothing) {
                                                           "apiVersion: v1\nkind: Service\nmetadata: {name: web, "
                                                           "namespace: shop}\nspec:\n  ports:\n  - {port: 80}\n"));
   ASSERT_EQ(service.exit_code, 0) << service.output;
-  const std::string target_before = Snapshot(*pair_, target(), kTargetTypes);
-  const std::string source_before = Snapshot(*pair_, pair_->source(), kSourceTypes);
+  const std::string target_before = SettledSnapshot(*pair_, target(), kTargetTypes);
+  const std::string source_before = SettledSnapshot(*pair_, pair_->source(), kSourceTypes);
 
   CommandResult dry = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --dry-run");
   EXPECT_EQ(dry.exit_code, 1) << dry.output;
@@ -447,7 +463,7 @@ TEST_F(FailoverE2eTest, DryRunOfASpentPlanOrAFinishedRecoveryNamesEveryProblem) 
   ASSERT_EQ(Dr("recovery create shop-failover --plan shop-to-dr").exit_code, 0);
   WaitForCache("drrecoveries", 1);
   ASSERT_EQ(Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --yes --no-wait").exit_code, 0);
-  const std::string target_before = Snapshot(*pair_, target(), kTargetTypes);
+  const std::string target_before = SettledSnapshot(*pair_, target(), kTargetTypes);
 
   CommandResult dry = Dr("failover shop-failover --agent local --inventory-path " + inventory_ + " --dry-run -o json");
   EXPECT_EQ(dry.exit_code, 1) << dry.output;
