@@ -64,6 +64,25 @@ TEST(YamlLimitsTest, ModestAliasesStillExpand) {
   EXPECT_TRUE(YamlToJson(text, "f").ok());
 }
 
+// A text with aliases is read twice, checked and then built: what the build alone refuses is
+// still refused after an alias, and documents before and after the first alias are all kept.
+TEST(YamlLimitsTest, TextsWithAliasesAreBuiltWhole) {
+  auto dup = YamlToJson("a: &a 1\nb: *a\nb: 2\n", "f");
+  ASSERT_FALSE(dup.ok());
+  EXPECT_NE(dup.status().message().find("duplicate key \"b\""), std::string::npos)
+      << dup.status().message();
+  auto key = YamlToJson("a: &a [1]\n? *a\n: 2\n", "f");
+  ASSERT_FALSE(key.ok());
+  EXPECT_NE(key.status().message().find("mapping keys must be scalars"), std::string::npos)
+      << key.status().message();
+  auto docs = YamlDocumentsToJson("x: 1\n---\na: &a [1, 2]\nb: *a\n---\nc: 3\n", "f");
+  ASSERT_TRUE(docs.ok()) << docs.status().message();
+  ASSERT_EQ(docs->size(), 3u);
+  EXPECT_EQ((*docs)[0], json({{"x", 1}}));
+  EXPECT_EQ((*docs)[1], json({{"a", {1, 2}}, {"b", {1, 2}}}));
+  EXPECT_EQ((*docs)[2], json({{"c", 3}}));
+}
+
 TEST(YamlLimitsTest, DocumentsWithoutAliasesNeverReachTheBudget) {
   // The densest YAML there is, two nodes and scalar bytes per two bytes of text, well over the
   // 1 MiB every document may add.
