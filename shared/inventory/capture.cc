@@ -11,13 +11,16 @@
 #include <set>
 #include <thread>
 #include <utility>
+#include <variant>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "kube/client.h"
 #include "kube/discovery.h"
 #include "kube/object.h"
+#include "kube/raw_list.h"
 
 namespace kdr::inventory {
 namespace {
@@ -50,13 +53,84 @@ std::string_view ResourceLeftOutReason(std::string_view group, std::string_view 
   return "";
 }
 
+// What LeftOutReason reads, from a parsed object or from a raw list item (kube/raw_list.h),
+// which must agree.
 bool HasControllerOwner(const json& object) {
   const json& refs = kube::FieldAt(object, {"metadata", "ownerReferences"});
   if (!refs.is_array()) return false;
   for (const json& r : refs) {
-    if (r.is_object() && r.value("controller", false)) return true;
+    // Only true counts (json::value would throw on a controller that is not a boolean).
+    if (kube::FieldAt(r, {"controller"}) == true) return true;
   }
   return false;
+}
+bool HasControllerOwner(const kube::RawListItem& item) { return item.controller_owner; }
+std::string LabelOf(const json& object, std::string_view key) {
+  return kube::StringField(object, {"metadata", "labels", key});
+}
+std::string_view LabelOf(const kube::RawListItem& item, std::string_view key) {
+  return item.Label(key).value_or("");
+}
+std::string TypeOf(const json& object) { return kube::StringField(object, {"type"}); }
+std::string_view TypeOf(const kube::RawListItem& item) { return item.type; }
+std::string NameOf(const json& object) { return kube::Name(object); }
+std::string_view NameOf(const kube::RawListItem& item) { return item.name; }
+
+template <typename Object>
+std::string_view LeftOutReasonOf(std::string_view group, std::string_view resource, const Object& object) {
+  if (std::string_view whole = ResourceLeftOutReason(group, resource); !whole.empty()) return whole;
+  if (LabelOf(object, kExcludeLabel) == "true") return kLeftOutExcludeLabel;
+  if (LabelOf(object, "app.kubernetes.io/name") == "kubectl-dr" &&
+      LabelOf(object, "app.kubernetes.io/component") == "agent") {
+    return kLeftOutKubectlDrAgent;
+  }
+  if (((group.empty() && resource == "pods") || (group == "apps" && resource == "replicasets") ||
+       (group == "batch" && resource == "jobs")) &&
+      HasControllerOwner(object)) {
+    return kLeftOutOwnedByController;
+  }
+  if (group.empty() && resource == "secrets" && TypeOf(object) == "kubernetes.io/service-account-token") {
+    return kLeftOutServiceAccountToken;
+  }
+  if (group.empty() && resource == "configmaps" && NameOf(object) == "kube-root-ca.crt") {
+    return kLeftOutKubeRootCa;
+  }
+  if (group == kRbacGroup && (resource == "clusterroles" || resource == "clusterrolebindings") &&
+      LabelOf(object, "kubernetes.io/bootstrapping") == "rbac-defaults") {
+    return kLeftOutBuiltIn;
+  }
+  if (group == "scheduling.k8s.io" && resource == "priorityclasses" &&
+      StartsWith(NameOf(object), "system-")) {
+    return kLeftOutBuiltIn;
+  }
+  return "";
+}
+
+// The members a list item lacks, as JSON text: "\"apiVersion\":\"v1\"" and "\"kind\":\"ConfigMap\"".
+struct TypeMembers {
+  std::string api_version;
+  std::string kind;
+};
+
+TypeMembers TypeMembersOf(const kube::ApiResource& r) {
+  return {"\"apiVersion\":" + json(r.gvr.ApiVersion()).dump(), "\"kind\":" + json(r.kind).dump()};
+}
+
+// The file's text of a list item: the server's bytes, with apiVersion and kind put first where
+// the item lacks them (typed lists of built-in kinds leave them out), and a newline. Parsed, it
+// is the object Writer::Add would have written; the bytes differ (the server's member order and
+// escapes are kept).
+std::string ObjectText(std::string_view text, const kube::RawListItem& item, const TypeMembers& m) {
+  std::string out;
+  out.reserve(text.size() + m.api_version.size() + m.kind.size() + 3);
+  out += '{';
+  if (!item.has_api_version) out += m.api_version + ",";
+  if (!item.has_kind) out += m.kind + ",";
+  const bool empty = text.find_first_not_of(" \t\r\n", 1) == text.size() - 1;  // "{ }"
+  if (empty && out.size() > 1) out.pop_back();
+  out += text.substr(1);
+  out += '\n';
+  return out;
 }
 
 // A list or get failure that leaves a hole in the inventory but not a wrong one: recorded, and
@@ -104,7 +178,8 @@ class WritePool {
 
   // Queues one object; waits while the queue is full. Returns the first write error, once one
   // happened (the capture then stops).
-  Status Submit(ObjectEntry entry, json object) {
+  // `object` is a parsed object (Writer::Add) or the file's text (Writer::AddSerialized).
+  Status Submit(ObjectEntry entry, std::variant<json, std::string> object) {
     std::unique_lock l(mu_);
     space_.wait(l, [this] { return queue_.size() < kMaxQueued || !error_.ok() || stopping_; });
     if (!error_.ok()) return error_;
@@ -135,7 +210,10 @@ class WritePool {
       l.unlock();
       const std::string what = entry.resource + " " +
                                (entry.namespace_name.empty() ? entry.name : entry.namespace_name + "/" + entry.name);
-      Result<ObjectEntry> added = writer_->Add(std::move(entry), object);
+      Result<ObjectEntry> added =
+          std::holds_alternative<std::string>(object)
+              ? writer_->AddSerialized(std::move(entry), std::get<std::string>(object))
+              : writer_->Add(std::move(entry), std::get<json>(object));
       l.lock();
       --busy_;
       // Seen twice (a list restarted after 410): kept once.
@@ -152,7 +230,7 @@ class WritePool {
   std::condition_variable ready_;  // work queued, or stopping
   std::condition_variable space_;  // room in the queue, or an error
   std::condition_variable idle_;   // everything written, or an error
-  std::deque<std::pair<ObjectEntry, json>> queue_;  // guarded by mu_
+  std::deque<std::pair<ObjectEntry, std::variant<json, std::string>>> queue_;  // guarded by mu_
   int busy_ = 0;                                      // guarded by mu_
   bool stopping_ = false;                             // guarded by mu_
   Status error_;                                      // guarded by mu_
@@ -284,14 +362,16 @@ class Capturer {
                                std::string(name), std::string(StatusCodeName(s.code())), s.message()});
   }
 
-  // Lists gvr in ns page by page, handing each item to fn. The next page is requested while fn
-  // runs on this one: writing the objects then overlaps the server's work and the parsing.
+  // Lists gvr in ns page by page, handing each item to fn(text, item). The next page is
+  // requested while fn runs on this one: writing the objects then overlaps the server's work and
+  // the scan. Pages are kept raw (kube/raw_list.h): parsing every object into json and
+  // serializing it again for its file cost more than reading it (BENCHMARKS.md).
   template <typename Fn>
   Status ListPages(const kube::Gvr& gvr, const std::string& ns, Fn fn) {
     kube::ListOptions lo;
     lo.limit = options_.page_size;
-    auto fetch = [this, &gvr, &ns](kube::ListOptions options) { return client_.List(gvr, ns, options); };
-    Result<json> page = fetch(lo);
+    auto fetch = [this, &gvr, &ns](kube::ListOptions options) { return client_.ListRaw(gvr, ns, options); };
+    Result<kube::RawListPage> page = fetch(lo);
     bool restarted = false;
     for (;;) {
       if (!page.ok()) {
@@ -306,12 +386,11 @@ class Capturer {
         }
         return page.status();
       }
-      lo.continue_token = kube::StringField(*page, {"metadata", "continue"});
-      std::future<Result<json>> next;
+      lo.continue_token = page->continue_token;
+      std::future<Result<kube::RawListPage>> next;
       if (!lo.continue_token.empty()) next = std::async(std::launch::async, fetch, lo);
-      json& items = (*page)["items"];
-      if (items.is_array()) {
-        for (json& item : items) KDR_RETURN_IF_ERROR(fn(std::move(item)));  // ~future waits
+      for (const kube::RawListItem& item : page->items) {
+        KDR_RETURN_IF_ERROR(fn(page->Text(item), item));  // ~future waits
       }
       if (!next.valid()) return Status::Ok();
       page = next.get();
@@ -322,9 +401,10 @@ class Capturer {
     const std::string_view whole = ResourceLeftOutReason(r.gvr.group, r.gvr.resource);
     if (!whole.empty()) return CountLeftOut(r, ns, whole);
     int64_t seen = 0;
-    Status s = ListPages(r.gvr, ns, [&](json item) {
+    const TypeMembers members = TypeMembersOf(r);
+    Status s = ListPages(r.gvr, ns, [&](std::string_view text, const kube::RawListItem& item) {
       ++seen;
-      return Consider(r, std::move(item));
+      return ConsiderItem(r, members, text, item);
     });
     if (!s.ok()) {
       if (!IsRecordable(s)) {
@@ -375,22 +455,70 @@ class Capturer {
     }
     if (!object.contains("apiVersion")) object["apiVersion"] = r.gvr.ApiVersion();
     if (!object.contains("kind")) object["kind"] = r.kind;
+    ObjectEntry e = EntryOf(r, r.namespaced ? kube::Namespace(object) : "", kube::Name(object));
+    if (e.name.empty()) return NoName(r, e);
+    NoteDependencies(r, object);
+    return pool_->Submit(std::move(e), std::move(object));
+  }
+
+  // Consider of a list item, kept as the server sent it: the same decisions, from the fields
+  // the scan found; the object is parsed only when its dependencies are read from it.
+  Status ConsiderItem(const kube::ApiResource& r, const TypeMembers& members, std::string_view text,
+                      const kube::RawListItem& item) {
+    std::string_view reason = LeftOutReasonOf(r.gvr.group, r.gvr.resource, item);
+    if (!reason.empty()) {
+      ++index_.left_out[std::string(reason)];
+      return Status::Ok();
+    }
+    ObjectEntry e = EntryOf(r, r.namespaced ? item.namespace_name : "", item.name);
+    if (e.name.empty()) return NoName(r, e);
+    if (NeedsObject(r, item)) {
+      // Scanned already: ParseJson accepts what ScanListPage accepted.
+      Result<json> object = ParseJson(text, "a list item of " + r.gvr.GroupResource(), kMaxJsonDepth);
+      if (!object.ok()) return object.status();
+      if (!object->contains("apiVersion")) (*object)["apiVersion"] = r.gvr.ApiVersion();
+      if (!object->contains("kind")) (*object)["kind"] = r.kind;
+      NoteDependencies(r, *object);
+    } else if (r.gvr.group.empty() && r.gvr.resource == "serviceaccounts") {
+      service_accounts_.emplace(item.namespace_name, item.name);
+    } else if (!r.gvr.group.empty() && r.namespaced) {
+      custom_candidates_.emplace(r.gvr.group, r.gvr.resource);
+    }
+    return pool_->Submit(std::move(e), ObjectText(text, item, members));
+  }
+
+  // Whether NoteDependencies reads more of an object than its name: claims, volumes and role
+  // bindings; of the rest, only what sits under spec (pod specs, claim templates).
+  static bool NeedsObject(const kube::ApiResource& r, const kube::RawListItem& item) {
+    const std::string& group = r.gvr.group;
+    const std::string& resource = r.gvr.resource;
+    if (group.empty() && (resource == "persistentvolumeclaims" || resource == "persistentvolumes")) {
+      return true;
+    }
+    if (group == kRbacGroup && (resource == "rolebindings" || resource == "clusterrolebindings")) {
+      return true;
+    }
+    return item.has_spec;
+  }
+
+  static ObjectEntry EntryOf(const kube::ApiResource& r, std::string namespace_name, std::string name) {
     ObjectEntry e;
     e.group = r.gvr.group;
     e.version = r.gvr.version;
     e.resource = r.gvr.resource;
     e.kind = r.kind;
-    e.namespace_name = r.namespaced ? kube::Namespace(object) : "";
-    e.name = kube::Name(object);
-    if (e.name.empty()) {
-      Warn(r.gvr.GroupResource() + " in namespace " + e.namespace_name +
-           ": an object without metadata.name was not captured");
-      return Status::Ok();
-    }
-    NoteDependencies(r, object);
-    return pool_->Submit(std::move(e), std::move(object));
+    e.namespace_name = std::move(namespace_name);
+    e.name = std::move(name);
+    return e;
   }
 
+  Status NoName(const kube::ApiResource& r, const ObjectEntry& e) {
+    Warn(r.gvr.GroupResource() + " in namespace " + e.namespace_name +
+         ": an object without metadata.name was not captured");
+    return Status::Ok();
+  }
+
+  // What it reads must stay what NeedsObject says it reads.
   void NoteDependencies(const kube::ApiResource& r, const json& object) {
     const std::string& group = r.gvr.group;
     const std::string& resource = r.gvr.resource;
@@ -495,10 +623,12 @@ class Capturer {
       KDR_RETURN_IF_ERROR(Consider(ClusterResource(kCrds, "CustomResourceDefinition"), std::move(crd).value()));
     }
     // Cluster role bindings name their subjects inside: read them all, keep those binding ours.
-    Status listed = ListPages(kClusterRoleBindings, "", [&](json crb) {
-      return BindsOurServiceAccounts(crb)
-                 ? Consider(ClusterResource(kClusterRoleBindings, "ClusterRoleBinding"), std::move(crb))
-                 : Status::Ok();
+    const kube::ApiResource crbs = ClusterResource(kClusterRoleBindings, "ClusterRoleBinding");
+    const TypeMembers crb_members = TypeMembersOf(crbs);
+    Status listed = ListPages(kClusterRoleBindings, "", [&](std::string_view text, const kube::RawListItem& item) {
+      Result<json> crb = ParseJson(text, "a list item of " + kClusterRoleBindings.GroupResource(), kMaxJsonDepth);
+      if (!crb.ok()) return crb.status();
+      return BindsOurServiceAccounts(*crb) ? ConsiderItem(crbs, crb_members, text, item) : Status::Ok();
     });
     if (!listed.ok()) {
       if (!IsRecordable(listed)) return listed.WithContext("listing clusterrolebindings");
@@ -647,33 +777,7 @@ VolumeMapEntry VolumeMapEntryFor(const json& claim, const json* pv_object) {
 }
 
 std::string_view LeftOutReason(std::string_view group, std::string_view resource, const json& object) {
-  if (std::string_view whole = ResourceLeftOutReason(group, resource); !whole.empty()) return whole;
-  if (kube::StringField(object, {"metadata", "labels", kExcludeLabel}) == "true") return kLeftOutExcludeLabel;
-  if (kube::StringField(object, {"metadata", "labels", "app.kubernetes.io/name"}) == "kubectl-dr" &&
-      kube::StringField(object, {"metadata", "labels", "app.kubernetes.io/component"}) == "agent") {
-    return kLeftOutKubectlDrAgent;
-  }
-  if (((group.empty() && resource == "pods") || (group == "apps" && resource == "replicasets") ||
-       (group == "batch" && resource == "jobs")) &&
-      HasControllerOwner(object)) {
-    return kLeftOutOwnedByController;
-  }
-  if (group.empty() && resource == "secrets" &&
-      kube::StringField(object, {"type"}) == "kubernetes.io/service-account-token") {
-    return kLeftOutServiceAccountToken;
-  }
-  if (group.empty() && resource == "configmaps" && kube::Name(object) == "kube-root-ca.crt") {
-    return kLeftOutKubeRootCa;
-  }
-  if (group == kRbacGroup && (resource == "clusterroles" || resource == "clusterrolebindings") &&
-      kube::StringField(object, {"metadata", "labels", "kubernetes.io/bootstrapping"}) == "rbac-defaults") {
-    return kLeftOutBuiltIn;
-  }
-  if (group == "scheduling.k8s.io" && resource == "priorityclasses" &&
-      StartsWith(kube::Name(object), "system-")) {
-    return kLeftOutBuiltIn;
-  }
-  return "";
+  return LeftOutReasonOf(group, resource, object);
 }
 
 Result<Index> Capture(kube::Client& source, const Env& env, const std::string& inventory_root,

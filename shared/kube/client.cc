@@ -10,6 +10,7 @@
 #include "base/version.h"
 #include "kube/discovery.h"
 #include "kube/errors.h"
+#include "kube/raw_list.h"
 #include "kube/transport_https.h"
 
 namespace kdr::kube {
@@ -227,16 +228,42 @@ Result<json> Client::Get(const Gvr& gvr, std::string_view ns, std::string_view n
   return DoJson(c);
 }
 
-Result<json> Client::List(const Gvr& gvr, std::string_view ns, const ListOptions& o) {
-  Call c;
+namespace {
+
+std::string ListPath(const Gvr& gvr, std::string_view ns, const ListOptions& o) {
   Query q;
   q.Add("labelSelector", o.label_selector)
       .Add("fieldSelector", o.field_selector)
       .Add("limit", o.limit > 0 ? std::to_string(o.limit) : "")
       .Add("continue", o.continue_token)
       .Add("resourceVersion", o.resource_version);
-  c.path = ResourcePath(gvr, ns) + q.str();
+  return Client::ResourcePath(gvr, ns) + q.str();
+}
+
+}  // namespace
+
+Result<json> Client::List(const Gvr& gvr, std::string_view ns, const ListOptions& o) {
+  Call c;
+  c.path = ListPath(gvr, ns, o);
   return DoJson(c);
+}
+
+Result<RawListPage> Client::ListRaw(const Gvr& gvr, std::string_view ns, const ListOptions& o) {
+  Call c;
+  c.path = ListPath(gvr, ns, o);
+  KDR_ASSIGN_OR_RETURN(HttpResponse resp, Do(c));
+  if (resp.status < 200 || resp.status >= 300) {
+    return StatusFromResponse(resp, c.method, transport_->base_url() + c.path);
+  }
+  if (resp.body.empty()) return RawListPage();  // as DoJson: an empty List
+  const std::string head = PrintableBytes(std::string_view(resp.body).substr(0, 100));
+  // A List nests its items 2 deep, as in DoJson.
+  Result<RawListPage> page = ScanListPage(std::move(resp.body), "the answer", kMaxJsonDepth + 2);
+  if (!page.ok()) {
+    return Status::Unavailable("the answer to " + c.method + " " + transport_->base_url() + c.path +
+                               " is not a List (" + page.status().message() + "): " + head);
+  }
+  return page;
 }
 
 Result<json> Client::ListAll(const Gvr& gvr, std::string_view ns, ListOptions o) {

@@ -54,6 +54,7 @@
 namespace kdr::kube {
 
 class HttpsTransport;
+struct RawListPage;
 
 struct ListOptions {
   std::string label_selector;  // "app=web,tier!=db"
@@ -128,6 +129,10 @@ class Client {
                              std::string_view subresource = "");
   // One LIST call: the List object (items, metadata.resourceVersion, metadata.continue).
   Result<nlohmann::json> List(const Gvr& gvr, std::string_view ns, const ListOptions& options = {});
+  // One LIST call kept as the bytes the server sent, scanned rather than parsed (raw_list.h):
+  // for callers that store items as they came. Errors as List's; an answer that is not a List
+  // of objects is kUnavailable, as an answer that is not JSON is.
+  Result<RawListPage> ListRaw(const Gvr& gvr, std::string_view ns, const ListOptions& options = {});
   // Every page (options.limit per page, 500 when 0) joined into one List; its
   // metadata.resourceVersion is the last page's (the point to watch from).
   Result<nlohmann::json> ListAll(const Gvr& gvr, std::string_view ns, ListOptions options = {});

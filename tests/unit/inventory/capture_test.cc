@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "base/json.h"
 #include "base/strings.h"
 #include "inventory/format.h"
 #include "kube/client.h"
@@ -59,6 +60,11 @@ class ScriptedTransport final : public kube::Transport {
     std::lock_guard l(mu_);
     failures_.emplace_back(std::move(path_prefix), http_status);
   }
+  // Answers GETs of paths starting with path_prefix with 200 and `body`.
+  void AnswerGets(std::string path_prefix, std::string body) {
+    std::lock_guard l(mu_);
+    answers_.emplace_back(std::move(path_prefix), std::move(body));
+  }
   std::vector<std::string> requests() const {
     std::lock_guard l(mu_);
     return requests_;
@@ -70,6 +76,11 @@ class ScriptedTransport final : public kube::Transport {
       requests_.push_back(r.method + " " + r.path);
       for (const auto& [prefix, code] : failures_) {
         if (r.method == "GET" && StartsWith(r.path, prefix)) return Canned(r.path, code);
+      }
+      for (const auto& [prefix, body] : answers_) {
+        if (r.method == "GET" && StartsWith(r.path, prefix)) {
+          return kube::HttpResponse{200, {{"Content-Type", "application/json"}}, body};
+        }
       }
     }
     return real_->Send(r);
@@ -94,6 +105,7 @@ class ScriptedTransport final : public kube::Transport {
   std::unique_ptr<kube::Transport> real_;
   mutable std::mutex mu_;
   std::vector<std::pair<std::string, int>> failures_;
+  std::vector<std::pair<std::string, std::string>> answers_;
   std::vector<std::string> requests_;
 };
 
@@ -607,6 +619,132 @@ TEST_F(CaptureTest, TheRuntimeClassesPodsNameAreCapturedWithThem) {
     warned |= w == "runtimeclass \"gone\" used by CronJob shop/nightly does not exist on the source cluster";
   }
   EXPECT_TRUE(warned) << Join(index->warnings, "\n");
+}
+
+// Listed objects are stored as the server sent them (kube/raw_list.h), not parsed and written
+// again: the generation must read back as the one Writer::Add of the parsed objects made (the
+// capture before), file for file and entry for entry; only the bytes (member order, escapes) and
+// so sizes and hashes may differ.
+TEST_F(CaptureTest, StoresListedObjectsAsTheParsedObjectsWereStored) {
+  Shop();
+  if (HasFailure()) return;
+  // Strings the server escapes.
+  json escapes_meta = Meta("escapes", "shop");
+  escapes_meta["annotations"] = {{"note", "caf\u00e9 \"q\" \xf0\x9f\x98\x80"}};
+  Make(kConfigMaps, "shop", {{"kind", "ConfigMap"}, {"metadata", escapes_meta},
+                             {"data", {{"line", "a\nb\u0001<&>\\"}}}});
+  auto index = Capture(*client_, env(), kRoot, Options());
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  auto inv = Inventory::Open(fs_, kRoot);
+  ASSERT_TRUE(inv.ok()) << inv.status().ToString();
+
+  testutil::MemFileSystem before_fs;
+  Env before_env{&clock_, &before_fs, nullptr};
+  auto writer = Writer::Begin(before_env, kRoot, WriterOptions{Options().plan, "test pid 1"});
+  ASSERT_TRUE(writer.ok()) << writer.status().ToString();
+  std::map<std::string, json> stored;  // by file
+  int listed = 0;
+  for (const ObjectEntry& e : inv->index().objects) {
+    SCOPED_TRACE(e.file);
+    auto got = inv->ReadObject(e);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    // The object as capture parsed it before: the live one (Get answers with apiVersion and kind).
+    auto live = client_->Get(kube::Gvr{e.group, e.version, e.resource}, e.namespace_name, e.name);
+    ASSERT_TRUE(live.ok()) << live.status().ToString();
+    EXPECT_EQ(*got, *live);
+    ObjectEntry identity = e;
+    identity.file = identity.sha256 = "";
+    identity.size = 0;
+    auto added = (*writer)->Add(identity, *live);
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+    EXPECT_EQ(added->file, e.file);
+    stored[e.file] = *got;
+    // Listed ones are the server's bytes: apiVersion and kind added once, not repeated.
+    auto text = fs_.ReadFile(inv->dir() + "/" + e.file);
+    ASSERT_TRUE(text.ok());
+    EXPECT_EQ(text->back(), '\n');
+    const std::string kind = "\"kind\":\"" + e.kind + "\"";
+    EXPECT_EQ(text->find(kind), text->rfind(kind)) << *text;
+    EXPECT_EQ(e.size, text->size());
+    EXPECT_EQ(e.sha256, Sha256Hex(*text));
+    listed += e.resource == "configmaps" || e.resource == "secrets" || e.resource == "widgets";
+  }
+  EXPECT_GE(listed, 5);
+  auto before = (*writer)->Commit(*index);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  auto before_inv = Inventory::Open(before_fs, kRoot);
+  ASSERT_TRUE(before_inv.ok()) << before_inv.status().ToString();
+  ASSERT_EQ(before_inv->index().objects.size(), inv->index().objects.size());
+  for (size_t i = 0; i < inv->index().objects.size(); ++i) {
+    ObjectEntry want = before_inv->index().objects[i];
+    ObjectEntry got = inv->index().objects[i];
+    SCOPED_TRACE(got.file);
+    auto want_object = before_inv->ReadObject(want);
+    ASSERT_TRUE(want_object.ok());
+    EXPECT_EQ(stored[got.file], *want_object);
+    want.size = got.size = 0;
+    want.sha256 = got.sha256 = "";
+    EXPECT_EQ(got, want);
+  }
+}
+
+TEST_F(CaptureTest, AListAnswerThatIsNotAListFailsTheCaptureAndKeepsThePreviousGeneration) {
+  Namespace("shop");
+  Make(kConfigMaps, "shop", {{"kind", "ConfigMap"}, {"metadata", Meta("settings", "shop")}});
+  ASSERT_TRUE(Capture(*client_, env(), kRoot, Options()).ok());
+  const std::string deep = "{\"items\":[{\"metadata\":{\"name\":\"x\"},\"data\":" +
+                           std::string(kMaxJsonDepth, '[') + std::string(kMaxJsonDepth, ']') + "}]}";
+  struct Case {
+    std::string name;
+    std::string body;
+    std::string want;
+  };
+  const std::vector<Case> cases = {
+      {"malformed", R"({"items":[{"metadata":{"name":"x"})", "is not valid JSON"},
+      {"item not an object", R"({"items":[{"metadata":{"name":"x"}},"y"]})", "items[1] is not an object"},
+      {"items not an array", R"({"items":{"metadata":{"name":"x"}}})", "items is not an array"},
+      {"too deep", deep, "nests deeper than 10002 levels"},
+      {"ill-formed UTF-8", "{\"items\":[{\"metadata\":{\"name\":\"\xff\"}}]}", "ill-formed UTF-8"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    client_ = MakeClient(/*qps=*/0);
+    transport_->AnswerGets("/api/v1/namespaces/shop/configmaps", c.body);
+    auto index = Capture(*client_, env(), kRoot, Options());
+    ASSERT_EQ(index.status().code(), StatusCode::kUnavailable) << index.status().ToString();
+    EXPECT_NE(index.status().message().find("listing configmaps in namespace shop"), std::string::npos)
+        << index.status().message();
+    EXPECT_NE(index.status().message().find(c.want), std::string::npos) << index.status().message();
+    auto inv = Inventory::Open(fs_, kRoot);
+    ASSERT_TRUE(inv.ok()) << inv.status().ToString();
+    EXPECT_EQ(inv->generation(), 1);
+  }
+}
+
+TEST_F(CaptureTest, AListedObjectWithoutANameIsAWarningAndTheRestIsCaptured) {
+  Namespace("shop");
+  client_ = MakeClient(/*qps=*/0);
+  transport_->AnswerGets("/api/v1/namespaces/shop/configmaps",
+                         R"({"kind":"ConfigMapList","metadata":{"resourceVersion":"1"},"items":[)"
+                         R"({"data":{"a":"1"}},{"metadata":{"namespace":"shop"}},)"
+                         R"({"metadata":{"name":"named","namespace":"shop"},"data":{"b":"2"}}]})");
+  auto index = Capture(*client_, env(), kRoot, Options());
+  ASSERT_TRUE(index.ok()) << index.status().ToString();
+  int warned = 0;
+  for (const std::string& w : index->warnings) {
+    warned += w.find("configmaps in namespace") != std::string::npos &&
+              w.find("an object without metadata.name was not captured") != std::string::npos;
+  }
+  EXPECT_EQ(warned, 2) << Join(index->warnings, "\n");
+  EXPECT_TRUE(Captured().count("core/configmaps/shop/named"));
+  auto inv = Inventory::Open(fs_, kRoot);
+  ASSERT_TRUE(inv.ok());
+  for (const ObjectEntry& e : inv->index().objects) {
+    if (e.name != "named") continue;
+    auto obj = inv->ReadObject(e);
+    ASSERT_TRUE(obj.ok());
+    EXPECT_EQ(*obj, json::parse(R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"named","namespace":"shop"},"data":{"b":"2"}})"));
+  }
 }
 
 TEST(LeftOutReasonTest, NamesWhyAnObjectIsLeftOut) {
