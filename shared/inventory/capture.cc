@@ -11,7 +11,6 @@
 #include <set>
 #include <thread>
 #include <utility>
-#include <variant>
 
 #include "base/clock.h"
 #include "base/json.h"
@@ -158,7 +157,9 @@ kube::ApiResource ClusterResource(const kube::Gvr& gvr, std::string kind) {
 
 // Writes objects on a few threads, so that serializing, hashing and creating files (75-200 us a
 // file on ext4 here, more than reading the object took: BENCHMARKS.md) overlap the fetch and
-// parse of the next page instead of following them.
+// scan of the next page instead of following them. Objects are handed over in batches: a listed
+// object costs a few microseconds to hash and store in memory, no more than waking a thread for
+// it did.
 class WritePool {
  public:
   WritePool(Writer* writer, int threads) : writer_(writer) {
@@ -176,49 +177,77 @@ class WritePool {
   WritePool(const WritePool&) = delete;
   WritePool& operator=(const WritePool&) = delete;
 
-  // Queues one object; waits while the queue is full. Returns the first write error, once one
-  // happened (the capture then stops).
-  // `object` is a parsed object (Writer::Add) or the file's text (Writer::AddSerialized).
-  Status Submit(ObjectEntry entry, std::variant<json, std::string> object) {
-    std::unique_lock l(mu_);
-    space_.wait(l, [this] { return queue_.size() < kMaxQueued || !error_.ok() || stopping_; });
-    if (!error_.ok()) return error_;
-    queue_.emplace_back(std::move(entry), std::move(object));
-    ready_.notify_one();
-    return Status::Ok();
+  // Queues one object: a parsed object (Writer::Add) or the file's text (Writer::AddSerialized).
+  // Waits while the queue is full. Returns the first write error, once one happened (the capture
+  // then stops). Submit and Finish are called from one thread.
+  Status Submit(ObjectEntry entry, json object) {
+    batch_.push_back(Job{std::move(entry), std::move(object), {}});
+    return batch_.size() < kBatch ? Status::Ok() : Flush();
+  }
+  Status Submit(ObjectEntry entry, std::string text) {
+    batch_.push_back(Job{std::move(entry), nullptr, std::move(text)});
+    return batch_.size() < kBatch ? Status::Ok() : Flush();
   }
 
-  // Waits until everything queued is written; the first error, if any.
+  // Waits until everything submitted is written; the first error, if any.
   Status Finish() {
+    KDR_RETURN_IF_ERROR(Flush());
     std::unique_lock l(mu_);
     idle_.wait(l, [this] { return (queue_.empty() && busy_ == 0) || !error_.ok(); });
     return error_;
   }
 
  private:
-  static constexpr size_t kMaxQueued = 2048;
+  struct Job {
+    ObjectEntry entry;
+    json object;       // written with Writer::Add when text is empty
+    std::string text;  // the file's text (never empty: it ends with a newline)
+  };
+  static constexpr size_t kBatch = 64;
+  static constexpr size_t kMaxQueued = 2048;  // objects
+
+  Status Flush() {
+    std::unique_lock l(mu_);
+    if (batch_.empty()) return error_;
+    space_.wait(l, [this] { return queued_ < kMaxQueued || !error_.ok() || stopping_; });
+    if (!error_.ok()) return error_;
+    queued_ += batch_.size();
+    queue_.push_back(std::move(batch_));
+    batch_ = {};
+    batch_.reserve(kBatch);
+    ready_.notify_one();
+    return Status::Ok();
+  }
 
   void Work() {
     std::unique_lock l(mu_);
     for (;;) {
       ready_.wait(l, [this] { return !queue_.empty() || stopping_; });
       if (stopping_) return;
-      auto [entry, object] = std::move(queue_.front());
+      std::vector<Job> batch = std::move(queue_.front());
       queue_.pop_front();
+      queued_ -= batch.size();
       ++busy_;
       space_.notify_one();
       l.unlock();
-      const std::string what = entry.resource + " " +
-                               (entry.namespace_name.empty() ? entry.name : entry.namespace_name + "/" + entry.name);
-      Result<ObjectEntry> added =
-          std::holds_alternative<std::string>(object)
-              ? writer_->AddSerialized(std::move(entry), std::get<std::string>(object))
-              : writer_->Add(std::move(entry), std::get<json>(object));
+      Status failed;
+      for (Job& job : batch) {
+        ObjectEntry& entry = job.entry;
+        const std::string what = entry.resource + " " +
+                                 (entry.namespace_name.empty() ? entry.name : entry.namespace_name + "/" + entry.name);
+        Result<ObjectEntry> added =
+            job.text.empty() ? writer_->Add(std::move(entry), job.object)
+                             : writer_->AddSerialized(std::move(entry), job.text);
+        // Seen twice (a list restarted after 410): kept once.
+        if (!added.ok() && !added.status().IsAlreadyExists()) {
+          failed = added.status().WithContext("writing " + what);
+          break;
+        }
+      }
       l.lock();
       --busy_;
-      // Seen twice (a list restarted after 410): kept once.
-      if (!added.ok() && !added.status().IsAlreadyExists() && error_.ok()) {
-        error_ = added.status().WithContext("writing " + what);
+      if (!failed.ok() && error_.ok()) {
+        error_ = std::move(failed);
         space_.notify_all();
       }
       if ((queue_.empty() && busy_ == 0) || !error_.ok()) idle_.notify_all();
@@ -226,14 +255,16 @@ class WritePool {
   }
 
   Writer* const writer_;
+  std::vector<Job> batch_;  // the submitting thread's, not yet queued
   std::mutex mu_;
   std::condition_variable ready_;  // work queued, or stopping
   std::condition_variable space_;  // room in the queue, or an error
   std::condition_variable idle_;   // everything written, or an error
-  std::deque<std::pair<ObjectEntry, std::variant<json, std::string>>> queue_;  // guarded by mu_
-  int busy_ = 0;                                      // guarded by mu_
-  bool stopping_ = false;                             // guarded by mu_
-  Status error_;                                      // guarded by mu_
+  std::deque<std::vector<Job>> queue_;  // guarded by mu_
+  size_t queued_ = 0;                   // guarded by mu_: objects in queue_
+  int busy_ = 0;                        // guarded by mu_
+  bool stopping_ = false;               // guarded by mu_
+  Status error_;                        // guarded by mu_
   std::vector<std::jthread> threads_;  // last: joined first
 };
 
