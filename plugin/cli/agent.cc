@@ -32,6 +32,7 @@ namespace {
 using nlohmann::json;
 
 const kube::Gvr kPlans{std::string(dr::kGroup), std::string(dr::kVersion), std::string(dr::kPlanResource)};
+const kube::Gvr kNamespaces{"", "v1", "namespaces"};
 
 struct AgentCaptureOptions {
   std::string plan;
@@ -231,6 +232,30 @@ Status Apply(kube::Client& client, const std::vector<json>& objects, const std::
   return Status::Ok();
 }
 
+// Leaves out of `objects` those in namespace `ns` when `ns` is not on the cluster, printing
+// `why`: the agent's account on a DR site without the inventory claim's namespace (one of the
+// plan's, which the failover makes, and the account with it: agent_job.h), the Role recording
+// captures in a plan on a source without the DR namespace (no plan lives there).
+Status LeaveOutWithoutNamespace(kube::Client& client, const std::string& ns, const std::string& where,
+                                const std::string& why, std::vector<json>* objects, const CommandContext& ctx) {
+  Result<json> found = client.Get(kNamespaces, "", ns);
+  if (found.ok()) return Status::Ok();
+  if (!found.status().IsNotFound()) return found.status().WithContext("reading namespace " + ns + " on the " + where);
+  std::erase_if(*objects, [&](const json& obj) { return kube::Namespace(obj) == ns; });
+  *ctx.streams.err << "namespace " << ns << " is not on the " << where << ": " << why << "\n";
+  return Status::Ok();
+}
+
+Status ApplyRestoreAgent(kube::Client& target, const dr::DRPlan& plan, std::vector<json> objects,
+                         const CommandContext& ctx) {
+  const std::string& ns = plan.spec.inventory_pvc_namespace;
+  KDR_RETURN_IF_ERROR(LeaveOutWithoutNamespace(
+      target, ns, "target", "the failover makes it for the inventory claim, and the agent's service account " + ns +
+                                "/" + dr::AgentServiceAccountName(plan.metadata.name) + " before the agent's first Job",
+      &objects, ctx));
+  return Apply(target, objects, "target", *ctx.streams.out);
+}
+
 Status RunAgentInstall(const AgentInstallOptions& o, const CommandContext& ctx) {
   KDR_RETURN_IF_ERROR(dr::ValidateDns1123Subdomain(o.plan, "--plan"));
   const std::string ns = DrNamespace(ctx.globals);
@@ -253,7 +278,7 @@ Status RunAgentInstall(const AgentInstallOptions& o, const CommandContext& ctx) 
   if (plan.spent()) {
     // Nothing to capture any more, and the source may be gone; but the recovery that spent it may
     // still need its agent on the target to finish (failover --agent job).
-    KDR_RETURN_IF_ERROR(Apply(*target, restore, "target", *ctx.streams.out));
+    KDR_RETURN_IF_ERROR(ApplyRestoreAgent(*target, plan, std::move(restore), ctx));
     *ctx.streams.err << "plan " << Quote(o.plan) << " was spent by " << Quote(plan.status.spent_by)
                      << ": the restore agent is installed on the target for it, the capture is not (clone the plan "
                         "to protect what is left: kubectl dr plan clone " << o.plan
@@ -270,8 +295,11 @@ Status RunAgentInstall(const AgentInstallOptions& o, const CommandContext& ctx) 
   const std::string source_where = "source (context " + plan.spec.source_context + ")";
   Result<std::unique_ptr<kube::Client>> source = ClientFromGlobals(source_globals, ctx.env);
   if (!source.ok()) return source.status().WithContext("reaching the " + source_where);
+  KDR_RETURN_IF_ERROR(LeaveOutWithoutNamespace(**source, ns, source_where,
+                                               "no plan lives there, so the capture has no plan status to record in",
+                                               &capture, ctx));
   KDR_RETURN_IF_ERROR(Apply(**source, capture, source_where, *ctx.streams.out));
-  KDR_RETURN_IF_ERROR(Apply(*target, restore, "target", *ctx.streams.out));
+  KDR_RETURN_IF_ERROR(ApplyRestoreAgent(*target, plan, std::move(restore), ctx));
   // What a failover with the agent as a Job restores before the agent can read the inventory,
   // kept where the plan is for when the source is gone (dr/inventory_volume.h).
   Result<inventory::RestoreInput> volume = dr::ReadInventoryVolume(**source, plan);

@@ -233,11 +233,20 @@ Result<std::vector<json>> RestoreAgentObjects(const DRPlan& plan, const AgentOpt
   // A restore creates whatever the inventory holds (custom resources, CRDs, RBAC it may only grant
   // while holding it), reads what exists for conflicts, and waits on claims and CRDs. Under
   // --existing update a PV naming another volume is made anew with its claim (restore.h).
-  out.push_back(Role("ClusterRole", name, "", plan,
-                     json::array({Rule({"*"}, {"*"}, {"get", "list", "watch", "create", "update", "patch"}),
-                                  Rule({""}, {"persistentvolumes", "persistentvolumeclaims"}, {"delete"})})));
+  json role = Role("ClusterRole", name, "", plan,
+                   json::array({Rule({"*"}, {"*"}, {"get", "list", "watch", "create", "update", "patch"}),
+                                Rule({""}, {"persistentvolumes", "persistentvolumeclaims"}, {"delete"})}));
+  // The image also where it outlives a namespace that is not on the target yet (the account's).
+  role["metadata"]["annotations"] = {{std::string(kAgentImageAnnotation), image}};
+  out.push_back(std::move(role));
   out.push_back(Binding("ClusterRoleBinding", name, "", "ClusterRole", name, plan));
   return out;
+}
+
+Result<json> AgentServiceAccount(const DRPlan& plan, const AgentOptions& options) {
+  KDR_RETURN_IF_ERROR(CheckPlan(plan));
+  KDR_ASSIGN_OR_RETURN(std::string image, ImageOf(options));
+  return ServiceAccount(plan, image);
 }
 
 Result<json> RestoreJob(const DRPlan& plan, std::string_view recovery, const AgentOptions& options,

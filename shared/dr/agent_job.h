@@ -95,11 +95,17 @@ std::string DrillInventoryClaimName(std::string_view recovery);
 Result<std::vector<nlohmann::json>> CaptureAgentObjects(const DRPlan& plan, const AgentOptions& options);
 
 // The target's restore identity: ServiceAccount (annotated kAgentImageAnnotation with the image)
-// and a ClusterRole (RestoreRoleName) bound to it that may create and update what a restore
-// writes (any resource: a restore recreates custom resources, CRDs and RBAC, and Kubernetes lets
-// only a holder of a permission grant it), delete the claims and PVs an update replaces, plus the
-// plan and recovery status.
+// and a ClusterRole (RestoreRoleName, annotated with the image too) bound to it that may create
+// and update what a restore writes (any resource: a restore recreates custom resources, CRDs and
+// RBAC, and Kubernetes lets only a holder of a permission grant it), delete the claims and PVs an
+// update replaces, plus the plan and recovery status. The account lives in the inventory claim's
+// namespace, which on the DR site is often one of the plan's and arrives only with the failover
+// (its RestoreInventoryVolume step): `agent install` then leaves the account out, and the
+// workflow makes it (AgentServiceAccount) before its first Job, with the image the ClusterRole
+// records.
 Result<std::vector<nlohmann::json>> RestoreAgentObjects(const DRPlan& plan, const AgentOptions& options);
+// The first of RestoreAgentObjects: the agent's ServiceAccount with its image.
+Result<nlohmann::json> AgentServiceAccount(const DRPlan& plan, const AgentOptions& options);
 
 // A Job of the workflow's agent for `recovery` on the target (backoffLimit 0: the workflow
 // decides on retries; its journal makes a rerun resume), in the inventory claim's namespace,

@@ -1,6 +1,7 @@
 #include "dr/agent_run.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/strings.h"
 #include "kube/client.h"
@@ -37,23 +38,31 @@ Result<AgentIdentity> CheckAgentIdentity(kube::Client& target, const DRPlan& pla
   id.namespace_name = plan.spec.inventory_pvc_namespace;
   id.service_account = AgentServiceAccountName(plan.metadata.name);
   const std::string where = " on the target (context " + plan.spec.target_context + ")";
+  const std::string account = id.namespace_name + "/" + id.service_account;
   Result<json> sa = target.Get(kServiceAccounts, id.namespace_name, id.service_account);
-  if (!sa.ok()) {
-    if (sa.status().IsNotFound()) {
-      return Status::FailedPrecondition("the agent's service account " + id.namespace_name + "/" + id.service_account +
-                                        " is not" + where + ": " + InstallHint(plan));
-    }
-    return sa.status().WithContext("reading the agent's service account " + id.namespace_name + "/" +
-                                   id.service_account);
+  if (!sa.ok() && !sa.status().IsNotFound()) {
+    return sa.status().WithContext("reading the agent's service account " + account);
   }
   const std::string role = RestoreRoleName(plan.metadata.name);
   Result<json> binding = target.Get(kClusterRoleBindings, "", role);
   if (!binding.ok() && binding.status().IsNotFound()) {
-    return Status::FailedPrecondition("the agent's service account " + id.namespace_name + "/" + id.service_account +
-                                      " may not restore anything: clusterrolebinding " + role + " is not" + where +
-                                      "; " + InstallHint(plan));
+    if (!sa.ok()) {
+      return Status::FailedPrecondition("the agent's service account " + account + " is not" + where + ": " +
+                                        InstallHint(plan));
+    }
+    return Status::FailedPrecondition("the agent's service account " + account + " may not restore anything: "
+                                      "clusterrolebinding " + role + " is not" + where + "; " + InstallHint(plan));
   }
-  // Whoever runs the failover may not read RBAC: then the agent's own errors will say.
+  if (!binding.ok() && binding.status().code() != StatusCode::kPermissionDenied) {
+    return binding.status().WithContext("reading clusterrolebinding " + role);
+  }
+  // Whoever runs the failover may not read RBAC: then the account must be there, and the agent's
+  // own errors will say what it may not do.
+  if (!binding.ok() && !sa.ok()) {
+    return Status::FailedPrecondition("the agent's service account " + account + " is not" + where + ": " +
+                                      InstallHint(plan));
+  }
+  Result<json> cr = Status::NotFound("");
   if (binding.ok()) {
     bool binds = false;
     for (const json& s : kube::FieldAt(*binding, {"subjects"}).is_array() ? kube::FieldAt(*binding, {"subjects"})
@@ -63,24 +72,40 @@ Result<AgentIdentity> CheckAgentIdentity(kube::Client& target, const DRPlan& pla
     }
     if (!binds) {
       return Status::FailedPrecondition("clusterrolebinding " + role + where + " does not bind the agent's service "
-                                        "account " + id.namespace_name + "/" + id.service_account + "; " +
-                                        InstallHint(plan));
+                                        "account " + account + "; " + InstallHint(plan));
     }
     const std::string role_name = kube::StringField(*binding, {"roleRef", "name"});
-    Result<json> cr = target.Get(kClusterRoles, "", role_name);
+    cr = target.Get(kClusterRoles, "", role_name);
     if (!cr.ok() && cr.status().IsNotFound()) {
       return Status::FailedPrecondition("clusterrole " + role_name + " (bound to the agent) is not" + where + "; " +
                                         InstallHint(plan));
     }
-  } else if (binding.status().code() != StatusCode::kPermissionDenied) {
-    return binding.status().WithContext("reading clusterrolebinding " + role);
   }
-  if (auto image = kube::Annotation(*sa, kAgentImageAnnotation); image && !image->empty()) {
+  // Installed with its namespace not on the target yet: the account is made before the first Job.
+  id.service_account_exists = sa.ok();
+  std::optional<std::string> image;
+  if (sa.ok()) image = kube::Annotation(*sa, kAgentImageAnnotation);
+  if ((!image || image->empty()) && cr.ok()) image = kube::Annotation(*cr, kAgentImageAnnotation);
+  if (image && !image->empty()) {
     id.image = *image;
   } else {
     KDR_ASSIGN_OR_RETURN(id.image, AgentImage());
   }
   return id;
+}
+
+Status EnsureAgentServiceAccount(kube::Client& target, const DRPlan& plan, const AgentIdentity& id) {
+  if (id.service_account_exists) return Status::Ok();
+  AgentOptions o;
+  o.image = id.image;
+  KDR_ASSIGN_OR_RETURN(json sa, AgentServiceAccount(plan, o));
+  Result<json> made = target.Create(kServiceAccounts, id.namespace_name, sa);
+  if (!made.ok() && !made.status().IsAlreadyExists()) {
+    return made.status().WithContext("creating the agent's service account " + id.namespace_name + "/" +
+                                     id.service_account + " (agent install left it to the failover: its namespace "
+                                     "was not on the target)");
+  }
+  return Status::Ok();
 }
 
 Result<AgentJobRun> RunAgentJob(kube::Client& target, Clock& clock, const json& job, const storage::Deadline& deadline,

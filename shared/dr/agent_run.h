@@ -35,15 +35,23 @@ namespace kdr::dr {
 struct AgentIdentity {
   std::string namespace_name;   // the inventory claim's: where the Jobs run
   std::string service_account;  // AgentServiceAccountName(plan)
-  std::string image;            // its kAgentImageAnnotation, else AgentImage()
+  std::string image;            // kAgentImageAnnotation of the account, else of the ClusterRole, else AgentImage()
+  // False when agent install found the inventory claim's namespace missing on the target (it is
+  // one of the plan's, made by the failover): EnsureAgentServiceAccount makes the account then.
+  bool service_account_exists = true;
 };
 
 // Checks that `kubectl dr agent install` left the restore identity on `target` (the plan's
-// target): the agent's ServiceAccount in the inventory claim's namespace, the ClusterRole
-// RestoreRoleName and the ClusterRoleBinding of that name binding it to the account.
-// FailedPrecondition naming what is missing and the command that installs it; the client's
-// error otherwise (a binding the caller may not read is not held against the agent).
+// target): the ClusterRole RestoreRoleName and the ClusterRoleBinding of that name binding it to
+// the agent's ServiceAccount in the inventory claim's namespace, and that account unless the
+// binding is there without it (see service_account_exists). FailedPrecondition naming what is
+// missing and the command that installs it; the client's error otherwise (a binding the caller
+// may not read is not held against the agent, but then the account must be there).
 Result<AgentIdentity> CheckAgentIdentity(kube::Client& target, const DRPlan& plan);
+
+// Makes the agent's ServiceAccount (AgentServiceAccount, with id.image) when `id` says it is not
+// there; an account made meanwhile is taken. REQUIRES: the claim's namespace exists on `target`.
+Status EnsureAgentServiceAccount(kube::Client& target, const DRPlan& plan, const AgentIdentity& id);
 
 struct AgentJobOptions {
   // The longest pause between two reads of the Job (the first ones are shorter).

@@ -116,7 +116,8 @@ class Run {
   Status RestoreObjects(std::string* message);
   Status StartAgent(std::string* message);
   Status RestoreObjectsByAgent(std::string* message);
-  Result<json> AgentJob(bool describe);
+  Result<json> AgentJob(const AgentIdentity& id, bool describe);
+  Status EnsureClaimNamespace(const std::string& name);
   Result<AgentJobRun> RunAgent(bool describe, std::function<void()> on_poll);
   Result<DRRecovery> ReadRecovery();
   Status FenceSource(std::string* message, bool* skipped);
@@ -425,6 +426,29 @@ Status Run::FailoverGroup(storage::CgRole role, std::string* message, bool* skip
   return Status::Ok();
 }
 
+// The inventory claim's namespace may be one of the plan's (not restored yet): made now, from the
+// inventory when it holds it, labelled so that the restore counts it as its own (and a drill's
+// cleanup removes it).
+Status Run::EnsureClaimNamespace(const std::string& name) {
+  Result<json> ns = target_.Get(kNamespaces, "", name);
+  if (ns.ok()) return Status::Ok();
+  if (!ns.status().IsNotFound()) return ns.status().WithContext("reading namespace " + name);
+  json made_ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}};
+  for (const json& obj : input_.objects) {
+    if (kube::StringField(obj, {"kind"}) != "Namespace" || kube::StringField(obj, {"metadata", "name"}) != name) {
+      continue;
+    }
+    for (const char* k : {"labels", "annotations"}) {
+      const json& v = kube::FieldAt(obj, {"metadata", k});
+      if (v.is_object()) made_ns["metadata"][k] = v;
+    }
+  }
+  made_ns["metadata"]["labels"][std::string(kRecoveryLabel)] = o_.recovery;
+  Result<json> r = target_.Create(kNamespaces, "", made_ns);
+  if (!r.ok() && !r.status().IsAlreadyExists()) return r.status().WithContext("creating namespace " + name);
+  return Status::Ok();
+}
+
 // The inventory's own claim and volume on the target, for the agent and later captures. Built
 // from the volume map (the claim usually lives in the DR namespace, which is not captured).
 Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
@@ -443,25 +467,7 @@ Status Run::RestoreInventoryVolume(std::string* message, bool* skipped) {
     *message = v.note.empty() ? "the storage gives no volume for the inventory's claim" : v.note;
     return Status::Ok();
   }
-  // The claim's namespace may be one of the plan's (not restored yet): made now, from the
-  // inventory when it holds it, labelled so that the restore counts it as its own.
-  if (Result<json> ns = target_.Get(kNamespaces, "", e.pvc_namespace); !ns.ok()) {
-    if (!ns.status().IsNotFound()) return ns.status().WithContext("reading namespace " + e.pvc_namespace);
-    json made_ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", e.pvc_namespace}}}};
-    for (const json& obj : input_.objects) {
-      if (kube::StringField(obj, {"kind"}) != "Namespace" ||
-          kube::StringField(obj, {"metadata", "name"}) != e.pvc_namespace) {
-        continue;
-      }
-      for (const char* k : {"labels", "annotations"}) {
-        const json& v = kube::FieldAt(obj, {"metadata", k});
-        if (v.is_object()) made_ns["metadata"][k] = v;
-      }
-    }
-    made_ns["metadata"]["labels"][std::string(kRecoveryLabel)] = o_.recovery;
-    Result<json> r = target_.Create(kNamespaces, "", made_ns);
-    if (!r.ok() && !r.status().IsAlreadyExists()) return r.status().WithContext("creating namespace " + e.pvc_namespace);
-  }
+  KDR_RETURN_IF_ERROR(EnsureClaimNamespace(e.pvc_namespace));
   (*pv)["metadata"]["labels"][std::string(kRecoveryLabel)] = o_.recovery;
   const std::string pv_name = kube::StringField(*pv, {"metadata", "name"});
   const std::string claim_name = e.pvc_namespace + "/" + e.pvc_name;
@@ -594,6 +600,7 @@ Status Run::RestoreDrillInventoryVolume(std::string* message) {
   (*pv)["spec"]["persistentVolumeReclaimPolicy"] = "Retain";
   const std::string leftover = "; it was left by an earlier drill named " + Quote(o_.recovery) +
                                ": run kubectl dr drill cleanup " + o_.recovery + ", then a new drill";
+  KDR_RETURN_IF_ERROR(EnsureClaimNamespace(ns));
   Result<json> made = target_.Create(kVolumes, "", *pv);
   if (!made.ok() && !made.status().IsAlreadyExists()) return made.status().WithContext("creating persistentvolume " + name);
   if (!made.ok()) {
@@ -702,8 +709,7 @@ Result<DRRecovery> Run::ReadRecovery() {
 }
 
 // One of the agent's Jobs for this recovery, as the run's flags ask (agent_job.h).
-Result<json> Run::AgentJob(bool describe) {
-  KDR_ASSIGN_OR_RETURN(AgentIdentity id, CheckAgentIdentity(target_, plan_));
+Result<json> Run::AgentJob(const AgentIdentity& id, bool describe) {
   AgentOptions ao;
   ao.image = id.image;
   ao.dr_namespace = o_.dr_namespace;
@@ -722,7 +728,9 @@ Result<json> Run::AgentJob(bool describe) {
 // Runs an agent Job to its end; a Job whose agent failed (or ended without a result) is this
 // step's failure, with the agent's own words.
 Result<AgentJobRun> Run::RunAgent(bool describe, std::function<void()> on_poll) {
-  KDR_ASSIGN_OR_RETURN(json job, AgentJob(describe));
+  KDR_ASSIGN_OR_RETURN(AgentIdentity id, CheckAgentIdentity(target_, plan_));
+  KDR_RETURN_IF_ERROR(EnsureAgentServiceAccount(target_, plan_, id));
+  KDR_ASSIGN_OR_RETURN(json job, AgentJob(id, describe));
   AgentJobOptions ao;
   ao.poll_interval = o_.agent_poll_interval;
   ao.on_poll = std::move(on_poll);

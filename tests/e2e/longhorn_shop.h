@@ -36,47 +36,21 @@ inline std::string LonghornFile(const ClusterPair& pair, const Cluster& cluster,
   return r.ok() ? *r : "<missing: " + r.status().message() + ">";
 }
 
-// Moves the inventory claim shop/shop-inventory of a shop's manifests (and its PV's claimRef)
-// and of its plan to namespace `ns`, which the manifests then create first: the agent's Jobs run
-// in the inventory claim's namespace, so on the DR site it must be there before the failover.
-inline void MoveInventoryClaim(std::string* shop_yaml, std::string* plan_yaml, const std::string& ns) {
-  auto replace = [](std::string* text, const std::string& from, const std::string& to) {
-    const size_t at = text->find(from);
-    ASSERT_NE(at, std::string::npos) << from;
-    text->replace(at, from.size(), to);
-  };
-  replace(shop_yaml, "claimRef: {namespace: shop, name: shop-inventory}",
-          "claimRef: {namespace: " + ns + ", name: shop-inventory}");
-  replace(shop_yaml, "name: shop-inventory\n  namespace: shop\n", "name: shop-inventory\n  namespace: " + ns + "\n");
-  replace(plan_yaml, "pvcNamespace: shop,", "pvcNamespace: " + ns + ",");
-  *shop_yaml = "apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}\n---\n" + *shop_yaml;
-}
-
 // The orders the shop's database wrote on the primary before its first backup.
 inline void SeedLonghornShopVolumes(const ClusterPair& pair) {
   WriteLonghornFile(pair, pair.source(), "shop-orders-vol", "orders", "orders up to 41");
 }
 
-// `inventory_namespace`: where the inventory claim is (the shop's by default; the DR namespace
-// for an agent that runs as Jobs on the DR site, which run in the claim's namespace and so need
-// it there before the failover).
-inline void SetUpLonghornShop(const ClusterPair& pair, const testutil::TempDir& dir,
-                              const std::string& inventory_namespace = "shop") {
+inline void SetUpLonghornShop(const ClusterPair& pair, const testutil::TempDir& dir) {
   auto storage = [](const std::string& f) { return testutil::DataPath("e2e/storage/" + f); };
   auto source = [&](const std::string& args) { return pair.Kubectl(pair.source(), args); };
-  std::string shop_yaml = testutil::ReadData("e2e/storage/longhorn-shop.yaml");
-  std::string plan_yaml = testutil::ReadData("e2e/storage/longhorn-plan.yaml");
-  if (inventory_namespace != "shop") MoveInventoryClaim(&shop_yaml, &plan_yaml, inventory_namespace);
-  if (::testing::Test::HasFatalFailure()) return;
-  testutil::CommandResult shop = source("apply -f " + dir.Write("longhorn-shop.yaml", shop_yaml));
+  testutil::CommandResult shop = source("apply -f " + storage("longhorn-shop.yaml"));
   ASSERT_EQ(shop.exit_code, 0) << shop.output;
-  for (const std::string& ns : {std::string("shop"), inventory_namespace}) {
-    testutil::CommandResult bound = source("-n " + ns + " wait --for=jsonpath={.status.phase}=Bound pvc --all --timeout=60s");
-    ASSERT_EQ(bound.exit_code, 0) << bound.output;
-  }
+  testutil::CommandResult bound = source("-n shop wait --for=jsonpath={.status.phase}=Bound pvc --all --timeout=60s");
+  ASSERT_EQ(bound.exit_code, 0) << bound.output;
   SeedLonghornShopVolumes(pair);
   if (::testing::Test::HasFatalFailure()) return;
-  testutil::CommandResult plan = pair.Kubectl(pair.target(), "apply -f " + dir.Write("longhorn-plan.yaml", plan_yaml));
+  testutil::CommandResult plan = pair.Kubectl(pair.target(), "apply -f " + storage("longhorn-plan.yaml"));
   ASSERT_EQ(plan.exit_code, 0) << plan.output;
   testutil::CommandResult backups = source("apply -f " + storage("longhorn-backups.yaml"));
   ASSERT_EQ(backups.exit_code, 0) << backups.output;

@@ -13,6 +13,7 @@
 
 #include "base/fs.h"
 #include "base/strings.h"
+#include "dr/agent_job.h"
 #include "e2e/harness.h"
 #include "e2e/longhorn_shop.h"
 #include "e2e/webhook_fixture.h"
@@ -32,14 +33,28 @@ class VolumeAgentFailoverE2eTest : public WebhookE2eTest {
   }
   CommandResult Source(const std::string& args) const { return pair_->Kubectl(pair_->source(), args); }
 
-  // The recovery, the agent on the DR site, then the failover with the agent as Jobs there.
+  // The recovery, the agent on the DR site, then the failover with the agent as Jobs there. The
+  // inventory claim is the shop's, in namespace shop, which the DR site has not before the
+  // failover: agent install leaves the agent's service account to the failover, which makes it
+  // once it has made the namespace for the claim, and its Jobs run there as it.
   CommandResult FailOverWithTheAgentAsJobs() {
+    EXPECT_NE(Kubectl("get namespace shop").exit_code, 0) << "the DR site has no shop yet";
     CommandResult recovery = Dr("recovery create shop-failover --plan shop-to-dr");
     EXPECT_EQ(recovery.exit_code, 0) << recovery.output;
     WaitForCache("drrecoveries", 1);
     CommandResult install = Dr("agent install --plan shop-to-dr");
     EXPECT_EQ(install.exit_code, 0) << install.output;
-    return Dr("failover shop-failover --yes --timeout 3m");
+    EXPECT_NE(install.output.find("namespace shop is not on the target: the failover makes it for the inventory claim, "
+                                  "and the agent's service account shop/" + dr::AgentServiceAccountName("shop-to-dr") +
+                                  " before the agent's first Job"),
+              std::string::npos)
+        << install.output;
+    CommandResult failover = Dr("failover shop-failover --yes --timeout 3m");
+    EXPECT_EQ(Kubectl("-n shop get serviceaccount " + dr::AgentServiceAccountName("shop-to-dr") +
+                      " -o 'jsonpath={.metadata.annotations.dr\\.kubectl-dr\\.dev/agent-image}'")
+                  .output,
+              *dr::AgentImage());
+    return failover;
   }
 
   json Recovery() const {
@@ -66,8 +81,8 @@ class VolumeAgentFailoverE2eTest : public WebhookE2eTest {
     EXPECT_EQ(rec.value("/status/phase"_json_pointer, ""), "Succeeded") << rec.dump(2);
     const std::string started = StepMessage(rec, "StartAgent");
     EXPECT_TRUE(StartsWith(started, "Succeeded: ")) << rec.dump(2);
-    EXPECT_NE(started.find("agent job "), std::string::npos) << started;
-    EXPECT_NE(started.find("kubectl-dr-describe-shop-failover: inventory generation " + std::to_string(generation) +
+    // In the inventory claim's namespace, as the account the failover made there.
+    EXPECT_NE(started.find("agent job shop/kubectl-dr-describe-shop-failover: inventory generation " + std::to_string(generation) +
                            " captured"),
               std::string::npos)
         << started;
@@ -95,7 +110,7 @@ class LonghornVolumeAgentFailoverE2eTest : public VolumeAgentFailoverE2eTest {
     }
     WebhookE2eTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    SetUpLonghornShop(*pair_, dir_, "kubectl-dr-system");
+    SetUpLonghornShop(*pair_, dir_);
   }
 };
 
@@ -148,18 +163,11 @@ class AlletraVolumeAgentFailoverE2eTest : public VolumeAgentFailoverE2eTest {
     WebhookE2eTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
     ASSERT_NE(pair_->alletra(), nullptr);
-    std::string shop = testutil::ReadData("e2e/storage/alletra-shop.yaml");
-    std::string plan = testutil::ReadData("e2e/storage/alletra-plan.yaml");
-    MoveInventoryClaim(&shop, &plan, "kubectl-dr-system");
-    if (HasFatalFailure()) return;
-    CommandResult applied = Source("apply -f " + dir_.Write("alletra-shop.yaml", shop));
+    CommandResult applied = Source("apply -f " + testutil::DataPath("e2e/storage/alletra-shop.yaml"));
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
-    for (const char* ns : {"shop", "kubectl-dr-system"}) {
-      CommandResult bound =
-          Source("-n " + std::string(ns) + " wait --for=jsonpath={.status.phase}=Bound pvc --all --timeout=60s");
-      ASSERT_EQ(bound.exit_code, 0) << bound.output;
-    }
-    CommandResult planned = Kubectl("apply -f " + dir_.Write("alletra-plan.yaml", plan));
+    CommandResult bound = Source("-n shop wait --for=jsonpath={.status.phase}=Bound pvc --all --timeout=60s");
+    ASSERT_EQ(bound.exit_code, 0) << bound.output;
+    CommandResult planned = Kubectl("apply -f " + testutil::DataPath("e2e/storage/alletra-plan.yaml"));
     ASSERT_EQ(planned.exit_code, 0) << planned.output;
     CommandResult secret = Kubectl(AlletraArraysSecretArgs(*pair_->alletra()));
     ASSERT_EQ(secret.exit_code, 0) << secret.output;
@@ -190,7 +198,7 @@ TEST_F(AlletraVolumeAgentFailoverE2eTest, TheAgentJobsRestoreFromTheInventoryOnT
   EXPECT_EQ(GenerationIn(dr_inventory), generation);
   EXPECT_EQ(fs.ReadFile(pair_->AlletraVolumeDir(a.target_array, "shop-db-b") + "/orders").value_or("<missing>"),
             "orders up to 42");
-  EXPECT_EQ(Kubectl("-n kubectl-dr-system get pvc shop-inventory -o jsonpath={.status.phase}").output, "Bound");
+  EXPECT_EQ(Kubectl("-n shop get pvc shop-inventory -o jsonpath={.status.phase}").output, "Bound");
   EXPECT_EQ(Kubectl("get pv shop-db-pv -o jsonpath={.spec.csi.driver}/{.spec.csi.volumeHandle}").output,
             "csi.hpe.com/shop-db-b");
   EXPECT_TRUE(Eventually([&] { return Kubectl("-n shop get deployment shop -o jsonpath={.status.readyReplicas}").output == "1"; },

@@ -162,6 +162,11 @@ TEST(AgentJobTest, RestoreIdentityCarriesTheImageAndDeletesOnlyClaimsAndVolumes)
   EXPECT_EQ((*binding)["subjects"][0]["name"], AgentServiceAccountName("shop-to-dr"));
   const json* role = Find(*objects, "ClusterRole");
   ASSERT_NE(role, nullptr);
+  // Also on the ClusterRole: the account may have to wait for its namespace (the failover's).
+  EXPECT_EQ((*role)["metadata"]["annotations"][std::string(kAgentImageAnnotation)], "registry.local/kubectl-dr:v9");
+  auto alone = AgentServiceAccount(Plan(), o);
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  EXPECT_EQ(*alone, *sa);
   for (const json& rule : (*role)["rules"]) {
     for (const json& verb : rule["verbs"]) {
       if (verb != "delete") continue;

@@ -161,6 +161,50 @@ TEST_F(AgentRunTest, TheInstalledIdentityGivesTheImageAgentInstallChose) {
   EXPECT_EQ(id->image, "registry.local/kubectl-dr:v9");
 }
 
+// agent install on a DR site without the inventory claim's namespace (one of the plan's, made by
+// the failover) leaves the account out: the binding says the agent is installed, the ClusterRole
+// keeps the image, and the account is made before the first Job, once.
+TEST_F(AgentRunTest, InstalledWithoutItsNamespaceTheAccountIsMadeWithTheImageTheRoleKeeps) {
+  AgentOptions o;
+  o.image = "registry.local/kubectl-dr:v9";
+  auto objects = RestoreAgentObjects(Plan(), o);
+  ASSERT_TRUE(objects.ok()) << objects.status().message();
+  for (const json& obj : *objects) {
+    if (obj["kind"] == "ClusterRole") MustCreate(kClusterRoles, "", obj);
+    if (obj["kind"] == "ClusterRoleBinding") MustCreate(kClusterRoleBindings, "", obj);
+  }
+  auto id = CheckAgentIdentity(*client_, Plan());
+  ASSERT_TRUE(id.ok()) << id.status().message();
+  EXPECT_FALSE(id->service_account_exists);
+  EXPECT_EQ(id->image, "registry.local/kubectl-dr:v9");
+
+  ASSERT_TRUE(EnsureAgentServiceAccount(*client_, Plan(), *id).ok());
+  json sa = Get(kServiceAccounts, AgentServiceAccountName("shop-to-dr"), kNs);
+  EXPECT_EQ(sa["metadata"]["annotations"][std::string(kAgentImageAnnotation)], "registry.local/kubectl-dr:v9");
+  EXPECT_EQ(sa["metadata"]["labels"]["app.kubernetes.io/component"], "agent") << "left out of captures";
+  // Made meanwhile by another run: taken as it is.
+  ASSERT_TRUE(EnsureAgentServiceAccount(*client_, Plan(), *id).ok());
+  auto again = CheckAgentIdentity(*client_, Plan());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_TRUE(again->service_account_exists);
+  EXPECT_EQ(again->image, "registry.local/kubectl-dr:v9");
+}
+
+TEST_F(AgentRunTest, TheAccountCannotBeMadeWhereItsNamespaceIsNotAndTheErrorSaysWhy) {
+  DRPlan plan = Plan();
+  plan.spec.inventory_pvc_namespace = "payments";  // not on this cluster
+  AgentIdentity id;
+  id.namespace_name = "payments";
+  id.service_account = AgentServiceAccountName("shop-to-dr");
+  id.image = "registry.local/kubectl-dr:v9";
+  id.service_account_exists = false;
+  Status made = EnsureAgentServiceAccount(*client_, plan, id);
+  EXPECT_FALSE(made.ok());
+  EXPECT_NE(made.message().find("creating the agent's service account payments/kubectl-dr-agent-shop-to-dr"),
+            std::string::npos)
+      << made.message();
+}
+
 TEST_F(AgentRunTest, RunsTheJobToItsEndThenReusesItInsteadOfStartingASecond) {
   int polls = 0;
   AgentJobOptions o;
