@@ -145,9 +145,17 @@ Result<std::vector<std::string>> MemFileSystem::ListDir(const std::string& path)
   std::lock_guard l(mu_);
   std::string prefix = path.empty() || path.back() == '/' ? path : path + "/";
   std::set<std::string> names;
-  for (auto it = files_.lower_bound(prefix); it != files_.end() && StartsWith(it->first, prefix); ++it) {
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && StartsWith(it->first, prefix);) {
     std::string_view rest = std::string_view(it->first).substr(prefix.size());
-    names.emplace(rest.substr(0, rest.find('/')));
+    const size_t slash = rest.find('/');
+    names.emplace(rest.substr(0, slash));
+    if (slash == std::string_view::npos) {
+      ++it;
+    } else {
+      // Past everything under that folder ('0' follows '/'): a listing costs what the folder
+      // holds, as on a real file system, not what its whole subtree holds.
+      it = files_.lower_bound(prefix + std::string(rest.substr(0, slash)) + "0");
+    }
   }
   if (names.empty()) return Status::NotFound("cannot list " + path + ": No such file or directory");
   return std::vector<std::string>(names.begin(), names.end());
