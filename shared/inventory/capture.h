@@ -29,9 +29,10 @@
 // Objects are written as the API server returned them, with apiVersion and kind set (list items
 // come without them); sanitizing is the restore's job. Listed objects keep the server's bytes
 // (kube/raw_list.h: member order and escapes as sent, apiVersion and kind put first where
-// missing); objects read by GET are written compact. Either reads back as the same object. Lists are paginated (limit/continue) and
-// paced by the client's QPS limit. A list or get the server forbids (or no longer serves) is
-// recorded in Index::unlisted, never silently dropped; any other failure fails the capture and
+// missing); objects read by GET are written compact. Either reads back as the same object.
+// Lists are paginated (limit/continue) and paced by the client's QPS limit. A list or get the
+// server forbids (or no longer serves) is recorded in Index::unlisted, never silently dropped;
+// any other failure (an answer that is not a List of objects among them) fails the capture and
 // nothing is made current. The volume map has one entry per captured claim (and the plan's
 // inventory claim), filled from the claim and its PV; the storage driver adds its identity
 // through CaptureOptions::describe_volume.
