@@ -278,8 +278,16 @@ Result<json> Client::ListAll(const Gvr& gvr, std::string_view ns, ListOptions o)
     }
     std::string next;
     if (list.contains("metadata") && list["metadata"].is_object()) {
-      next = list["metadata"].value("continue", "");
-      all["metadata"]["resourceVersion"] = list["metadata"].value("resourceVersion", "");
+      const json& meta = list["metadata"];
+      for (const char* key : {"continue", "resourceVersion"}) {
+        if (meta.contains(key) && !meta[key].is_string() && !meta[key].is_null()) {
+          return Status::Unavailable("the answer to LIST " + gvr.GroupResource() + " holds a metadata." + key +
+                                     " that is not a string: " + meta[key].dump().substr(0, 100));
+        }
+      }
+      if (meta.contains("continue") && meta["continue"].is_string()) next = meta["continue"].get<std::string>();
+      all["metadata"]["resourceVersion"] =
+          meta.contains("resourceVersion") && meta["resourceVersion"].is_string() ? meta["resourceVersion"] : json("");
     }
     if (next.empty()) break;
     o.continue_token = next;

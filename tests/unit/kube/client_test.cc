@@ -310,6 +310,16 @@ TEST_F(ClientTest, StillUnauthorizedAfterRefreshIsUnauthenticated) {
   EXPECT_EQ(server_.requests().size(), 2u);
 }
 
+TEST_F(ClientTest, ListAllRefusesAContinueTokenThatIsNotAString) {
+  server_.SetHandler([](const ServerRequest&) {
+    return Ok({{"kind", "PodList"}, {"apiVersion", "v1"}, {"metadata", {{"continue", 2}}}, {"items", json::array()}});
+  });
+  auto all = MakeClient()->ListAll(kPods, "shop");
+  EXPECT_EQ(all.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(all.status().message().find("metadata.continue that is not a string: 2"), std::string::npos)
+      << all.status().message();
+}
+
 TEST_F(ClientTest, ListAllFollowsContinueTokens) {
   // Five pods served two per page.
   server_.SetHandler([](const ServerRequest& req) {
