@@ -110,10 +110,13 @@ std::vector<json> ListAll(ClusterView* view, const GroupResource& gr, const std:
 }
 
 Status WriteStatus(ClusterView* view, const GroupResource& gr, const std::string& ns,
-                   const std::string& name, const json& status) {
+                   const std::string& name, const json& status, std::string_view read_rv) {
   auto r = view->Modify(
       gr, ns, name,
       [&](json* obj) {
+        if (!read_rv.empty() && obj->value("/metadata/resourceVersion"_json_pointer, std::string()) != read_rv) {
+          return Status::Aborted(gr.String() + " " + ns + "/" + name + " changed since it was read");
+        }
         (*obj)["status"] = status;
         return Status::Ok();
       },

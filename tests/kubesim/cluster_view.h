@@ -104,9 +104,12 @@ namespace ctl {
 // Every object of gr in ns ("" = all namespaces); a type not served lists nothing.
 std::vector<nlohmann::json> ListAll(ClusterView* view, const GroupResource& gr,
                                     const std::string& ns);
-// Sets status (through the status subresource when the type has one). Conflicts are retried.
+// Sets status (through the status subresource when the type has one). Conflicts are retried,
+// unless `read_rv` names the resourceVersion the status was computed from: then an object changed
+// since is left alone (Aborted), as a real controller's update conflicts and it reconciles the
+// newer object on its event, instead of writing over a change with what it computed before it.
 Status WriteStatus(ClusterView* view, const GroupResource& gr, const std::string& ns,
-                   const std::string& name, const nlohmann::json& status);
+                   const std::string& name, const nlohmann::json& status, std::string_view read_rv = {});
 
 }  // namespace ctl
 }  // namespace kdr::kubesim

@@ -571,7 +571,11 @@ class LonghornController : public Reconciler {
     st["kubernetesStatus"] = kstatus;
     st["actualSize"] = 0;
     if (st != old) {
-      Warn("volume status", WriteStatus(view_, kLonghornVolumes, ns_, Name(v), st));
+      // Computed from `v`: a change made since (a status written meanwhile) is reconciled anew.
+      Status written = WriteStatus(view_, kLonghornVolumes, ns_, Name(v), st,
+                                   Str(v, "/metadata/resourceVersion"_json_pointer));
+      if (written.code() == StatusCode::kAborted) return;
+      Warn("volume status", written);
       if (options_.logger && old.value("isStandby", false) && !standby) {
         options_.logger->Info("longhorn volume activated",
                               {{"volume", Name(v)}, {"lastBackup", st.value("lastBackup", "")}});
